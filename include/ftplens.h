@@ -1,0 +1,369 @@
+/*
+ * ftplens.h: the C ABI of the ftplens FTP analysis core.
+ *
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ *
+ * This header is the contract. build.rs runs bindgen over it and checks, at compile time, that every
+ * function declared here is exported by the Rust core with exactly this signature, and the Rust side
+ * uses the structs bindgen derives from this file, so their layouts cannot drift apart.
+ *
+ * Conventions
+ * -----------
+ * - Names are ftplens_<type>_<verb>. Handles are opaque; each _new has a matching _free.
+ * - Fallible calls return an ftplens_result. 0 is success. Numbers are never reused.
+ * - No Rust panic crosses this boundary: a panic inside a call is caught and reported as
+ *   FTPLENS_ERR_PANIC. A session that panicked is poisoned and answers FTPLENS_ERR_POISONED afterwards.
+ * - NULL where a pointer is required gives FTPLENS_ERR_NULL_ARGUMENT and changes nothing.
+ *
+ * Memory
+ * ------
+ * - Everything the library returns is owned by the library. Callers never free a returned pointer,
+ *   except a handle, with its own _free function.
+ * - Strings are NUL-terminated UTF-8 (invalid bytes on the wire are replaced by U+FFFD).
+ * - Pointers inside an ftplens_event or an ftplens_item returned by a session stay valid until the next
+ *   call that takes that session mutably (feed, finish, free). Copy what you keep.
+ * - Pointers inside an ftplens_line point into the caller's input buffer (zero copy) or to static
+ *   strings, except the inline char arrays, which the caller owns as part of the struct.
+ * - Strings from the registries (fields, experts, anomaly names, reply meanings) are static.
+ *
+ * Threads
+ * -------
+ * - A session is not synchronised: use one session from one thread at a time. Different sessions may be
+ *   used from different threads at once. Stateless calls and registries are thread-safe.
+ */
+#ifndef FTPLENS_H
+#define FTPLENS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped when a struct layout or a signature in this file changes incompatibly. */
+#define FTPLENS_ABI_VERSION 1
+
+/* ---------------------------------------------------------------- results */
+typedef uint32_t ftplens_result;
+#define FTPLENS_OK 0
+#define FTPLENS_ERR_NULL_ARGUMENT 1   /* a required pointer was NULL */
+#define FTPLENS_ERR_INVALID_ARGUMENT 2 /* an enum value or index out of range */
+#define FTPLENS_ERR_PANIC 3           /* an internal bug was caught; the session is now poisoned */
+#define FTPLENS_ERR_POISONED 4        /* the session panicked earlier and can no longer be used */
+#define FTPLENS_ERR_PARSE 5           /* the line is not FTP (ftplens_line_parse only) */
+
+/* ---------------------------------------------------------------- small enums */
+typedef uint32_t ftplens_direction;
+#define FTPLENS_DIR_TO_SERVER 0 /* client -> server: commands */
+#define FTPLENS_DIR_TO_CLIENT 1 /* server -> client: replies */
+
+typedef uint32_t ftplens_mode; /* how a data channel was announced */
+#define FTPLENS_MODE_NONE 0
+#define FTPLENS_MODE_PORT 1
+#define FTPLENS_MODE_PASV 2
+#define FTPLENS_MODE_EPRT 3
+#define FTPLENS_MODE_EPSV 4
+#define FTPLENS_MODE_LPRT 5
+#define FTPLENS_MODE_LPSV 6
+
+typedef uint32_t ftplens_family;
+#define FTPLENS_FAMILY_NONE 0
+#define FTPLENS_FAMILY_IPV4 4
+#define FTPLENS_FAMILY_IPV6 6
+
+/* An IP endpoint. addr holds 4 bytes (IPv4) or 16 bytes (IPv6) in network order. */
+typedef struct ftplens_endpoint {
+    ftplens_family family;
+    uint16_t port;
+    uint8_t addr[16];
+} ftplens_endpoint;
+
+/* ---------------------------------------------------------------- library */
+
+/* FTPLENS_ABI_VERSION of the library actually loaded. Compare it with the header's. */
+uint32_t ftplens_abi_version(void);
+
+/* The crate version, e.g. "0.1.0". Static. */
+const char *ftplens_version(void);
+
+/* ---------------------------------------------------------------- stateless parsing */
+typedef uint32_t ftplens_line_kind;
+#define FTPLENS_LINE_COMMAND 1
+#define FTPLENS_LINE_REPLY 2
+
+/* One line, parsed without any session. Text pointers point into the caller's buffer and are NOT
+ * NUL-terminated: use the _len companions. */
+typedef struct ftplens_line {
+    ftplens_line_kind kind;
+    /* command */
+    const uint8_t *verb;      /* as sent (case preserved) */
+    size_t verb_len;
+    const uint8_t *arg;       /* exactly as sent, without the line end; NULL when absent */
+    size_t arg_len;
+    bool verb_known;          /* in the command table (RFC 959, 2228, 2389, 2428, 3659, 1639, 7151) */
+    /* reply */
+    uint16_t code;            /* 0 when the line has no valid code */
+    bool continued;           /* "NNN-": the first line of a multi-line reply */
+    const uint8_t *text;      /* reply text after the code and separator */
+    size_t text_len;
+    const char *reply_class;     /* meaning of the first digit, static; "" if unknown */
+    const char *reply_category;  /* meaning of the second digit, static; "" if unknown */
+    const char *reply_meaning;   /* RFC 959 text for a standard code, static; "" otherwise */
+    /* an address carried by PORT, EPRT, LPRT, 227, 228 or 229 */
+    ftplens_mode mode;           /* FTPLENS_MODE_NONE when the line carries none */
+    ftplens_endpoint endpoint;   /* family NONE for 229/EPSV, which gives a port only */
+    char arithmetic[96];         /* e.g. "192.168.1.109:26758 (104*256+134)", NUL-terminated */
+    char address_error[64];      /* non-empty when the line should carry an address but it is malformed */
+} ftplens_line;
+
+/* Parse one line (with or without its CRLF). dir says whether it is a command or a reply.
+ * Returns FTPLENS_ERR_PARSE when the bytes are not an FTP line of that direction; *out is then zeroed. */
+ftplens_result ftplens_line_parse(const uint8_t *data, size_t len, ftplens_direction dir, ftplens_line *out);
+
+/* ---------------------------------------------------------------- line framing helpers */
+
+/* The length of the longest prefix of data made only of complete lines (ending in LF), so that a
+ * dissector can ask TCP for more bytes when a line is unfinished. When the unfinished tail is already
+ * max_line bytes or longer, the whole buffer is returned: the session then reports an over-long line
+ * instead of waiting forever. max_line 0 means the default limit. */
+size_t ftplens_complete_prefix(const uint8_t *data, size_t len, size_t max_line);
+
+/* A heuristic verdict on the first bytes one side of a TCP connection sent. */
+typedef uint32_t ftplens_verdict;
+#define FTPLENS_VERDICT_UNSURE 0  /* not enough data to tell */
+#define FTPLENS_VERDICT_NOT_FTP 1 /* SMTP, POP3, IRC, HTTP, binary... */
+#define FTPLENS_VERDICT_SERVER 2  /* an FTP server's reply: this side is the server */
+#define FTPLENS_VERDICT_CLIENT 3  /* an FTP client's command: this side is the client */
+ftplens_verdict ftplens_heuristic(const uint8_t *data, size_t len);
+
+/* ---------------------------------------------------------------- sessions */
+typedef struct ftplens_session ftplens_session;
+
+/* Limits. Zero in any field means "use the default" (see README, section Limits). */
+typedef struct ftplens_limits {
+    uint32_t max_line;             /* bytes in one line before it is cut (default 8192) */
+    uint32_t max_reply_lines;      /* lines kept in one multi-line reply (default 256) */
+    uint32_t max_pending_commands; /* commands waiting for a reply (default 64) */
+    uint32_t max_expectations;     /* open data-channel predictions per session (default 16) */
+    uint32_t expectation_timeout;  /* seconds an unused prediction lives (default 300) */
+    uint32_t failed_login_alarm;   /* failed logins that raise repeated_login_failures (default 3) */
+} ftplens_limits;
+
+typedef struct ftplens_session_config {
+    ftplens_endpoint client; /* the control connection's client side; family NONE if unknown */
+    ftplens_endpoint server; /* the control connection's server side; family NONE if unknown */
+    ftplens_limits limits;
+} ftplens_session_config;
+
+/* Create a session. config may be NULL (no endpoints, default limits). Free with ftplens_session_free.
+ * Returns NULL only if allocation fails or config is invalid. */
+ftplens_session *ftplens_session_new(const ftplens_session_config *config);
+
+/* Free a session. NULL is ignored. Invalidates every pointer the session returned. */
+void ftplens_session_free(ftplens_session *session);
+
+/* Feed bytes of one direction, in stream order, each byte once. frame is the caller's packet number
+ * and ts its time in seconds; both are copied into the events. Lines may be cut anywhere across feeds,
+ * and one feed may hold many lines. On success *n_events_out is the number of events this call
+ * produced, readable with ftplens_session_event until the next mutable call. */
+ftplens_result ftplens_session_feed(ftplens_session *session, ftplens_direction dir, const uint8_t *data,
+                                    size_t len, uint64_t frame, double ts, size_t *n_events_out);
+
+/* The connection closed (or the capture ended): pending transfers and predictions are closed with
+ * their outcome. Produces events like feed. */
+ftplens_result ftplens_session_finish(ftplens_session *session, uint64_t frame, double ts,
+                                      size_t *n_events_out);
+
+/* ---------------------------------------------------------------- events */
+typedef uint32_t ftplens_event_kind;
+#define FTPLENS_EVENT_COMMAND 1          /* command, arg */
+#define FTPLENS_EVENT_REPLY 2            /* code, text, request_frame, response_time */
+#define FTPLENS_EVENT_LOGIN 3            /* user, password, anonymous, login_state, failures */
+#define FTPLENS_EVENT_DATA_EXPECTED 4    /* channel_id, mode, data, alt_data, peer, arithmetic */
+#define FTPLENS_EVENT_TRANSFER_STARTED 5 /* channel_id, transfer fields */
+#define FTPLENS_EVENT_TRANSFER_ENDED 6   /* channel_id, transfer fields, outcome */
+#define FTPLENS_EVENT_TLS_UPGRADE 7      /* text = the AUTH mechanism; the rest of the connection is TLS */
+#define FTPLENS_EVENT_ANOMALY 8          /* anomaly, text = detail */
+#define FTPLENS_EVENT_DATA_PROTECTED 9   /* PROT P accepted: later data channels carry TLS */
+
+typedef uint32_t ftplens_login_state;
+#define FTPLENS_LOGIN_ATTEMPT 1 /* USER or PASS sent */
+#define FTPLENS_LOGIN_SUCCESS 2 /* 230 (or 232) */
+#define FTPLENS_LOGIN_FAILURE 3 /* 530 or another failure code after USER/PASS */
+
+typedef uint32_t ftplens_outcome;
+#define FTPLENS_OUTCOME_NONE 0
+#define FTPLENS_OUTCOME_COMPLETE 1 /* 226 or 250 */
+#define FTPLENS_OUTCOME_FAILED 2   /* 425, 426, 451, 55x or another failure code */
+#define FTPLENS_OUTCOME_ABORTED 3  /* ABOR */
+#define FTPLENS_OUTCOME_UNKNOWN 4  /* the connection ended before the final reply */
+#define FTPLENS_OUTCOME_EXPIRED 5  /* a prediction no transfer used */
+
+typedef uint32_t ftplens_anomaly;
+#define FTPLENS_ANOMALY_NONE 0
+#define FTPLENS_ANOMALY_BOUNCE 1                  /* PORT/EPRT/LPRT to a host that is not the client */
+#define FTPLENS_ANOMALY_PRIVILEGED_PORT 2         /* PORT/EPRT/LPRT to a port below 1024 */
+#define FTPLENS_ANOMALY_NAT_MISMATCH 3            /* 227/228 address is not the server's */
+#define FTPLENS_ANOMALY_REPEATED_LOGIN_FAILURES 4 /* failures reached failed_login_alarm */
+#define FTPLENS_ANOMALY_INVALID_REPLY_CODE 5      /* a server line without a valid 3-digit code */
+#define FTPLENS_ANOMALY_LINE_TOO_LONG 6           /* a line hit max_line; resynced at the next LF */
+#define FTPLENS_ANOMALY_MALFORMED_ADDRESS 7       /* PORT/227/EPRT/229/LPRT/228 that does not parse */
+#define FTPLENS_ANOMALY_TOO_MANY_PENDING 8        /* max_pending_commands hit; oldest dropped */
+#define FTPLENS_ANOMALY_EXPECTATIONS_FULL 9       /* max_expectations hit; oldest dropped */
+#define FTPLENS_ANOMALY_REPLY_TOO_LONG 10         /* max_reply_lines hit; later lines not kept */
+#define FTPLENS_ANOMALY_UNMATCHED_REPLY 11        /* a reply with no command waiting */
+#define FTPLENS_ANOMALY_UNKNOWN_COMMAND 12        /* a verb outside the command table */
+#define FTPLENS_ANOMALY_TRANSFER_FAILED 13        /* a transfer ended FAILED or ABORTED */
+#define FTPLENS_ANOMALY_COUNT 14
+
+/* The stable snake_case name of an anomaly ("bounce", "nat_mismatch", ...), or NULL if out of range. */
+const char *ftplens_anomaly_name(ftplens_anomaly anomaly);
+
+/* One event. Only the fields its kind names are meaningful; the others are zero or NULL.
+ * String fields are never NULL for the kinds that name them (an absent argument is ""). */
+typedef struct ftplens_event {
+    ftplens_event_kind kind;
+    ftplens_direction direction;
+    uint64_t frame;
+    double ts;
+    /* The span of the line that caused the event, in the buffer passed to the last feed. A line that
+     * began in an earlier feed starts at 0 here. Events from finish have length 0. */
+    uint32_t line_offset;
+    uint32_t line_length;
+
+    const char *command; /* COMMAND: verb as sent; TRANSFER_*: the transfer verb, upper-case */
+    const char *arg;     /* COMMAND: argument as sent; TRANSFER_*: the file argument */
+
+    uint16_t code;           /* REPLY */
+    const char *text;        /* REPLY: all lines' text joined by "\n"; TLS_UPGRADE, ANOMALY: detail */
+    uint32_t reply_lines;    /* REPLY: number of lines (1 for a one-line reply) */
+    uint64_t request_frame;  /* REPLY: frame of the command answered, 0 if none */
+    double response_time;    /* REPLY: seconds since that command, or -1 */
+    const char *request_command; /* REPLY: verb of the command answered, upper-case, "" if none */
+
+    const char *user;        /* LOGIN */
+    const char *password;    /* LOGIN: NULL until PASS is seen */
+    bool anonymous;          /* LOGIN */
+    ftplens_login_state login_state; /* LOGIN */
+    uint32_t failures;       /* LOGIN: failed attempts so far in this session */
+
+    uint32_t channel_id;     /* DATA_EXPECTED, TRANSFER_*: unique within the session, from 1 */
+    ftplens_mode mode;       /* DATA_EXPECTED, TRANSFER_* */
+    ftplens_endpoint data;   /* DATA_EXPECTED: the advertised listener (address and port) */
+    ftplens_endpoint alt_data; /* DATA_EXPECTED passive: the control server address on the same port,
+                                  when it differs from data (NAT); family NONE otherwise */
+    ftplens_endpoint peer;   /* DATA_EXPECTED: the side that will connect, port 0 = any port */
+    char arithmetic[96];     /* DATA_EXPECTED: "192.168.1.109:26758 (104*256+134)" */
+
+    const char *path;        /* TRANSFER_*: arg resolved against the known cwd */
+    const char *transfer_type; /* TRANSFER_*: TYPE in force ("A", "I", ...), "" if never set */
+    uint64_t rest_offset;    /* TRANSFER_*: REST position, 0 if none */
+    uint64_t setup_frame;    /* TRANSFER_*: frame that announced the channel */
+    uint64_t command_frame;  /* TRANSFER_*: frame of the transfer command */
+    int64_t size;            /* TRANSFER_*: size from a SIZE or 150/213 reply, -1 if unknown */
+    ftplens_outcome outcome; /* TRANSFER_ENDED, and DATA_EXPECTED closed unused (EXPIRED) */
+    bool data_tls;           /* TRANSFER_*: PROT P was in force */
+
+    ftplens_anomaly anomaly; /* ANOMALY */
+} ftplens_event;
+
+/* Copy event number index (0-based, below the count the last feed or finish returned) into *out. */
+ftplens_result ftplens_session_event(const ftplens_session *session, size_t index, ftplens_event *out);
+
+/* ---------------------------------------------------------------- dissector items */
+/*
+ * Dissectors (the C plugin and the Lua fallback) do not interpret events themselves: the core turns
+ * each feed's events into a flat list of tree items, in display order, each naming a field of the
+ * registry below. A dissector registers one Wireshark field per registry entry and adds the items.
+ */
+typedef uint32_t ftplens_field_type;
+#define FTPLENS_FT_NONE 0     /* a label that opens a subtree; no value */
+#define FTPLENS_FT_STRING 1
+#define FTPLENS_FT_UINT 2     /* unsigned, up to 64 bits, decimal */
+#define FTPLENS_FT_BOOL 3
+#define FTPLENS_FT_FRAME 4    /* a frame number */
+#define FTPLENS_FT_RELTIME 5  /* seconds, as a relative time */
+#define FTPLENS_FT_IPV4 6
+#define FTPLENS_FT_IPV6 7
+
+typedef uint32_t ftplens_frame_role; /* for FTPLENS_FT_FRAME */
+#define FTPLENS_FRAME_PLAIN 0
+#define FTPLENS_FRAME_REQUEST 1
+#define FTPLENS_FRAME_RESPONSE 2
+
+typedef struct ftplens_field_info {
+    const char *abbrev;      /* filter name, e.g. "ftplens.request.command" */
+    const char *name;        /* display name, e.g. "Request command" */
+    const char *blurb;       /* one-line description */
+    ftplens_field_type type;
+    ftplens_frame_role frame_role;
+    bool data_protocol;      /* true for ftplens-data.* fields */
+} ftplens_field_info;
+
+size_t ftplens_field_count(void);
+ftplens_result ftplens_field_get(size_t index, ftplens_field_info *out);
+
+typedef uint32_t ftplens_expert_group;
+#define FTPLENS_GROUP_SECURITY 1
+#define FTPLENS_GROUP_PROTOCOL 2
+#define FTPLENS_GROUP_MALFORMED 3
+#define FTPLENS_GROUP_SEQUENCE 4
+#define FTPLENS_GROUP_RESPONSE_CODE 5
+
+typedef uint32_t ftplens_expert_severity;
+#define FTPLENS_SEVERITY_CHAT 1
+#define FTPLENS_SEVERITY_NOTE 2
+#define FTPLENS_SEVERITY_WARN 3
+#define FTPLENS_SEVERITY_ERROR 4
+
+typedef struct ftplens_expert_info {
+    const char *abbrev;  /* e.g. "ftplens.cleartext_credentials" */
+    const char *summary; /* default message */
+    ftplens_expert_group group;
+    ftplens_expert_severity severity;
+} ftplens_expert_info;
+
+size_t ftplens_expert_count(void);
+ftplens_result ftplens_expert_get(size_t index, ftplens_expert_info *out);
+
+#define FTPLENS_NO_EXPERT UINT32_MAX
+
+/* Where an item goes. */
+typedef uint32_t ftplens_item_target;
+#define FTPLENS_TARGET_FRAME 0   /* this frame's ftplens tree */
+#define FTPLENS_TARGET_EARLIER 1 /* an earlier frame's tree (target_frame), e.g. response_in on a request;
+                                    shown when that frame is dissected again */
+#define FTPLENS_TARGET_CHANNEL 2 /* the ftplens-data tree of every packet of data channel channel_id */
+
+typedef struct ftplens_item {
+    ftplens_item_target target;
+    uint64_t target_frame;   /* FTPLENS_TARGET_EARLIER */
+    uint32_t channel_id;     /* FTPLENS_TARGET_CHANNEL */
+    uint32_t field;          /* index into the field registry */
+    uint32_t depth;          /* 0 = directly under the protocol item, 1 = under the last depth-0 item... */
+    uint32_t offset;         /* bytes into the last fed buffer */
+    uint32_t length;         /* 0 = generated (not tied to bytes) */
+    bool generated;          /* computed by ftplens rather than read from the bytes */
+    uint64_t uint_value;     /* UINT, BOOL (0/1), FRAME */
+    double time_value;       /* RELTIME */
+    const char *string_value; /* STRING; for NONE the label text */
+    uint8_t addr[16];        /* IPV4 (first 4 bytes), IPV6 */
+    uint32_t expert;         /* expert registry index, or FTPLENS_NO_EXPERT */
+    const char *expert_message; /* non-NULL when expert is set */
+} ftplens_item;
+
+/* The items for the last feed or finish, valid until the next mutable call on the session. */
+ftplens_result ftplens_session_items(const ftplens_session *session, const ftplens_item **items_out,
+                                     size_t *n_items_out);
+
+/* A one-line summary of the last feed for the Info column ("USER anonymous", "227 Entering ..."),
+ * static until the next mutable call. "" when nothing was fed. */
+const char *ftplens_session_summary(const ftplens_session *session);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FTPLENS_H */

@@ -1,0 +1,639 @@
+//! One FTP control connection: bytes in, events out.
+//!
+//! The session is fed the bytes of each direction in stream order. It frames lines, strips Telnet
+//! commands, parses commands and replies, pairs replies with commands (pipelining included), and keeps
+//! the state an analyst asks about: login, working directory, TYPE, REST, SIZE, the predicted data
+//! channels and the transfers bound to them. Every table is capped (see [`crate::Limits`]).
+
+mod events;
+mod lines;
+
+pub use events::{
+    Anomaly, Direction, Event, EventKind, Login, LoginState, Outcome, Reply, RequestRef, Transfer,
+};
+
+use crate::limits::Limits;
+use crate::parse::{self, ReplyCode, Separator, address, lossy};
+use crate::predict::{DataMode, Expectation};
+use lines::{FramedLine, LineBuffer, strip_telnet};
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+
+/// A command waiting for its final reply.
+#[derive(Debug)]
+struct Pending {
+    verb: String,
+    arg: String,
+    frame: u64,
+    ts: f64,
+}
+
+/// A multi-line reply being collected (RFC 959 4.2).
+#[derive(Debug)]
+struct MultiLine {
+    code: ReplyCode,
+    lines: Vec<String>,
+    offset: usize,
+    truncated: bool,
+}
+
+/// Login progress (RFC 959 5.4 state diagrams for USER/PASS).
+#[derive(Debug, Default)]
+struct LoginTrack {
+    user: Option<String>,
+    password: Option<String>,
+    failures: u32,
+}
+
+/// The state of one control connection.
+#[derive(Debug)]
+pub struct Session {
+    limits: Limits,
+    client: Option<SocketAddr>,
+    server: Option<SocketAddr>,
+    lines: [LineBuffer; 2],
+    multiline: Option<MultiLine>,
+    pending: VecDeque<Pending>,
+    login: LoginTrack,
+    cwd: Option<String>,
+    transfer_type: String,
+    rest: Option<u64>,
+    last_size: Option<(String, u64)>,
+    open: VecDeque<Expectation>,
+    transfers: VecDeque<Transfer>,
+    next_channel: u32,
+    /// Encrypted from here on: nothing more is parsed.
+    tls: bool,
+    prot_private: bool,
+    seen_reply: bool,
+    events: Vec<Event>,
+    /// Context of the line being handled.
+    cur: (u64, f64, Direction, (usize, usize)),
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session::new(None, None, Limits::default())
+    }
+}
+
+fn is_anonymous(user: &str) -> bool {
+    user.eq_ignore_ascii_case("anonymous") || user.eq_ignore_ascii_case("ftp")
+}
+
+/// Resolve `arg` against `cwd` the way a Unix server would; `..` never climbs above `/`.
+pub fn resolve_path(cwd: Option<&str>, arg: &str) -> String {
+    let joined = if arg.starts_with('/') || cwd.is_none() {
+        arg.to_string()
+    } else {
+        format!("{}/{}", cwd.unwrap_or(""), arg)
+    };
+    let absolute = joined.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for p in joined.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() && !absolute {
+                    parts.push("..");
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    let body = parts.join("/");
+    if absolute { format!("/{body}") } else { body }
+}
+
+impl Session {
+    /// A session for a control connection between `client` and `server` (either may be unknown).
+    pub fn new(client: Option<SocketAddr>, server: Option<SocketAddr>, limits: Limits) -> Self {
+        Session {
+            limits,
+            client,
+            server,
+            lines: Default::default(),
+            multiline: None,
+            pending: VecDeque::new(),
+            login: LoginTrack::default(),
+            cwd: None,
+            transfer_type: String::new(),
+            rest: None,
+            last_size: None,
+            open: VecDeque::new(),
+            transfers: VecDeque::new(),
+            next_channel: 1,
+            tls: false,
+            prot_private: false,
+            seen_reply: false,
+            events: Vec::new(),
+            cur: (0, 0.0, Direction::ToServer, (0, 0)),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The events produced by the last [`Session::feed`] or [`Session::finish`].
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// True once the control connection switched to TLS.
+    pub fn is_encrypted(&self) -> bool {
+        self.tls
+    }
+
+    /// The current working directory, when known.
+    pub fn cwd(&self) -> Option<&str> {
+        self.cwd.as_deref()
+    }
+
+    /// Feed bytes of one direction. Returns this call's events.
+    pub fn feed(&mut self, dir: Direction, data: &[u8], frame: u64, ts: f64) -> &[Event] {
+        self.events.clear();
+        self.expire(frame, ts);
+        if self.tls {
+            return &self.events;
+        }
+        let idx = dir as usize;
+        let mut buf = std::mem::take(&mut self.lines[idx]);
+        let max_line = self.limits.max_line;
+        buf.feed(data, max_line, |line| {
+            if !self.tls {
+                self.on_line(dir, line, frame, ts);
+            }
+        });
+        self.lines[idx] = buf;
+        &self.events
+    }
+
+    /// The connection ended: close running transfers and unused predictions.
+    pub fn finish(&mut self, frame: u64, ts: f64) -> &[Event] {
+        self.events.clear();
+        self.cur = (frame, ts, Direction::ToClient, (0, 0));
+        while let Some(mut t) = self.transfers.pop_front() {
+            t.outcome = Outcome::Unknown;
+            self.push(EventKind::TransferEnded(t));
+        }
+        while let Some(e) = self.open.pop_front() {
+            self.close_unused(e);
+        }
+        &self.events
+    }
+
+    fn push(&mut self, kind: EventKind) {
+        let (frame, ts, direction, span) = self.cur;
+        self.events.push(Event { frame, ts, direction, span, kind });
+    }
+
+    fn anomaly(&mut self, anomaly: Anomaly, detail: impl Into<String>) {
+        self.push(EventKind::Anomaly { anomaly, detail: detail.into() });
+    }
+
+    fn on_line(&mut self, dir: Direction, line: FramedLine<'_>, frame: u64, ts: f64) {
+        self.cur = (frame, ts, dir, (line.offset, line.length));
+        if line.truncated {
+            self.anomaly(
+                Anomaly::LineTooLong,
+                format!("line longer than {} bytes; cut and resynchronised at the next line end", self.limits.max_line),
+            );
+        }
+        let bytes = strip_telnet(&line.bytes);
+        match dir {
+            Direction::ToServer => self.on_command_line(&bytes),
+            Direction::ToClient => self.on_reply_line(&bytes, line.offset, line.last_in_feed),
+        }
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    fn on_command_line(&mut self, line: &[u8]) {
+        if line.is_empty() {
+            return;
+        }
+        let Ok((_, cmd)) = parse::parse_command(line) else {
+            self.anomaly(Anomaly::UnknownCommand, format!("not a command line: {:.60}", lossy(line)));
+            return;
+        };
+        let info = cmd.info();
+        let verb = lossy(cmd.verb);
+        let arg = cmd.arg.map(lossy);
+        let upper = verb.to_ascii_uppercase();
+        self.push(EventKind::Command {
+            verb: verb.clone(),
+            arg: arg.clone(),
+            arg_offset: cmd.verb.len() + 1,
+            known: info.is_some(),
+        });
+        if info.is_none() {
+            self.anomaly(Anomaly::UnknownCommand, format!("unknown command {verb}"));
+        }
+        let arg = arg.unwrap_or_default();
+        if self.pending.len() >= self.limits.max_pending_commands {
+            self.pending.pop_front();
+            self.anomaly(
+                Anomaly::TooManyPending,
+                format!("more than {} commands without a reply", self.limits.max_pending_commands),
+            );
+        }
+        let (frame, ts, ..) = self.cur;
+        match upper.as_str() {
+            "USER" => {
+                self.login.user = Some(arg.clone());
+                self.login.password = None;
+                self.login_event(LoginState::Attempt);
+            }
+            "PASS" => {
+                self.login.password = Some(arg.clone());
+                if self.login.user.is_some() {
+                    self.login_event(LoginState::Attempt);
+                }
+            }
+            "PORT" => self.active(DataMode::Port, address::parse_port_arg(arg.as_bytes())),
+            "EPRT" => self.active(DataMode::Eprt, address::parse_eprt_arg(arg.as_bytes())),
+            "LPRT" => self.active(DataMode::Lprt, address::parse_lprt_arg(arg.as_bytes())),
+            "ABOR" => {
+                for t in self.transfers.iter_mut() {
+                    t.outcome = Outcome::Aborted;
+                }
+            }
+            _ => {}
+        }
+        if info.and_then(|i| i.transfer).is_some() {
+            self.start_transfer(&upper, &arg);
+        }
+        self.pending.push_back(Pending { verb: upper, arg, frame, ts });
+    }
+
+    fn login_event(&mut self, state: LoginState) {
+        let user = self.login.user.clone().unwrap_or_default();
+        self.push(EventKind::Login(Login {
+            anonymous: is_anonymous(&user),
+            user,
+            password: self.login.password.clone(),
+            state,
+            failures: self.login.failures,
+        }));
+    }
+
+    /// PORT, EPRT, LPRT: the server will connect, from any port, to the client's listener.
+    fn active(&mut self, mode: DataMode, parsed: Result<parse::DataEndpoint, parse::AddressError>) {
+        let endpoint = match parsed {
+            Ok(e) => e,
+            Err(err) => {
+                self.anomaly(Anomaly::MalformedAddress, format!("{}: {err}", mode.name()));
+                return;
+            }
+        };
+        let client_ip = self.client.map(|c| c.ip());
+        if let (Some(adv), Some(client)) = (endpoint.addr, client_ip) {
+            if !same_host(adv, client) {
+                self.anomaly(
+                    Anomaly::Bounce,
+                    format!("{} asks the server to connect to {adv}, not to the client {client}", mode.name()),
+                );
+            }
+        }
+        if endpoint.port < 1024 {
+            self.anomaly(
+                Anomaly::PrivilegedPort,
+                format!("{} names privileged port {}", mode.name(), endpoint.port),
+            );
+        }
+        let listener = endpoint.addr.or(client_ip);
+        self.expect(mode, endpoint, listener, None, self.server.map(|s| s.ip()));
+    }
+
+    /// 227, 228, 229: the client will connect, from any port, to the server's listener.
+    fn passive(&mut self, mode: DataMode, parsed: Result<parse::DataEndpoint, parse::AddressError>) {
+        let endpoint = match parsed {
+            Ok(e) => e,
+            Err(err) => {
+                self.anomaly(Anomaly::MalformedAddress, format!("{}: {err}", mode.name()));
+                return;
+            }
+        };
+        let server_ip = self.server.map(|s| s.ip());
+        let mut alt = None;
+        if let (Some(adv), Some(server)) = (endpoint.addr, server_ip) {
+            if !same_host(adv, server) {
+                alt = Some(server);
+                self.anomaly(
+                    Anomaly::NatMismatch,
+                    format!("passive address {adv} is not the server's {server}; expecting both"),
+                );
+            }
+        }
+        let listener = endpoint.addr.or(server_ip);
+        self.expect(mode, endpoint, listener, alt, self.client.map(|c| c.ip()));
+    }
+
+    fn expect(
+        &mut self,
+        mode: DataMode,
+        endpoint: parse::DataEndpoint,
+        listener: Option<IpAddr>,
+        alt_listener: Option<IpAddr>,
+        connector: Option<IpAddr>,
+    ) {
+        // A new announcement supersedes unused ones: the server closes its old listener (RFC 959
+        // 3.2), and the client's PORT replaces the previous one.
+        while let Some(old) = self.open.pop_front() {
+            self.close_unused(old);
+        }
+        let channel_id = self.next_channel;
+        self.next_channel = self.next_channel.wrapping_add(1).max(1);
+        let e = Expectation {
+            channel_id,
+            mode,
+            endpoint,
+            listener,
+            alt_listener,
+            port: endpoint.port,
+            connector,
+            setup_frame: self.cur.0,
+            created: self.cur.1,
+        };
+        self.open.push_back(e.clone());
+        self.push(EventKind::DataExpected(e));
+        if self.open.len() > self.limits.max_expectations {
+            if let Some(old) = self.open.pop_front() {
+                self.anomaly(Anomaly::ExpectationsFull, "too many open data-channel predictions");
+                self.close_unused(old);
+            }
+        }
+    }
+
+    fn close_unused(&mut self, e: Expectation) {
+        self.push(EventKind::TransferEnded(Transfer {
+            channel_id: e.channel_id,
+            mode: Some(e.mode),
+            setup_frame: e.setup_frame,
+            end_frame: self.cur.0,
+            outcome: Outcome::Expired,
+            expectation: Some(e),
+            ..empty_transfer()
+        }));
+    }
+
+    fn expire(&mut self, frame: u64, ts: f64) {
+        let timeout = self.limits.expectation_timeout;
+        while self.open.front().is_some_and(|e| ts - e.created > timeout) {
+            self.cur = (frame, ts, Direction::ToServer, (0, 0));
+            if let Some(e) = self.open.pop_front() {
+                self.close_unused(e);
+            }
+        }
+    }
+
+    fn start_transfer(&mut self, verb: &str, arg: &str) {
+        let expectation = self.open.pop_back();
+        // Older unused predictions cannot be used any more.
+        while let Some(old) = self.open.pop_front() {
+            self.close_unused(old);
+        }
+        let path = resolve_path(self.cwd.as_deref(), arg);
+        let size = self.last_size.as_ref().filter(|(p, _)| *p == path).map(|(_, s)| *s);
+        let t = Transfer {
+            channel_id: expectation.as_ref().map_or(0, |e| e.channel_id),
+            mode: expectation.as_ref().map(|e| e.mode),
+            setup_frame: expectation.as_ref().map_or(0, |e| e.setup_frame),
+            expectation,
+            command: verb.to_string(),
+            arg: arg.to_string(),
+            path,
+            transfer_type: self.transfer_type.clone(),
+            rest_offset: self.rest.take().unwrap_or(0),
+            command_frame: self.cur.0,
+            size,
+            data_tls: self.prot_private,
+            ..empty_transfer()
+        };
+        self.push(EventKind::TransferStarted(t.clone()));
+        if self.transfers.len() >= self.limits.max_pending_commands {
+            if let Some(mut old) = self.transfers.pop_front() {
+                old.outcome = Outcome::Unknown;
+                self.push(EventKind::TransferEnded(old));
+            }
+        }
+        self.transfers.push_back(t);
+    }
+
+    // ------------------------------------------------------------------ replies
+
+    fn on_reply_line(&mut self, line: &[u8], offset: usize, last_in_feed: bool) {
+        if let Some(ml) = self.multiline.as_mut() {
+            let closing = match parse::parse_reply_line(line) {
+                // RFC 959 4.2: the last line begins with the same code and a space.
+                Ok((_, r)) if r.code == ml.code && r.separator != Separator::Hyphen => Some(r.text),
+                // Real servers sometimes close with another code. An inner line may also begin
+                // with a code (RFC 959's own example), so a different code closes the reply only
+                // when nothing follows it yet.
+                Ok((_, r)) if r.separator == Separator::Space && r.code.is_valid() && last_in_feed => {
+                    Some(r.text)
+                }
+                _ => None,
+            };
+            let text = closing.unwrap_or(line);
+            if ml.lines.len() < self.limits.max_reply_lines {
+                ml.lines.push(lossy(text));
+            } else if !ml.truncated {
+                ml.truncated = true;
+                self.anomaly(Anomaly::ReplyTooLong, format!("multi-line reply over {} lines", self.limits.max_reply_lines));
+            }
+            if closing.is_some() {
+                if let Some(ml) = self.multiline.take() {
+                    let start = if ml.offset <= offset { ml.offset } else { 0 };
+                    let end = self.cur.3.0 + self.cur.3.1;
+                    self.cur.3 = (start, end - start);
+                    self.on_reply(ml.code, ml.lines);
+                }
+            }
+            return;
+        }
+        if line.is_empty() {
+            return;
+        }
+        match parse::parse_reply_line(line) {
+            Ok((_, r)) if r.code.is_valid() => {
+                let text = lossy(r.text);
+                if r.separator == Separator::Hyphen {
+                    self.multiline = Some(MultiLine { code: r.code, lines: vec![text], offset, truncated: false });
+                } else {
+                    self.on_reply(r.code, vec![text]);
+                }
+            }
+            _ => self.anomaly(Anomaly::InvalidReplyCode, format!("not a reply: {:.60}", lossy(line))),
+        }
+    }
+
+    fn on_reply(&mut self, code: ReplyCode, lines: Vec<String>) {
+        let (frame, ts, ..) = self.cur;
+        let first_reply = !self.seen_reply;
+        self.seen_reply = true;
+        // A preliminary reply answers the oldest command but leaves it waiting for its final reply.
+        let request = if code.is_preliminary() {
+            self.pending.front().map(|p| (p.verb.clone(), p.arg.clone(), p.frame, p.ts))
+        } else {
+            self.pending.pop_front().map(|p| (p.verb, p.arg, p.frame, p.ts))
+        };
+        let text = lines.first().cloned().unwrap_or_default();
+        self.push(EventKind::Reply(Reply {
+            code,
+            lines,
+            request: request.as_ref().map(|(verb, _, f, t)| RequestRef {
+                frame: *f,
+                verb: verb.clone(),
+                elapsed: (ts - t).max(0.0),
+            }),
+        }));
+        let Some((verb, arg, req_frame, _)) = request else {
+            // The greeting (220, 120, 421) answers the connection itself.
+            if !(first_reply && matches!(code.0, 220 | 120 | 421)) && !matches!(code.0, 221 | 421) {
+                self.anomaly(Anomaly::UnmatchedReply, format!("reply {} with no command waiting", code.0));
+            }
+            self.passive_reply(code, &text);
+            return;
+        };
+        let _ = frame;
+        self.passive_reply(code, &text);
+        match (verb.as_str(), code.0) {
+            ("USER" | "PASS" | "ACCT", 230 | 232 | 202) if code.0 != 202 || verb == "PASS" => {
+                self.login_event(LoginState::Success);
+            }
+            ("USER" | "PASS" | "ACCT", _) if code.is_failure() => {
+                self.login.failures += 1;
+                self.login_event(LoginState::Failure);
+                if self.login.failures >= self.limits.failed_login_alarm {
+                    let n = self.login.failures;
+                    self.anomaly(Anomaly::RepeatedLoginFailures, format!("{n} failed logins in this session"));
+                }
+            }
+            ("CWD" | "XCWD", 200 | 250) => self.cwd = Some(resolve_path(self.cwd.as_deref(), &arg)),
+            ("CDUP" | "XCUP", 200 | 250) => self.cwd = Some(resolve_path(self.cwd.as_deref(), "..")),
+            ("PWD" | "XPWD", 257) => self.cwd = quoted_path(&text).or(self.cwd.take()),
+            ("TYPE", 200) => self.transfer_type = arg.trim().to_ascii_uppercase(),
+            ("REST", 350) => self.rest = arg.trim().parse().ok(),
+            ("SIZE", 213) => {
+                if let Ok(n) = text.trim().parse() {
+                    self.last_size = Some((resolve_path(self.cwd.as_deref(), &arg), n));
+                }
+            }
+            ("AUTH", 234) => {
+                self.tls = true;
+                self.push(EventKind::TlsUpgrade { mechanism: arg.trim().to_ascii_uppercase() });
+            }
+            ("PROT", 200) => {
+                self.prot_private = arg.trim().eq_ignore_ascii_case("P");
+                if self.prot_private {
+                    self.push(EventKind::DataProtected);
+                }
+            }
+            ("PORT" | "EPRT" | "LPRT", _) if code.is_failure() => {
+                if let Some(pos) = self.open.iter().position(|e| e.setup_frame == req_frame) {
+                    if let Some(e) = self.open.remove(pos) {
+                        self.close_unused(e);
+                    }
+                }
+            }
+            ("REIN", 220) => self.login = LoginTrack::default(),
+            _ => {}
+        }
+        self.transfer_reply(&verb, req_frame, code, &text);
+    }
+
+    /// 227, 228 and 229 set up a passive channel whatever command they answer.
+    fn passive_reply(&mut self, code: ReplyCode, text: &str) {
+        match code.0 {
+            227 => self.passive(DataMode::Pasv, address::parse_227(text.as_bytes())),
+            228 => self.passive(DataMode::Lpsv, address::parse_228(text.as_bytes())),
+            229 => self.passive(DataMode::Epsv, address::parse_229(text.as_bytes())),
+            _ => {}
+        }
+    }
+
+    fn transfer_reply(&mut self, verb: &str, req_frame: u64, code: ReplyCode, text: &str) {
+        let Some(pos) = self.transfers.iter().position(|t| t.command_frame == req_frame && t.command == verb)
+        else {
+            return;
+        };
+        if code.is_preliminary() {
+            if let Some(n) = bytes_in_150(text) {
+                self.transfers[pos].size = Some(n);
+            }
+            return;
+        }
+        let Some(mut t) = self.transfers.remove(pos) else { return };
+        t.reply_code = Some(code);
+        t.end_frame = self.cur.0;
+        t.outcome = match (t.outcome, code.0) {
+            (Outcome::Aborted, _) => Outcome::Aborted,
+            (_, 226 | 250) => Outcome::Complete,
+            (_, c) if c >= 400 => Outcome::Failed,
+            _ => Outcome::Complete,
+        };
+        if matches!(t.outcome, Outcome::Failed | Outcome::Aborted) {
+            let detail = format!("{} {} {}: {} {}", t.command, t.arg, t.outcome.name(), code.0, text);
+            self.anomaly(Anomaly::TransferFailed, detail);
+        }
+        self.push(EventKind::TransferEnded(t));
+    }
+}
+
+fn empty_transfer() -> Transfer {
+    Transfer {
+        channel_id: 0,
+        mode: None,
+        expectation: None,
+        command: String::new(),
+        arg: String::new(),
+        path: String::new(),
+        transfer_type: String::new(),
+        rest_offset: 0,
+        setup_frame: 0,
+        command_frame: 0,
+        end_frame: 0,
+        size: None,
+        outcome: Outcome::None,
+        reply_code: None,
+        data_tls: false,
+    }
+}
+
+/// IPv4-mapped IPv6 addresses name the same host as their IPv4 form.
+fn same_host(a: IpAddr, b: IpAddr) -> bool {
+    a.to_canonical() == b.to_canonical()
+}
+
+/// RFC 959 Appendix II: the 257 reply quotes the path, doubling embedded quotes.
+fn quoted_path(text: &str) -> Option<String> {
+    let start = text.find('"')? + 1;
+    let mut out = String::new();
+    let mut chars = text[start..].chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                out.push('"');
+            } else {
+                return Some(out);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
+}
+
+/// `150 Opening BINARY mode data connection for f (1234 bytes)`: the size many servers announce.
+fn bytes_in_150(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let idx = lower.find(" bytes")?;
+    let digits: String = lower[..idx].chars().rev().take_while(|c| c.is_ascii_digit()).collect();
+    digits.chars().rev().collect::<String>().parse().ok()
+}
+
+#[cfg(test)]
+mod tests;
