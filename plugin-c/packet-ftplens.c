@@ -1,0 +1,1035 @@
+/* packet-ftplens.c
+ * Wireshark epan plugin for ftplens: FTP control and data connections, analysed by the ftplens core.
+ *
+ * The FTP knowledge lives in the Rust core (include/ftplens.h). This file is glue: it registers the
+ * fields and expert infos the core's registries name, feeds whole lines of TCP payload to one core
+ * session per control connection on the first pass, stores the tree items the core returns, and
+ * renders only stored items, so every pass shows the same thing. It parses no FTP itself.
+ *
+ * Copyright 2025, the ftplens authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <string.h>
+#include <math.h>
+
+#include <wireshark.h>
+#include <ws_version.h>
+#include <epan/packet.h>
+#include <epan/prefs.h>
+#include <epan/expert.h>
+#include <epan/conversation.h>
+#include <epan/proto_data.h>
+#include <epan/tap.h>
+#include <epan/export_object.h>
+#include <epan/stats_tree.h>
+#include <epan/to_str.h>
+#include <epan/dissectors/packet-tcp.h>
+
+#include "../include/ftplens.h"
+
+#define WS_AT_LEAST(maj, min) \
+    (WIRESHARK_VERSION_MAJOR > (maj) || (WIRESHARK_VERSION_MAJOR == (maj) && WIRESHARK_VERSION_MINOR >= (min)))
+
+#if WS_AT_LEAST(4, 2)
+#include <wsutil/plugins.h> /* WS_PLUGIN_DESC_DISSECTOR; not installed with 4.0 */
+#endif
+
+/* packet-tls-utils.h declares these (exported from libwireshark since 2.x, same signature in 4.0 to
+ * 4.4), but it pulls in gcrypt and gnutls headers that a plain libwireshark-dev install may lack. */
+WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_info *pinfo,
+                                       dissector_handle_t app_handle);
+
+#ifndef PLUGIN_VERSION
+#define PLUGIN_VERSION "0.1.0"
+#endif
+
+WS_DLL_PUBLIC_DEF const gchar plugin_version[] = PLUGIN_VERSION;
+WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
+WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
+
+WS_DLL_PUBLIC void plugin_register(void);
+#if WS_AT_LEAST(4, 2)
+WS_DLL_PUBLIC uint32_t plugin_describe(void);
+#endif
+
+void proto_register_ftplens(void);
+void proto_reg_handoff_ftplens(void);
+
+#define FTPLENS_TCP_PORTS "21"
+#define MAX_DEPTH 16
+#define MIB (1024u * 1024u)
+
+static int proto_ftplens = -1;
+static int proto_ftplens_data = -1;
+static gint ett_ftplens = -1;
+static gint ett_ftplens_data = -1;
+
+/* One Wireshark field, one subtree type and one expert field per registry entry. */
+static size_t n_fields;
+static int *hf_ids;
+static gint *ett_fields;
+static gboolean *field_is_data;
+static ftplens_field_info *field_infos;
+static size_t n_experts;
+static expert_field *ei_ids;
+
+static dissector_handle_t ftplens_handle;
+static dissector_handle_t ftplens_data_handle;
+static dissector_handle_t tls_handle;
+
+static int ftplens_tap = -1;    /* records of logins and transfers, for -z ftplens,tree */
+static int ftplens_eo_tap = -1; /* export objects ("ftplens") */
+
+static gboolean pref_heuristic = TRUE;
+static guint pref_export_max_mib = 64;
+
+/* ------------------------------------------------------------------------ state */
+
+/* One data channel of a session (what DATA_EXPECTED announced and TRANSFER_* described). */
+typedef struct {
+    guint32 session_id;
+    guint32 channel_id;
+    wmem_array_t *items; /* ftplens_item copies with target CHANNEL */
+    /* from events, first pass */
+    gchar *command;      /* transfer verb, upper-case; NULL before TRANSFER_STARTED */
+    gchar *file;         /* its argument as sent */
+    gchar *export_name;  /* file name for export objects; NULL when not a file transfer */
+    gboolean tls;        /* PROT P: the channel carries TLS */
+    /* export de-duplication, first pass */
+    gboolean eo_started;
+    address eo_src;
+    guint32 eo_srcport;
+    guint32 eo_nextseq;
+} chan_t;
+
+/* What a data conversation points to (conversation_add_proto_data under proto_ftplens_data). */
+typedef struct {
+    guint32 session_id;
+    guint32 channel_id;
+    chan_t *chan;
+} data_link_t;
+
+/* One control connection. */
+typedef struct {
+    ftplens_session *sess;    /* NULL until the connection is claimed */
+    guint32 id;
+    address server_addr;
+    guint32 server_port;
+    gboolean prot_p;          /* DATA_PROTECTED seen */
+    gboolean fed_any;         /* the first PDU was fed (the stats tap counts the session then) */
+    gboolean heur_checked[2]; /* the heuristic looked at the first payload of this side */
+    gboolean heur_rejected;
+    wmem_map_t *channels;     /* channel_id -> chan_t* */
+} ctrl_conv_t;
+
+/* Tap records: what -z ftplens,tree counts. */
+typedef struct {
+    gchar *user;
+    gboolean success;
+} tap_login_t;
+
+typedef struct {
+    gchar *command;
+    gchar *path;
+} tap_transfer_t;
+
+typedef struct {
+    guint32 session_id;
+    gboolean new_session;
+    wmem_array_t *logins;    /* tap_login_t */
+    wmem_array_t *transfers; /* tap_transfer_t */
+} ftplens_tap_rec_t;
+
+/* What one call of the control dissector fed, kept for every later pass. */
+typedef struct {
+    wmem_array_t *items; /* ftplens_item copies with target FRAME */
+    gchar *summary;
+    gboolean to_server;
+    gboolean tls_upgrade;
+    ftplens_tap_rec_t tap;
+} pdu_rec_t;
+
+/* What one data packet adds to its channel's exported file. */
+typedef struct {
+    chan_t *chan;
+    guint32 skip; /* bytes at the start already seen (retransmission overlap) */
+    guint32 len;
+    gboolean exportable;
+} eo_frag_t;
+
+typedef struct {
+    chan_t *chan;
+    guint8 *bytes;
+    guint32 len;
+} eo_rec_t;
+
+static GPtrArray *sessions;          /* ftplens_session*, freed at file end */
+static guint32 session_count;
+static wmem_map_t *earlier_items;    /* frame number -> wmem_array_t of items added by later frames */
+
+/* Export-object bookkeeping (reset by the export-object reset callback). */
+static GHashTable *eo_rows;          /* chan_t* -> row + 1 */
+static guint32 eo_row_count;
+
+/* ------------------------------------------------------------------------ helpers */
+
+static ftplens_item
+copy_item(const ftplens_item *it)
+{
+    ftplens_item c = *it;
+    c.string_value = it->string_value ? wmem_strdup(wmem_file_scope(), it->string_value) : NULL;
+    c.expert_message = it->expert_message ? wmem_strdup(wmem_file_scope(), it->expert_message) : NULL;
+    return c;
+}
+
+static gboolean
+endpoint_to_address(const ftplens_endpoint *ep, address *out)
+{
+    if (ep->family == FTPLENS_FAMILY_IPV4) {
+        set_address(out, AT_IPv4, 4, ep->addr);
+        return TRUE;
+    }
+    if (ep->family == FTPLENS_FAMILY_IPV6) {
+        set_address(out, AT_IPv6, 16, ep->addr);
+        return TRUE;
+    }
+    clear_address(out);
+    return FALSE;
+}
+
+static void
+address_to_endpoint(const address *a, guint32 port, ftplens_endpoint *out)
+{
+    memset(out, 0, sizeof *out);
+    if (a->type == AT_IPv4 && a->len == 4) {
+        out->family = FTPLENS_FAMILY_IPV4;
+        memcpy(out->addr, a->data, 4);
+    } else if (a->type == AT_IPv6 && a->len == 16) {
+        out->family = FTPLENS_FAMILY_IPV6;
+        memcpy(out->addr, a->data, 16);
+    } else {
+        return;
+    }
+    out->port = (guint16)port;
+}
+
+static int
+expert_group(ftplens_expert_group g)
+{
+    switch (g) {
+    case FTPLENS_GROUP_SECURITY:      return PI_SECURITY;
+    case FTPLENS_GROUP_PROTOCOL:      return PI_PROTOCOL;
+    case FTPLENS_GROUP_MALFORMED:     return PI_MALFORMED;
+    case FTPLENS_GROUP_SEQUENCE:      return PI_SEQUENCE;
+    case FTPLENS_GROUP_RESPONSE_CODE: return PI_RESPONSE_CODE;
+    default:                          return PI_PROTOCOL;
+    }
+}
+
+static int
+expert_severity(ftplens_expert_severity s)
+{
+    switch (s) {
+    case FTPLENS_SEVERITY_CHAT:  return PI_CHAT;
+    case FTPLENS_SEVERITY_NOTE:  return PI_NOTE;
+    case FTPLENS_SEVERITY_WARN:  return PI_WARN;
+    case FTPLENS_SEVERITY_ERROR: return PI_ERROR;
+    default:                     return PI_NOTE;
+    }
+}
+
+/* The last path component of an FTP argument, for an exported file's name. */
+static const gchar *
+base_name(const gchar *path)
+{
+    const gchar *b = path;
+    for (const gchar *p = path; *p; p++) {
+        if ((*p == '/' || *p == '\\') && p[1] != '\0')
+            b = p + 1;
+    }
+    return b;
+}
+
+static gboolean
+is_file_transfer(const gchar *verb)
+{
+    return !strcmp(verb, "RETR") || !strcmp(verb, "STOR") || !strcmp(verb, "STOU") || !strcmp(verb, "APPE");
+}
+
+/* ------------------------------------------------------------------------ rendering */
+
+/* Add items to root, nesting by depth. own_bytes: offsets point into tvb (else all generated). */
+static void
+render_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, wmem_array_t *arr, gboolean own_bytes)
+{
+    proto_item *owner[MAX_DEPTH + 1];
+    guint32 owner_field[MAX_DEPTH + 1];
+    proto_tree *sub[MAX_DEPTH + 1];
+    guint valid = 0; /* items may be added at depths 0..valid */
+    guint n = arr ? wmem_array_get_count(arr) : 0;
+    guint captured = tvb_captured_length(tvb);
+
+    memset(owner, 0, sizeof owner);
+    memset(sub, 0, sizeof sub);
+    sub[0] = root;
+
+    for (guint i = 0; i < n; i++) {
+        const ftplens_item *it = (const ftplens_item *)wmem_array_index(arr, i);
+        if (it->field >= n_fields)
+            continue;
+        guint d = it->depth < MAX_DEPTH ? it->depth : MAX_DEPTH - 1;
+        if (d > valid)
+            d = valid;
+        if (d > 0 && sub[d] == NULL)
+            sub[d] = proto_item_add_subtree(owner[d - 1], ett_fields[owner_field[d - 1]]);
+        proto_tree *t = sub[d];
+
+        int hf = hf_ids[it->field];
+        gint off = 0, len = 0;
+        if (own_bytes && it->length > 0 && (guint64)it->offset + it->length <= captured) {
+            off = (gint)it->offset;
+            len = (gint)it->length;
+        }
+
+        proto_item *pi = NULL;
+        switch (field_infos[it->field].type) {
+        case FTPLENS_FT_NONE:
+            if (it->string_value && *it->string_value)
+                pi = proto_tree_add_none_format(t, hf, tvb, off, len, "%s", it->string_value);
+            else
+                pi = proto_tree_add_item(t, hf, tvb, off, len, ENC_NA);
+            break;
+        case FTPLENS_FT_STRING:
+            pi = proto_tree_add_string(t, hf, tvb, off, len, it->string_value ? it->string_value : "");
+            break;
+        case FTPLENS_FT_UINT:
+            pi = proto_tree_add_uint64(t, hf, tvb, off, len, it->uint_value);
+            break;
+        case FTPLENS_FT_BOOL:
+            pi = proto_tree_add_boolean(t, hf, tvb, off, len, it->uint_value != 0);
+            break;
+        case FTPLENS_FT_FRAME:
+            pi = proto_tree_add_uint(t, hf, tvb, off, len, (guint32)it->uint_value);
+            break;
+        case FTPLENS_FT_RELTIME: {
+            nstime_t ts;
+            double secs = it->time_value < 0 ? 0 : it->time_value;
+            ts.secs = (time_t)floor(secs);
+            ts.nsecs = (int)((secs - floor(secs)) * 1e9);
+            pi = proto_tree_add_time(t, hf, tvb, off, len, &ts);
+            break;
+        }
+        case FTPLENS_FT_IPV4: {
+            ws_in4_addr v4;
+            memcpy(&v4, it->addr, 4);
+            pi = proto_tree_add_ipv4(t, hf, tvb, off, len, v4);
+            break;
+        }
+        case FTPLENS_FT_IPV6:
+            pi = proto_tree_add_ipv6(t, hf, tvb, off, len, (const ws_in6_addr *)it->addr);
+            break;
+        default:
+            continue;
+        }
+        if (it->generated || len == 0)
+            proto_item_set_generated(pi);
+        if (it->expert != FTPLENS_NO_EXPERT && it->expert < n_experts)
+            expert_add_info_format(pinfo, pi, &ei_ids[it->expert], "%s",
+                                   it->expert_message ? it->expert_message : "");
+
+        owner[d] = pi;
+        owner_field[d] = it->field;
+        sub[d + 1] = NULL;
+        valid = d + 1;
+    }
+}
+
+/* ------------------------------------------------------------------------ control state */
+
+static chan_t *
+get_channel(ctrl_conv_t *cs, guint32 channel_id)
+{
+    chan_t *ch = (chan_t *)wmem_map_lookup(cs->channels, GUINT_TO_POINTER(channel_id));
+    if (!ch) {
+        ch = wmem_new0(wmem_file_scope(), chan_t);
+        ch->session_id = cs->id;
+        ch->channel_id = channel_id;
+        ch->items = wmem_array_new(wmem_file_scope(), sizeof(ftplens_item));
+        ch->tls = cs->prot_p;
+        wmem_map_insert(cs->channels, GUINT_TO_POINTER(channel_id), ch);
+    }
+    return ch;
+}
+
+static ctrl_conv_t *
+get_ctrl_conv(conversation_t *conv, gboolean create)
+{
+    ctrl_conv_t *cs = (ctrl_conv_t *)conversation_get_proto_data(conv, proto_ftplens);
+    if (!cs && create) {
+        cs = wmem_new0(wmem_file_scope(), ctrl_conv_t);
+        cs->channels = wmem_map_new(wmem_file_scope(), g_direct_hash, g_direct_equal);
+        conversation_add_proto_data(conv, proto_ftplens, cs);
+    }
+    return cs;
+}
+
+/* Claim the connection: start a core session. src_is_server says which side serves. */
+static void
+start_session(ctrl_conv_t *cs, packet_info *pinfo, gboolean src_is_server)
+{
+    ftplens_session_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    if (src_is_server) {
+        copy_address_wmem(wmem_file_scope(), &cs->server_addr, &pinfo->src);
+        cs->server_port = pinfo->srcport;
+        address_to_endpoint(&pinfo->src, pinfo->srcport, &cfg.server);
+        address_to_endpoint(&pinfo->dst, pinfo->destport, &cfg.client);
+    } else {
+        copy_address_wmem(wmem_file_scope(), &cs->server_addr, &pinfo->dst);
+        cs->server_port = pinfo->destport;
+        address_to_endpoint(&pinfo->dst, pinfo->destport, &cfg.server);
+        address_to_endpoint(&pinfo->src, pinfo->srcport, &cfg.client);
+    }
+    cs->sess = ftplens_session_new(&cfg);
+    if (cs->sess)
+        g_ptr_array_add(sessions, cs->sess);
+    cs->id = ++session_count;
+}
+
+/* Create the data conversation(s) a DATA_EXPECTED event announces. */
+static void
+expect_data(ctrl_conv_t *cs, packet_info *pinfo, const ftplens_event *ev)
+{
+    chan_t *ch = get_channel(cs, ev->channel_id);
+    const ftplens_endpoint *listeners[2] = { &ev->data, &ev->alt_data };
+    address peer;
+    guint options = NO_PORT2;
+
+    if (!endpoint_to_address(&ev->peer, &peer))
+        options |= NO_ADDR2;
+    for (int i = 0; i < 2; i++) {
+        address listener;
+        if (!endpoint_to_address(listeners[i], &listener)) {
+            if (i == 1)
+                break;
+            /* EPSV gives a port only: the control connection's server listens. */
+            copy_address_shallow(&listener, &cs->server_addr);
+        }
+        conversation_t *dc = conversation_new(pinfo->num, &listener, &peer, CONVERSATION_TCP,
+                                              listeners[i]->port, 0, options);
+        conversation_set_dissector(dc, ftplens_data_handle);
+        data_link_t *link = wmem_new0(wmem_file_scope(), data_link_t);
+        link->session_id = cs->id;
+        link->channel_id = ev->channel_id;
+        link->chan = ch;
+        conversation_add_proto_data(dc, proto_ftplens_data, link);
+    }
+}
+
+
+/* Record a transfer's metadata on its channel, for export objects, the Info column and the stats tap. */
+static void
+note_transfer(ctrl_conv_t *cs, pdu_rec_t *rec, const ftplens_event *ev)
+{
+    chan_t *ch = get_channel(cs, ev->channel_id);
+    const gchar *verb = ev->command ? ev->command : "";
+    const gchar *arg = ev->arg ? ev->arg : "";
+    const gchar *path = ev->path && *ev->path ? ev->path : arg;
+
+    ch->tls = ev->data_tls;
+    if (ev->kind != FTPLENS_EVENT_TRANSFER_STARTED || ch->command)
+        return;
+    ch->command = wmem_strdup(wmem_file_scope(), verb);
+    ch->file = wmem_strdup(wmem_file_scope(), arg);
+    if (is_file_transfer(verb)) {
+        const gchar *base = base_name(*arg ? arg : path);
+        gchar *name = *base ? wmem_strdup(wmem_file_scope(), base)
+                            : wmem_strdup_printf(wmem_file_scope(), "%s-frame%" PRIu64, verb, ev->command_frame);
+        if (ev->rest_offset > 0)
+            name = wmem_strdup_printf(wmem_file_scope(), "%s.partial-at-%" PRIu64, name, ev->rest_offset);
+        ch->export_name = name;
+    }
+    tap_transfer_t tt;
+    tt.command = ch->command;
+    tt.path = wmem_strdup(wmem_file_scope(), *path ? path : "(none)");
+    wmem_array_append_one(rec->tap.transfers, tt);
+}
+
+/* First pass: feed whole lines to the session; keep what it says. */
+static pdu_rec_t *
+feed_pdu(ctrl_conv_t *cs, packet_info *pinfo, const guint8 *buf, guint len, gboolean to_server)
+{
+    pdu_rec_t *rec = wmem_new0(wmem_file_scope(), pdu_rec_t);
+    size_t n_events = 0, n_items = 0;
+    const ftplens_item *items = NULL;
+    ftplens_result r;
+
+    rec->items = wmem_array_new(wmem_file_scope(), sizeof(ftplens_item));
+    rec->to_server = to_server;
+    rec->tap.session_id = cs->id;
+    rec->tap.logins = wmem_array_new(wmem_file_scope(), sizeof(tap_login_t));
+    rec->tap.transfers = wmem_array_new(wmem_file_scope(), sizeof(tap_transfer_t));
+    if (!cs->fed_any) {
+        rec->tap.new_session = TRUE;
+        cs->fed_any = TRUE;
+    }
+    if (!cs->sess) {
+        rec->summary = wmem_strdup(wmem_file_scope(), "(ftplens: no session)");
+        return rec;
+    }
+
+    r = ftplens_session_feed(cs->sess, to_server ? FTPLENS_DIR_TO_SERVER : FTPLENS_DIR_TO_CLIENT, buf, len,
+                             pinfo->num, nstime_to_sec(&pinfo->abs_ts), &n_events);
+    if (r != FTPLENS_OK) {
+        rec->summary = wmem_strdup_printf(wmem_file_scope(), "(ftplens core error %u)", r);
+        return rec;
+    }
+
+    for (size_t i = 0; i < n_events; i++) {
+        ftplens_event ev;
+        if (ftplens_session_event(cs->sess, i, &ev) != FTPLENS_OK)
+            continue;
+        switch (ev.kind) {
+        case FTPLENS_EVENT_DATA_EXPECTED:
+            expect_data(cs, pinfo, &ev);
+            break;
+        case FTPLENS_EVENT_TRANSFER_STARTED:
+        case FTPLENS_EVENT_TRANSFER_ENDED:
+            note_transfer(cs, rec, &ev);
+            break;
+        case FTPLENS_EVENT_TLS_UPGRADE:
+            rec->tls_upgrade = TRUE;
+            break;
+        case FTPLENS_EVENT_DATA_PROTECTED:
+            cs->prot_p = TRUE;
+            break;
+        case FTPLENS_EVENT_LOGIN:
+            if (ev.login_state == FTPLENS_LOGIN_SUCCESS || ev.login_state == FTPLENS_LOGIN_FAILURE) {
+                tap_login_t tl;
+                tl.user = wmem_strdup(wmem_file_scope(), ev.user && *ev.user ? ev.user : "(none)");
+                tl.success = ev.login_state == FTPLENS_LOGIN_SUCCESS;
+                wmem_array_append_one(rec->tap.logins, tl);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+
+    if (ftplens_session_items(cs->sess, &items, &n_items) == FTPLENS_OK) {
+        for (size_t i = 0; i < n_items; i++) {
+            ftplens_item c = copy_item(&items[i]);
+            wmem_array_t *dest = rec->items;
+            if (c.target == FTPLENS_TARGET_EARLIER && c.target_frame != pinfo->num) {
+                guint32 f = (guint32)c.target_frame;
+                dest = (wmem_array_t *)wmem_map_lookup(earlier_items, GUINT_TO_POINTER(f));
+                if (!dest) {
+                    dest = wmem_array_new(wmem_file_scope(), sizeof(ftplens_item));
+                    wmem_map_insert(earlier_items, GUINT_TO_POINTER(f), dest);
+                }
+            } else if (c.target == FTPLENS_TARGET_CHANNEL) {
+                dest = get_channel(cs, c.channel_id)->items;
+            }
+            wmem_array_append_one(dest, c);
+        }
+    }
+    rec->summary = wmem_strdup(wmem_file_scope(), ftplens_session_summary(cs->sess));
+    return rec;
+}
+
+/* The how-many-th PDU of this frame the current call is (0-based), counted afresh on each pass. */
+#define PDU_COUNTER_KEY 0x7fffffffu
+static guint32
+next_pdu_key(packet_info *pinfo)
+{
+    guint32 k = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_ftplens, PDU_COUNTER_KEY));
+    p_add_proto_data(pinfo->pool, pinfo, proto_ftplens, PDU_COUNTER_KEY, GUINT_TO_POINTER(k + 1));
+    return k;
+}
+
+static gboolean
+sent_to_server(const ctrl_conv_t *cs, const packet_info *pinfo)
+{
+    return pinfo->destport == cs->server_port && addresses_equal(&pinfo->dst, &cs->server_addr);
+}
+
+/* Dissect whole lines of a claimed control connection. */
+static int
+dissect_ctrl_lines(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, ctrl_conv_t *cs)
+{
+    guint len = tvb_captured_length(tvb);
+    const guint8 *buf = tvb_get_ptr(tvb, 0, len);
+    size_t prefix = ftplens_complete_prefix(buf, len, 0);
+
+    if (prefix < len && pinfo->can_desegment) {
+        /* An unfinished line: ask TCP for the rest. */
+        pinfo->desegment_offset = (int)prefix;
+        pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
+        if (prefix == 0)
+            return len;
+    } else {
+        prefix = len;
+    }
+
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "FTPLENS");
+
+    guint32 key = next_pdu_key(pinfo);
+    pdu_rec_t *rec = (pdu_rec_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_ftplens, key);
+    if (!rec && !PINFO_FD_VISITED(pinfo)) {
+        rec = feed_pdu(cs, pinfo, buf, (guint)prefix, sent_to_server(cs, pinfo));
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_ftplens, key, rec);
+    }
+
+    proto_item *ti = proto_tree_add_item(tree, proto_ftplens, tvb, 0, (gint)prefix, ENC_NA);
+    proto_tree *ftree = proto_item_add_subtree(ti, ett_ftplens);
+    if (!rec) {
+        proto_item_append_text(ti, " (not analysed on the first pass)");
+        return len;
+    }
+
+    if (key == 0)
+        col_clear(pinfo->cinfo, COL_INFO);
+    col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", rec->summary);
+    proto_item_append_text(ti, ", %s", rec->to_server ? "to server" : "to client");
+
+    render_items(ftree, tvb, pinfo, rec->items, TRUE);
+    if (key == 0) {
+        wmem_array_t *later = (wmem_array_t *)wmem_map_lookup(earlier_items, GUINT_TO_POINTER(pinfo->num));
+        if (later)
+            render_items(ftree, tvb, pinfo, later, FALSE);
+    }
+    if (rec->tls_upgrade && tls_handle)
+        ssl_starttls_ack(tls_handle, pinfo, ftplens_handle);
+    if (have_tap_listener(ftplens_tap))
+        tap_queue_packet(ftplens_tap, pinfo, &rec->tap);
+    return len;
+}
+
+/* Which side of the connection sent this packet: 0 or 1, the same for both directions' view. */
+static int
+packet_side(const packet_info *pinfo)
+{
+    int c = cmp_address(&pinfo->src, &pinfo->dst);
+    if (c == 0)
+        c = pinfo->srcport < pinfo->destport ? -1 : 1;
+    return c < 0 ? 0 : 1;
+}
+
+/* The control dissector, as registered on tcp.port (and set on claimed conversations). */
+static int
+dissect_ftplens(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    conversation_t *conv = find_or_create_conversation(pinfo);
+    ctrl_conv_t *cs = get_ctrl_conv(conv, !PINFO_FD_VISITED(pinfo));
+
+    if (cs && !cs->sess && !PINFO_FD_VISITED(pinfo)) {
+        /* Who is the server? The core's verdict on these bytes, else the registered port. */
+        guint len = tvb_captured_length(tvb);
+        ftplens_verdict v = ftplens_heuristic(tvb_get_ptr(tvb, 0, len), len);
+        gboolean src_is_server;
+        if (v == FTPLENS_VERDICT_SERVER)
+            src_is_server = TRUE;
+        else if (v == FTPLENS_VERDICT_CLIENT)
+            src_is_server = FALSE;
+        else if (pinfo->match_uint == pinfo->destport)
+            src_is_server = FALSE;
+        else if (pinfo->match_uint == pinfo->srcport)
+            src_is_server = TRUE;
+        else
+            src_is_server = pinfo->srcport < pinfo->destport;
+        start_session(cs, pinfo, src_is_server);
+    }
+    if (!cs || !cs->server_port) {
+        col_set_str(pinfo->cinfo, COL_PROTOCOL, "FTPLENS");
+        proto_tree_add_item(tree, proto_ftplens, tvb, 0, -1, ENC_NA);
+        return tvb_captured_length(tvb);
+    }
+    return dissect_ctrl_lines(tvb, pinfo, tree, cs);
+}
+
+/* The heuristic: the core judges the first payload of each side; a verdict claims the connection. */
+static gboolean
+dissect_ftplens_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    if (!pref_heuristic || PINFO_FD_VISITED(pinfo))
+        return FALSE;
+
+    conversation_t *conv = find_or_create_conversation(pinfo);
+    ctrl_conv_t *cs = get_ctrl_conv(conv, FALSE);
+    if (cs && (cs->heur_rejected || cs->sess))
+        return FALSE;
+
+    int side = packet_side(pinfo);
+    if (cs && cs->heur_checked[side])
+        return FALSE;
+
+    guint len = tvb_captured_length(tvb);
+    ftplens_verdict v = ftplens_heuristic(tvb_get_ptr(tvb, 0, len), len);
+    if (v == FTPLENS_VERDICT_UNSURE)
+        return FALSE; /* look again at the next payload of this side */
+
+    cs = get_ctrl_conv(conv, TRUE);
+    cs->heur_checked[side] = TRUE;
+    if (v != FTPLENS_VERDICT_SERVER && v != FTPLENS_VERDICT_CLIENT) {
+        if (v == FTPLENS_VERDICT_NOT_FTP && cs->heur_checked[!side])
+            cs->heur_rejected = TRUE;
+        return FALSE;
+    }
+
+    start_session(cs, pinfo, v == FTPLENS_VERDICT_SERVER);
+    conversation_set_dissector_from_frame_number(conv, pinfo->num, ftplens_handle);
+    dissect_ctrl_lines(tvb, pinfo, tree, cs);
+    (void)data;
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------------ data channels */
+
+static int
+dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    struct tcpinfo *tcpinfo = (struct tcpinfo *)data;
+    conversation_t *conv = find_conversation_pinfo(pinfo, 0);
+    data_link_t *link = conv ? (data_link_t *)conversation_get_proto_data(conv, proto_ftplens_data) : NULL;
+    chan_t *ch = link ? link->chan : NULL;
+    guint len = tvb_captured_length(tvb);
+
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "FTPLENS-DATA");
+    col_add_fstr(pinfo->cinfo, COL_INFO, "FTP data, %u bytes", tvb_reported_length(tvb));
+    if (ch && ch->command)
+        col_append_fstr(pinfo->cinfo, COL_INFO, " (%s%s%s)", ch->command, *ch->file ? " " : "", ch->file);
+
+    proto_item *ti = proto_tree_add_item(tree, proto_ftplens_data, tvb, 0, -1, ENC_NA);
+    proto_tree *dtree = proto_item_add_subtree(ti, ett_ftplens_data);
+    proto_item_append_text(ti, " (%u bytes)", tvb_reported_length(tvb));
+    if (ch)
+        render_items(dtree, tvb, pinfo, ch->items, FALSE);
+
+    /* Export objects: on the first pass, work out which bytes are new to the channel's file. */
+    if (ch && !PINFO_FD_VISITED(pinfo)) {
+        eo_frag_t *frag = wmem_new0(wmem_file_scope(), eo_frag_t);
+        frag->chan = ch;
+        frag->exportable = ch->export_name != NULL && !ch->tls;
+        frag->len = len;
+        if (!ch->eo_started) {
+            ch->eo_started = TRUE;
+            copy_address_wmem(wmem_file_scope(), &ch->eo_src, &pinfo->src);
+            ch->eo_srcport = pinfo->srcport;
+            ch->eo_nextseq = tcpinfo ? tcpinfo->nxtseq : 0;
+        } else if (pinfo->srcport != ch->eo_srcport || !addresses_equal(&pinfo->src, &ch->eo_src)) {
+            frag->len = 0; /* only the first sender's bytes make the file */
+        } else if (tcpinfo) {
+            gint32 seen = (gint32)(ch->eo_nextseq - tcpinfo->seq);
+            if (seen > 0) {
+                if ((guint32)seen >= len) {
+                    frag->len = 0;
+                } else {
+                    frag->skip = (guint32)seen;
+                    frag->len = len - (guint32)seen;
+                }
+            }
+            if ((gint32)(tcpinfo->nxtseq - ch->eo_nextseq) > 0)
+                ch->eo_nextseq = tcpinfo->nxtseq;
+        }
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_ftplens_data, 0, frag);
+    }
+    if (have_tap_listener(ftplens_eo_tap)) {
+        eo_frag_t *frag = (eo_frag_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_ftplens_data, 0);
+        if (frag && frag->exportable && frag->len > 0 && frag->skip + frag->len <= len) {
+            eo_rec_t *r = wmem_new0(pinfo->pool, eo_rec_t);
+            r->chan = frag->chan;
+            r->len = frag->len;
+            r->bytes = (guint8 *)tvb_memdup(pinfo->pool, tvb, frag->skip, frag->len);
+            tap_queue_packet(ftplens_eo_tap, pinfo, r);
+        }
+    }
+
+    if (ch && ch->tls && tls_handle)
+        return call_dissector(tls_handle, tvb, pinfo, tree);
+    call_data_dissector(tvb, pinfo, tree);
+    return len;
+}
+
+/* ------------------------------------------------------------------------ export objects */
+
+static tap_packet_status
+ftplens_eo_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_, const void *data,
+                  tap_flags_t flags _U_)
+{
+    export_object_list_t *object_list = (export_object_list_t *)tapdata;
+    const eo_rec_t *r = (const eo_rec_t *)data;
+    size_t cap = pref_export_max_mib ? (size_t)pref_export_max_mib * MIB : G_MAXSIZE;
+
+    if (!r || !r->chan || !r->chan->export_name)
+        return TAP_PACKET_DONT_REDRAW;
+    if (!eo_rows)
+        eo_rows = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+    guint row = GPOINTER_TO_UINT(g_hash_table_lookup(eo_rows, r->chan));
+    if (row == 0) {
+        export_object_entry_t *entry = g_new0(export_object_entry_t, 1);
+        size_t n = MIN((size_t)r->len, cap);
+        entry->pkt_num = pinfo->num;
+        entry->hostname = g_strdup(address_to_str(pinfo->pool, &pinfo->src));
+        entry->content_type = g_strdup_printf("FTP %s", r->chan->command ? r->chan->command : "data");
+        entry->filename = g_strdup(r->chan->export_name);
+        entry->payload_len = n;
+        entry->payload_data = (guint8 *)g_malloc(n ? n : 1);
+        memcpy(entry->payload_data, r->bytes, n);
+        g_hash_table_insert(eo_rows, r->chan, GUINT_TO_POINTER(++eo_row_count));
+        object_list->add_entry(object_list->gui_data, entry);
+    } else {
+        export_object_entry_t *entry = object_list->get_entry(object_list->gui_data, (int)row - 1);
+        if (!entry || entry->payload_len >= cap)
+            return TAP_PACKET_DONT_REDRAW;
+        size_t n = MIN((size_t)r->len, cap - entry->payload_len);
+        entry->payload_data = (guint8 *)g_realloc(entry->payload_data, entry->payload_len + n);
+        memcpy(entry->payload_data + entry->payload_len, r->bytes, n);
+        entry->payload_len += n;
+    }
+    return TAP_PACKET_REDRAW;
+}
+
+static void
+ftplens_eo_reset(void)
+{
+    if (eo_rows) {
+        g_hash_table_destroy(eo_rows);
+        eo_rows = NULL;
+    }
+    eo_row_count = 0;
+}
+
+/* ------------------------------------------------------------------------ statistics */
+
+static const gchar st_sessions[] = "FTP sessions";
+static const gchar st_logins[] = "Logins (user / outcome)";
+static const gchar st_transfers[] = "Transfers (command / path)";
+static int st_node_logins = -1;
+static int st_node_transfers = -1;
+
+static void
+ftplens_stats_init(stats_tree *st)
+{
+    stats_tree_create_node(st, st_sessions, 0, STAT_DT_INT, FALSE);
+    st_node_logins = stats_tree_create_node(st, st_logins, 0, STAT_DT_INT, TRUE);
+    st_node_transfers = stats_tree_create_node(st, st_transfers, 0, STAT_DT_INT, TRUE);
+}
+
+static tap_packet_status
+ftplens_stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_, const void *p,
+                     tap_flags_t flags _U_)
+{
+    const ftplens_tap_rec_t *r = (const ftplens_tap_rec_t *)p;
+    if (!r)
+        return TAP_PACKET_DONT_REDRAW;
+    if (r->new_session)
+        tick_stat_node(st, st_sessions, 0, FALSE);
+    for (guint i = 0; i < wmem_array_get_count(r->logins); i++) {
+        const tap_login_t *l = (const tap_login_t *)wmem_array_index(r->logins, i);
+        tick_stat_node(st, st_logins, 0, TRUE);
+        int u = tick_stat_node(st, l->user, st_node_logins, TRUE);
+        tick_stat_node(st, l->success ? "success" : "failure", u, FALSE);
+    }
+    for (guint i = 0; i < wmem_array_get_count(r->transfers); i++) {
+        const tap_transfer_t *t = (const tap_transfer_t *)wmem_array_index(r->transfers, i);
+        tick_stat_node(st, st_transfers, 0, TRUE);
+        int c = tick_stat_node(st, t->command, st_node_transfers, TRUE);
+        tick_stat_node(st, t->path, c, FALSE);
+    }
+    return TAP_PACKET_REDRAW;
+}
+
+/* ------------------------------------------------------------------------ file lifetime */
+
+static void
+ftplens_init(void)
+{
+    sessions = g_ptr_array_new();
+    session_count = 0;
+}
+
+static void
+ftplens_cleanup(void)
+{
+    if (sessions) {
+        for (guint i = 0; i < sessions->len; i++)
+            ftplens_session_free((ftplens_session *)g_ptr_array_index(sessions, i));
+        g_ptr_array_free(sessions, TRUE);
+        sessions = NULL;
+    }
+}
+
+/* ------------------------------------------------------------------------ registration */
+
+static void
+register_fields(void)
+{
+    hf_register_info *hf_ctrl, *hf_data;
+    size_t n_ctrl = 0, n_data = 0;
+    gint **etts;
+
+    n_fields = ftplens_field_count();
+    hf_ids = g_new(int, n_fields + 1);
+    ett_fields = g_new(gint, n_fields + 1);
+    field_is_data = g_new0(gboolean, n_fields + 1);
+    field_infos = g_new0(ftplens_field_info, n_fields + 1);
+    /* Wireshark keeps pointers into these arrays: they live as long as the process. */
+    hf_ctrl = g_new0(hf_register_info, n_fields + 1);
+    hf_data = g_new0(hf_register_info, n_fields + 1);
+    etts = g_new(gint *, n_fields + 2);
+
+    for (size_t i = 0; i < n_fields; i++) {
+        ftplens_field_info fi;
+        enum ftenum ft;
+        int display = BASE_NONE;
+        const void *strings = NULL;
+
+        hf_ids[i] = -1;
+        ett_fields[i] = -1;
+        etts[i] = &ett_fields[i];
+        if (ftplens_field_get(i, &fi) != FTPLENS_OK || !fi.abbrev || !fi.name) {
+            fi.type = FTPLENS_FT_NONE;
+            field_infos[i] = fi;
+            continue;
+        }
+        field_infos[i] = fi;
+        switch (fi.type) {
+        case FTPLENS_FT_STRING:  ft = FT_STRING; break;
+        case FTPLENS_FT_UINT:    ft = FT_UINT64; display = BASE_DEC; break;
+        case FTPLENS_FT_BOOL:    ft = FT_BOOLEAN; break;
+        case FTPLENS_FT_FRAME:
+            ft = FT_FRAMENUM;
+            if (fi.frame_role == FTPLENS_FRAME_REQUEST)
+                strings = FRAMENUM_TYPE(FT_FRAMENUM_REQUEST);
+            else if (fi.frame_role == FTPLENS_FRAME_RESPONSE)
+                strings = FRAMENUM_TYPE(FT_FRAMENUM_RESPONSE);
+            break;
+        case FTPLENS_FT_RELTIME: ft = FT_RELATIVE_TIME; break;
+        case FTPLENS_FT_IPV4:    ft = FT_IPv4; break;
+        case FTPLENS_FT_IPV6:    ft = FT_IPv6; break;
+        default:                 ft = FT_NONE; break;
+        }
+        hf_register_info h = { &hf_ids[i], { fi.name, fi.abbrev, ft, display, strings, 0, fi.blurb, HFILL } };
+        field_is_data[i] = fi.data_protocol;
+        if (fi.data_protocol)
+            hf_data[n_data++] = h;
+        else
+            hf_ctrl[n_ctrl++] = h;
+    }
+    etts[n_fields] = &ett_ftplens;
+    etts[n_fields + 1] = &ett_ftplens_data;
+
+    proto_register_field_array(proto_ftplens, hf_ctrl, (int)n_ctrl);
+    proto_register_field_array(proto_ftplens_data, hf_data, (int)n_data);
+    proto_register_subtree_array(etts, (int)n_fields + 2);
+}
+
+static void
+register_experts(void)
+{
+    ei_register_info *ei_ctrl, *ei_data;
+    size_t n_ctrl = 0, n_data = 0;
+
+    n_experts = ftplens_expert_count();
+    ei_ids = g_new(expert_field, n_experts + 1);
+    ei_ctrl = g_new0(ei_register_info, n_experts + 1);
+    ei_data = g_new0(ei_register_info, n_experts + 1);
+    for (size_t i = 0; i < n_experts; i++) {
+        ftplens_expert_info xi;
+        expert_field init = EI_INIT;
+        ei_ids[i] = init;
+        if (ftplens_expert_get(i, &xi) != FTPLENS_OK || !xi.abbrev)
+            continue;
+        ei_register_info e = { &ei_ids[i], { xi.abbrev, expert_group(xi.group), expert_severity(xi.severity),
+                                             xi.summary ? xi.summary : xi.abbrev, EXPFILL } };
+        if (g_str_has_prefix(xi.abbrev, "ftplens-data."))
+            ei_data[n_data++] = e;
+        else
+            ei_ctrl[n_ctrl++] = e;
+    }
+    expert_register_field_array(expert_register_protocol(proto_ftplens), ei_ctrl, (int)n_ctrl);
+    expert_register_field_array(expert_register_protocol(proto_ftplens_data), ei_data, (int)n_data);
+}
+
+void
+proto_register_ftplens(void)
+{
+    module_t *prefs;
+
+    if (ftplens_abi_version() != FTPLENS_ABI_VERSION) {
+        ws_warning("ftplens: core ABI %u, plugin built for %u; not registering",
+                   ftplens_abi_version(), FTPLENS_ABI_VERSION);
+        return;
+    }
+
+    proto_ftplens = proto_register_protocol("File Transfer Protocol (ftplens)", "FTPLENS", "ftplens");
+    proto_ftplens_data = proto_register_protocol("FTP data channel (ftplens)", "FTPLENS-DATA", "ftplens-data");
+
+    register_fields();
+    register_experts();
+
+    ftplens_handle = register_dissector("ftplens", dissect_ftplens, proto_ftplens);
+    ftplens_data_handle = register_dissector("ftplens-data", dissect_ftplens_data, proto_ftplens_data);
+
+    prefs = prefs_register_protocol(proto_ftplens, NULL);
+    prefs_register_bool_preference(prefs, "heuristic", "Find FTP on any TCP port",
+                                   "Let the ftplens core judge the first bytes of each side of TCP "
+                                   "connections on other ports, and claim those that are FTP",
+                                   &pref_heuristic);
+    prefs_register_uint_preference(prefs, "export_max_mib", "Largest exported file (MiB)",
+                                   "Export Objects keeps at most this many MiB of each transferred file "
+                                   "(0: no limit)", 10, &pref_export_max_mib);
+
+    register_init_routine(ftplens_init);
+    register_cleanup_routine(ftplens_cleanup);
+    earlier_items = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_direct_hash, g_direct_equal);
+
+    ftplens_tap = register_tap("ftplens");
+    /* tshark --export-objects takes the protocol's filter name: "ftplens". */
+    ftplens_eo_tap = register_export_object(proto_ftplens, ftplens_eo_packet, ftplens_eo_reset);
+    stats_tree_register_plugin("ftplens", "ftplens", "FTP (ftplens)/Sessions, logins and transfers", 0,
+                               ftplens_stats_packet, ftplens_stats_init, NULL);
+}
+
+void
+proto_reg_handoff_ftplens(void)
+{
+    if (proto_ftplens == -1)
+        return;
+    dissector_add_uint_range_with_preference("tcp.port", FTPLENS_TCP_PORTS, ftplens_handle);
+    dissector_add_for_decode_as("tcp.port", ftplens_data_handle);
+    heur_dissector_add("tcp", dissect_ftplens_heur, "FTP on any TCP port (ftplens)", "ftplens_tcp",
+                       proto_ftplens, HEURISTIC_ENABLE);
+    tls_handle = find_dissector("tls");
+}
+
+void
+plugin_register(void)
+{
+    static proto_plugin plug;
+    plug.register_protoinfo = proto_register_ftplens;
+    plug.register_handoff = proto_reg_handoff_ftplens;
+    proto_register_plugin(&plug);
+}
+
+#if WS_AT_LEAST(4, 2)
+uint32_t
+plugin_describe(void)
+{
+    return WS_PLUGIN_DESC_DISSECTOR;
+}
+#endif
+
+/*
+ * Editor modelines
+ *
+ * Local variables:
+ * c-basic-offset: 4
+ * indent-tabs-mode: nil
+ * End:
+ *
+ * vi: set shiftwidth=4 expandtab:
+ */
