@@ -28,8 +28,8 @@
 //! ```
 #![deny(unsafe_code)]
 
-pub mod fields;
 pub mod ffi;
+pub mod fields;
 pub mod heuristic;
 pub mod limits;
 pub mod parse;
@@ -38,7 +38,5 @@ pub mod present;
 pub mod session;
 
 pub use limits::Limits;
-pub use session::{
-    Anomaly, Direction, Event, EventKind, LoginState, Outcome, Session, Transfer,
-};
 pub use predict::{DataMode, Expectation};
+pub use session::{Anomaly, Direction, Event, EventKind, LoginState, Outcome, Session, Transfer};

@@ -96,7 +96,12 @@ pub struct ChannelTable<K> {
 impl<K: Clone> ChannelTable<K> {
     /// `capacity` bounds the entries across all sessions; `timeout` is in seconds of capture time.
     pub fn new(capacity: usize, timeout: f64) -> Self {
-        ChannelTable { by_port: HashMap::new(), len: 0, capacity, timeout }
+        ChannelTable {
+            by_port: HashMap::new(),
+            len: 0,
+            capacity,
+            timeout,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -115,7 +120,10 @@ impl<K: Clone> ChannelTable<K> {
                 return false;
             }
         }
-        self.by_port.entry(expectation.port).or_default().push((key, expectation));
+        self.by_port
+            .entry(expectation.port)
+            .or_default()
+            .push((key, expectation));
         self.len += 1;
         true
     }
@@ -126,7 +134,11 @@ impl<K: Clone> ChannelTable<K> {
             .or_else(|| self.take_where(from.port(), |e| e.matches_connection(to, from)))
     }
 
-    fn take_where(&mut self, port: u16, pred: impl Fn(&Expectation) -> bool) -> Option<(K, Expectation)> {
+    fn take_where(
+        &mut self,
+        port: u16,
+        pred: impl Fn(&Expectation) -> bool,
+    ) -> Option<(K, Expectation)> {
         let list = self.by_port.get_mut(&port)?;
         let idx = list.iter().rposition(|(_, e)| pred(e))?;
         let found = list.remove(idx);
@@ -199,10 +211,14 @@ mod tests {
         assert!(t.insert("b", pasv("192.168.1.109", None, "192.168.1.106"), 0.0));
         assert!(!t.insert("c", pasv("192.168.1.109", None, "192.168.1.106"), 5.0));
         // Newest first.
-        let (k, _) = t.take(sa("192.168.1.106:5000"), sa("192.168.1.109:26758")).unwrap();
+        let (k, _) = t
+            .take(sa("192.168.1.106:5000"), sa("192.168.1.109:26758"))
+            .unwrap();
         assert_eq!(k, "b");
         // Reverse direction (first packet seen is the server's) also matches.
-        let (k, _) = t.take(sa("192.168.1.109:26758"), sa("192.168.1.106:5000")).unwrap();
+        let (k, _) = t
+            .take(sa("192.168.1.109:26758"), sa("192.168.1.106:5000"))
+            .unwrap();
         assert_eq!(k, "a");
         assert!(t.is_empty());
         t.insert("d", pasv("192.168.1.109", None, "192.168.1.106"), 0.0);

@@ -84,13 +84,18 @@ impl fmt::Display for DataEndpoint {
 }
 
 fn fail<T>(i: &[u8]) -> IResult<&[u8], T> {
-    Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify)))
+    Err(nom::Err::Error(nom::error::Error::new(
+        i,
+        nom::error::ErrorKind::Verify,
+    )))
 }
 
 /// A decimal number, at most 10 digits so that it cannot overflow u64 before the range check.
 fn decimal(i: &[u8]) -> IResult<&[u8], u64> {
     map_res(verify(digit1, |d: &[u8]| d.len() <= 10), |d: &[u8]| {
-        std::str::from_utf8(d).map_err(|_| ()).and_then(|s| s.parse::<u64>().map_err(|_| ()))
+        std::str::from_utf8(d)
+            .map_err(|_| ())
+            .and_then(|s| s.parse::<u64>().map_err(|_| ()))
     })
     .parse(i)
 }
@@ -117,7 +122,7 @@ fn host_port(nums: &[u64]) -> Result<DataEndpoint, AddressError> {
 /// `PORT <SP> <host-port>` argument (RFC 959 4.1.2): `192,168,1,106,224,89`.
 pub fn parse_port_arg(arg: &[u8]) -> Result<DataEndpoint, AddressError> {
     match number_list(arg.trim_ascii()) {
-        Ok((rest, nums)) if rest.is_empty() => host_port(&nums),
+        Ok((b"", nums)) => host_port(&nums),
         Ok(_) | Err(_) => Err(AddressError::Malformed),
     }
 }
@@ -129,7 +134,8 @@ pub fn parse_227(text: &[u8]) -> Result<DataEndpoint, AddressError> {
     let mut last_err = AddressError::Malformed;
     let mut pos = 0;
     while pos < text.len() {
-        let starts_number = text[pos].is_ascii_digit() && (pos == 0 || !text[pos - 1].is_ascii_digit());
+        let starts_number =
+            text[pos].is_ascii_digit() && (pos == 0 || !text[pos - 1].is_ascii_digit());
         if starts_number {
             if let Ok((_, nums)) = number_list(&text[pos..]) {
                 if nums.len() >= 6 {
@@ -160,23 +166,34 @@ pub fn parse_eprt_arg(arg: &[u8]) -> Result<DataEndpoint, AddressError> {
     }
     let body = body.strip_suffix(&[d]).ok_or(AddressError::BadDelimiter)?;
     let mut parts = body.split(|&c| c == d);
-    let (Some(af), Some(addr), Some(port), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(af), Some(addr), Some(port), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(AddressError::Malformed);
     };
     let addr = std::str::from_utf8(addr).map_err(|_| AddressError::Malformed)?;
     let ip = match af {
-        b"1" => IpAddr::V4(addr.parse::<Ipv4Addr>().map_err(|_| AddressError::Malformed)?),
-        b"2" => IpAddr::V6(addr.parse::<Ipv6Addr>().map_err(|_| AddressError::Malformed)?),
+        b"1" => IpAddr::V4(
+            addr.parse::<Ipv4Addr>()
+                .map_err(|_| AddressError::Malformed)?,
+        ),
+        b"2" => IpAddr::V6(
+            addr.parse::<Ipv6Addr>()
+                .map_err(|_| AddressError::Malformed)?,
+        ),
         _ => return Err(AddressError::UnsupportedFamily),
     };
-    Ok(DataEndpoint { addr: Some(ip), port: tcp_port(port)?, arithmetic: PortArithmetic::Decimal })
+    Ok(DataEndpoint {
+        addr: Some(ip),
+        port: tcp_port(port)?,
+        arithmetic: PortArithmetic::Decimal,
+    })
 }
 
 /// `<tcp-port>`: a decimal port, 1..=65535.
 fn tcp_port(digits: &[u8]) -> Result<u16, AddressError> {
     match decimal(digits) {
-        Ok((rest, n)) if rest.is_empty() => match u16::try_from(n) {
+        Ok((b"", n)) => match u16::try_from(n) {
             Ok(p) if p != 0 => Ok(p),
             _ => Err(AddressError::OutOfRange),
         },
@@ -204,9 +221,15 @@ fn epsv_body(i: &[u8]) -> IResult<&[u8], u16> {
 /// before the parenthesis is free, so scan for it; a reply with no parenthesis is scanned for the
 /// bare `<d><d><d>port<d>` pattern.
 pub fn parse_229(text: &[u8]) -> Result<DataEndpoint, AddressError> {
-    let endpoint = |port| DataEndpoint { addr: None, port, arithmetic: PortArithmetic::Decimal };
+    let endpoint = |port| DataEndpoint {
+        addr: None,
+        port,
+        arithmetic: PortArithmetic::Decimal,
+    };
     for (pos, _) in text.iter().enumerate().filter(|&(_, &c)| c == b'(') {
-        if let Ok((_, port)) = delimited(tag(&b"("[..]), epsv_body, tag(&b")"[..])).parse(&text[pos..]) {
+        if let Ok((_, port)) =
+            delimited(tag(&b"("[..]), epsv_body, tag(&b")"[..])).parse(&text[pos..])
+        {
             return Ok(endpoint(port));
         }
     }
@@ -228,7 +251,9 @@ fn long_host_port(nums: &[u64]) -> Result<DataEndpoint, AddressError> {
         return Err(AddressError::Malformed);
     }
     let (host, port) = rest.split_at(hal);
-    let [pal, p1, p2] = port else { return Err(AddressError::Malformed) };
+    let [pal, p1, p2] = port else {
+        return Err(AddressError::Malformed);
+    };
     if *pal != 2 {
         return Err(AddressError::UnsupportedFamily);
     }
@@ -247,7 +272,7 @@ fn long_host_port(nums: &[u64]) -> Result<DataEndpoint, AddressError> {
 /// `LPRT <SP> <long-host-port>` argument (RFC 1639 section 2).
 pub fn parse_lprt_arg(arg: &[u8]) -> Result<DataEndpoint, AddressError> {
     match number_list(arg.trim_ascii()) {
-        Ok((rest, nums)) if rest.is_empty() => long_host_port(&nums),
+        Ok((b"", nums)) => long_host_port(&nums),
         _ => Err(AddressError::Malformed),
     }
 }
@@ -257,7 +282,8 @@ pub fn parse_lprt_arg(arg: &[u8]) -> Result<DataEndpoint, AddressError> {
 pub fn parse_228(text: &[u8]) -> Result<DataEndpoint, AddressError> {
     let mut last_err = AddressError::Malformed;
     for pos in 0..text.len() {
-        let starts_number = text[pos].is_ascii_digit() && (pos == 0 || !text[pos - 1].is_ascii_digit());
+        let starts_number =
+            text[pos].is_ascii_digit() && (pos == 0 || !text[pos - 1].is_ascii_digit());
         if !starts_number {
             continue;
         }
@@ -313,14 +339,29 @@ mod tests {
 
     #[test]
     fn port_errors() {
-        assert_eq!(parse_port_arg(b"1,2,3,4,256,1"), Err(AddressError::OutOfRange));
-        assert_eq!(parse_port_arg(b"300,2,3,4,5,1"), Err(AddressError::OutOfRange));
+        assert_eq!(
+            parse_port_arg(b"1,2,3,4,256,1"),
+            Err(AddressError::OutOfRange)
+        );
+        assert_eq!(
+            parse_port_arg(b"300,2,3,4,5,1"),
+            Err(AddressError::OutOfRange)
+        );
         assert_eq!(parse_port_arg(b"114,115"), Err(AddressError::Malformed));
-        assert_eq!(parse_port_arg(b"1,2,3,4,5,6,7"), Err(AddressError::Malformed));
+        assert_eq!(
+            parse_port_arg(b"1,2,3,4,5,6,7"),
+            Err(AddressError::Malformed)
+        );
         assert_eq!(parse_port_arg(b"1,2,3,4,5,x"), Err(AddressError::Malformed));
-        assert_eq!(parse_port_arg(b"99999999999999999999,2,3,4,5,6"), Err(AddressError::Malformed));
+        assert_eq!(
+            parse_port_arg(b"99999999999999999999,2,3,4,5,6"),
+            Err(AddressError::Malformed)
+        );
         assert_eq!(parse_port_arg(b""), Err(AddressError::Malformed));
-        assert_eq!(parse_227(b"Entering Passive Mode"), Err(AddressError::Malformed));
+        assert_eq!(
+            parse_227(b"Entering Passive Mode"),
+            Err(AddressError::Malformed)
+        );
         assert_eq!(parse_227(b"(1,2,3,4,5,999)"), Err(AddressError::OutOfRange));
     }
 
@@ -340,20 +381,46 @@ mod tests {
     fn eprt_any_delimiter() {
         for d in [b'!', b'#', b'~', b'$', b'/'] {
             let arg = format!("{0}1{0}10.1.2.3{0}4000{0}", d as char);
-            assert_eq!(parse_eprt_arg(arg.as_bytes()).unwrap().port, 4000, "delimiter {}", d as char);
+            assert_eq!(
+                parse_eprt_arg(arg.as_bytes()).unwrap().port,
+                4000,
+                "delimiter {}",
+                d as char
+            );
         }
     }
 
     #[test]
     fn eprt_errors() {
-        assert_eq!(parse_eprt_arg(b"|3|1.2.3.4|5|"), Err(AddressError::UnsupportedFamily));
-        assert_eq!(parse_eprt_arg(b"|1|1.2.3.4|65536|"), Err(AddressError::OutOfRange));
-        assert_eq!(parse_eprt_arg(b"|1|1.2.3.4|0|"), Err(AddressError::OutOfRange));
-        assert_eq!(parse_eprt_arg(b"|1|1.2.3.400|5|"), Err(AddressError::Malformed));
+        assert_eq!(
+            parse_eprt_arg(b"|3|1.2.3.4|5|"),
+            Err(AddressError::UnsupportedFamily)
+        );
+        assert_eq!(
+            parse_eprt_arg(b"|1|1.2.3.4|65536|"),
+            Err(AddressError::OutOfRange)
+        );
+        assert_eq!(
+            parse_eprt_arg(b"|1|1.2.3.4|0|"),
+            Err(AddressError::OutOfRange)
+        );
+        assert_eq!(
+            parse_eprt_arg(b"|1|1.2.3.400|5|"),
+            Err(AddressError::Malformed)
+        );
         assert_eq!(parse_eprt_arg(b"|1|::1|5|"), Err(AddressError::Malformed));
-        assert_eq!(parse_eprt_arg(b"|1|1.2.3.4|5"), Err(AddressError::BadDelimiter));
-        assert_eq!(parse_eprt_arg(b" 1 1.2.3.4 5 "), Err(AddressError::BadDelimiter));
-        assert_eq!(parse_eprt_arg(b"\x7f1\x7f1.2.3.4\x7f5\x7f"), Err(AddressError::BadDelimiter));
+        assert_eq!(
+            parse_eprt_arg(b"|1|1.2.3.4|5"),
+            Err(AddressError::BadDelimiter)
+        );
+        assert_eq!(
+            parse_eprt_arg(b" 1 1.2.3.4 5 "),
+            Err(AddressError::BadDelimiter)
+        );
+        assert_eq!(
+            parse_eprt_arg(b"\x7f1\x7f1.2.3.4\x7f5\x7f"),
+            Err(AddressError::BadDelimiter)
+        );
         assert_eq!(parse_eprt_arg(b""), Err(AddressError::Malformed));
     }
 
@@ -363,7 +430,12 @@ mod tests {
         let ep = parse_229(b"Entering Extended Passive Mode (|||6446|)").unwrap();
         assert_eq!((ep.addr, ep.port), (None, 6446));
         assert_eq!(ep.to_string(), "port 6446");
-        assert_eq!(parse_229(b"Entering Extended Passive Mode (!!!40000!)").unwrap().port, 40000);
+        assert_eq!(
+            parse_229(b"Entering Extended Passive Mode (!!!40000!)")
+                .unwrap()
+                .port,
+            40000
+        );
         assert_eq!(parse_229(b"EPSV ok (~~~21~)").unwrap().port, 21);
         assert_eq!(parse_229(b"no parens |||5000|").unwrap().port, 5000);
     }
@@ -390,11 +462,26 @@ mod tests {
 
     #[test]
     fn lprt_errors() {
-        assert_eq!(parse_lprt_arg(b"4,4,1,2,3,4,2,1"), Err(AddressError::Malformed));
-        assert_eq!(parse_lprt_arg(b"5,4,1,2,3,4,2,1,1"), Err(AddressError::UnsupportedFamily));
-        assert_eq!(parse_lprt_arg(b"4,4,1,2,3,4,3,1,1"), Err(AddressError::UnsupportedFamily));
-        assert_eq!(parse_lprt_arg(b"4,4,1,2,3,999,2,1,1"), Err(AddressError::OutOfRange));
-        assert_eq!(parse_lprt_arg(b"4,4,1,2,3,4,2,1,1,1"), Err(AddressError::Malformed));
+        assert_eq!(
+            parse_lprt_arg(b"4,4,1,2,3,4,2,1"),
+            Err(AddressError::Malformed)
+        );
+        assert_eq!(
+            parse_lprt_arg(b"5,4,1,2,3,4,2,1,1"),
+            Err(AddressError::UnsupportedFamily)
+        );
+        assert_eq!(
+            parse_lprt_arg(b"4,4,1,2,3,4,3,1,1"),
+            Err(AddressError::UnsupportedFamily)
+        );
+        assert_eq!(
+            parse_lprt_arg(b"4,4,1,2,3,999,2,1,1"),
+            Err(AddressError::OutOfRange)
+        );
+        assert_eq!(
+            parse_lprt_arg(b"4,4,1,2,3,4,2,1,1,1"),
+            Err(AddressError::Malformed)
+        );
     }
 
     #[test]

@@ -52,11 +52,26 @@ pub struct CommandInfo {
 }
 
 const fn cmd(verb: &'static str, rfc: u16, description: &'static str) -> CommandInfo {
-    CommandInfo { verb, rfc, description, transfer: None }
+    CommandInfo {
+        verb,
+        rfc,
+        description,
+        transfer: None,
+    }
 }
 
-const fn xfer(verb: &'static str, rfc: u16, description: &'static str, kind: TransferKind) -> CommandInfo {
-    CommandInfo { verb, rfc, description, transfer: Some(kind) }
+const fn xfer(
+    verb: &'static str,
+    rfc: u16,
+    description: &'static str,
+    kind: TransferKind,
+) -> CommandInfo {
+    CommandInfo {
+        verb,
+        rfc,
+        description,
+        transfer: Some(kind),
+    }
 }
 
 /// Every verb ftplens knows, sorted by verb so that lookup can binary-search.
@@ -84,7 +99,12 @@ pub static COMMANDS: &[CommandInfo] = &[
     cmd("MDTM", 3659, "File modification time"),
     cmd("MIC", 2228, "Integrity protected command"),
     cmd("MKD", 959, "Make directory"),
-    xfer("MLSD", 3659, "List directory (machine-readable)", TransferKind::Listing),
+    xfer(
+        "MLSD",
+        3659,
+        "List directory (machine-readable)",
+        TransferKind::Listing,
+    ),
     cmd("MLST", 3659, "List single object (machine-readable)"),
     cmd("MODE", 959, "Transfer mode"),
     xfer("NLST", 959, "Name list", TransferKind::Listing),
@@ -140,7 +160,10 @@ pub fn lookup_verb(verb: &[u8]) -> Option<&'static CommandInfo> {
 fn verb(i: &[u8]) -> IResult<&[u8], &[u8]> {
     let (rest_i, v) = take_while_m_n(1, 16, |c: u8| c.is_ascii_alphanumeric())(i)?;
     if !v[0].is_ascii_alphabetic() {
-        return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Alpha)));
+        return Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::Alpha,
+        )));
     }
     Ok((rest_i, v))
 }
@@ -159,7 +182,10 @@ pub fn parse_command(line: &[u8]) -> IResult<&[u8], Command<'_>> {
     // Anything left (a tab, a NUL straight after the verb) means this is not a command line.
     let (i, junk) = take_while(|_| true)(i)?;
     if !junk.is_empty() {
-        return Err(nom::Err::Error(nom::error::Error::new(junk, nom::error::ErrorKind::Verify)));
+        return Err(nom::Err::Error(nom::error::Error::new(
+            junk,
+            nom::error::ErrorKind::Verify,
+        )));
     }
     Ok((i, Command { verb, arg }))
 }
@@ -177,7 +203,13 @@ mod tests {
     fn rfc959_user_example() {
         // RFC 959 5.3.1: USER <SP> <username> <CRLF>
         let (_, c) = parse_command(b"USER anonymous\r\n").unwrap();
-        assert_eq!(c, Command { verb: b"USER", arg: Some(b"anonymous") });
+        assert_eq!(
+            c,
+            Command {
+                verb: b"USER",
+                arg: Some(b"anonymous")
+            }
+        );
         assert_eq!(c.info().unwrap().rfc, 959);
     }
 
@@ -198,7 +230,13 @@ mod tests {
     #[test]
     fn no_argument() {
         let (_, c) = parse_command(b"PASV\r\n").unwrap();
-        assert_eq!(c, Command { verb: b"PASV", arg: None });
+        assert_eq!(
+            c,
+            Command {
+                verb: b"PASV",
+                arg: None
+            }
+        );
         let (_, c) = parse_command(b"PASV\n").unwrap();
         assert_eq!(c.verb, b"PASV");
     }
@@ -214,7 +252,12 @@ mod tests {
             (b"PBSZ 0", 2228),
         ] {
             let (_, c) = parse_command(line).unwrap();
-            assert_eq!(c.info().map(|i| i.rfc), Some(rfc), "{}", String::from_utf8_lossy(line));
+            assert_eq!(
+                c.info().map(|i| i.rfc),
+                Some(rfc),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 
@@ -235,7 +278,14 @@ mod tests {
 
     #[test]
     fn transfer_commands() {
-        let kinds: Vec<_> = COMMANDS.iter().filter(|c| c.transfer.is_some()).map(|c| c.verb).collect();
-        assert_eq!(kinds, ["APPE", "LIST", "MLSD", "NLST", "RETR", "STOR", "STOU"]);
+        let kinds: Vec<_> = COMMANDS
+            .iter()
+            .filter(|c| c.transfer.is_some())
+            .map(|c| c.verb)
+            .collect();
+        assert_eq!(
+            kinds,
+            ["APPE", "LIST", "MLSD", "NLST", "RETR", "STOR", "STOU"]
+        );
     }
 }

@@ -41,9 +41,10 @@ pub struct ReplyLine<'a> {
 /// `<code>`: three digits. Validity of the digits (1-5 first) is checked by the caller, so that an
 /// invalid code can be reported rather than silently dropped.
 fn code(i: &[u8]) -> IResult<&[u8], ReplyCode> {
-    map(take_while_m_n(3, 3, |c: u8| c.is_ascii_digit()), |d: &[u8]| {
-        ReplyCode(d.iter().fold(0u16, |acc, c| acc * 10 + u16::from(c - b'0')))
-    })
+    map(
+        take_while_m_n(3, 3, |c: u8| c.is_ascii_digit()),
+        |d: &[u8]| ReplyCode(d.iter().fold(0u16, |acc, c| acc * 10 + u16::from(c - b'0'))),
+    )
     .parse(i)
 }
 
@@ -63,7 +64,14 @@ pub fn parse_reply_line(line: &[u8]) -> IResult<&[u8], ReplyLine<'_>> {
     let (i, code) = code(line)?;
     let (i, separator) = separator(i)?;
     let (i, text) = rest(i)?;
-    Ok((i, ReplyLine { code, separator, text }))
+    Ok((
+        i,
+        ReplyLine {
+            code,
+            separator,
+            text,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -75,7 +83,11 @@ mod tests {
         let (_, r) = parse_reply_line(b"220 Service ready\r\n").unwrap();
         assert_eq!(
             r,
-            ReplyLine { code: ReplyCode(220), separator: Separator::Space, text: b"Service ready" }
+            ReplyLine {
+                code: ReplyCode(220),
+                separator: Separator::Space,
+                text: b"Service ready"
+            }
         );
     }
 
@@ -85,7 +97,10 @@ mod tests {
         let (_, first) = parse_reply_line(b"123-First line\r\n").unwrap();
         assert_eq!(first.separator, Separator::Hyphen);
         let (_, last) = parse_reply_line(b"123 The last line\r\n").unwrap();
-        assert_eq!((last.code, last.separator), (ReplyCode(123), Separator::Space));
+        assert_eq!(
+            (last.code, last.separator),
+            (ReplyCode(123), Separator::Space)
+        );
         // An inner line that begins with digits parses as a line with a code; the session decides
         // that it does not close the reply because its code differs.
         let (_, inner) = parse_reply_line(b"234 A line beginning with numbers\r\n").unwrap();
@@ -95,7 +110,10 @@ mod tests {
     #[test]
     fn bare_code() {
         let (_, r) = parse_reply_line(b"200\r\n").unwrap();
-        assert_eq!((r.code, r.separator, r.text), (ReplyCode(200), Separator::None, &b""[..]));
+        assert_eq!(
+            (r.code, r.separator, r.text),
+            (ReplyCode(200), Separator::None, &b""[..])
+        );
     }
 
     #[test]

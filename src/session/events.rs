@@ -40,10 +40,15 @@ pub enum EventKind {
     TransferStarted(Transfer),
     TransferEnded(Transfer),
     /// `AUTH TLS`/`AUTH SSL` (any case) answered by 234: the rest of the control connection is TLS.
-    TlsUpgrade { mechanism: String },
+    TlsUpgrade {
+        mechanism: String,
+    },
     /// `PROT P` accepted: later data channels carry TLS.
     DataProtected,
-    Anomaly { anomaly: Anomaly, detail: String },
+    Anomaly {
+        anomaly: Anomaly,
+        detail: String,
+    },
 }
 
 /// A complete reply: one line, or a multi-line reply joined.

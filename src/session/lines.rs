@@ -32,7 +32,7 @@ pub(crate) struct LineBuffer {
 
 impl LineBuffer {
     /// Split `data` into lines, calling `on_line` for each complete (or cut) line.
-    pub fn feed<'a>(&mut self, data: &'a [u8], max_line: usize, mut on_line: impl FnMut(FramedLine<'_>)) {
+    pub fn feed(&mut self, data: &[u8], max_line: usize, mut on_line: impl FnMut(FramedLine<'_>)) {
         let mut pos = 0;
         while pos < data.len() {
             let rest = &data[pos..];
@@ -60,16 +60,29 @@ impl LineBuffer {
                 let body = crate::parse::trim_line_end(chunk);
                 let room = max_line.saturating_sub(self.partial.len());
                 let truncated = body.len() > room;
-                self.partial.extend_from_slice(&body[..body.len().min(room)]);
+                self.partial
+                    .extend_from_slice(&body[..body.len().min(room)]);
                 let line = std::mem::take(&mut self.partial);
-                on_line(FramedLine { bytes: Cow::Owned(line), offset: 0, length: end, truncated, last_in_feed });
+                on_line(FramedLine {
+                    bytes: Cow::Owned(line),
+                    offset: 0,
+                    length: end,
+                    truncated,
+                    last_in_feed,
+                });
             }
             pos = end;
         }
     }
 
     /// Keep an unterminated tail; cut it once it would exceed the cap.
-    fn hold(&mut self, rest: &[u8], pos: usize, max_line: usize, on_line: &mut impl FnMut(FramedLine<'_>)) {
+    fn hold(
+        &mut self,
+        rest: &[u8],
+        pos: usize,
+        max_line: usize,
+        on_line: &mut impl FnMut(FramedLine<'_>),
+    ) {
         if self.skipping {
             return;
         }
@@ -82,10 +95,17 @@ impl LineBuffer {
         self.partial.extend_from_slice(&rest[..room]);
         let line = std::mem::take(&mut self.partial);
         self.skipping = true;
-        on_line(FramedLine { bytes: Cow::Owned(line), offset, length: rest.len(), truncated: true, last_in_feed: true });
+        on_line(FramedLine {
+            bytes: Cow::Owned(line),
+            offset,
+            length: rest.len(),
+            truncated: true,
+            last_in_feed: true,
+        });
     }
 
     /// Bytes held waiting for a line end.
+    #[cfg(test)]
     pub fn pending(&self) -> usize {
         self.partial.len()
     }
@@ -136,9 +156,15 @@ pub(crate) fn strip_telnet(line: &[u8]) -> Cow<'_, [u8]> {
 mod tests {
     use super::*;
 
-    fn collect(buf: &mut LineBuffer, data: &[u8], max: usize) -> Vec<(Vec<u8>, usize, usize, bool)> {
+    fn collect(
+        buf: &mut LineBuffer,
+        data: &[u8],
+        max: usize,
+    ) -> Vec<(Vec<u8>, usize, usize, bool)> {
         let mut out = Vec::new();
-        buf.feed(data, max, |l| out.push((l.bytes.to_vec(), l.offset, l.length, l.truncated)));
+        buf.feed(data, max, |l| {
+            out.push((l.bytes.to_vec(), l.offset, l.length, l.truncated))
+        });
         out
     }
 
@@ -146,7 +172,13 @@ mod tests {
     fn several_lines_in_one_segment() {
         let mut b = LineBuffer::default();
         let got = collect(&mut b, b"TYPE I\r\nPASV\r\n", 100);
-        assert_eq!(got, vec![(b"TYPE I".to_vec(), 0, 8, false), (b"PASV".to_vec(), 8, 6, false)]);
+        assert_eq!(
+            got,
+            vec![
+                (b"TYPE I".to_vec(), 0, 8, false),
+                (b"PASV".to_vec(), 8, 6, false)
+            ]
+        );
     }
 
     #[test]
@@ -156,7 +188,10 @@ mod tests {
         assert_eq!(b.pending(), 34);
         let got = collect(&mut b, b",1,109,104,134).\r\nX", 100);
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].0, b"227 Entering Passive Mode (192,168,1,109,104,134).".to_vec());
+        assert_eq!(
+            got[0].0,
+            b"227 Entering Passive Mode (192,168,1,109,104,134).".to_vec()
+        );
         assert_eq!((got[0].1, got[0].2), (0, 18));
         assert_eq!(b.pending(), 1);
     }

@@ -185,11 +185,20 @@ impl Session {
 
     fn push(&mut self, kind: EventKind) {
         let (frame, ts, direction, span) = self.cur;
-        self.events.push(Event { frame, ts, direction, span, kind });
+        self.events.push(Event {
+            frame,
+            ts,
+            direction,
+            span,
+            kind,
+        });
     }
 
     fn anomaly(&mut self, anomaly: Anomaly, detail: impl Into<String>) {
-        self.push(EventKind::Anomaly { anomaly, detail: detail.into() });
+        self.push(EventKind::Anomaly {
+            anomaly,
+            detail: detail.into(),
+        });
     }
 
     fn on_line(&mut self, dir: Direction, line: FramedLine<'_>, frame: u64, ts: f64) {
@@ -197,7 +206,10 @@ impl Session {
         if line.truncated {
             self.anomaly(
                 Anomaly::LineTooLong,
-                format!("line longer than {} bytes; cut and resynchronised at the next line end", self.limits.max_line),
+                format!(
+                    "line longer than {} bytes; cut and resynchronised at the next line end",
+                    self.limits.max_line
+                ),
             );
         }
         let bytes = strip_telnet(&line.bytes);
@@ -214,7 +226,10 @@ impl Session {
             return;
         }
         let Ok((_, cmd)) = parse::parse_command(line) else {
-            self.anomaly(Anomaly::UnknownCommand, format!("not a command line: {:.60}", lossy(line)));
+            self.anomaly(
+                Anomaly::UnknownCommand,
+                format!("not a command line: {:.60}", lossy(line)),
+            );
             return;
         };
         let info = cmd.info();
@@ -235,7 +250,10 @@ impl Session {
             self.pending.pop_front();
             self.anomaly(
                 Anomaly::TooManyPending,
-                format!("more than {} commands without a reply", self.limits.max_pending_commands),
+                format!(
+                    "more than {} commands without a reply",
+                    self.limits.max_pending_commands
+                ),
             );
         }
         let (frame, ts, ..) = self.cur;
@@ -264,7 +282,12 @@ impl Session {
         if info.and_then(|i| i.transfer).is_some() {
             self.start_transfer(&upper, &arg);
         }
-        self.pending.push_back(Pending { verb: upper, arg, frame, ts });
+        self.pending.push_back(Pending {
+            verb: upper,
+            arg,
+            frame,
+            ts,
+        });
     }
 
     fn login_event(&mut self, state: LoginState) {
@@ -292,7 +315,10 @@ impl Session {
             if !same_host(adv, client) {
                 self.anomaly(
                     Anomaly::Bounce,
-                    format!("{} asks the server to connect to {adv}, not to the client {client}", mode.name()),
+                    format!(
+                        "{} asks the server to connect to {adv}, not to the client {client}",
+                        mode.name()
+                    ),
                 );
             }
         }
@@ -307,7 +333,11 @@ impl Session {
     }
 
     /// 227, 228, 229: the client will connect, from any port, to the server's listener.
-    fn passive(&mut self, mode: DataMode, parsed: Result<parse::DataEndpoint, parse::AddressError>) {
+    fn passive(
+        &mut self,
+        mode: DataMode,
+        parsed: Result<parse::DataEndpoint, parse::AddressError>,
+    ) {
         let endpoint = match parsed {
             Ok(e) => e,
             Err(err) => {
@@ -360,7 +390,10 @@ impl Session {
         self.push(EventKind::DataExpected(e));
         if self.open.len() > self.limits.max_expectations {
             if let Some(old) = self.open.pop_front() {
-                self.anomaly(Anomaly::ExpectationsFull, "too many open data-channel predictions");
+                self.anomaly(
+                    Anomaly::ExpectationsFull,
+                    "too many open data-channel predictions",
+                );
                 self.close_unused(old);
             }
         }
@@ -395,7 +428,11 @@ impl Session {
             self.close_unused(old);
         }
         let path = resolve_path(self.cwd.as_deref(), arg);
-        let size = self.last_size.as_ref().filter(|(p, _)| *p == path).map(|(_, s)| *s);
+        let size = self
+            .last_size
+            .as_ref()
+            .filter(|(p, _)| *p == path)
+            .map(|(_, s)| *s);
         let t = Transfer {
             channel_id: expectation.as_ref().map_or(0, |e| e.channel_id),
             mode: expectation.as_ref().map(|e| e.mode),
@@ -431,7 +468,9 @@ impl Session {
                 // Real servers sometimes close with another code. An inner line may also begin
                 // with a code (RFC 959's own example), so a different code closes the reply only
                 // when nothing follows it yet.
-                Ok((_, r)) if r.separator == Separator::Space && r.code.is_valid() && last_in_feed => {
+                Ok((_, r))
+                    if r.separator == Separator::Space && r.code.is_valid() && last_in_feed =>
+                {
                     Some(r.text)
                 }
                 _ => None,
@@ -441,7 +480,13 @@ impl Session {
                 ml.lines.push(lossy(text));
             } else if !ml.truncated {
                 ml.truncated = true;
-                self.anomaly(Anomaly::ReplyTooLong, format!("multi-line reply over {} lines", self.limits.max_reply_lines));
+                self.anomaly(
+                    Anomaly::ReplyTooLong,
+                    format!(
+                        "multi-line reply over {} lines",
+                        self.limits.max_reply_lines
+                    ),
+                );
             }
             if closing.is_some() {
                 if let Some(ml) = self.multiline.take() {
@@ -460,24 +505,36 @@ impl Session {
             Ok((_, r)) if r.code.is_valid() => {
                 let text = lossy(r.text);
                 if r.separator == Separator::Hyphen {
-                    self.multiline = Some(MultiLine { code: r.code, lines: vec![text], offset, truncated: false });
+                    self.multiline = Some(MultiLine {
+                        code: r.code,
+                        lines: vec![text],
+                        offset,
+                        truncated: false,
+                    });
                 } else {
                     self.on_reply(r.code, vec![text]);
                 }
             }
-            _ => self.anomaly(Anomaly::InvalidReplyCode, format!("not a reply: {:.60}", lossy(line))),
+            _ => self.anomaly(
+                Anomaly::InvalidReplyCode,
+                format!("not a reply: {:.60}", lossy(line)),
+            ),
         }
     }
 
     fn on_reply(&mut self, code: ReplyCode, lines: Vec<String>) {
-        let (frame, ts, ..) = self.cur;
+        let ts = self.cur.1;
         let first_reply = !self.seen_reply;
         self.seen_reply = true;
         // A preliminary reply answers the oldest command but leaves it waiting for its final reply.
         let request = if code.is_preliminary() {
-            self.pending.front().map(|p| (p.verb.clone(), p.arg.clone(), p.frame, p.ts))
+            self.pending
+                .front()
+                .map(|p| (p.verb.clone(), p.arg.clone(), p.frame, p.ts))
         } else {
-            self.pending.pop_front().map(|p| (p.verb, p.arg, p.frame, p.ts))
+            self.pending
+                .pop_front()
+                .map(|p| (p.verb, p.arg, p.frame, p.ts))
         };
         let text = lines.first().cloned().unwrap_or_default();
         self.push(EventKind::Reply(Reply {
@@ -491,13 +548,16 @@ impl Session {
         }));
         let Some((verb, arg, req_frame, _)) = request else {
             // The greeting (220, 120, 421) answers the connection itself.
-            if !(first_reply && matches!(code.0, 220 | 120 | 421)) && !matches!(code.0, 221 | 421) {
-                self.anomaly(Anomaly::UnmatchedReply, format!("reply {} with no command waiting", code.0));
+            let greeting = first_reply && matches!(code.0, 220 | 120 | 421);
+            if !greeting && !matches!(code.0, 221 | 421) {
+                self.anomaly(
+                    Anomaly::UnmatchedReply,
+                    format!("reply {} with no command waiting", code.0),
+                );
             }
             self.passive_reply(code, &text);
             return;
         };
-        let _ = frame;
         self.passive_reply(code, &text);
         match (verb.as_str(), code.0) {
             ("USER" | "PASS" | "ACCT", 230 | 232 | 202) if code.0 != 202 || verb == "PASS" => {
@@ -508,11 +568,16 @@ impl Session {
                 self.login_event(LoginState::Failure);
                 if self.login.failures >= self.limits.failed_login_alarm {
                     let n = self.login.failures;
-                    self.anomaly(Anomaly::RepeatedLoginFailures, format!("{n} failed logins in this session"));
+                    self.anomaly(
+                        Anomaly::RepeatedLoginFailures,
+                        format!("{n} failed logins in this session"),
+                    );
                 }
             }
             ("CWD" | "XCWD", 200 | 250) => self.cwd = Some(resolve_path(self.cwd.as_deref(), &arg)),
-            ("CDUP" | "XCUP", 200 | 250) => self.cwd = Some(resolve_path(self.cwd.as_deref(), "..")),
+            ("CDUP" | "XCUP", 200 | 250) => {
+                self.cwd = Some(resolve_path(self.cwd.as_deref(), ".."))
+            }
             ("PWD" | "XPWD", 257) => self.cwd = quoted_path(&text).or(self.cwd.take()),
             ("TYPE", 200) => self.transfer_type = arg.trim().to_ascii_uppercase(),
             ("REST", 350) => self.rest = arg.trim().parse().ok(),
@@ -523,7 +588,9 @@ impl Session {
             }
             ("AUTH", 234) => {
                 self.tls = true;
-                self.push(EventKind::TlsUpgrade { mechanism: arg.trim().to_ascii_uppercase() });
+                self.push(EventKind::TlsUpgrade {
+                    mechanism: arg.trim().to_ascii_uppercase(),
+                });
             }
             ("PROT", 200) => {
                 self.prot_private = arg.trim().eq_ignore_ascii_case("P");
@@ -555,7 +622,10 @@ impl Session {
     }
 
     fn transfer_reply(&mut self, verb: &str, req_frame: u64, code: ReplyCode, text: &str) {
-        let Some(pos) = self.transfers.iter().position(|t| t.command_frame == req_frame && t.command == verb)
+        let Some(pos) = self
+            .transfers
+            .iter()
+            .position(|t| t.command_frame == req_frame && t.command == verb)
         else {
             return;
         };
@@ -565,7 +635,9 @@ impl Session {
             }
             return;
         }
-        let Some(mut t) = self.transfers.remove(pos) else { return };
+        let Some(mut t) = self.transfers.remove(pos) else {
+            return;
+        };
         t.reply_code = Some(code);
         t.end_frame = self.cur.0;
         t.outcome = match (t.outcome, code.0) {
@@ -575,7 +647,14 @@ impl Session {
             _ => Outcome::Complete,
         };
         if matches!(t.outcome, Outcome::Failed | Outcome::Aborted) {
-            let detail = format!("{} {} {}: {} {}", t.command, t.arg, t.outcome.name(), code.0, text);
+            let detail = format!(
+                "{} {} {}: {} {}",
+                t.command,
+                t.arg,
+                t.outcome.name(),
+                code.0,
+                text
+            );
             self.anomaly(Anomaly::TransferFailed, detail);
         }
         self.push(EventKind::TransferEnded(t));
@@ -631,7 +710,11 @@ fn quoted_path(text: &str) -> Option<String> {
 fn bytes_in_150(text: &str) -> Option<u64> {
     let lower = text.to_ascii_lowercase();
     let idx = lower.find(" bytes")?;
-    let digits: String = lower[..idx].chars().rev().take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = lower[..idx]
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     digits.chars().rev().collect::<String>().parse().ok()
 }
 

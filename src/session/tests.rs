@@ -4,11 +4,18 @@ const CLIENT: &str = "192.168.1.106:57658";
 const SERVER: &str = "192.168.1.109:21";
 
 fn session() -> Session {
-    Session::new(Some(CLIENT.parse().unwrap()), Some(SERVER.parse().unwrap()), Limits::default())
+    Session::new(
+        Some(CLIENT.parse().unwrap()),
+        Some(SERVER.parse().unwrap()),
+        Limits::default(),
+    )
 }
 
 fn kinds(s: &mut Session, dir: Direction, data: &[u8], frame: u64) -> Vec<EventKind> {
-    s.feed(dir, data, frame, frame as f64 / 10.0).iter().map(|e| e.kind.clone()).collect()
+    s.feed(dir, data, frame, frame as f64 / 10.0)
+        .iter()
+        .map(|e| e.kind.clone())
+        .collect()
 }
 
 fn anomalies(events: &[EventKind]) -> Vec<Anomaly> {
@@ -30,30 +37,70 @@ fn seed_example_end_to_end() {
     kinds(&mut s, C, b"USER alice\r\n", 6);
     kinds(&mut s, S, b"331 Please specify the password.\r\n", 8);
     let ev = kinds(&mut s, C, b"PASS s3cret\r\n", 10);
-    assert!(matches!(&ev[1], EventKind::Login(l) if l.password.as_deref() == Some("s3cret") && l.state == LoginState::Attempt));
+    assert!(
+        matches!(&ev[1], EventKind::Login(l) if l.password.as_deref() == Some("s3cret") && l.state == LoginState::Attempt)
+    );
     let ev = kinds(&mut s, S, b"230 Login successful.\r\n", 12);
-    assert!(matches!(&ev[1], EventKind::Login(l) if l.user == "alice" && l.state == LoginState::Success && !l.anonymous));
+    assert!(
+        matches!(&ev[1], EventKind::Login(l) if l.user == "alice" && l.state == LoginState::Success && !l.anonymous)
+    );
     kinds(&mut s, C, b"PASV\r\n", 14);
-    let ev = kinds(&mut s, S, b"227 Entering Passive Mode (192,168,1,109,104,134).\r\n", 16);
-    let EventKind::DataExpected(e) = &ev[1] else { panic!("{ev:?}") };
+    let ev = kinds(
+        &mut s,
+        S,
+        b"227 Entering Passive Mode (192,168,1,109,104,134).\r\n",
+        16,
+    );
+    let EventKind::DataExpected(e) = &ev[1] else {
+        panic!("{ev:?}")
+    };
     assert_eq!((e.mode, e.port, e.setup_frame), (DataMode::Pasv, 26758, 16));
     assert_eq!(e.endpoint.to_string(), "192.168.1.109:26758 (104*256+134)");
     assert_eq!(e.alt_listener, None);
-    assert!(e.matches_connection("192.168.1.106:58985".parse().unwrap(), "192.168.1.109:26758".parse().unwrap()));
+    assert!(e.matches_connection(
+        "192.168.1.106:58985".parse().unwrap(),
+        "192.168.1.109:26758".parse().unwrap()
+    ));
     let ev = kinds(&mut s, C, b"RETR file.txt\r\n", 18);
-    let EventKind::TransferStarted(t) = &ev[1] else { panic!("{ev:?}") };
-    assert_eq!((t.channel_id, t.command.as_str(), t.arg.as_str(), t.setup_frame, t.command_frame), (e.channel_id, "RETR", "file.txt", 16, 18));
-    kinds(&mut s, S, b"150 Opening BINARY mode data connection for file.txt (1234 bytes).\r\n", 20);
+    let EventKind::TransferStarted(t) = &ev[1] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        (
+            t.channel_id,
+            t.command.as_str(),
+            t.arg.as_str(),
+            t.setup_frame,
+            t.command_frame
+        ),
+        (e.channel_id, "RETR", "file.txt", 16, 18)
+    );
+    kinds(
+        &mut s,
+        S,
+        b"150 Opening BINARY mode data connection for file.txt (1234 bytes).\r\n",
+        20,
+    );
     let ev = kinds(&mut s, S, b"226 Transfer complete.\r\n", 30);
-    let EventKind::TransferEnded(t) = &ev[1] else { panic!("{ev:?}") };
-    assert_eq!((t.outcome, t.size, t.end_frame), (Outcome::Complete, Some(1234), 30));
+    let EventKind::TransferEnded(t) = &ev[1] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        (t.outcome, t.size, t.end_frame),
+        (Outcome::Complete, Some(1234), 30)
+    );
 }
 
 #[test]
 fn reply_pairing_with_pipelining_and_response_time() {
     let mut s = session();
     s.feed(C, b"TYPE I\r\nPASV\r\n", 5, 1.0);
-    let ev = kinds(&mut s, S, b"200 Switching to Binary mode.\r\n227 Entering Passive Mode (192,168,1,109,4,1).\r\n", 7);
+    let ev = kinds(
+        &mut s,
+        S,
+        b"200 Switching to Binary mode.\r\n227 Entering Passive Mode (192,168,1,109,4,1).\r\n",
+        7,
+    );
     let replies: Vec<_> = ev
         .iter()
         .filter_map(|k| match k {
@@ -62,7 +109,10 @@ fn reply_pairing_with_pipelining_and_response_time() {
         })
         .collect();
     assert_eq!(replies[0].0, 200);
-    assert_eq!((replies[0].1.verb.as_str(), replies[0].1.frame), ("TYPE", 5));
+    assert_eq!(
+        (replies[0].1.verb.as_str(), replies[0].1.frame),
+        ("TYPE", 5)
+    );
     assert!((replies[0].1.elapsed - (0.7 - 1.0f64).max(0.0)).abs() < 1e-9);
     assert_eq!((replies[1].0, replies[1].1.verb.as_str()), (227, "PASV"));
 }
@@ -88,14 +138,29 @@ fn reply_split_across_segments() {
 fn type_and_rest_between_pasv_and_retr() {
     let mut s = session();
     s.feed(C, b"PASV\r\n", 1, 0.0);
-    s.feed(S, b"227 Entering Passive Mode (192,168,1,109,104,134).\r\n", 2, 0.0);
+    s.feed(
+        S,
+        b"227 Entering Passive Mode (192,168,1,109,104,134).\r\n",
+        2,
+        0.0,
+    );
     s.feed(C, b"TYPE I\r\n", 3, 0.0);
     s.feed(S, b"200 ok\r\n", 4, 0.0);
     s.feed(C, b"REST 100\r\n", 5, 0.0);
     s.feed(S, b"350 Restarting at 100\r\n", 6, 0.0);
     let ev = kinds(&mut s, C, b"RETR big.iso\r\n", 7);
-    let EventKind::TransferStarted(t) = &ev[1] else { panic!() };
-    assert_eq!((t.rest_offset, t.transfer_type.as_str(), t.setup_frame, t.channel_id), (100, "I", 2, 1));
+    let EventKind::TransferStarted(t) = &ev[1] else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            t.rest_offset,
+            t.transfer_type.as_str(),
+            t.setup_frame,
+            t.channel_id
+        ),
+        (100, "I", 2, 1)
+    );
 }
 
 #[test]
@@ -103,20 +168,39 @@ fn multiline_reply_shapes() {
     let mut s = session();
     // RFC 959 4.2 example: an inner line beginning with a different code, then the closing line.
     let ev = kinds(&mut s, S, b"123-First line\r\nSecond line\r\n234 A line beginning with numbers\r\n123 The last line\r\n", 1);
-    let EventKind::Reply(r) = &ev[0] else { panic!("{ev:?}") };
+    let EventKind::Reply(r) = &ev[0] else {
+        panic!("{ev:?}")
+    };
     assert_eq!(r.code.0, 123);
-    assert_eq!(r.lines, ["First line", "Second line", "234 A line beginning with numbers", "The last line"]);
+    assert_eq!(
+        r.lines,
+        [
+            "First line",
+            "Second line",
+            "234 A line beginning with numbers",
+            "The last line"
+        ]
+    );
     // Empty inner lines, and a closing line with a different code as the last line of the segment.
     let mut s = session();
     s.feed(C, b"USER a\r\n", 1, 0.0);
-    let ev = kinds(&mut s, S, b"230-Welcome\r\n\r\n230-  1 file\r\n220 done\r\n", 2);
-    let EventKind::Reply(r) = &ev[0] else { panic!("{ev:?}") };
+    let ev = kinds(
+        &mut s,
+        S,
+        b"230-Welcome\r\n\r\n230-  1 file\r\n220 done\r\n",
+        2,
+    );
+    let EventKind::Reply(r) = &ev[0] else {
+        panic!("{ev:?}")
+    };
     assert_eq!((r.code.0, r.lines.len()), (230, 4));
     // Split across segments.
     let mut s = session();
     assert!(kinds(&mut s, S, b"211-Features:\r\n EPRT\r\n", 1).is_empty());
     let ev = kinds(&mut s, S, b" EPSV\r\n211 End\r\n", 2);
-    let EventKind::Reply(r) = &ev[0] else { panic!() };
+    let EventKind::Reply(r) = &ev[0] else {
+        panic!()
+    };
     assert_eq!(r.lines, ["Features:", " EPRT", " EPSV", "End"]);
 }
 
@@ -124,9 +208,14 @@ fn multiline_reply_shapes() {
 fn active_mode_any_server_port_and_bounce() {
     let mut s = session();
     let ev = kinds(&mut s, C, b"PORT 192,168,1,106,195,80\r\n", 1);
-    let EventKind::DataExpected(e) = &ev[1] else { panic!() };
+    let EventKind::DataExpected(e) = &ev[1] else {
+        panic!()
+    };
     // The server may connect from any port, not only 20.
-    assert!(e.matches_connection("192.168.1.109:40123".parse().unwrap(), "192.168.1.106:50000".parse().unwrap()));
+    assert!(e.matches_connection(
+        "192.168.1.109:40123".parse().unwrap(),
+        "192.168.1.106:50000".parse().unwrap()
+    ));
     assert!(anomalies(&ev).is_empty());
     let ev = kinds(&mut s, C, b"PORT 10,9,8,7,0,25\r\n", 2);
     assert_eq!(anomalies(&ev), [Anomaly::Bounce, Anomaly::PrivilegedPort]);
@@ -136,48 +225,113 @@ fn active_mode_any_server_port_and_bounce() {
 
 #[test]
 fn pasv_behind_nat() {
-    let mut s = Session::new(Some("203.0.113.9:40000".parse().unwrap()), Some("198.51.100.7:21".parse().unwrap()), Limits::default());
+    let mut s = Session::new(
+        Some("203.0.113.9:40000".parse().unwrap()),
+        Some("198.51.100.7:21".parse().unwrap()),
+        Limits::default(),
+    );
     s.feed(C, b"PASV\r\n", 1, 0.0);
-    let ev = kinds(&mut s, S, b"227 Entering Passive Mode (10,0,0,5,195,80)\r\n", 2);
+    let ev = kinds(
+        &mut s,
+        S,
+        b"227 Entering Passive Mode (10,0,0,5,195,80)\r\n",
+        2,
+    );
     assert_eq!(anomalies(&ev), [Anomaly::NatMismatch]);
-    let e = ev.iter().find_map(|k| match k { EventKind::DataExpected(e) => Some(e), _ => None }).unwrap();
+    let e = ev
+        .iter()
+        .find_map(|k| match k {
+            EventKind::DataExpected(e) => Some(e),
+            _ => None,
+        })
+        .unwrap();
     assert_eq!(e.alt_listener, Some("198.51.100.7".parse().unwrap()));
-    assert!(e.matches_connection("203.0.113.9:1".parse().unwrap(), "198.51.100.7:50000".parse().unwrap()));
+    assert!(e.matches_connection(
+        "203.0.113.9:1".parse().unwrap(),
+        "198.51.100.7:50000".parse().unwrap()
+    ));
 }
 
 #[test]
 fn epsv_uses_control_server_address_and_mode_follows_reply_code() {
     let mut s = session();
     s.feed(C, b"EPSV\r\n", 1, 0.0);
-    let ev = kinds(&mut s, S, b"229 Entering Extended Passive Mode (!!!40000!)\r\n", 2);
-    let EventKind::DataExpected(e) = &ev[1] else { panic!() };
-    assert_eq!((e.mode, e.listener, e.port), (DataMode::Epsv, Some("192.168.1.109".parse().unwrap()), 40000));
+    let ev = kinds(
+        &mut s,
+        S,
+        b"229 Entering Extended Passive Mode (!!!40000!)\r\n",
+        2,
+    );
+    let EventKind::DataExpected(e) = &ev[1] else {
+        panic!()
+    };
+    assert_eq!(
+        (e.mode, e.listener, e.port),
+        (
+            DataMode::Epsv,
+            Some("192.168.1.109".parse().unwrap()),
+            40000
+        )
+    );
     // A server that answers EPSV with 227.
     s.feed(C, b"EPSV\r\n", 3, 0.0);
-    let ev = kinds(&mut s, S, b"227 Entering Passive Mode (192,168,1,109,4,1)\r\n", 4);
-    assert!(ev.iter().any(|k| matches!(k, EventKind::DataExpected(e) if e.mode == DataMode::Pasv)));
+    let ev = kinds(
+        &mut s,
+        S,
+        b"227 Entering Passive Mode (192,168,1,109,4,1)\r\n",
+        4,
+    );
+    assert!(
+        ev.iter()
+            .any(|k| matches!(k, EventKind::DataExpected(e) if e.mode == DataMode::Pasv))
+    );
 }
 
 #[test]
 fn lprt_and_lpsv() {
     let mut s = session();
     let ev = kinds(&mut s, C, b"LPRT 4,4,192,168,1,106,2,4,1\r\n", 1);
-    assert!(matches!(&ev[1], EventKind::DataExpected(e) if e.mode == DataMode::Lprt && e.port == 1025));
+    assert!(
+        matches!(&ev[1], EventKind::DataExpected(e) if e.mode == DataMode::Lprt && e.port == 1025)
+    );
     s.feed(C, b"LPSV\r\n", 2, 0.0);
-    let ev = kinds(&mut s, S, b"228 Entering Long Passive Mode (4,4,192,168,1,109,2,104,134)\r\n", 3);
-    assert!(ev.iter().any(|k| matches!(k, EventKind::DataExpected(e) if e.mode == DataMode::Lpsv && e.port == 26758)));
+    let ev = kinds(
+        &mut s,
+        S,
+        b"228 Entering Long Passive Mode (4,4,192,168,1,109,2,104,134)\r\n",
+        3,
+    );
+    assert!(ev.iter().any(
+        |k| matches!(k, EventKind::DataExpected(e) if e.mode == DataMode::Lpsv && e.port == 26758)
+    ));
 }
 
 #[test]
 fn auth_tls_any_case_then_234() {
-    for cmd in [&b"AUTH TLS\r\n"[..], b"auth tls\r\n", b"AUTH SSL\r\n", b"Auth Ssl\r\n"] {
+    for cmd in [
+        &b"AUTH TLS\r\n"[..],
+        b"auth tls\r\n",
+        b"AUTH SSL\r\n",
+        b"Auth Ssl\r\n",
+    ] {
         let mut s = session();
         s.feed(C, cmd, 1, 0.0);
         let ev = kinds(&mut s, S, b"234 Proceed with negotiation.\r\n", 2);
-        assert!(ev.iter().any(|k| matches!(k, EventKind::TlsUpgrade { .. })), "{cmd:?}");
+        assert!(
+            ev.iter().any(|k| matches!(k, EventKind::TlsUpgrade { .. })),
+            "{cmd:?}"
+        );
         assert!(s.is_encrypted());
         // TLS records are not parsed as FTP.
-        assert!(kinds(&mut s, C, b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n", 3).is_empty());
+        assert!(
+            kinds(
+                &mut s,
+                C,
+                b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n",
+                3
+            )
+            .is_empty()
+        );
     }
     let mut s = session();
     s.feed(C, b"AUTH TLS\r\n", 1, 0.0);
@@ -203,7 +357,13 @@ fn failed_logins_counted_and_alarm() {
         })
         .collect();
     assert_eq!(fails, [1, 2, 3, 4]);
-    assert_eq!(anomalies(&all), [Anomaly::RepeatedLoginFailures, Anomaly::RepeatedLoginFailures]);
+    assert_eq!(
+        anomalies(&all),
+        [
+            Anomaly::RepeatedLoginFailures,
+            Anomaly::RepeatedLoginFailures
+        ]
+    );
 }
 
 #[test]
@@ -229,7 +389,10 @@ fn cwd_tracking() {
     s.feed(S, b"550 no\r\n", 8, 0.0);
     assert_eq!(s.cwd(), Some("/home/a/pub"));
     assert_eq!(resolve_path(Some("/"), "../../etc/passwd"), "/etc/passwd");
-    assert_eq!(quoted_path("\"/a \"\"q\"\" b\" created"), Some("/a \"q\" b".to_string()));
+    assert_eq!(
+        quoted_path("\"/a \"\"q\"\" b\" created"),
+        Some("/a \"q\" b".to_string())
+    );
 }
 
 #[test]
@@ -239,7 +402,10 @@ fn transfer_failures_and_abort() {
     s.feed(S, b"227 (192,168,1,109,4,1)\r\n", 2, 0.0);
     s.feed(C, b"RETR missing\r\n", 3, 0.0);
     let ev = kinds(&mut s, S, b"550 Failed to open file.\r\n", 4);
-    assert!(ev.iter().any(|k| matches!(k, EventKind::TransferEnded(t) if t.outcome == Outcome::Failed)));
+    assert!(
+        ev.iter()
+            .any(|k| matches!(k, EventKind::TransferEnded(t) if t.outcome == Outcome::Failed))
+    );
     assert_eq!(anomalies(&ev), [Anomaly::TransferFailed]);
 
     s.feed(C, b"PASV\r\n", 5, 0.0);
@@ -247,7 +413,12 @@ fn transfer_failures_and_abort() {
     s.feed(C, b"RETR big\r\n", 7, 0.0);
     s.feed(S, b"150 ok\r\n", 8, 0.0);
     s.feed(C, b"\xff\xf4\xff\xf2ABOR\r\n", 9, 0.0);
-    let ev = kinds(&mut s, S, b"426 Failure writing network stream.\r\n226 ABOR successful.\r\n", 10);
+    let ev = kinds(
+        &mut s,
+        S,
+        b"426 Failure writing network stream.\r\n226 ABOR successful.\r\n",
+        10,
+    );
     assert!(ev.iter().any(|k| matches!(k, EventKind::TransferEnded(t) if t.outcome == Outcome::Aborted && t.command == "RETR")));
 }
 
@@ -265,7 +436,10 @@ fn overlong_line_then_resync() {
     data.extend_from_slice(b"\r\nNOOP\r\n");
     let ev = kinds(&mut s, C, &data, 1);
     assert_eq!(anomalies(&ev)[0], Anomaly::LineTooLong);
-    assert!(ev.iter().any(|k| matches!(k, EventKind::Command { verb, .. } if verb == "NOOP")));
+    assert!(
+        ev.iter()
+            .any(|k| matches!(k, EventKind::Command { verb, .. } if verb == "NOOP"))
+    );
 }
 
 #[test]
@@ -299,9 +473,14 @@ fn predictions_expire_and_finish_closes() {
     let mut s = session();
     s.feed(S, b"227 (192,168,1,109,4,1)\r\n", 1, 0.0);
     let ev = kinds(&mut s, C, b"NOOP\r\n", 10_000);
-    assert!(ev.iter().any(|k| matches!(k, EventKind::TransferEnded(t) if t.outcome == Outcome::Expired)));
+    assert!(
+        ev.iter()
+            .any(|k| matches!(k, EventKind::TransferEnded(t) if t.outcome == Outcome::Expired))
+    );
     s.feed(S, b"227 (192,168,1,109,4,1)\r\n", 10_001, 1000.0);
     s.feed(C, b"RETR x\r\n", 10_002, 1000.0);
     let ev: Vec<_> = s.finish(10_003, 1001.0).to_vec();
-    assert!(matches!(&ev[0].kind, EventKind::TransferEnded(t) if t.outcome == Outcome::Unknown && t.command == "RETR"));
+    assert!(
+        matches!(&ev[0].kind, EventKind::TransferEnded(t) if t.outcome == Outcome::Unknown && t.command == "RETR")
+    );
 }
