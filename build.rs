@@ -86,4 +86,9 @@ fn main() {
     );
 
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libftplens.so.0");
+    // tests/c_abi.rs compiles C with the cc crate and needs the target triple outside a build script.
+    println!(
+        "cargo:rustc-env=FTPLENS_TEST_TARGET={}",
+        env::var("TARGET").expect("TARGET")
+    );
 }
