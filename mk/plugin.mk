@@ -16,6 +16,12 @@ PLUGIN_STATICLIB  := target/release/libftplens.a
 PLUGIN_DIR        := $(HOME)/.local/lib/wireshark/plugins/$(PLUGIN_WS_VERSION)/epan
 # What a Rust staticlib needs from the system (cargo rustc -- --print native-static-libs).
 PLUGIN_RUST_LIBS  := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# `HOME=/tmp/h make install` must still find the rustup toolchain that lives under the real home:
+# when neither RUSTUP_HOME nor CARGO_HOME is set and cargo is a rustup proxy in <dir>/.cargo/bin,
+# pin both to <dir>.
+PLUGIN_CARGO_ENV  := $(if $(RUSTUP_HOME)$(CARGO_HOME),,$(shell c=$$(command -v cargo) && \
+                       d=$${c%/.cargo/bin/cargo} && [ "$$d" != "$$c" ] && [ -d "$$d/.rustup" ] && \
+                       echo "CARGO_HOME=$$d/.cargo RUSTUP_HOME=$$d/.rustup"))
 PLUGIN_VERSION    := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n1)
 
 .PHONY: all plugin install install-plugin uninstall-plugin clean-plugin plugin-check-wireshark
@@ -29,7 +35,7 @@ plugin-check-wireshark:
 
 # Always asks cargo (which knows whether the core is up to date) and relinks (about a second).
 $(PLUGIN_SO): plugin-check-wireshark plugin-c/packet-ftplens.c include/ftplens.h
-	cargo build --release
+	$(PLUGIN_CARGO_ENV) cargo build --release
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O2 -g -std=gnu11 -Wall -Wextra \
 	    -DPLUGIN_VERSION='"$(PLUGIN_VERSION)"' $(PLUGIN_CFLAGS) \
