@@ -35,7 +35,7 @@ plugin-check-wireshark:
 
 # Always asks cargo (which knows whether the core is up to date) and relinks (about a second).
 $(PLUGIN_SO): plugin-check-wireshark plugin-c/packet-ftplens.c include/ftplens.h
-	$(PLUGIN_CARGO_ENV) cargo build --release
+	$(PLUGIN_CARGO_ENV) cargo build --release --lib
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O2 -g -std=gnu11 -Wall -Wextra \
 	    -DPLUGIN_VERSION='"$(PLUGIN_VERSION)"' $(PLUGIN_CFLAGS) \
