@@ -83,7 +83,15 @@ def serve(cfg: dict) -> None:
 
     rewrite = cfg.get("reply_rewrite") or {}
 
+    cmdlog = cfg.get("cmdlog")
+
     class Handler(Base):
+        def pre_process_command(self, line, cmd, arg):
+            if cmdlog:
+                with open(cmdlog, "a") as f:
+                    f.write(json.dumps(line) + "\n")
+            return super().pre_process_command(line, cmd, arg)
+
         def respond(self, resp, *args, **kw):
             for old, new in rewrite.items():
                 if resp.startswith(old):
@@ -297,6 +305,7 @@ def run_scenario(ctx: Ctx, fn) -> dict:
            "root": spec["root"], "user": USER, "password": PASSWORD,
            "passive_ports": spec.get("passive_ports")}
     cfg.update(spec.get("server", {}))
+    cfg["cmdlog"] = os.path.join(ctx.work, facts["name"] + ".commands")
     dump = Tcpdump(pcap)
     server = None
     try:
@@ -308,9 +317,30 @@ def run_scenario(ctx: Ctx, fn) -> dict:
         dump.stop()
         err = server.stop() if server else ""
     facts["pcap_size"] = os.path.getsize(pcap)
+    # The commands as the server received them, in order (an independent record).
+    with open(cfg["cmdlog"]) as f:
+        lines = [json.loads(line) for line in f]
+    seen = [line.split(" ", 1)[0] for line in lines]
+    want = facts["commands"]
+    if not _is_subsequence([c.upper() for c in want], [c.upper() for c in seen]):
+        raise RuntimeError("%s: expected commands %s in order, the server saw %s"
+                           % (facts["name"], want, seen))
+    facts["server_commands"] = seen
+    if facts["tls"]:
+        # Only the commands up to AUTH are visible in clear on the wire.
+        upto = [c.upper() for c in seen].index("AUTH") + 1
+        facts["commands"] = seen[:upto]
+        facts["tls_command"] = lines[upto - 1]
+    else:
+        facts["commands"] = seen
     if err.strip():
         facts["server_log"] = err.strip().splitlines()[-20:]
     return facts
+
+
+def _is_subsequence(want, seen) -> bool:
+    it = iter(seen)
+    return all(any(w == s for s in it) for w in want)
 
 
 def _run(cmd, ok_codes=(0,), timeout=30, **kw):
@@ -627,7 +657,6 @@ def auth_tls_ftplib(ctx):
     spec = _ftplib_spec(ctx, "auth_tls_ftplib", "ftplib FTP_TLS: AUTH TLS, 234, then encrypted "
                         "USER/PASS/PBSZ/PROT P/PASV/RETR", "127.0.0.1", 21, body, tls=True)
     spec["facts"].update(tls=True, commands=["AUTH"], files=file_facts(hello_dot_txt=HELLO))
-    spec["facts"]["tls_command"] = "AUTH TLS"
     return spec
 
 
