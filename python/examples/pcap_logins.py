@@ -379,6 +379,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     status = 0
     for path in args.captures:
+        if len(args.captures) > 1:
+            print("==> %s <==" % path)
         analyzer = Analyzer(TextOut())
         try:
             with open(path, "rb") as f:
