@@ -109,6 +109,6 @@ def test_real_seed_sample() -> None:
     login, transfer = lines
     assert "user=%s password=%s  success" % (facts["user"], facts["password"]) in login
     t = facts["transfers"][0]
-    assert "%s %s" % (t["command"], t["path"]) in transfer
+    assert "%s %s" % (t["command"], t["file"]) in transfer
     assert "%s:%d" % (t["advertised"]["ip"], t["advertised"]["port"]) in transfer
     assert transfer.endswith("complete  %d bytes" % t["size"])
