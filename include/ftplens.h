@@ -252,8 +252,9 @@ typedef struct ftplens_event {
     uint32_t channel_id;     /* DATA_EXPECTED, TRANSFER_*: unique within the session, from 1 */
     ftplens_mode mode;       /* DATA_EXPECTED, TRANSFER_* */
     ftplens_endpoint data;   /* DATA_EXPECTED: the advertised listener (address and port) */
-    ftplens_endpoint alt_data; /* DATA_EXPECTED passive: the control server address on the same port,
-                                  when it differs from data (NAT); family NONE otherwise */
+    ftplens_endpoint alt_data; /* DATA_EXPECTED: the listening side's control-connection address on the
+                                  same port, when it differs from data (NAT on either side); family
+                                  NONE otherwise. Register both. */
     ftplens_endpoint peer;   /* DATA_EXPECTED: the side that will connect, port 0 = any port */
     char arithmetic[96];     /* DATA_EXPECTED: "192.168.1.109:26758 (104*256+134)" */
 

@@ -6,7 +6,8 @@
 //!   advertised address private, so both are expected. The mode follows the reply code, not the
 //!   command: servers answer EPSV with 227 and PASV with 229.
 //! - Active (PORT, EPRT, LPRT): the server connects from *any* source port (port 20 is only the
-//!   classic case) to the advertised client address and port.
+//!   classic case) to the advertised client address and port, or to the control connection's client
+//!   address when the two differ (a client behind NAT; servers that ignore the PORT address).
 //! - A prediction binds to the next transfer command, is capped per session and expires.
 
 use crate::parse::DataEndpoint;
@@ -53,7 +54,8 @@ pub struct Expectation {
     pub endpoint: DataEndpoint,
     /// Who listens: the advertised address, or for 229 the control server's address.
     pub listener: Option<IpAddr>,
-    /// Passive only: the control connection's server address when it differs from the advertised one.
+    /// The control connection's address of the listening side, when it differs from the advertised
+    /// one (NAT on either side).
     pub alt_listener: Option<IpAddr>,
     /// The listening port.
     pub port: u16,

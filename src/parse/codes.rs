@@ -11,9 +11,9 @@ impl ReplyCode {
     pub fn second_digit(self) -> u16 {
         (self.0 / 10) % 10
     }
-    /// RFC 959 4.2.1: the first digit is 1 to 5.
+    /// RFC 959 4.2.1: the first digit is 1 to 5; RFC 2228 section 9 adds 6 (protected replies).
     pub fn is_valid(self) -> bool {
-        (100..600).contains(&self.0)
+        (100..700).contains(&self.0)
     }
     /// 1yz: the action is being started; expect another reply.
     pub fn is_preliminary(self) -> bool {
@@ -150,7 +150,8 @@ mod tests {
     #[test]
     fn invalid_codes_have_no_meaning() {
         assert!(!ReplyCode(99).is_valid());
-        assert!(!ReplyCode(600).is_valid());
+        assert!(ReplyCode(631).is_valid());
+        assert!(!ReplyCode(700).is_valid());
         assert_eq!(reply_class(ReplyCode(700)), "");
         assert_eq!(reply_category(ReplyCode(999)), "");
         assert_eq!(reply_category(ReplyCode(190)), "");

@@ -155,7 +155,13 @@ impl Session {
         self.events.clear();
         self.expire(frame, ts);
         if self.tls {
-            return &self.events;
+            // RFC 2228 CCC: after the TLS session closes, commands and replies go in clear again. A
+            // segment of whole printable lines is that; TLS records start with a content type byte.
+            if !looks_like_clear_lines(data) {
+                return &self.events;
+            }
+            self.tls = false;
+            self.lines = Default::default();
         }
         let idx = dir as usize;
         let mut buf = std::mem::take(&mut self.lines[idx]);
@@ -311,8 +317,12 @@ impl Session {
             }
         };
         let client_ip = self.client.map(|c| c.ip());
+        let mut alt = None;
         if let (Some(adv), Some(client)) = (endpoint.addr, client_ip) {
             if !same_host(adv, client) {
+                // A client behind NAT advertises its private address, and some servers connect to
+                // the control connection's client address instead: expect both, as for passive.
+                alt = Some(client);
                 self.anomaly(
                     Anomaly::Bounce,
                     format!(
@@ -329,7 +339,7 @@ impl Session {
             );
         }
         let listener = endpoint.addr.or(client_ip);
-        self.expect(mode, endpoint, listener, None, self.server.map(|s| s.ip()));
+        self.expect(mode, endpoint, listener, alt, self.server.map(|s| s.ip()));
     }
 
     /// 227, 228, 229: the client will connect, from any port, to the server's listener.
@@ -679,6 +689,15 @@ fn empty_transfer() -> Transfer {
         reply_code: None,
         data_tls: false,
     }
+}
+
+/// Whole printable text lines, as a cleared control channel carries (never a TLS record).
+fn looks_like_clear_lines(data: &[u8]) -> bool {
+    data.len() >= 3
+        && data.ends_with(b"\n")
+        && data
+            .iter()
+            .all(|&c| c == b'\r' || c == b'\n' || c == b'\t' || (0x20..0x7f).contains(&c))
 }
 
 /// IPv4-mapped IPv6 addresses name the same host as their IPv4 form.

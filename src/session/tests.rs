@@ -333,6 +333,15 @@ fn auth_tls_any_case_then_234() {
             .is_empty()
         );
     }
+    // RFC 2228 CCC: clear text again after the TLS session ends.
+    let mut s = session();
+    s.feed(C, b"AUTH TLS\r\n", 1, 0.0);
+    s.feed(S, b"234 go\r\n", 2, 0.0);
+    assert!(kinds(&mut s, S, b"\x17\x03\x03\x00\x20PASV\r\n", 3).is_empty());
+    let ev = kinds(&mut s, C, b"PASV\r\n", 4);
+    assert!(matches!(&ev[0], EventKind::Command { verb, .. } if verb == "PASV"));
+    assert!(!s.is_encrypted());
+
     let mut s = session();
     s.feed(C, b"AUTH TLS\r\n", 1, 0.0);
     let ev = kinds(&mut s, S, b"530 Please login with USER and PASS.\r\n", 2);
