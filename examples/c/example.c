@@ -40,25 +40,31 @@ static const struct step seed[] = {
     {FTPLENS_DIR_TO_CLIENT, "221 Goodbye.\r\n"},
 };
 
-/* "192.168.1.109:26758", "[2001:db8::1]:21", "port 6446" (229: no address), "-" (none). */
+/* "192.168.1.109:26758", "[2001:db8::1]:21", "192.168.1.106:any" (port 0), "port 6446" (no address),
+ * "-" (nothing). */
 static const char *endpoint_str(const ftplens_endpoint *ep, char *buf, size_t size)
 {
-    char ip[INET6_ADDRSTRLEN];
+    char ip[INET6_ADDRSTRLEN + 2];
     switch (ep->family) {
     case FTPLENS_FAMILY_IPV4:
         inet_ntop(AF_INET, ep->addr, ip, sizeof ip);
-        snprintf(buf, size, "%s:%u", ip, ep->port);
         break;
     case FTPLENS_FAMILY_IPV6:
-        inet_ntop(AF_INET6, ep->addr, ip, sizeof ip);
-        snprintf(buf, size, "[%s]:%u", ip, ep->port);
+        ip[0] = '[';
+        inet_ntop(AF_INET6, ep->addr, ip + 1, sizeof ip - 2);
+        strcat(ip, "]");
         break;
     default:
         if (ep->port)
             snprintf(buf, size, "port %u", ep->port);
         else
             snprintf(buf, size, "-");
+        return buf;
     }
+    if (ep->port)
+        snprintf(buf, size, "%s:%u", ip, ep->port);
+    else
+        snprintf(buf, size, "%s:any", ip);
     return buf;
 }
 
@@ -105,11 +111,14 @@ static void print_event(const ftplens_event *e)
     printf("frame %2" PRIu64 " %s ", e->frame, e->direction == FTPLENS_DIR_TO_SERVER ? "C>S" : "S>C");
     switch (e->kind) {
     case FTPLENS_EVENT_COMMAND:
-        printf("COMMAND %s %s\n", e->command, e->arg);
+        printf("COMMAND %s%s%s\n", e->command, *e->arg ? " " : "", e->arg);
         break;
     case FTPLENS_EVENT_REPLY:
-        printf("REPLY %u %s (answers %s in frame %" PRIu64 ")\n", e->code, e->text,
-               *e->request_command ? e->request_command : "nothing", e->request_frame);
+        printf("REPLY %u %s", e->code, e->text);
+        if (e->request_frame)
+            printf(" (answers %s of frame %" PRIu64 " after %.3f s)", e->request_command, e->request_frame,
+                   e->response_time);
+        printf("\n");
         break;
     case FTPLENS_EVENT_LOGIN:
         printf("LOGIN user=%s password=%s state=%s failures=%u%s\n", e->user,
