@@ -28,6 +28,8 @@
 //! ```
 #![deny(unsafe_code)]
 
+#[cfg(feature = "cli")]
+pub mod capture;
 pub mod ffi;
 pub mod fields;
 pub mod heuristic;
