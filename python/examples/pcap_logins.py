@@ -22,7 +22,7 @@ import ipaddress
 import struct
 import sys
 from dataclasses import dataclass, field
-from typing import BinaryIO, Dict, Iterator, List, Optional, Tuple
+from typing import BinaryIO, Dict, Iterator, List, Optional, Set, Tuple
 
 import ftplens
 from ftplens import Direction
@@ -252,7 +252,7 @@ class Analyzer:
     def __init__(self, out: "TextOut") -> None:
         self.out = out
         self.controls: Dict[Tuple[Addr, Addr], Control] = {}
-        self.not_ftp: set = set()
+        self.not_ftp: Set[Tuple[Addr, Addr]] = set()
         self.listeners: Dict[Addr, Channel] = {}  # predicted data endpoint -> channel
         self.data_flows: Dict[Tuple[Addr, Addr], Channel] = {}
         self.transfers: List[Tuple[Control, Transfer]] = []
@@ -321,9 +321,9 @@ class Analyzer:
                 self.listeners[(e.alt_data.host, e.alt_data.port)] = channel
             self.channels[(id(ctl), e.channel_id)] = channel
         elif isinstance(e, ftplens.TransferStartedEvent):
-            channel = self.channels.get((id(ctl), e.channel_id))
+            known = self.channels.get((id(ctl), e.channel_id))
             self.transfers.append((ctl, Transfer(e.frame, e.command, e.path or e.arg, e.mode,
-                                                 channel.arithmetic if channel else "", None, e.channel_id)))
+                                                 known.arithmetic if known else "", None, e.channel_id)))
         elif isinstance(e, ftplens.TransferEndedEvent):
             for c, t in reversed(self.transfers):
                 if c is ctl and t.channel_id == e.channel_id and t.outcome is None:

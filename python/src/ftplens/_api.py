@@ -32,20 +32,20 @@ from ._lib import (
 
 if TYPE_CHECKING:  # the generated module is typed; give checkers the real classes
     from ._abi import (  # type: ignore[import-not-found,unused-ignore]
-        Anomaly,
-        Direction,
-        EventKind,
-        ExpertGroup,
-        ExpertSeverity,
-        Family,
-        FieldType,
-        FrameRole,
-        ItemTarget,
-        LineKind,
-        LoginState,
-        Mode,
-        Outcome,
-        Verdict,
+        Anomaly as Anomaly,
+        Direction as Direction,
+        EventKind as EventKind,
+        ExpertGroup as ExpertGroup,
+        ExpertSeverity as ExpertSeverity,
+        Family as Family,
+        FieldType as FieldType,
+        FrameRole as FrameRole,
+        ItemTarget as ItemTarget,
+        LineKind as LineKind,
+        LoginState as LoginState,
+        Mode as Mode,
+        Outcome as Outcome,
+        Verdict as Verdict,
     )
 else:
     Anomaly = abi.Anomaly
@@ -153,6 +153,8 @@ def _c_endpoint(value: Optional[HostPort], what: str) -> Any:
         return ep
     try:
         host, port = value
+        if host is None:
+            raise ValueError("no host")
         ip = ipaddress.ip_address(host)
         port = int(port)
     except (TypeError, ValueError) as e:
@@ -531,7 +533,7 @@ def _event(e: Any) -> Event:
         )
     if kind == abi.FTPLENS_EVENT_DATA_PROTECTED:
         return DataProtectedEvent(EventKind.DATA_PROTECTED, **base)
-    return UnknownEvent(kind, **base)  # type: ignore[arg-type]
+    return UnknownEvent(kind, **base)
 
 
 # ------------------------------------------------------------------------------------ registries
