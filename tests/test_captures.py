@@ -7,6 +7,7 @@ rely on, so they are checked against an independent reader.
 from __future__ import annotations
 
 import filecmp
+import functools
 import json
 import os
 import subprocess
@@ -37,8 +38,24 @@ def decode_as(facts):
     return args
 
 
-def ftp_rows(facts, pcap=None):
-    return tshark_fields(pcap or facts["path"], FTP_FIELDS, extra_args=decode_as(facts))
+ALL_FIELDS = FTP_FIELDS + ["ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.flags.syn",
+                           "tcp.flags.ack", "tcp.payload"]
+
+
+@functools.lru_cache(maxsize=None)
+def _all_rows(path, decode):
+    rows = tshark_fields(path, ALL_FIELDS, extra_args=list(decode))
+    for r in rows:
+        r["src"] = r["ip.src"] or r["ipv6.src"]
+        r["dst"] = r["ip.dst"] or r["ipv6.dst"]
+        r["payload"] = bytes.fromhex(r["tcp.payload"].replace(":", ""))
+    return rows
+
+
+def ftp_rows(facts):
+    """Every frame of the capture (one tshark run per capture, cached) with the built-in
+    ftp fields, addresses, ports, flags and the TCP payload (bytes, key "payload")."""
+    return _all_rows(facts["path"], tuple(decode_as(facts)))
 
 
 def builtin_commands(rows):
@@ -49,36 +66,35 @@ def builtin_commands(rows):
     return out
 
 
-def data_filter(facts, t):
-    """A display filter for the transfer's data connection payload, in the direction the
-    file bytes flow."""
+def data_match(facts, t):
+    """A predicate on rows: the transfer's data connection, in the direction the file
+    bytes flow."""
     d = t["data"]
-    ipf = "ipv6" if facts["ip_version"] == 6 else "ip"
-    if t["initiator"] == "client":             # passive: known server port
-        sport = d["server_port"]
-        side = "src" if t["direction"] != "upload" else "dst"
-        flt = "tcp.%sport == %d" % (side, sport)
-        if d.get("server_ip"):
-            flt += " && %s.%s == %s" % (ipf, side, d["server_ip"])
-    else:                                      # active: known client port
-        cport = d["client_port"]
-        side = "dst" if t["direction"] != "upload" else "src"
-        flt = "tcp.%sport == %d" % (side, cport)
-        if d.get("client_ip"):
-            flt += " && %s.%s == %s" % (ipf, side, d["client_ip"])
-    return flt
+    down = t["direction"] != "upload"
+    if t["initiator"] == "client":             # passive: the server's port is known
+        port, ip, at_src = d["server_port"], d["server_ip"], down
+    else:                                      # active: the client's port is known
+        port, ip, at_src = d["client_port"], d["client_ip"], not down
+
+    def match(r):
+        if at_src:
+            return r["tcp.srcport"] == str(port) and (not ip or r["src"] == ip)
+        return r["tcp.dstport"] == str(port) and (not ip or r["dst"] == ip)
+    return match
 
 
 def transfer_payloads(facts, t):
-    """Payload of each TCP stream matching the transfer's data filter, in stream order."""
-    rows = tshark_fields(facts["path"], ["tcp.stream", "tcp.payload"], two_pass=False,
-                         display_filter="(%s) && tcp.len > 0" % data_filter(facts, t),
-                         extra_args=decode_as(facts))
+    """Payload of each TCP stream carrying the transfer's bytes, in stream order."""
+    match = data_match(facts, t)
     streams = {}
-    for r in rows:
-        streams.setdefault(int(r["tcp.stream"]), bytearray()).extend(
-            bytes.fromhex(r["tcp.payload"].replace(":", "")))
+    for r in ftp_rows(facts):
+        if r["payload"] and match(r):
+            streams.setdefault(int(r["tcp.stream"]), bytearray()).extend(r["payload"])
     return [bytes(streams[k]) for k in sorted(streams)]
+
+
+def payload_where(facts, pred) -> bytes:
+    return b"".join(r["payload"] for r in ftp_rows(facts) if pred(r))
 
 
 # ----------------------------------------------------------------------------- seed sample
@@ -187,14 +203,12 @@ def test_handmade_data_bytes(handmade_captures, name):
         if t["file"] and t["offset"] == 0:
             assert c["files"][t["file"]]["sha256"] == t["sha256"]
         # the frame numbers in the facts point at the right frames
-        rows = tshark_fields(c["path"], ["tcp.flags.syn", "tcp.flags.ack", "tcp.len"],
-                             two_pass=False)
-        by_frame = {int(r["frame.number"]): r for r in rows}
+        by_frame = {int(r["frame.number"]): r for r in ftp_rows(c)}
         syn = by_frame[t["data_syn_frame"]]
         assert syn["tcp.flags.syn"] in ("1", "True") and syn["tcp.flags.ack"] in ("0", "False")
         assert int(by_frame[t["data_first_frame"]]["tcp.len"]) > 0
     for o in c.get("opaque_data_connections", []):
-        payload = stream_payload(c["path"], "tcp.srcport == %d" % o["server_port"])
+        payload = payload_where(c, lambda r: r["tcp.srcport"] == str(o["server_port"]))
         assert sha256_hex(payload) == o["sha256"]
 
 
@@ -222,7 +236,7 @@ def test_handmade_address_replies_with_builtin_ftp(handmade_captures):
     rows = ftp_rows(c)
     r = [x for x in rows if int(x["frame.number"]) == c["multiline_reply_frame"]][0]
     assert (r["ftp.response.code"], r["ftp.response.arg"]) == ("230", "Welcome, alice.")
-    reply = stream_payload(c["path"], "frame.number == %d" % c["multiline_reply_frame"])
+    reply = r["payload"]
     assert reply.startswith(b"230-") and b"\r\n331 this inner line" in reply
     assert reply.endswith(b"\r\n230 Login successful.\r\n")
 
@@ -235,9 +249,7 @@ def test_handmade_special_shapes(handmade_captures):
     lens = {int(r["frame.number"]): int(r["tcp.len"]) for r in rows}
     assert all(lens[f] > 0 for f in split) and len(split) == 4
     # pipelined: one segment holds both commands
-    rows = tshark_fields(h["pipelined"]["path"], ["tcp.payload"], two_pass=False,
-                         display_filter="tcp.dstport == 21 && tcp.len > 0")
-    payloads = [bytes.fromhex(r["tcp.payload"].replace(":", "")) for r in rows]
+    payloads = [r["payload"] for r in ftp_rows(h["pipelined"]) if r["tcp.dstport"] == "21"]
     assert b"TYPE I\r\nPASV\r\n" in payloads
     # the over-long line: 20,000 bytes without CRLF, over several segments
     c = h["overlong_line"]
@@ -314,9 +326,10 @@ def test_real_capture_data_bytes(real_captures, name):
         assert not transfers
         return
     assert transfers
-    by_filter = {}
+    by_filter = {}   # transfers sharing a data endpoint (list_nlst_*), in order
     for t in c["transfers"]:
-        by_filter.setdefault(data_filter(c, t), []).append(t)
+        key = json.dumps([t["initiator"], t["direction"] == "upload", t["data"]], sort_keys=True)
+        by_filter.setdefault(key, []).append(t)
     for flt, ts in by_filter.items():
         payloads = transfer_payloads(c, ts[0])
         assert len(payloads) == len(ts), flt
@@ -328,8 +341,9 @@ def test_real_capture_data_bytes(real_captures, name):
     for t in c.get("encrypted_transfers", []):
         # the data connection is there, but its bytes are not the file's
         payloads = transfer_payloads(c, t)
-        assert len(payloads) == 1 and payloads[0][:1] == b"\x17" or \
-            sha256_hex(payloads[0]) != t["sha256"]
+        assert len(payloads) == 1 and payloads[0][:1] in (b"\x16", b"\x17"), t
+        assert sha256_hex(payloads[0]) != t["sha256"] and t["sha256"] == c["files"][t["file"]][
+            "sha256"]
 
 
 def test_real_active_data_not_from_port_20(real_captures):
@@ -339,9 +353,9 @@ def test_real_active_data_not_from_port_20(real_captures):
         for t in c["transfers"]:
             if t["initiator"] != "server":
                 continue
-            rows = tshark_fields(c["path"], ["tcp.srcport"], two_pass=False,
-                                 display_filter="tcp.flags.syn == 1 && tcp.flags.ack == 0 && "
-                                                "tcp.dstport == %d" % t["data"]["client_port"])
+            rows = [r for r in ftp_rows(c) if r["tcp.flags.syn"] in ("1", "True")
+                    and r["tcp.flags.ack"] in ("0", "False")
+                    and r["tcp.dstport"] == str(t["data"]["client_port"])]
             assert rows and all(r["tcp.srcport"] != "20" for r in rows)
             seen += 1
     assert seen >= 4
