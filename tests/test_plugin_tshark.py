@@ -219,105 +219,148 @@ def test_install_target_uses_home(tmp_path):
     assert sorted(x.name for x in epan[0].iterdir()) == ["ftplens.so"]
 
 
-# ------------------------------------------------------------------------------------------ seed sample
+# ------------------------------------------------------------------------------------------ captures with facts
+#
+# Every capture that comes with facts (tests/captures/README.md's schema) is checked the same way: the
+# hand-made corner cases, the seed sample, and the real server/client captures of tests/captures/real.py
+# (made once per session by the shared harness's real_captures fixture, when this machine can).
+
+FILE_TRANSFERS = ("RETR", "STOR", "STOU", "APPE")
+CAPTURE_FIELDS = ["ftplens.request.command", "ftplens.request.arg", "ftplens.response.code", "ftplens.user",
+                  "ftplens.password", "ftplens.login.success", "ftplens.data.port", "ftplens.data.mode",
+                  "ftplens.anomaly", "ftplens.tls.mechanism", "ftplens-data.command", "ftplens-data.file",
+                  "ftplens-data.path", "ftplens-data.mode", "ftplens-data.offset", "ftplens-data.setup_frame",
+                  "ftplens-data.command_frame", "tcp.srcport", "tcp.dstport", "tcp.len", "tcp.stream",
+                  "frame.protocols"]
 
 
-SEED_FIELDS = ["ftplens.request.command", "ftplens.request.arg", "ftplens.response.code", "ftplens.user",
-               "ftplens.password", "ftplens.login.success", "ftplens.data.ip", "ftplens.data.port",
-               "ftplens.data.mode", "ftplens-data.command", "ftplens-data.file", "ftplens-data.setup_frame",
-               "ftplens-data.command_frame", "ftp.request.command", "ftp.request.arg", "tcp.srcport",
-               "tcp.dstport", "tcp.len"]
+def _real_names():
+    try:
+        import harness  # tests/harness, on sys.path through tests/conftest.py
+        return harness.real_scenario_names()
+    except Exception:  # the shared harness is not there (yet): no real captures
+        return []
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="samples/seed-pasv.pcap not there yet")
-def test_seed_sample(tshark):
-    rows = tshark.fields(SEED, SEED_FIELDS)
-    users = values(rows, "ftplens.user")
-    assert users and users[0], "no ftplens.user"
-    # the built-in dissector is not on port 21 any more (ftplens took it), so read USER off ftplens.request
-    assert values(rows, "ftplens.password")
-    assert {"1", "True", "true"} & set(values(rows, "ftplens.login.success"))
-    assert "26758" in values(rows, "ftplens.data.port")
-    assert "192.168.1.109" in values(rows, "ftplens.data.ip")
-    assert "PASV" in values(rows, "ftplens.data.mode")
-    data_rows = [r for r in rows if "26758" in (r["tcp.srcport"] + r["tcp.dstport"]) and r["tcp.len"] != ["0"]]
-    assert data_rows, "no data-connection payload in the seed sample"
-    for r in data_rows:
-        assert r["ftplens-data.command"] == ["RETR"], r
-        assert r["ftplens-data.file"], r
-        assert r["ftplens-data.setup_frame"] and r["ftplens-data.command_frame"], r
+CAPTURES = ([("handmade", n) for n in FACTS_BY_NAME] + ([("seed", "seed-pasv")] if SEED.exists() else [])
+            + [("real", n) for n in _real_names()])
 
 
-# ------------------------------------------------------------------------------------------ handmade
-
-
-HM_FIELDS = ["ftplens.request.command", "ftplens.request.arg", "ftplens.response.code", "ftplens.user",
-             "ftplens.password", "ftplens.login.success", "ftplens.data.port", "ftplens.data.mode",
-             "ftplens.anomaly", "ftplens.tls.mechanism", "ftplens-data.command", "ftplens-data.file",
-             "ftplens-data.mode", "ftplens-data.offset", "ftplens-data.setup_frame", "ftplens-data.command_frame",
-             "tcp.srcport", "tcp.dstport", "tcp.len", "frame.protocols"]
+def _params(captures):
+    return [pytest.param(k, n, id=f"{k}-{n}") for k, n in captures]
 
 
 @pytest.fixture(scope="module")
-def handmade_rows(tshark):
+def capture_rows(tshark, request):
+    """(kind, name) -> (facts, pcap Path, rows of CAPTURE_FIELDS), dissected once per module."""
     cache = {}
 
-    def get(name):
-        if name not in cache:
-            cache[name] = tshark.fields(HANDMADE / FACTS_BY_NAME[name]["pcap"], HM_FIELDS)
-        return cache[name]
+    def get(kind, name):
+        if (kind, name) in cache:
+            return cache[kind, name]
+        if kind == "handmade":
+            facts, pcap = FACTS_BY_NAME[name], HANDMADE / FACTS_BY_NAME[name]["pcap"]
+        elif kind == "seed":
+            facts, pcap = json.loads(SEED.with_suffix(".facts.json").read_text()), SEED
+        else:
+            try:
+                real = request.getfixturevalue("real_captures")
+            except pytest.FixtureLookupError:
+                pytest.skip("no real_captures fixture (tests/conftest.py)")
+            if name not in real:
+                pytest.skip(f"real capture {name} was not made here")
+            facts, pcap = real[name], real.pcap(name)
+        cache[kind, name] = (facts, pcap, tshark.fields(pcap, CAPTURE_FIELDS))
+        return cache[kind, name]
 
     return get
 
 
-def _names(pred=lambda c: True):
-    return [c["name"] for c in FACTS if pred(c)]
+def _conn_rows(rows, conn):
+    """The rows of one TCP connection of the facts (a port the facts do not know is None)."""
+    known = {str(conn[k]) for k in ("client_port", "server_port") if conn.get(k) is not None}
+    assert known
+    return [r for r in rows if known <= set(r["tcp.srcport"] + r["tcp.dstport"])]
 
 
-@pytest.mark.parametrize("name", _names())
-def test_handmade_commands_and_login(handmade_rows, name):
-    facts = FACTS_BY_NAME[name]
-    rows = handmade_rows(name)
+def _payload_rows(rows, conn):
+    return [r for r in _conn_rows(rows, conn) if r["tcp.len"] not in (["0"], [])]
+
+
+@pytest.mark.parametrize("kind,name", _params(CAPTURES))
+def test_commands_and_login(capture_rows, kind, name):
+    facts, _, rows = capture_rows(kind, name)
     commands = [c.upper() for c in values(rows, "ftplens.request.command")]
     # facts.json writes "<OVERLONG>" for a line too long to be a command (the core reports line_too_long)
     assert commands == [c.upper() for c in facts["commands"] if not c.startswith("<")]
+    if facts["tls"]:
+        return  # USER and PASS went inside TLS
     if facts.get("user"):
         assert facts["user"] in values(rows, "ftplens.user")
     if facts.get("password"):
         assert facts["password"] in values(rows, "ftplens.password")
+    success = values(rows, "ftplens.login.success")
     if facts.get("login_ok"):
-        assert {"1", "True", "true"} & set(values(rows, "ftplens.login.success"))
+        assert {"1", "True", "true"} & set(success), success
+    elif facts.get("user"):
+        assert success and not {"1", "True", "true"} & set(success), success
     for anomaly in facts["anomalies"]:
         assert anomaly in values(rows, "ftplens.anomaly"), anomaly
 
 
-@pytest.mark.parametrize("name", _names(lambda c: c["transfers"]))
-def test_handmade_data_channels(handmade_rows, name):
-    facts = FACTS_BY_NAME[name]
-    rows = handmade_rows(name)
+def _transfer_matches(r, t):
+    return (r["ftplens-data.command"] == [t["command"]]
+            and r["ftplens-data.file"] == ([t["file"]] if t["file"] else [])
+            and r["ftplens-data.mode"] == [t["mode"]]
+            and ("command_frame" not in t or r["ftplens-data.command_frame"] == [str(t["command_frame"])])
+            and (not t["offset"] or r["ftplens-data.offset"] == [str(t["offset"])]))
+
+
+@pytest.mark.parametrize("kind,name", _params(CAPTURES))
+def test_data_channels(capture_rows, kind, name):
+    """Every data connection's payload is ftplens-data, tied to its transfer command, file and setup."""
+    facts, _, rows = capture_rows(kind, name)
+    if not facts["transfers"]:
+        pytest.skip("no transfer in clear")
+    used = set()
     for t in facts["transfers"]:
         assert str(t["advertised"]["port"]) in values(rows, "ftplens.data.port"), t["advertised"]
         assert t["mode"] in values(rows, "ftplens.data.mode")
-        d = t["data"]
-        ports = {str(d["client_port"]), str(d["server_port"])}
-        data_rows = [r for r in rows if set(r["tcp.srcport"] + r["tcp.dstport"]) == ports and r["tcp.len"] != ["0"]]
-        assert data_rows, f"no payload on the data connection {d}"
-        for r in data_rows:
-            assert r["ftplens-data.command"] == [t["command"]], (r["frame"], r)
-            assert r["ftplens-data.file"] == [t["file"]], r
-            assert r["ftplens-data.mode"] == [t["mode"]], r
-            assert r["ftplens-data.command_frame"] == [str(t["command_frame"])], r
-            if t["offset"]:
-                assert r["ftplens-data.offset"] == [str(t["offset"])], r
-            assert "ftplens-data" in r["frame.protocols"][0].split(":"), r
+        # The connection's ports may be reused by another transfer (fixed passive ports, facts that leave a
+        # port unknown): take the first TCP stream on them not yet claimed whose payload is all this transfer.
+        streams = {}
+        for r in _payload_rows(rows, t["data"]):
+            streams.setdefault(r["tcp.stream"][0], []).append(r)
+        assert streams, f"no payload on the data connection {t['data']}"
+        for sid, srows in streams.items():
+            assert all("ftplens-data" in r["frame.protocols"][0].split(":") and r["ftplens-data.command"]
+                       and r["ftplens-data.setup_frame"] for r in srows), (sid, srows[0])
+        mine = [sid for sid, srows in streams.items()
+                if sid not in used and all(_transfer_matches(r, t) for r in srows)]
+        assert mine, (t, {sid: srows[0] for sid, srows in streams.items()})
+        used.add(mine[0])
+        if t.get("path"):
+            # absolute once the session saw the cwd (PWD, CWD); else relative, as sent
+            for r in streams[mine[0]]:
+                (path,) = r["ftplens-data.path"]
+                assert path == t["path"] or (not path.startswith("/") and t["path"].endswith("/" + path)), r
 
 
-@pytest.mark.parametrize("name", _names(lambda c: c["tls"]))
-def test_handmade_tls_upgrade(handmade_rows, name):
-    rows = handmade_rows(name)
+def _control_rows(rows, facts):
+    return _conn_rows(rows, facts["control"])
+
+
+@pytest.mark.parametrize("kind,name", _params(c for c in CAPTURES
+                                             if c[0] != "handmade" or FACTS_BY_NAME[c[1]]["tls"]))
+def test_tls_upgrade(capture_rows, kind, name):
+    """After the 234, the control connection is handed to TLS (and nothing else is)."""
+    facts, _, rows = capture_rows(kind, name)
     upgrade = frames_with(rows, "ftplens.tls.mechanism")
+    if not facts["tls"]:
+        assert not upgrade
+        return
     assert len(upgrade) == 1
-    later = [r for r in rows if r["frame"] > upgrade[0] and r["tcp.len"] not in (["0"], [])]
+    later = [r for r in _control_rows(rows, facts) if r["frame"] > upgrade[0] and r["tcp.len"] != ["0"]]
     assert later and all("tls" in r["frame.protocols"][0].split(":") for r in later), later
 
 
@@ -325,27 +368,32 @@ def _sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("name", _names(lambda c: c["transfers"]))
-def test_handmade_export_objects(tshark, name):
-    facts = FACTS_BY_NAME[name]
-    out = tshark.outdir("eo-" + name)
-    tshark.run(["-n", "-r", tshark.readable(HANDMADE / facts["pcap"]), "-q", "--export-objects", f"ftplens,{out}"])
-    got = {p.name: _sha256(p) for p in out.iterdir()}
+@pytest.mark.parametrize("kind,name", _params(CAPTURES))
+def test_export_objects(tshark, capture_rows, kind, name):
+    """--export-objects ftplens,DIR writes each file transferred in clear under its base name (REST: partial)."""
+    facts, pcap, _ = capture_rows(kind, name)
     want = {}
     for t in facts["transfers"]:
+        if t["command"] not in FILE_TRANSFERS:
+            continue
         fname = os.path.basename(t["file"])
         if t["offset"]:
             fname += f".partial-at-{t['offset']}"
         want[fname] = t["sha256"]
+    out = tshark.outdir("eo-" + name)
+    tshark.run(["-n", "-r", tshark.readable(pcap), "-q", "--export-objects", f"ftplens,{out}"])
+    got = {p.name: _sha256(p) for p in out.iterdir()}
     assert got == want
 
 
-def test_heuristic_finds_a_nonstandard_port(handmade_rows):
-    if "control_port_2121" not in FACTS_BY_NAME:
-        pytest.skip("no control_port_2121 capture")
-    rows = handmade_rows("control_port_2121")
-    assert [c.upper() for c in values(rows, "ftplens.request.command")] == \
-        FACTS_BY_NAME["control_port_2121"]["commands"]
+@pytest.mark.parametrize("kind,name", _params(c for c in CAPTURES
+                                             if c[1] in ("control_port_2121", "port2121_curl")))
+def test_heuristic_finds_a_nonstandard_port(capture_rows, kind, name):
+    facts, _, rows = capture_rows(kind, name)
+    assert facts["control"]["server_port"] != 21
+    control = _control_rows(rows, facts)
+    assert [c.upper() for c in values(control, "ftplens.request.command")] == facts["commands"]
+    assert all("ftp:" not in r["frame.protocols"][0] + ":" for r in control)
 
 
 def test_split_reply_is_reassembled_with_exact_positions(tshark):
@@ -391,26 +439,23 @@ def test_stats_tree(tshark):
 # ------------------------------------------------------------------------------------------ vs the built-in
 
 
-SIMPLE = _names(lambda c: not c["tls"] and c["name"] not in ("overlong_line", "split_227", "pipelined",
-                                                               "multiline_inner_digits"))
-
-
-@pytest.mark.parametrize("name", SIMPLE)
-def test_agrees_with_builtin_ftp(tshark, name):
-    """Where the built-in ftp dissector is right (one line per segment), commands, args and codes agree."""
-    facts = FACTS_BY_NAME[name]
-    pcap = HANDMADE / facts["pcap"]
+@pytest.mark.parametrize("kind,name", _params(c for c in CAPTURES if c[1] not in (
+    "overlong_line", "split_227", "pipelined", "multiline_inner_digits", "list_nlst_lftp")))
+def test_agrees_with_builtin_ftp(tshark, capture_rows, kind, name):
+    """Where the built-in ftp dissector is right (one line per segment, no TLS: it only switches on the
+    exact "AUTH TLS"), commands, args and codes agree, frame by frame."""
+    facts, pcap, _ = capture_rows(kind, name)
+    if facts["tls"]:
+        pytest.skip("the built-in dissector reads TLS records as FTP lines after AUTH SSL")
     ours = tshark.fields(pcap, ["ftplens.request.command", "ftplens.request.arg", "ftplens.response.code"])
     port = facts["control"]["server_port"]
     builtin = tshark.fields(pcap, ["ftp.request.command", "ftp.request.arg", "ftp.response.code"],
                             extra=["--disable-protocol", "ftplens", "--disable-protocol", "ftplens-data",
                                    "-d", f"tcp.port=={port},ftp"])
-    assert values(ours, "ftplens.request.command") == values(builtin, "ftp.request.command")
-    assert values(ours, "ftplens.request.arg") == values(builtin, "ftp.request.arg")
-    assert values(ours, "ftplens.response.code") == values(builtin, "ftp.response.code")
-    # and per frame, not just in order
+    assert len(ours) == len(builtin)
     for a, b in zip(ours, builtin):
-        assert a["ftplens.request.command"] == b["ftp.request.command"], a["frame"]
+        assert (a["ftplens.request.command"], a["ftplens.request.arg"], a["ftplens.response.code"]) == \
+            (b["ftp.request.command"], b["ftp.request.arg"], b["ftp.response.code"]), a["frame"]
 
 
 # ------------------------------------------------------------------------------------------ real captures
