@@ -286,6 +286,34 @@ def build_editable(wheel_directory: str, config_settings: Optional[Dict[str, Any
     return _write_wheel(wheel_directory, _version(), [("_ftplens_editable.pth", pth)])
 
 
+def _standalone_manifest(text: str) -> str:
+    """Cargo.toml without the workspace's other members (the sdist carries only the core crate)."""
+    out: List[str] = []
+    section = ""
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if skipping:
+            if "]" in stripped.split("#", 1)[0]:
+                skipping = False
+            continue
+        if stripped.startswith("["):
+            section = stripped
+        if section == "[workspace]" and stripped.split("=", 1)[0].strip() in ("members", "default-members"):
+            value = stripped.split("=", 1)[1].split("#", 1)[0]
+            skipping = "[" in value and "]" not in value
+            continue
+        out.append(line)
+    return "".join(out)
+
+
+def _add_bytes(tf: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tf.addfile(info, io.BytesIO(data))
+
+
 def build_sdist(sdist_directory: str, config_settings: Optional[Dict[str, Any]] = None) -> str:
     """An sdist that rebuilds from scratch: the Python package plus the Rust crate under rust/."""
     root = _repo_root()
@@ -309,15 +337,14 @@ def build_sdist(sdist_directory: str, config_settings: Optional[Dict[str, Any]] 
                 tf.add(str(PKG_DIR / name), arcname="%s/%s" % (base, name), filter=skip)
         if root != (PKG_DIR / "rust").resolve():
             for name in RUST_PATHS:
-                if (root / name).exists():
+                if name == "Cargo.toml":
+                    text = (root / name).read_text(encoding="utf-8")
+                    _add_bytes(tf, "%s/rust/Cargo.toml" % base, _standalone_manifest(text).encode("utf-8"))
+                elif (root / name).exists():
                     tf.add(str(root / name), arcname="%s/rust/%s" % (base, name), filter=skip)
         else:
             tf.add(str(root), arcname="%s/rust" % base, filter=skip)
-        pkg_info = _metadata(version).encode("utf-8")
-        info = tarfile.TarInfo("%s/PKG-INFO" % base)
-        info.size = len(pkg_info)
-        info.mode = 0o644
-        tf.addfile(info, io.BytesIO(pkg_info))
+        _add_bytes(tf, "%s/PKG-INFO" % base, _metadata(version).encode("utf-8"))
     _log("wrote %s" % out)
     return out.name
 
