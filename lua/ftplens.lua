@@ -1,0 +1,595 @@
+-- ftplens.lua
+-- The Lua fallback of the ftplens Wireshark plugin: FTP control and data connections, analysed by
+-- the ftplens core through its native Lua module (ftplens/ftplens_core.so beside this file).
+--
+-- A C plugin loads only into the Wireshark major.minor it was built for; this script loads into any
+-- Wireshark with Lua (4.0 embeds Lua 5.2, 4.4 and later 5.3 or 5.4; build the module to match:
+-- `make install-lua LUA_VERSION=5.4`). It registers the same protocols (ftplens, ftplens-data), the
+-- same fields and the same expert infos as the C plugin, from the same registry, so display filters
+-- work with either. It parses no FTP itself: the core frames lines, parses them and says what to
+-- show. It steps aside when the C plugin has registered ftplens (a duplicate protocol is fatal).
+--
+-- State is computed on the first pass only; re-dissection shows stored results (as the C plugin).
+--
+-- Data connections: Wireshark 4.0 to 4.4 have no Lua conversation API, so a predicted data channel
+-- claims its port in the "tcp.port" table until its connection shows up or its transfer ends; the
+-- connection found is then bound to ftplens-data through pinfo.conversation, and the port entry goes
+-- (the dissector that had the port before gets it back), so a later, unrelated connection on that
+-- port is not mislabelled. Where the Conversation class exists (4.6 and later), the data channel
+-- is predicted as the C plugin does it: a conversation with a wildcard port.
+--
+-- Copyright 2025, the ftplens authors
+--
+-- SPDX-License-Identifier: GPL-2.0-or-later
+
+local SCRIPT = debug.getinfo(1, "S").source:gsub("^@", "")
+local DIR = SCRIPT:match("^(.*)[/\\][^/\\]*$") or "."
+
+local function registered(name)
+    local ok, d = pcall(Dissector.get, name)
+    return ok and d ~= nil
+end
+
+package.cpath = DIR .. "/ftplens/?.so;" .. package.cpath
+local loaded, core = pcall(require, "ftplens_core")
+
+-- One line to Wireshark's log (shown by `tshark --log-level=info`), or stderr without the module.
+local function note(level, text)
+    if loaded then
+        core.log(level, "ftplens.lua: " .. text)
+    else
+        io.stderr:write("ftplens.lua: ", text, "\n")
+    end
+end
+
+if registered("ftplens") then
+    note("info", "ftplens is already registered (the ftplens C plugin); the Lua fallback steps aside")
+    return
+end
+if not loaded then
+    note("warning", "cannot load the native module " .. DIR .. "/ftplens/ftplens_core.so ("
+        .. tostring(core):gsub("\n", " ") .. "); the Lua fallback is off")
+    return
+end
+if _VERSION ~= "Lua " .. core.lua_version then
+    note("warning", "ftplens_core.so was built for Lua " .. core.lua_version .. " but this Wireshark has "
+        .. _VERSION .. " (make install-lua LUA_VERSION=...); the Lua fallback is off")
+    return
+end
+
+local MAX_DEPTH = 16
+-- Seconds (capture time) a predicted channel whose transfer ended keeps its port for a connection
+-- that had not shown up yet (captures reorder the data connection and the final reply).
+local LATE_GRACE = 5
+local HAVE_CONVERSATION = type(Conversation) == "table" and type(Conversation.find) == "function"
+    and type(Conversation.find_from_pinfo) == "function" and convtypes ~= nil
+
+local proto = Proto("ftplens", "File Transfer Protocol (ftplens)")
+local proto_data = Proto("ftplens-data", "FTP data channel (ftplens)")
+
+-- ------------------------------------------------------------------------ fields and experts
+
+local FIELDS = core.fields   -- { abbrev, name, blurb, type, role, data }, 1-based, as items name them
+local PF = {}                -- ProtoField per registry position
+local EX = {}                -- ProtoExpert per registry position
+
+do
+    local ctrl, data = {}, {}
+    local frametypes = { request = frametype.REQUEST, response = frametype.RESPONSE, plain = frametype.NONE }
+    for i, f in ipairs(FIELDS) do
+        local pf
+        if f.type == "string" then
+            pf = ProtoField.string(f.abbrev, f.name, base.NONE, f.blurb)
+        elseif f.type == "uint" then
+            pf = ProtoField.uint64(f.abbrev, f.name, base.DEC, nil, nil, f.blurb)
+        elseif f.type == "bool" then
+            pf = ProtoField.bool(f.abbrev, f.name, base.NONE, nil, nil, f.blurb)
+        elseif f.type == "frame" then
+            pf = ProtoField.framenum(f.abbrev, f.name, base.NONE, frametypes[f.role], nil, f.blurb)
+        elseif f.type == "reltime" then
+            pf = ProtoField.relative_time(f.abbrev, f.name, f.blurb)
+        elseif f.type == "ipv4" then
+            pf = ProtoField.ipv4(f.abbrev, f.name, f.blurb)
+        elseif f.type == "ipv6" then
+            pf = ProtoField.ipv6(f.abbrev, f.name, f.blurb)
+        else
+            pf = ProtoField.none(f.abbrev, f.name, f.blurb)
+        end
+        PF[i] = pf
+        if f.data then data[#data + 1] = pf else ctrl[#ctrl + 1] = pf end
+    end
+    proto.fields = ctrl
+    proto_data.fields = data
+
+    local groups = { security = expert.group.SECURITY, protocol = expert.group.PROTOCOL,
+                     malformed = expert.group.MALFORMED, sequence = expert.group.SEQUENCE,
+                     response_code = expert.group.RESPONSE_CODE }
+    local severities = { chat = expert.severity.CHAT, note = expert.severity.NOTE,
+                         warn = expert.severity.WARN, error = expert.severity.ERROR }
+    local ectrl, edata = {}, {}
+    for i, e in ipairs(core.experts) do
+        local pe = ProtoExpert.new(e.abbrev, e.summary, groups[e.group] or expert.group.PROTOCOL,
+                                   severities[e.severity] or expert.severity.NOTE)
+        EX[i] = pe
+        if e.abbrev:find("^ftplens%-data%.") then edata[#edata + 1] = pe else ectrl[#ectrl + 1] = pe end
+    end
+    proto.experts = ectrl
+    proto_data.experts = edata
+end
+
+proto.prefs.heuristic = Pref.bool("Find FTP on any TCP port", true,
+    "Let the ftplens core judge the first bytes of each side of TCP connections on other ports, "
+    .. "and claim those that are FTP")
+
+-- ------------------------------------------------------------------------ per-file state
+
+local tcp_table = DissectorTable.get("tcp.port")
+local tls_dissector = registered("tls") and Dissector.get("tls") or nil
+local data_dissector = Dissector.get("data")
+
+local S   -- reset by proto.init at the start of every file and every full re-dissection
+
+local function release_all_ports()
+    if not S then return end
+    for port, p in pairs(S.ports) do
+        tcp_table:remove(port, proto_data)
+        if p.prev then tcp_table:add(port, p.prev) end
+    end
+    S.ports = {}
+end
+
+local function init_state()
+    release_all_ports()
+    S = {
+        conns = {},       -- connection key -> control state (first pass)
+        pdus = {},        -- "frame:k" -> stored record of one fed PDU
+        earlier = {},     -- frame -> items that later frames added to it (response_in)
+        tls_frames = {},  -- frame -> true: the control connection is TLS there
+        partial = {},     -- frame -> true: only the start of a line (TCP reassembles it further)
+        data_conns = {},  -- connection key -> channel (first pass)
+        data_frames = {}, -- frame -> channel
+        ports = {},       -- port -> { chans = {channel...}, prev = Dissector or nil } (no Conversation API)
+        sessions = 0,
+    }
+end
+init_state()
+proto.init = init_state
+
+-- ------------------------------------------------------------------------ helpers
+
+local function endpoints(pinfo)
+    return tostring(pinfo.src), pinfo.src_port, tostring(pinfo.dst), pinfo.dst_port
+end
+
+-- The same key for both directions of a TCP connection.
+local function conn_key(pinfo)
+    local sa, sp, da, dp = endpoints(pinfo)
+    local a, b = sa .. "/" .. sp, da .. "/" .. dp
+    if a < b then return a .. "|" .. b, 0 end
+    return b .. "|" .. a, 1
+end
+
+-- Reached through the tcp.port table (a connection that has no conversation dissector yet)?
+local function via_port_table(pinfo)
+    local m = pinfo.match_uint
+    return m == pinfo.src_port or m == pinfo.dst_port
+end
+
+local function address(ip)
+    if not ip then return nil end
+    if ip:find(":", 1, true) then return Address.ipv6(ip) end
+    return Address.ip(ip)
+end
+
+-- ------------------------------------------------------------------------ rendering
+
+-- Add items to root, nesting by depth, exactly as the C plugin's render_items. own_bytes: offsets
+-- point into tvb (else every item is generated and covers no bytes).
+local function render_items(root, tvb, items, own_bytes)
+    if not items then return end
+    local owner = {}
+    local valid = 0
+    local captured = tvb:len()
+    for _, it in ipairs(items) do
+        local f, pf = FIELDS[it.field], PF[it.field]
+        if f and pf then
+            local d = it.depth < MAX_DEPTH and it.depth or MAX_DEPTH - 1
+            if d > valid then d = valid end
+            local parent = d == 0 and root or owner[d - 1]
+            local off, len = 0, 0
+            if own_bytes and it.length > 0 and it.offset + it.length <= captured then
+                off, len = it.offset, it.length
+            end
+            local range = tvb(off, len)
+            local pi
+            if f.type == "string" then
+                pi = parent:add(pf, range, it.value or "")
+            elseif f.type == "uint" then
+                pi = parent:add(pf, range, UInt64.new(it.lo or 0, it.hi or 0))
+            elseif f.type == "bool" then
+                pi = parent:add(pf, range, it.value and true or false)
+            elseif f.type == "frame" then
+                pi = parent:add(pf, range, it.value or 0)
+            elseif f.type == "reltime" then
+                pi = parent:add(pf, range, NSTime.new(it.secs or 0, it.nsecs or 0))
+            elseif f.type == "ipv4" or f.type == "ipv6" then
+                pi = parent:add(pf, range, address(it.value))
+            elseif it.value and it.value ~= "" then
+                pi = parent:add(pf, range, it.value)
+            else
+                pi = parent:add(pf, range)
+            end
+            if it.generated or len == 0 then pi:set_generated() end
+            if it.expert and EX[it.expert] then
+                pi:add_proto_expert_info(EX[it.expert], it.message or "")
+            end
+            owner[d] = pi
+            valid = d + 1
+        end
+    end
+end
+
+-- ------------------------------------------------------------------------ data channels
+
+local function get_channel(cs, id)
+    local ch = cs.channels[id]
+    if not ch then
+        ch = { session = cs.id, id = id, items = {}, tls = cs.prot_p }
+        cs.channels[id] = ch
+    end
+    return ch
+end
+
+local function release_port(port)
+    local p = S.ports[port]
+    if not p then return end
+    tcp_table:remove(port, proto_data)
+    if p.prev then tcp_table:add(port, p.prev) end
+    S.ports[port] = nil
+end
+
+-- The channel no longer waits for a connection: drop it from its port, and the port entry with it.
+local function unclaim(ch)
+    local p = ch.port and S.ports[ch.port]
+    if not p then return end
+    for i, c in ipairs(p.chans) do
+        if c == ch then table.remove(p.chans, i) break end
+    end
+    if #p.chans == 0 then release_port(ch.port) end
+end
+
+-- Channels whose transfer ended without their connection showing up give their ports back.
+local function sweep(now)
+    for port, p in pairs(S.ports) do
+        for i = #p.chans, 1, -1 do
+            local ch = p.chans[i]
+            if ch.ended_ts and now - ch.ended_ts > LATE_GRACE then table.remove(p.chans, i) end
+        end
+        if #p.chans == 0 then release_port(port) end
+    end
+end
+
+local function claim_port(ch, port)
+    ch.port = port
+    local p = S.ports[port]
+    if not p then
+        p = { chans = {}, prev = tcp_table:get_dissector(port) }
+        tcp_table:add(port, proto_data)
+        S.ports[port] = p
+    end
+    p.chans[#p.chans + 1] = ch
+end
+
+-- A DATA_EXPECTED event: the C plugin's expect_data.
+local function expect_data(cs, pinfo, ev)
+    local ch = get_channel(cs, ev.channel)
+    ch.sess = cs.sess
+    if HAVE_CONVERSATION then
+        local listeners = { ev.listener or cs.server_ip, ev.alt_listener }
+        for i = 1, 2 do
+            local ip = listeners[i]
+            if ip then
+                local conv = Conversation.find(pinfo.number, convtypes.TCP, address(ip), address(ev.peer),
+                                               ev.port, 0, true)
+                if conv then
+                    conv.dissector = proto_data
+                    conv[proto_data] = ch
+                end
+            end
+        end
+        return
+    end
+    claim_port(ch, ev.port)
+end
+
+-- Which predicted channel a new connection on a claimed port carries (the newest that matches).
+local function bind(pinfo, key, port)
+    local p = S.ports[port]
+    if not p then return nil end
+    local sa, sp, da, dp = endpoints(pinfo)
+    for i = #p.chans, 1, -1 do
+        local ch = p.chans[i]
+        if not ch.bound and ch.sess:matches(ch.id, sa, sp, da, dp) then
+            ch.bound = true
+            S.data_conns[key] = ch
+            pinfo.conversation = proto_data
+            unclaim(ch)
+            return ch
+        end
+    end
+    return nil
+end
+
+-- Not ours after all: the dissector that had the port before, else the next candidate of tcp.
+local function delegate(port, tvb, pinfo, tree)
+    local p = S.ports[port]
+    if p and p.prev then return p.prev:call(tvb, pinfo, tree) end
+    return 0
+end
+
+function proto_data.dissector(tvb, pinfo, tree)
+    local ch
+    if HAVE_CONVERSATION then
+        if pinfo.visited then
+            ch = S.data_frames[pinfo.number]
+        else
+            local conv = Conversation.find_from_pinfo(pinfo, false)
+            ch = conv and conv[proto_data]
+            if ch then S.data_frames[pinfo.number] = ch end
+        end
+    elseif not pinfo.visited then
+        local key = conn_key(pinfo)
+        if via_port_table(pinfo) and S.ports[pinfo.match_uint] then
+            sweep(pinfo.abs_ts)
+            ch = bind(pinfo, key, pinfo.match_uint)
+            if not ch then return delegate(pinfo.match_uint, tvb, pinfo, tree) end
+        else
+            ch = S.data_conns[key]
+        end
+        if ch then S.data_frames[pinfo.number] = ch end
+    else
+        ch = S.data_frames[pinfo.number]
+        if not ch and via_port_table(pinfo) then return delegate(pinfo.match_uint, tvb, pinfo, tree) end
+    end
+    if not ch then return 0 end
+
+    local n = tvb:reported_len()
+    pinfo.cols.protocol = "FTPLENS-DATA"
+    local info = "FTP data, " .. n .. " bytes"
+    if ch.command then
+        info = info .. " (" .. ch.command .. (ch.file ~= "" and " " or "") .. ch.file .. ")"
+    end
+    pinfo.cols.info = info
+    local ti = tree:add(proto_data, tvb())
+    ti:append_text(" (" .. n .. " bytes)")
+    render_items(ti, tvb, ch.items, false)
+
+    if ch.tls and tls_dissector then return tls_dissector:call(tvb, pinfo, tree) end
+    data_dissector:call(tvb, pinfo, tree)
+    return tvb:len()
+end
+
+-- ------------------------------------------------------------------------ control connections
+
+local function start_session(cs, pinfo, src_is_server)
+    local sa, sp, da, dp = endpoints(pinfo)
+    local client_ip, client_port
+    if src_is_server then
+        cs.server_ip, cs.server_port, client_ip, client_port = sa, sp, da, dp
+    else
+        cs.server_ip, cs.server_port, client_ip, client_port = da, dp, sa, sp
+    end
+    cs.sess = core.new_session(client_ip, client_port, cs.server_ip, cs.server_port)
+    S.sessions = S.sessions + 1
+    cs.id = S.sessions
+end
+
+local function sent_to_server(cs, pinfo)
+    return pinfo.dst_port == cs.server_port and tostring(pinfo.dst) == cs.server_ip
+end
+
+-- A transfer's command and file for the data packets' Info column; ended channels free their port.
+local function note_transfer(cs, pinfo, ev)
+    local ch = get_channel(cs, ev.channel)
+    ch.tls = ev.tls
+    if ev.kind == "transfer_ended" then
+        if ev.channel ~= 0 and not ch.ended_ts then
+            ch.ended_ts = pinfo.abs_ts
+            if ch.bound then unclaim(ch) end
+        end
+        return
+    end
+    if ch.command then return end
+    ch.command = ev.command
+    ch.file = ev.arg
+end
+
+-- First pass: feed whole lines to the session; keep what it says.
+local function feed_pdu(cs, pinfo, bytes, to_server)
+    local rec = { items = {}, summary = "", to_server = to_server }
+    if not cs.sess then
+        rec.summary = "(ftplens: no session)"
+        return rec
+    end
+    local ok, r = pcall(cs.sess.feed, cs.sess, to_server, bytes, pinfo.number, pinfo.abs_ts)
+    if not ok then
+        rec.summary = "(ftplens core error)"
+        return rec
+    end
+    for _, ev in ipairs(r.events) do
+        if ev.kind == "data_expected" then
+            expect_data(cs, pinfo, ev)
+        elseif ev.kind == "transfer_started" or ev.kind == "transfer_ended" then
+            note_transfer(cs, pinfo, ev)
+        elseif ev.kind == "tls_upgrade" then
+            rec.tls_upgrade = true
+        elseif ev.kind == "data_protected" then
+            cs.prot_p = true
+        end
+    end
+    for _, it in ipairs(r.items) do
+        if it.target == "earlier" and it.frame ~= pinfo.number then
+            local l = S.earlier[it.frame]
+            if not l then l = {}; S.earlier[it.frame] = l end
+            l[#l + 1] = it
+        elseif it.target == "channel" then
+            local ch = get_channel(cs, it.channel)
+            ch.items[#ch.items + 1] = it
+        else
+            rec.items[#rec.items + 1] = it
+        end
+    end
+    rec.summary = r.summary
+    if not HAVE_CONVERSATION then sweep(pinfo.abs_ts) end
+    return rec
+end
+
+-- The how-many-th PDU of this frame the current call is (0-based), counted afresh on each pass.
+local function next_pdu_key(pinfo)
+    local priv = pinfo.private
+    local k = tonumber(priv["ftplens_pdu"]) or 0
+    priv["ftplens_pdu"] = tostring(k + 1)
+    return k
+end
+
+-- Dissect whole lines of a claimed control connection.
+local function dissect_ctrl_lines(tvb, pinfo, tree, cs)
+    local len = tvb:len()
+    local buf = tvb:raw(0, len)
+    local prefix = core.complete_prefix(buf)
+    if prefix < len and pinfo.can_desegment > 0 then
+        -- An unfinished line: ask TCP for the rest.
+        pinfo.desegment_offset = prefix
+        pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
+        if prefix == 0 then
+            S.partial[pinfo.number] = true
+            return len
+        end
+    else
+        prefix = len
+    end
+
+    pinfo.cols.protocol = "FTPLENS"
+    local k = next_pdu_key(pinfo)
+    local rkey = pinfo.number .. ":" .. k
+    local rec = S.pdus[rkey]
+    if not rec and not pinfo.visited then
+        rec = feed_pdu(cs, pinfo, prefix < len and buf:sub(1, prefix) or buf, sent_to_server(cs, pinfo))
+        S.pdus[rkey] = rec
+        if rec.tls_upgrade then cs.tls_after = pinfo.number end
+    end
+
+    local ti = tree:add(proto, tvb(0, prefix))
+    if not rec then
+        ti:append_text(" (not analysed on the first pass)")
+        return len
+    end
+    if k == 0 then
+        pinfo.cols.info = rec.summary
+    elseif tostring(pinfo.cols.info) ~= "" then
+        pinfo.cols.info:append(" | " .. rec.summary)
+    else
+        pinfo.cols.info:append(rec.summary)
+    end
+    ti:append_text(rec.to_server and ", to server" or ", to client")
+
+    render_items(ti, tvb, rec.items, true)
+    if k == 0 then render_items(ti, tvb, S.earlier[pinfo.number], false) end
+    return len
+end
+
+-- After AUTH TLS/SSL was accepted, the rest of the control connection is TLS.
+local function tls_takes_over(tvb, pinfo, tree, cs)
+    if pinfo.visited then
+        if not S.tls_frames[pinfo.number] then return nil end
+    else
+        if not (cs and cs.tls_after and pinfo.number > cs.tls_after) then return nil end
+        S.tls_frames[pinfo.number] = true
+    end
+    if not tls_dissector then return nil end
+    return tls_dissector:call(tvb, pinfo, tree)
+end
+
+local function new_conn_state()
+    return { channels = {}, heur_checked = {}, prot_p = false }
+end
+
+-- The control dissector, as registered on tcp.port 21 (and set on claimed connections).
+function proto.dissector(tvb, pinfo, tree)
+    if pinfo.visited then
+        local t = tls_takes_over(tvb, pinfo, tree, nil)
+        if t then return t end
+        -- A claimed connection's earlier frames are not ftplens (the C plugin sets its conversation
+        -- dissector from the claiming frame on; pinfo.conversation covers the whole conversation).
+        local n = pinfo.number
+        if not S.pdus[n .. ":0"] and not S.partial[n] and not via_port_table(pinfo) then return 0 end
+        return dissect_ctrl_lines(tvb, pinfo, tree, nil)
+    end
+
+    local key = conn_key(pinfo)
+    local cs = S.conns[key]
+    if cs and cs.sess and via_port_table(pinfo) then
+        -- Claimed connections come through their conversation; through the port table comes a new
+        -- TCP connection that reuses the endpoints of an old one.
+        cs = nil
+    end
+    if not cs then
+        cs = new_conn_state()
+        S.conns[key] = cs
+    end
+    local t = tls_takes_over(tvb, pinfo, tree, cs)
+    if t then return t end
+    if not cs.sess then
+        -- Who is the server? The core's verdict on these bytes, else the registered port.
+        local v = core.classify(tvb:raw())
+        local src_is_server
+        if v == "server" then
+            src_is_server = true
+        elseif v == "client" then
+            src_is_server = false
+        elseif pinfo.match_uint == pinfo.dst_port then
+            src_is_server = false
+        elseif pinfo.match_uint == pinfo.src_port then
+            src_is_server = true
+        else
+            src_is_server = pinfo.src_port < pinfo.dst_port
+        end
+        start_session(cs, pinfo, src_is_server)
+        pinfo.conversation = proto
+    end
+    return dissect_ctrl_lines(tvb, pinfo, tree, cs)
+end
+
+-- The heuristic: the core judges the first payload of each side; a verdict claims the connection.
+local function heuristic(tvb, pinfo, tree)
+    if not proto.prefs.heuristic or pinfo.visited then return false end
+    local key, side = conn_key(pinfo)
+    local cs = S.conns[key]
+    if cs and cs.sess then
+        -- A claimed connection comes through its conversation: this is a new one on the same endpoints.
+        cs = nil
+    end
+    if cs and cs.heur_rejected then return false end
+    if cs and cs.heur_checked[side] then return false end
+
+    local v = core.classify(tvb:raw())
+    if v == "unsure" then return false end -- look again at the next payload of this side
+
+    if not cs then
+        cs = new_conn_state()
+        S.conns[key] = cs
+    end
+    cs.heur_checked[side] = true
+    if v ~= "server" and v ~= "client" then
+        if v == "not_ftp" and cs.heur_checked[1 - side] then cs.heur_rejected = true end
+        return false
+    end
+    start_session(cs, pinfo, v == "server")
+    pinfo.conversation = proto
+    dissect_ctrl_lines(tvb, pinfo, tree, cs)
+    return true
+end
+
+tcp_table:add(21, proto)
+tcp_table:add_for_decode_as(proto_data)
+proto:register_heuristic("tcp", heuristic)
