@@ -40,6 +40,8 @@
  * 4.4), but it pulls in gcrypt and gnutls headers that a plain libwireshark-dev install may lack. */
 WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_info *pinfo,
                                        dissector_handle_t app_handle);
+WS_DLL_PUBLIC void tls_set_appdata_dissector(dissector_handle_t tls_handle, packet_info *pinfo,
+                                             dissector_handle_t app_handle);
 
 #ifndef PLUGIN_VERSION
 #define PLUGIN_VERSION "0.1.0"
@@ -77,6 +79,7 @@ static expert_field *ei_ids;
 
 static dissector_handle_t ftplens_handle;
 static dissector_handle_t ftplens_data_handle;
+static dissector_handle_t ftplens_data_clear_handle; /* the decrypted payload of a PROT P channel */
 static dissector_handle_t tls_handle;
 
 static int ftplens_tap = -1;    /* records of logins and transfers, for -z ftplens,tree */
@@ -687,6 +690,22 @@ dissect_ftplens_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
 
 /* ------------------------------------------------------------------------ data channels */
 
+/* Hand this packet's new bytes (worked out on the first pass, stored under key) to export objects. */
+static void
+queue_export(tvbuff_t *tvb, packet_info *pinfo, guint32 key)
+{
+    if (!have_tap_listener(ftplens_eo_tap))
+        return;
+    eo_frag_t *frag = (eo_frag_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_ftplens_data, key);
+    if (frag && frag->exportable && frag->len > 0 && frag->skip + frag->len <= tvb_captured_length(tvb)) {
+        eo_rec_t *r = wmem_new0(pinfo->pool, eo_rec_t);
+        r->chan = frag->chan;
+        r->len = frag->len;
+        r->bytes = (guint8 *)tvb_memdup(pinfo->pool, tvb, frag->skip, frag->len);
+        tap_queue_packet(ftplens_eo_tap, pinfo, r);
+    }
+}
+
 static int
 dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
@@ -711,7 +730,7 @@ dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
     if (ch && !PINFO_FD_VISITED(pinfo)) {
         eo_frag_t *frag = wmem_new0(wmem_file_scope(), eo_frag_t);
         frag->chan = ch;
-        frag->exportable = ch->export_name != NULL && !ch->tls;
+        frag->exportable = ch->export_name != NULL && !ch->tls; /* a PROT P file is exported decrypted */
         frag->len = len;
         if (!ch->eo_started) {
             ch->eo_started = TRUE;
@@ -735,19 +754,37 @@ dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
         }
         p_add_proto_data(wmem_file_scope(), pinfo, proto_ftplens_data, 0, frag);
     }
-    if (have_tap_listener(ftplens_eo_tap)) {
-        eo_frag_t *frag = (eo_frag_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_ftplens_data, 0);
-        if (frag && frag->exportable && frag->len > 0 && frag->skip + frag->len <= len) {
-            eo_rec_t *r = wmem_new0(pinfo->pool, eo_rec_t);
-            r->chan = frag->chan;
-            r->len = frag->len;
-            r->bytes = (guint8 *)tvb_memdup(pinfo->pool, tvb, frag->skip, frag->len);
-            tap_queue_packet(ftplens_eo_tap, pinfo, r);
-        }
-    }
+    queue_export(tvb, pinfo, 0);
 
-    if (ch && ch->tls && tls_handle)
+    if (ch && ch->tls && tls_handle) {
+        /* PROT P: TLS inside; with the keys, TLS hands the clear bytes to ftplens_data_clear_handle. */
+        tls_set_appdata_dissector(tls_handle, pinfo, ftplens_data_clear_handle);
         return call_dissector(tls_handle, tvb, pinfo, tree);
+    }
+    call_data_dissector(tvb, pinfo, tree);
+    return len;
+}
+
+/* The decrypted payload of a PROT P data channel (called by TLS). TLS gives each byte once, in order. */
+static int
+dissect_ftplens_data_clear(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    conversation_t *conv = find_conversation_pinfo(pinfo, 0);
+    data_link_t *link = conv ? (data_link_t *)conversation_get_proto_data(conv, proto_ftplens_data) : NULL;
+    chan_t *ch = link ? link->chan : NULL;
+    guint len = tvb_captured_length(tvb);
+    /* several TLS records may end in one frame: key their fragments 1, 2, ... */
+    guint32 key = 1 + GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_ftplens_data, 0));
+    p_add_proto_data(pinfo->pool, pinfo, proto_ftplens_data, 0, GUINT_TO_POINTER(key));
+
+    if (ch && !PINFO_FD_VISITED(pinfo)) {
+        eo_frag_t *frag = wmem_new0(wmem_file_scope(), eo_frag_t);
+        frag->chan = ch;
+        frag->exportable = ch->export_name != NULL;
+        frag->len = len;
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_ftplens_data, key, frag);
+    }
+    queue_export(tvb, pinfo, key);
     call_data_dissector(tvb, pinfo, tree);
     return len;
 }
@@ -973,6 +1010,8 @@ proto_register_ftplens(void)
 
     ftplens_handle = register_dissector("ftplens", dissect_ftplens, proto_ftplens);
     ftplens_data_handle = register_dissector("ftplens-data", dissect_ftplens_data, proto_ftplens_data);
+    ftplens_data_clear_handle = register_dissector("ftplens-data.tls", dissect_ftplens_data_clear,
+                                                   proto_ftplens_data);
 
     prefs = prefs_register_protocol(proto_ftplens, NULL);
     prefs_register_bool_preference(prefs, "heuristic", "Find FTP on any TCP port",
