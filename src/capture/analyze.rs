@@ -195,6 +195,8 @@ struct Flow {
     half: [HalfStream; 2],
     /// Index of the side that sent the SYN (without ACK), when seen.
     syn_from: Option<usize>,
+    /// That SYN's sequence number: a SYN repeating it is a retransmission, not a new connection.
+    isn: Option<u32>,
     first_ts: f64,
     last_ts: f64,
     last_frame: u64,
@@ -310,8 +312,15 @@ pub struct Analyzer<'s> {
     candidates: Vec<usize>,
     next_sweep: f64,
     next_uid: u64,
+    /// Connections closed by FIN or RST, with their SYN's sequence number: packets that repeat
+    /// them (a capture that saw the whole connection twice) are retransmissions, not a new one.
+    dead: HashMap<FlowKey, (Option<u32>, f64)>,
+    next_dead_sweep: f64,
     ctx: Ctx<'s>,
 }
+
+/// Closed connections remembered for retransmission detection.
+const DEAD_CAP: usize = 200_000;
 
 impl<'s> Analyzer<'s> {
     pub fn new(opts: Options, sink: &'s mut dyn Sink) -> std::io::Result<Self> {
@@ -327,6 +336,8 @@ impl<'s> Analyzer<'s> {
             candidates: Vec::new(),
             next_sweep: f64::NEG_INFINITY,
             next_uid: 0,
+            dead: HashMap::new(),
+            next_dead_sweep: f64::NEG_INFINITY,
             ctx: Ctx {
                 opts,
                 sink,
@@ -437,6 +448,7 @@ impl<'s> Analyzer<'s> {
             b: seg.dst,
             half: Default::default(),
             syn_from: None,
+            isn: None,
             first_ts: ts,
             last_ts: ts,
             last_frame: frame,
@@ -489,6 +501,7 @@ impl<'s> Analyzer<'s> {
                 let reuse = self.flows[i].as_ref().is_some_and(|f| {
                     seg.syn
                         && !seg.ack_flag
+                        && f.isn != Some(seg.seq)
                         && (f.rst || f.half[0].fin_at.is_some() || f.half[1].fin_at.is_some())
                 });
                 if reuse {
@@ -498,7 +511,16 @@ impl<'s> Analyzer<'s> {
                     i
                 }
             }
-            None => self.new_flow(seg, key, frame, ts),
+            None => {
+                if let Some(&(isn, _)) = self.dead.get(&key) {
+                    let new_syn = seg.syn && !seg.ack_flag && isn != Some(seg.seq);
+                    if !new_syn {
+                        return; // a late or repeated packet of a closed connection
+                    }
+                    self.dead.remove(&key);
+                }
+                self.new_flow(seg, key, frame, ts)
+            }
         };
         let Some(flow) = self.flows[idx].as_mut() else {
             return;
@@ -511,6 +533,7 @@ impl<'s> Analyzer<'s> {
             flow.half[dir].syn(seg.seq);
             if !seg.ack_flag {
                 flow.syn_from = Some(dir);
+                flow.isn = Some(seg.seq);
             } else if flow.syn_from.is_none() {
                 flow.syn_from = Some(1 - dir);
             }
@@ -527,13 +550,14 @@ impl<'s> Analyzer<'s> {
             let cap = ctx.opts.stream_memcap.min(room);
             let Flow { half, role, .. } = flow;
             let mut forced = false;
+            // The peer's bytes this segment acknowledges came first: deliver them before it.
+            if seg.ack_flag {
+                half[1 - dir].acked(seg.ack, &mut |c| ctx.deliver(role, 1 - dir, c));
+            }
             if !seg.payload.is_empty() {
                 forced = half[dir].segment(seq, seg.payload, frame, ts, cap, &mut |c| {
                     ctx.deliver(role, dir, c)
                 });
-            }
-            if seg.ack_flag {
-                half[1 - dir].acked(seg.ack, &mut |c| ctx.deliver(role, 1 - dir, c));
             }
             let held_after = half[0].held_bytes() + half[1].held_bytes();
             ctx.held_total = (ctx.held_total + held_after).saturating_sub(held_before);
@@ -571,6 +595,10 @@ impl<'s> Analyzer<'s> {
         }
         let done = flow.rst || (flow.half[0].finished() && flow.half[1].finished());
         if done {
+            if self.dead.len() >= DEAD_CAP {
+                self.dead.clear();
+            }
+            self.dead.insert(key, (flow.isn, ts));
             self.close_flow(idx);
         }
     }
@@ -614,6 +642,10 @@ impl<'s> Analyzer<'s> {
         }
         self.candidates = keep;
         self.ctx.table.expire(now);
+        if now >= self.next_dead_sweep {
+            self.dead.retain(|_, (_, t)| now - *t <= timeout);
+            self.next_dead_sweep = now + 60.0;
+        }
     }
 
     /// New predictions may claim connections already seen (late binding).

@@ -1,0 +1,608 @@
+//! `ftplens` on captures written by these tests: link types, TCP reassembly (out of order,
+//! retransmitted, overlapping, gaps, cut segments, connections begun before the capture), late
+//! binding, REST, safe extraction and exit codes. Every expected value is a fact of the capture
+//! the test wrote (its file contents and their sha256), never output of the code under test.
+
+mod cli_support;
+use cli_support::*;
+use std::fs;
+
+/// A session that downloads `data` as `name` over PASV; `send` puts the data segments on the
+/// wire (in order by default) and returns how many bytes it deliberately left out.
+fn pasv_download(
+    link: Link,
+    name: &str,
+    data: &[u8],
+    send: impl FnOnce(&mut Pcap, &mut Conn, &[u8]),
+) -> Pcap {
+    let mut p = Pcap::new(link.linktype());
+    let mut ctl = login(&mut p, link, 40001);
+    ctl.client(&mut p, b"TYPE I\r\n");
+    ctl.server(&mut p, b"200 binary\r\n");
+    ctl.client(&mut p, b"PASV\r\n");
+    ctl.server(&mut p, &pasv_reply(50000));
+    ctl.client(&mut p, format!("RETR {name}\r\n").as_bytes());
+    let mut d = Conn::new((CLIENT, 51000), (SERVER, 50000), link);
+    d.handshake(&mut p);
+    ctl.server(&mut p, b"150 opening\r\n");
+    send(&mut p, &mut d, data);
+    d.close(&mut p);
+    ctl.server(&mut p, b"226 done\r\n");
+    ctl.client(&mut p, b"QUIT\r\n");
+    ctl.server(&mut p, b"221 bye\r\n");
+    ctl.close(&mut p);
+    p
+}
+
+fn in_order(p: &mut Pcap, d: &mut Conn, data: &[u8]) {
+    for chunk in data.chunks(1000) {
+        d.server(p, chunk);
+    }
+}
+
+fn analyse(p: &Pcap, name: &str, extra: &[&str]) -> Run {
+    let dir = tmpdir(name);
+    let file = dir.join(format!("{name}.pcap"));
+    p.write(&file);
+    let mut args = vec!["log".to_string(), file.display().to_string()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    run(&args)
+}
+
+fn one_transfer(r: &Run) -> Json {
+    let t = r.of_type("transfer");
+    assert_eq!(
+        t.len(),
+        1,
+        "one transfer expected: {}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    t.into_iter().next().unwrap()
+}
+
+#[test]
+fn every_link_type_gives_the_same_session() {
+    let data = content(3000);
+    for link in [
+        Link::Ethernet,
+        Link::Vlan,
+        Link::Raw,
+        Link::Null,
+        Link::Sll,
+        Link::Sll2,
+    ] {
+        let p = pasv_download(link, "f.bin", &data, in_order);
+        let r = analyse(&p, &format!("link-{link:?}"), &[]);
+        assert_eq!(r.code, 0, "{link:?}: {}", r.stderr);
+        let users: Vec<_> = r
+            .of_type("ftp")
+            .iter()
+            .filter_map(|c| c.str("user").map(String::from))
+            .collect();
+        assert!(
+            users.iter().all(|u| u == "alice") && !users.is_empty(),
+            "{link:?}"
+        );
+        let t = one_transfer(&r);
+        assert_eq!(
+            t.str("sha256"),
+            Some(sha256_hex(&data).as_str()),
+            "{link:?}"
+        );
+        assert_eq!(t.u64("bytes"), Some(3000));
+        assert_eq!(t.str("state"), Some("complete"));
+        assert_eq!(t.str("mode"), Some("PASV"));
+        assert_eq!(t.u64("data.resp_p"), Some(50000));
+        assert_eq!(t.u64("data.orig_p"), Some(51000));
+    }
+}
+
+#[test]
+fn pcapng_and_gzip_and_stdin() {
+    let data = content(1500);
+    let p = pasv_download(Link::Ethernet, "g.bin", &data, in_order);
+    // The same frames as pcapng: SHB, IDB, one EPB each.
+    let mut ng = Vec::new();
+    let block = |ng: &mut Vec<u8>, kind: u32, body: &[u8]| {
+        let len = 12 + body.len().div_ceil(4) * 4;
+        ng.extend_from_slice(&kind.to_le_bytes());
+        ng.extend_from_slice(&(len as u32).to_le_bytes());
+        ng.extend_from_slice(body);
+        ng.resize(ng.len() + (4 - body.len() % 4) % 4, 0);
+        ng.extend_from_slice(&(len as u32).to_le_bytes());
+    };
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    block(&mut ng, 0x0a0d_0d0a, &shb);
+    let mut idb = Vec::new();
+    idb.extend_from_slice(&1u16.to_le_bytes());
+    idb.extend_from_slice(&0u16.to_le_bytes());
+    idb.extend_from_slice(&0u32.to_le_bytes());
+    block(&mut ng, 1, &idb);
+    let mut at = 24;
+    while at < p.bytes.len() {
+        let r = &p.bytes[at..];
+        let (sec, usec) = (
+            u32::from_le_bytes(r[0..4].try_into().unwrap()) as u64,
+            u32::from_le_bytes(r[4..8].try_into().unwrap()) as u64,
+        );
+        let cap = u32::from_le_bytes(r[8..12].try_into().unwrap()) as usize;
+        let ts = sec * 1_000_000 + usec;
+        let mut epb = Vec::new();
+        epb.extend_from_slice(&0u32.to_le_bytes());
+        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(ts as u32).to_le_bytes());
+        epb.extend_from_slice(&(cap as u32).to_le_bytes());
+        epb.extend_from_slice(&(cap as u32).to_le_bytes());
+        epb.extend_from_slice(&r[16..16 + cap]);
+        block(&mut ng, 6, &epb);
+        at += 16 + cap;
+    }
+    let dir = tmpdir("ng");
+    let f = dir.join("x.pcapng");
+    fs::write(&f, &ng).unwrap();
+    let r = run(&["log", f.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        one_transfer(&r).str("sha256"),
+        Some(sha256_hex(&data).as_str())
+    );
+    // Standard input, gzip-compressed.
+    let mut gz = Vec::new();
+    {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::fast());
+        e.write_all(&p.bytes).unwrap();
+        e.finish().unwrap();
+    }
+    let r = run_stdin(&["log", "-"], Some(&gz));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        one_transfer(&r).str("sha256"),
+        Some(sha256_hex(&data).as_str())
+    );
+}
+
+#[test]
+fn out_of_order_retransmitted_and_overlapping_segments() {
+    let data = content(4000);
+    let p = pasv_download(Link::Ethernet, "ooo.bin", &data, |p, d, data| {
+        // Segments [0,1000) [1000,2000) [2000,3000) [3000,4000) sent as: 2, 0, 0 again,
+        // [500,1500) overlapping, 3, 1.
+        d.server_at(p, 2000, &data[2000..3000]);
+        d.server_at(p, 0, &data[0..1000]);
+        d.server_at(p, 0, &data[0..1000]);
+        d.server_at(p, 500, &data[500..1500]);
+        d.server_at(p, 3000, &data[3000..4000]);
+        d.server_at(p, 1000, &data[1000..2000]);
+        d.sseq += 4000;
+    });
+    let r = analyse(&p, "ooo", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = one_transfer(&r);
+    assert_eq!(t.str("sha256"), Some(sha256_hex(&data).as_str()));
+    assert_eq!(t.u64("bytes"), Some(4000));
+    assert_eq!(t.u64("gaps"), Some(0));
+    assert_eq!(t.str("state"), Some("complete"));
+}
+
+#[test]
+fn a_lost_segment_is_a_recorded_gap_never_invented() {
+    let data = content(3000);
+    let p = pasv_download(Link::Ethernet, "gap.bin", &data, |p, d, data| {
+        d.server_at(p, 0, &data[0..1000]);
+        d.server_at(p, 2000, &data[2000..3000]); // [1000,2000) never captured
+        d.sseq += 3000;
+    });
+    let r = analyse(&p, "gap", &[]);
+    assert_eq!(r.code, 1, "a capture gap is an anomaly: {}", r.stderr);
+    let t = one_transfer(&r);
+    assert_eq!(t.u64("bytes"), Some(2000));
+    assert_eq!(t.u64("gap_bytes"), Some(1000));
+    assert_eq!(t.str("state"), Some("partial"));
+    assert!(t.strs("partial_reasons").contains(&"gaps".to_string()));
+    let anomalies: Vec<_> = r
+        .of_type("anomaly")
+        .iter()
+        .filter_map(|a| a.str("name").map(String::from))
+        .collect();
+    assert!(
+        anomalies.contains(&"capture_gap".to_string()),
+        "{anomalies:?}"
+    );
+    // Extraction keeps the hole as a hole: the bytes around it are where they belong.
+    let dir = tmpdir("gap-x");
+    let f = dir.join("gap.pcap");
+    p.write(&f);
+    let out = dir.join("out");
+    let r = run(&["extract", "-o", out.to_str().unwrap(), f.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    let written = fs::read(out.join("gap.bin.partial")).unwrap();
+    assert_eq!(&written[..1000], &data[..1000]);
+    assert!(written[1000..2000].iter().all(|&b| b == 0));
+    assert_eq!(&written[2000..], &data[2000..]);
+}
+
+#[test]
+fn segment_cut_by_the_snap_length() {
+    let data = content(2000);
+    let mut p = Pcap::new(1);
+    let mut ctl = login(&mut p, Link::Ethernet, 40001);
+    ctl.client(&mut p, b"PASV\r\n");
+    ctl.server(&mut p, &pasv_reply(50000));
+    ctl.client(&mut p, b"RETR cut.bin\r\n");
+    let mut d = Conn::new((CLIENT, 51000), (SERVER, 50000), Link::Ethernet);
+    d.handshake(&mut p);
+    ctl.server(&mut p, b"150 opening\r\n");
+    let seg = Link::Ethernet.frame(&tcp_ip(d.s, d.c, d.sseq, Some(d.cseq), "P", &data[..1000]));
+    p.frame_cut(&seg, seg.len() - 400); // the capture kept 600 of the 1000 bytes
+    d.sseq += 1000;
+    d.server(&mut p, &data[1000..]);
+    d.close(&mut p);
+    ctl.server(&mut p, b"226 done\r\n");
+    let r = analyse(&p, "cut", &[]);
+    let t = one_transfer(&r);
+    assert_eq!(t.u64("bytes"), Some(1600));
+    assert_eq!(t.u64("gap_bytes"), Some(400));
+    assert_eq!(t.str("state"), Some("partial"));
+}
+
+#[test]
+fn memcap_on_held_segments_raises_an_anomaly() {
+    let data = content(5000);
+    let p = pasv_download(Link::Ethernet, "mem.bin", &data, |p, d, data| {
+        // Everything after a missing first segment is held until the cap forces a gap.
+        for off in (1000..5000).step_by(1000) {
+            d.server_at(p, off as u32, &data[off..off + 1000]);
+        }
+        d.sseq += 5000;
+    });
+    let r = analyse(&p, "memcap", &["--stream-memcap", "0.002"]);
+    assert_eq!(r.code, 1);
+    let names: Vec<_> = r
+        .of_type("anomaly")
+        .iter()
+        .filter_map(|a| a.str("name").map(String::from))
+        .collect();
+    assert!(
+        names.contains(&"reassembly_memcap".to_string()),
+        "{names:?}"
+    );
+    let t = one_transfer(&r);
+    assert_eq!(t.u64("bytes"), Some(4000));
+    assert_eq!(t.u64("gap_bytes"), Some(1000));
+}
+
+#[test]
+fn control_connection_that_began_before_the_capture() {
+    let mut p = Pcap::new(1);
+    let mut c = Conn::new((CLIENT, 40009), (SERVER, 21), Link::Ethernet);
+    c.client(&mut p, b"CWD /pub\r\n");
+    c.server(&mut p, b"250 ok\r\n");
+    c.client(&mut p, b"SIZE big.iso\r\n");
+    c.server(&mut p, b"213 1234\r\n");
+    let r = analyse(&p, "midstream", &[]);
+    let cmds: Vec<_> = r
+        .of_type("ftp")
+        .iter()
+        .map(|c| (c.str("command").unwrap().to_string(), c.u64("reply_code")))
+        .collect();
+    assert_eq!(
+        cmds,
+        vec![("CWD".into(), Some(250)), ("SIZE".into(), Some(213))]
+    );
+    let s = &r.of_type("session")[0];
+    assert_eq!(s.bool("midstream"), Some(true));
+}
+
+#[test]
+fn late_binding_data_connection_before_its_227() {
+    let data = content(1200);
+    let mut p = Pcap::new(1);
+    let mut ctl = login(&mut p, Link::Ethernet, 40001);
+    ctl.client(&mut p, b"PASV\r\n");
+    // The capture shows the data connection and its bytes before the 227 that announced it.
+    let mut d = Conn::new((CLIENT, 51000), (SERVER, 50000), Link::Ethernet);
+    d.handshake(&mut p);
+    d.server(&mut p, &data);
+    ctl.server(&mut p, &pasv_reply(50000));
+    ctl.client(&mut p, b"RETR early.bin\r\n");
+    ctl.server(&mut p, b"150 opening\r\n");
+    d.close(&mut p);
+    ctl.server(&mut p, b"226 done\r\n");
+    let r = analyse(&p, "late", &[]);
+    let t = one_transfer(&r);
+    assert_eq!(t.bool("late_bound"), Some(true));
+    assert_eq!(t.str("command"), Some("RETR"));
+    assert_eq!(t.str("sha256"), Some(sha256_hex(&data).as_str()));
+    assert_eq!(t.str("state"), Some("complete"));
+}
+
+#[test]
+fn control_connection_on_another_port_found_by_its_first_lines() {
+    let data = content(700);
+    let mut p = Pcap::new(1);
+    let mut ctl = Conn::new((CLIENT, 40001), (SERVER, 2121), Link::Ethernet);
+    ctl.handshake(&mut p);
+    ctl.server(&mut p, b"220 FTP server ready\r\n");
+    ctl.client(&mut p, b"USER bob\r\n");
+    ctl.server(&mut p, b"331 pw\r\n");
+    ctl.client(&mut p, b"PASS x\r\n");
+    ctl.server(&mut p, b"230 ok\r\n");
+    ctl.client(&mut p, b"EPSV\r\n");
+    ctl.server(
+        &mut p,
+        b"229 Entering Extended Passive Mode (|||50001|)\r\n",
+    );
+    ctl.client(&mut p, b"RETR a.txt\r\n");
+    let mut d = Conn::new((CLIENT, 51001), (SERVER, 50001), Link::Ethernet);
+    d.handshake(&mut p);
+    ctl.server(&mut p, b"150 go\r\n");
+    d.server(&mut p, &data);
+    d.close(&mut p);
+    ctl.server(&mut p, b"226 done\r\n");
+    let r = analyse(&p, "port2121", &[]);
+    let t = one_transfer(&r);
+    assert_eq!(t.str("mode"), Some("EPSV"));
+    assert_eq!(t.u64("id.resp_p"), Some(2121));
+    assert_eq!(t.str("sha256"), Some(sha256_hex(&data).as_str()));
+}
+
+/// A session with several RETRs of hostile names, one REST-resumed.
+fn hostile_session() -> (Pcap, Vec<(String, Vec<u8>)>) {
+    let mut p = Pcap::new(1);
+    let mut ctl = login(&mut p, Link::Ethernet, 40001);
+    let long = "L".repeat(300) + ".txt";
+    let names = vec![
+        "../../../../etc/passwd".to_string(),
+        "/tmp/abs.txt".to_string(),
+        "nul\0byte.txt".to_string(),
+        long,
+        "same.txt".to_string(),
+        "same.txt".to_string(),
+        "pre.txt".to_string(),
+    ];
+    let mut files = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let data = content(300 + i * 11);
+        let port = 50000 + i as u16;
+        ctl.client(&mut p, b"PASV\r\n");
+        ctl.server(&mut p, &pasv_reply(port));
+        ctl.client(&mut p, format!("RETR {name}\r\n").as_bytes());
+        let mut d = Conn::new((CLIENT, 52000 + i as u16), (SERVER, port), Link::Ethernet);
+        d.handshake(&mut p);
+        ctl.server(&mut p, b"150 go\r\n");
+        d.server(&mut p, &data);
+        d.close(&mut p);
+        ctl.server(&mut p, b"226 done\r\n");
+        files.push((name.clone(), data));
+    }
+    // REST 100; RETR big.bin: the part is written at offset 100.
+    let part = content(250);
+    ctl.client(&mut p, b"TYPE I\r\n");
+    ctl.server(&mut p, b"200 ok\r\n");
+    ctl.client(&mut p, b"PASV\r\n");
+    ctl.server(&mut p, &pasv_reply(50100));
+    ctl.client(&mut p, b"REST 100\r\n");
+    ctl.server(&mut p, b"350 restarting at 100\r\n");
+    ctl.client(&mut p, b"RETR big.bin\r\n");
+    let mut d = Conn::new((CLIENT, 52100), (SERVER, 50100), Link::Ethernet);
+    d.handshake(&mut p);
+    ctl.server(&mut p, b"150 go\r\n");
+    d.server(&mut p, &part);
+    d.close(&mut p);
+    ctl.server(&mut p, b"226 done\r\n");
+    files.push(("big.bin".into(), part));
+    (p, files)
+}
+
+#[test]
+fn extract_never_escapes_and_never_overwrites() {
+    let (p, files) = hostile_session();
+    let dir = tmpdir("extract");
+    let cap = dir.join("h.pcap");
+    p.write(&cap);
+    let out = dir.join("out");
+    fs::create_dir_all(&out).unwrap();
+    fs::write(out.join("pre.txt"), b"was here first").unwrap();
+    let r = run(&[
+        "extract",
+        "-o",
+        out.to_str().unwrap(),
+        cap.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let read = |rel: &str| fs::read(out.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    assert_eq!(read("etc/passwd"), files[0].1);
+    assert_eq!(read("tmp/abs.txt"), files[1].1);
+    assert_eq!(read("nul_byte.txt"), files[2].1);
+    assert_eq!(read("same.txt"), files[4].1);
+    assert_eq!(read("same.txt.1"), files[5].1);
+    assert_eq!(read("pre.txt"), b"was here first");
+    assert_eq!(read("pre.txt.1"), files[6].1);
+    let long: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("LLLL"))
+        .collect();
+    assert_eq!(long.len(), 1);
+    assert!(
+        long[0].len() <= 200 && long[0].ends_with(".txt"),
+        "{long:?}"
+    );
+    assert_eq!(read(&long[0]), files[3].1);
+    // The REST part sits at offset 100 and is marked partial.
+    let big = read("big.bin.partial");
+    assert_eq!(big.len(), 350);
+    assert!(big[..100].iter().all(|&b| b == 0));
+    assert_eq!(&big[100..], &files[7].1[..]);
+    // Nothing outside the output directory, no spool left behind.
+    assert!(!dir.join("etc").exists() && !std::path::Path::new("/tmp/abs.txt").exists());
+    assert!(fs::read_dir(&out).unwrap().all(|e| {
+        !e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".ftplens")
+    }));
+    // The manifest names every file, with its state.
+    let m = r.records();
+    assert_eq!(m.len(), 8);
+    let rest = m
+        .iter()
+        .find(|x| x.str("ftp_path") == Some("big.bin"))
+        .unwrap();
+    assert_eq!(rest.u64("offset"), Some(100));
+    assert_eq!(rest.str("state"), Some("partial"));
+    assert!(
+        rest.strs("partial_reasons")
+            .contains(&"rest_offset".to_string())
+    );
+}
+
+#[test]
+fn truncated_and_garbage_inputs() {
+    let data = content(3000);
+    let p = pasv_download(Link::Ethernet, "t.bin", &data, in_order);
+    let dir = tmpdir("trunc");
+    // Cut inside the last record: partial input, records before it are out.
+    let cut = dir.join("cut.pcap");
+    fs::write(&cut, &p.bytes[..p.bytes.len() - 10]).unwrap();
+    let r = run(&["log", cut.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("stopped after") && r.stderr.contains("truncated"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.of_type("transfer").len(), 1);
+    // Garbage after the records.
+    let junk = dir.join("junk.pcap");
+    let mut bytes = p.bytes.clone();
+    bytes.extend_from_slice(&[0xff; 40]);
+    fs::write(&junk, &bytes).unwrap();
+    let r = run(&["log", junk.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(
+        one_transfer(&r).str("sha256"),
+        Some(sha256_hex(&data).as_str())
+    );
+    // Not a capture, empty, missing: errors.
+    let text = dir.join("text.pcap");
+    fs::write(&text, b"hello, this is not a capture\n").unwrap();
+    let empty = dir.join("empty.pcap");
+    fs::write(&empty, b"").unwrap();
+    for (f, msg) in [
+        (&text, "not a pcap"),
+        (&empty, "empty"),
+        (&dir.join("missing.pcap"), "No such file"),
+    ] {
+        let r = run(&["log", f.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{f:?}");
+        assert!(r.stderr.contains(msg), "{}", r.stderr);
+    }
+    // Usage errors are 2 as well.
+    assert_eq!(run(&["log", "--no-such-flag"]).code, 2);
+    assert_eq!(run(&["frobnicate"]).code, 2);
+}
+
+#[test]
+fn several_files_and_globs_in_parallel_keep_input_order() {
+    let dir = tmpdir("multi");
+    let mut shas = Vec::new();
+    for i in 0..4 {
+        let data = content(1000 + i * 100);
+        shas.push(sha256_hex(&data));
+        pasv_download(Link::Ethernet, &format!("m{i}.bin"), &data, in_order)
+            .write(&dir.join(format!("m{i}.pcap")));
+    }
+    let glob = format!("{}/m*.pcap", dir.display());
+    let r = run(&["log", "-j", "3", &glob]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = r.of_type("transfer");
+    let got: Vec<_> = t
+        .iter()
+        .map(|x| x.str("sha256").unwrap().to_string())
+        .collect();
+    assert_eq!(got, shas);
+    let files: Vec<_> = t
+        .iter()
+        .map(|x| x.str("file").unwrap().to_string())
+        .collect();
+    assert!(files[0].ends_with("m0.pcap") && files[3].ends_with("m3.pcap"));
+    // A glob that matches nothing is an error, the rest still runs.
+    let r = run(&["log", &glob, &format!("{}/none*.pcap", dir.display())]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.of_type("transfer").len(), 4);
+}
+
+#[test]
+fn summary_masks_passwords_unless_asked() {
+    let p = pasv_download(Link::Ethernet, "s.bin", &content(100), in_order);
+    let dir = tmpdir("summary");
+    let f = dir.join("s.pcap");
+    p.write(&f);
+    let r = run(&["summary", f.to_str().unwrap()]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.contains("alice") && !r.stdout.contains("s3cret"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("Transfers (1)") && r.stdout.contains("s.bin"));
+    let r = run(&["summary", "--show-passwords", f.to_str().unwrap()]);
+    assert!(r.stdout.contains("s3cret"));
+}
+
+#[test]
+fn no_hash_and_broken_pipe() {
+    let p = pasv_download(Link::Ethernet, "n.bin", &content(100), in_order);
+    let dir = tmpdir("nohash");
+    let f = dir.join("n.pcap");
+    p.write(&f);
+    let r = run(&["log", "--no-hash", f.to_str().unwrap()]);
+    assert_eq!(one_transfer(&r).str("sha256"), None);
+    // Many records, and a reader that goes away after the first line: a quiet exit.
+    let mut p = Pcap::new(1);
+    let mut ctl = login(&mut p, Link::Ethernet, 40001);
+    for _ in 0..20_000 {
+        ctl.client(&mut p, b"NOOP\r\n");
+        ctl.server(&mut p, b"200 ok\r\n");
+    }
+    let big = dir.join("big.pcap");
+    p.write(&big);
+    let mut child = std::process::Command::new(BIN)
+        .args(["log", big.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert!(line.starts_with('{'));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let r = run(&["--help"]);
+    assert_eq!(r.code, 0);
+    for s in ["log", "summary", "extract", "Exit codes", "partial input"] {
+        assert!(r.stdout.contains(s), "{s}");
+    }
+    assert!(run(&["extract", "--help"]).stdout.contains("never"));
+}
