@@ -842,8 +842,8 @@ ftplens_eo_reset(void)
 /* ------------------------------------------------------------------------ statistics */
 
 static const gchar st_sessions[] = "FTP sessions";
-static const gchar st_logins[] = "Logins (user / outcome)";
-static const gchar st_transfers[] = "Transfers (command / path)";
+static const gchar st_logins[] = "Logins by user and outcome";
+static const gchar st_transfers[] = "Transfers by command and path";
 static int st_node_logins = -1;
 static int st_node_transfers = -1;
 

@@ -424,16 +424,16 @@ def test_redissection_shows_the_same_items(tshark):
 
 
 def test_stats_tree(tshark):
+    """-z ftplens,tree: sessions, logins by user and outcome, transfers by command and path."""
     name = "failed_logins_x4"
     if name not in FACTS_BY_NAME:
         pytest.skip("no failed_logins_x4 capture")
     out = tshark.run(["-n", "-q", "-r", tshark.readable(HANDMADE / FACTS_BY_NAME[name]["pcap"]),
                       "-z", "ftplens,tree"]).stdout
-    assert "FTP sessions" in out
-    assert re.search(r"FTP sessions\s+1\b", out), out
-    assert re.search(r"failure\s+4\b", out), out
-    assert re.search(r"success\s+1\b", out), out
-    assert "RETR" in out and "after-fail.txt" in out
+    for line in (r"FTP sessions\s+1\b", r"Logins by user and outcome\s+5\b", r" alice\s+5\b", r"  failure\s+4\b",
+                 r"  success\s+1\b", r"Transfers by command and path\s+1\b", r" RETR\s+1\b",
+                 r"  after-fail\.txt\s+1\b"):
+        assert re.search("^" + line, out, re.M), (line, out)
 
 
 # ------------------------------------------------------------------------------------------ vs the built-in
