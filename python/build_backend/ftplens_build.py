@@ -37,10 +37,17 @@ import zipfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - get_requires_for_build_* asks for tomli there
-    import tomli as tomllib
+
+
+def _toml(path: Path) -> Dict[str, Any]:
+    # Imported here, not at module level: on Python < 3.11 the frontend imports this module to ask
+    # get_requires_for_build_* for tomli before tomli is installed.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    with open(path, "rb") as f:
+        return tomllib.load(f)  # type: ignore[no-any-return]
 
 PKG_DIR = Path(__file__).resolve().parents[1]  # python/
 SRC = PKG_DIR / "src" / "ftplens"
@@ -58,8 +65,7 @@ def _log(msg: str) -> None:
 
 # --------------------------------------------------------------------------------------- metadata
 def _pyproject() -> Dict[str, Any]:
-    with open(PKG_DIR / "pyproject.toml", "rb") as f:
-        return tomllib.load(f)["project"]  # type: ignore[no-any-return]
+    return _toml(PKG_DIR / "pyproject.toml")["project"]  # type: ignore[no-any-return]
 
 
 def _repo_root() -> Path:
@@ -76,8 +82,7 @@ def _repo_root() -> Path:
 
 
 def _version() -> str:
-    with open(_repo_root() / "Cargo.toml", "rb") as f:
-        cargo = tomllib.load(f)
+    cargo = _toml(_repo_root() / "Cargo.toml")
     pkg = cargo.get("package", {})
     version = pkg.get("version")
     if isinstance(version, dict):  # version.workspace = true
