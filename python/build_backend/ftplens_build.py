@@ -47,7 +47,7 @@ def _toml(path: Path) -> Dict[str, Any]:
     else:  # pragma: no cover
         import tomli as tomllib
     with open(path, "rb") as f:
-        return tomllib.load(f)  # type: ignore[no-any-return]
+        return tomllib.load(f)
 
 PKG_DIR = Path(__file__).resolve().parents[1]  # python/
 SRC = PKG_DIR / "src" / "ftplens"
