@@ -272,8 +272,10 @@ REAL = harness.real_scenario_names()
 
 def test_real_captures_all_made(real_captures):
     assert not real_captures.errors, json.dumps(real_captures.errors, indent=1)
-    assert sorted(real_captures.names()) == sorted(REAL)
-    assert real_captures.facts["seconds"] < 60
+    skipped = [x["name"] for x in real_captures.facts.get("skipped", [])]
+    assert sorted(real_captures.names() + skipped) == sorted(REAL)
+    # about 12 s on an idle 2-core machine; the bound leaves room for a busy one
+    assert real_captures.facts["seconds"] < 120
     for c in real_captures:
         assert os.path.getsize(c["path"]) == c["pcap_size"] > 24
 
@@ -346,12 +348,19 @@ def test_real_capture_data_bytes(real_captures, name):
             "sha256"]
 
 
-def test_real_active_data_not_from_port_20(real_captures):
-    """pyftpdlib opens active data connections from an ephemeral port, not 20."""
+def test_real_active_data_source_ports(real_captures):
+    """pyftpdlib opens active data connections from an ephemeral port, not 20; vsftpd
+    (connect_from_port_20) from 20."""
     seen = 0
     for c in real_captures:
         for t in c["transfers"]:
             if t["initiator"] != "server":
+                continue
+            if c["server"].startswith("vsftpd"):
+                rows = [r for r in ftp_rows(c) if r["tcp.flags.syn"] in ("1", "True")
+                        and r["tcp.flags.ack"] in ("0", "False")
+                        and r["tcp.dstport"] == str(t["data"]["client_port"])]
+                assert [r["tcp.srcport"] for r in rows] == ["20"] == [str(t["data"]["server_port"])]
                 continue
             rows = [r for r in ftp_rows(c) if r["tcp.flags.syn"] in ("1", "True")
                     and r["tcp.flags.ack"] in ("0", "False")

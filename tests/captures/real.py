@@ -134,6 +134,77 @@ class Server:
         return self.proc.stderr.read() if self.proc.stderr else ""
 
 
+VSFTPD = shutil.which("vsftpd") or ("/usr/sbin/vsftpd" if os.path.exists("/usr/sbin/vsftpd")
+                                    else None)
+
+
+class VsftpdServer:
+    """vsftpd in the foreground, anonymous only, logging the FTP protocol.
+
+    Same interface as Server: the commands it received go to cfg["cmdlog"] (one
+    JSON string per line) when it stops.
+    """
+
+    def __init__(self, cfg: dict):
+        self.cfg = cfg
+        d = os.path.dirname(cfg["root"])
+        self.log = os.path.join(d, "vsftpd.log")
+        empty = os.path.join(d, "empty")
+        os.makedirs(empty, exist_ok=True)
+        for p in (d, empty):
+            os.chmod(p, 0o755)
+        lo, hi = (cfg.get("passive_ports") or [0])[0], (cfg.get("passive_ports") or [0])[-1]
+        conf = {
+            "listen": "YES", "listen_ipv6": "NO", "listen_address": cfg["host"],
+            "listen_port": cfg["port"], "background": "NO",
+            "anonymous_enable": "YES", "local_enable": "NO", "write_enable": "NO",
+            "anon_root": cfg["root"], "no_anon_password": "NO", "secure_chroot_dir": empty,
+            "pasv_enable": "YES", "pasv_min_port": lo, "pasv_max_port": hi,
+            "port_enable": "YES", "connect_from_port_20": "YES",
+            "seccomp_sandbox": "NO", "isolate": "NO", "isolate_network": "NO",
+            "xferlog_enable": "YES", "xferlog_std_format": "NO", "log_ftp_protocol": "YES",
+            "dual_log_enable": "NO", "syslog_enable": "NO", "vsftpd_log_file": self.log,
+            "ftpd_banner": "ftplens test server (vsftpd) ready.",
+        }
+        self.conf = os.path.join(d, "vsftpd.conf")
+        with open(self.conf, "w") as f:
+            f.writelines("%s=%s\n" % kv for kv in conf.items())
+        self.proc = subprocess.Popen([VSFTPD, self.conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:   # listening? (no probe connection: it
+            out = subprocess.run(["ss", "-Hltn", "sport = :%d" % cfg["port"]],  # would be
+                                 capture_output=True, text=True).stdout     # captured)
+            if "LISTEN" in out:
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        err = self.stop()
+        raise RuntimeError("vsftpd did not start: %s" % err)
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        err = self.proc.stderr.read() if self.proc.stderr else ""
+        cmds = []
+        if os.path.exists(self.log):
+            with open(self.log, errors="replace") as f:
+                for line in f:
+                    m = re.search(r'FTP command: Client "[^"]*", "(.*)"\s*$', line)
+                    if m:
+                        cmds.append(m.group(1))
+        if self.cfg.get("cmdlog"):
+            with open(self.cfg["cmdlog"], "w") as f:
+                f.writelines(json.dumps(c) + "\n" for c in cmds)
+        return err
+
+
 def _readline_timeout(stream, timeout: float) -> str:
     box = []
     t = threading.Thread(target=lambda: box.append(stream.readline()), daemon=True)
@@ -324,7 +395,7 @@ def run_scenario(ctx: Ctx, fn) -> dict:
     dump = Tcpdump(pcap)
     server = None
     try:
-        server = Server(cfg)
+        server = VsftpdServer(cfg) if cfg.get("kind") == "vsftpd" else Server(cfg)
         spec["client"]()
         if "check" in spec:
             spec["check"]()
@@ -754,6 +825,75 @@ def list_nlst_lftp(ctx):
             "check": lambda: _expect(open(out, "rb").read(), HELLO, name)}
 
 
+class SkipScenario(Exception):
+    """The scenario cannot run here (a server is not installed); recorded in "skipped"."""
+
+
+ANON_USER, ANON_PASSWORD = "anonymous", "guest@example.org"
+
+
+def _vsftpd_spec(ctx, name, desc, mode, curl_args, path="hello.txt", command="RETR"):
+    if VSFTPD is None:
+        raise SkipScenario("vsftpd is not installed (apt-get install vsftpd)")
+    version = _tool_version(["dpkg-query", "-W", "-f=${Version}\\n", "vsftpd"]).split("-")[0]
+    f = base_facts(name, desc, ctx.curl, "vsftpd " + version, "127.0.0.1", 21)
+    f.update(user=ANON_USER, password=ANON_PASSWORD, modes=[mode])
+    root = ctx.root(name)
+    out = os.path.join(ctx.work, name + ".out")
+    spec = {"facts": f, "root": root, "server": {"kind": "vsftpd"}}
+    if mode in ("PASV", "EPSV"):
+        dport = ctx.pasv_port()
+        spec["passive_ports"] = [dport]
+        adv = ("127.0.0.1" if mode == "PASV" else None, dport)
+        client_port = None
+    else:
+        dport = ctx.active_port()
+        spec["passive_ports"] = [ctx.pasv_port()]
+        curl_args = ["-P", "127.0.0.1:%d-%d" % (dport, dport)] + curl_args
+        adv = ("127.0.0.1", dport)
+        client_port = dport
+    # vsftpd's active data connections come from port 20 (connect_from_port_20=YES)
+    server_port = None if mode in ("PASV", "EPSV") else 20
+    f["commands"] = ["USER", "PASS", mode, command, "QUIT"]
+    if command == "RETR":
+        f["files"] = file_facts(hello_dot_txt=HELLO)
+        f["transfers"].append(transfer("RETR", path, mode, HELLO, adv_ip=adv[0], adv_port=adv[1],
+                                       client_port=client_port, server_port=server_port,
+                                       path="/" + path))
+        spec["check"] = lambda: _expect(open(out, "rb").read(), HELLO, name)
+    else:
+        def check():
+            listing = _crlf(open(out, "rb").read())
+            if b"hello.txt" not in listing:
+                raise RuntimeError("unexpected listing %r" % listing)
+            f["transfers"][:] = [transfer(command, None, mode, listing, direction="listing",
+                                          adv_ip=adv[0], adv_port=adv[1], path="/")]
+        spec["check"] = check
+    url = _url("127.0.0.1", 21, path if command == "RETR" else "")
+    spec["client"] = lambda: _run(["curl", "-sS", "--max-time", "20", "-u",
+                                   "%s:%s" % (ANON_USER, ANON_PASSWORD)] + curl_args
+                                  + ["-o", out, url])
+    return spec
+
+
+@scenario
+def vsftpd_pasv_retr_curl(ctx):
+    return _vsftpd_spec(ctx, "vsftpd_pasv_retr_curl", "vsftpd, anonymous: curl --disable-epsv "
+                        "PASV, RETR hello.txt", "PASV", ["--disable-epsv"])
+
+
+@scenario
+def vsftpd_port_retr_curl(ctx):
+    return _vsftpd_spec(ctx, "vsftpd_port_retr_curl", "vsftpd, anonymous: curl -P PORT, RETR "
+                        "hello.txt; vsftpd connects from port 20", "PORT", ["--disable-eprt"])
+
+
+@scenario
+def vsftpd_epsv_list_curl(ctx):
+    return _vsftpd_spec(ctx, "vsftpd_epsv_list_curl", "vsftpd, anonymous: curl EPSV, LIST /",
+                        "EPSV", [], command="LIST")
+
+
 # ---------------------------------------------------------------------------
 # Driver
 # ---------------------------------------------------------------------------
@@ -771,7 +911,7 @@ def run_all(outdir: str, names=None) -> dict:
     inside a private network namespace.  Writes pcaps + facts.json."""
     os.makedirs(outdir, exist_ok=True)
     ctx = Ctx(outdir)
-    caps, errors = [], []
+    caps, errors, skipped = [], [], []
     t0 = time.monotonic()
     try:
         for fn in SCENARIOS:
@@ -785,6 +925,9 @@ def run_all(outdir: str, names=None) -> dict:
                     facts["attempts"] = attempt
                     caps.append(facts)
                     break
+                except SkipScenario as e:
+                    skipped.append({"name": fn.__name__, "reason": str(e)})
+                    break
                 except CaptureIncomplete as e:   # a busy machine: try again
                     if attempt == 3:
                         errors.append({"name": fn.__name__, "error": str(e), "traceback": []})
@@ -797,7 +940,7 @@ def run_all(outdir: str, names=None) -> dict:
     finally:
         shutil.rmtree(ctx.work, ignore_errors=True)
     facts = {"schema": 1, "generator": "tests/captures/real.py", "captures": caps,
-             "errors": errors, "seconds": round(time.monotonic() - t0, 3)}
+             "errors": errors, "skipped": skipped, "seconds": round(time.monotonic() - t0, 3)}
     with open(os.path.join(outdir, "facts.json"), "w") as f:
         json.dump(facts, f, indent=1, sort_keys=True)
         f.write("\n")
@@ -852,6 +995,8 @@ def main(argv=None) -> int:
     for c in facts["captures"]:
         print("%-24s %6d bytes %5.2fs  %s" % (c["name"], c["pcap_size"], c["seconds"],
                                              c["description"]))
+    for e in facts.get("skipped", []):
+        print("skipped %s: %s" % (e["name"], e["reason"]), file=sys.stderr)
     for e in facts["errors"]:
         print("FAILED %s: %s" % (e["name"], e["error"]), file=sys.stderr)
     print("%d captures, %d failed, %.1fs -> %s" % (len(facts["captures"]), len(facts["errors"]),
