@@ -22,6 +22,7 @@ tshark
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
@@ -191,8 +192,10 @@ _DEFAULT_HOME = None
 
 
 def _private_dir(prefix: str) -> Path:
+    """A temp dir uid 65534 can enter, removed when the process exits."""
     d = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
     return d
 
 
