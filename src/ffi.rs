@@ -10,11 +10,11 @@ use crate::parse::{self, address};
 use crate::present::{self, Target, Value};
 use crate::session::{Event, EventKind, LoginState, Outcome};
 use crate::{Anomaly, DataMode, Direction, Limits, Session};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, c_char};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 /// The header, as bindgen reads it.
 #[allow(
@@ -43,13 +43,14 @@ fn guard<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
 }
 
 /// A process-wide NUL-terminated copy of a static string. The set of static strings is finite (the
-/// registries and RFC tables), so the map stays small.
+/// registries and RFC tables), so the map stays small. Keyed by address, so a lookup is a few integer
+/// compares. A BTreeMap rather than a HashMap: its nodes are referenced from their start, so valgrind
+/// sees the leaked copies as reachable rather than "possibly lost".
 fn static_cstr(s: &'static str) -> *const c_char {
-    static INTERN: OnceLock<Mutex<HashMap<&'static str, &'static CStr>>> = OnceLock::new();
-    let map = INTERN.get_or_init(Default::default);
-    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    static INTERN: Mutex<BTreeMap<(usize, usize), &'static CStr>> = Mutex::new(BTreeMap::new());
+    let mut map = INTERN.lock().unwrap_or_else(|p| p.into_inner());
     let c = map
-        .entry(s)
+        .entry((s.as_ptr() as usize, s.len()))
         .or_insert_with(|| Box::leak(to_cstring(s).into_boxed_c_str()));
     c.as_ptr()
 }
