@@ -24,7 +24,7 @@ stage() {
 stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets -- -D warnings
 stage cargo-test cargo test --workspace
-stage pytest python3 -m pytest -q -p no:cacheprovider tests
+stage pytest python3 -m pytest -q -rs -p no:cacheprovider tests
 
 echo
 [ ${#failures[@]} -eq 0 ] || echo "failed stages: ${failures[*]}"
