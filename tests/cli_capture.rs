@@ -357,7 +357,7 @@ fn hostile_session() -> (Pcap, Vec<(String, Vec<u8>)>) {
     let mut p = Pcap::new(1);
     let mut ctl = login(&mut p, Link::Ethernet, 40001);
     let long = "L".repeat(300) + ".txt";
-    let names = vec![
+    let names = [
         "../../../../etc/passwd".to_string(),
         "/tmp/abs.txt".to_string(),
         "nul\0byte.txt".to_string(),

@@ -274,7 +274,9 @@ fn run(cli: Cli) -> io::Result<Status> {
         );
         return Ok(Status::Error);
     }
-    if !(common.stream_memcap > 0.0) || !(common.tcp_timeout > 0.0) || common.late_window < 0.0 {
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    let late_ok = common.late_window.is_finite() && common.late_window >= 0.0;
+    if !positive(common.stream_memcap) || !positive(common.tcp_timeout) || !late_ok {
         eprintln!(
             "ftplens: --stream-memcap and --tcp-timeout must be positive, --late-window not negative"
         );

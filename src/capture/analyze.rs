@@ -752,10 +752,10 @@ impl<'s> Analyzer<'s> {
         let ctx = &mut self.ctx;
         {
             let Flow { half, role, .. } = flow;
-            for d in 0..2 {
-                let before = half[d].held_bytes();
+            for (d, h) in half.iter_mut().enumerate() {
+                let before = h.held_bytes();
                 if !matches!(role, Role::Other) {
-                    half[d].flush(&mut |c| ctx.deliver(role, d, c));
+                    h.flush(&mut |c| ctx.deliver(role, d, c));
                 }
                 ctx.held_total = ctx.held_total.saturating_sub(before);
             }
@@ -800,7 +800,7 @@ impl Ctx<'_> {
                 .sessions
                 .get(&sid)
                 .and_then(|s| s.channels.get(&ch))
-                .is_some_and(|c| !c.flow_bound && !(c.ended && c.transfer.is_none()));
+                .is_some_and(|c| !c.flow_bound && (!c.ended || c.transfer.is_some()));
             if live {
                 return Some((sid, ch));
             }
