@@ -36,7 +36,7 @@ def real_captures(tmp_path_factory):
     try:
         return harness.make_real_captures(outdir)
     except harness.CapturesUnavailable as e:
-        pytest.skip("real captures cannot be made here (needs root or user namespaces, "
+        pytest.skip("real captures cannot be made here (needs root, "
                     "tcpdump, curl, lftp, pyftpdlib): %s" % e)
 
 

@@ -10,11 +10,11 @@ scenario failed (its error is in facts.json), 2 when nothing could be run (for
 example no permission to create a network namespace).
 
 All traffic stays inside a private network namespace: the script re-executes
-itself under `unshare -n` (or `unshare -rn` when not root), brings its loopback
-up, and only ever talks to 127.0.0.1 and ::1 there.  The server is pyftpdlib
-(TLS through pyOpenSSL); the clients are curl, lftp and Python's ftplib.
-Needs: python3 with pyftpdlib (and pyOpenSSL for the TLS scenarios), tcpdump,
-curl, lftp, openssl, iproute2, util-linux (unshare).
+itself under `unshare -n` (so it needs root), brings its loopback up, and only
+ever talks to 127.0.0.1 and ::1 there.  The servers are pyftpdlib (TLS through
+pyOpenSSL) and vsftpd (skipped when not installed); the clients are curl, lftp
+and Python's ftplib.  Needs: python3 with pyftpdlib (and pyOpenSSL for the TLS
+scenarios), tcpdump, curl, lftp, openssl, iproute2 (ip, ss), util-linux (unshare).
 
 The module is stdlib-only apart from pyftpdlib, which is imported only in the
 server child process.
@@ -948,10 +948,16 @@ def run_all(outdir: str, names=None) -> dict:
 
 
 def unshare_prefix():
-    """The command prefix that gives a child its own network namespace."""
-    if os.geteuid() == 0:
-        return ["unshare", "-n", "--"]
-    return ["unshare", "-r", "-n", "--"]
+    """The command prefix that gives a child its own network namespace.
+
+    Root only: in a user namespace (`unshare -rn`) Debian's tcpdump cannot drop
+    privileges to its "tcpdump" user and refuses to capture, and vsftpd cannot
+    switch to "ftp".
+    """
+    if os.geteuid() != 0:
+        raise RuntimeError("real captures need root (unshare -n, and tcpdump's privilege drop "
+                           "does not work inside a user namespace)")
+    return ["unshare", "-n", "--"]
 
 
 def generate(outdir: str, names=None, timeout: float = 300) -> dict:
@@ -960,9 +966,10 @@ def generate(outdir: str, names=None, timeout: float = 300) -> dict:
     Raises RuntimeError (with the reason) when the namespace cannot be made or
     the run breaks down; per-scenario failures are in the result's "errors".
     """
+    prefix = unshare_prefix()
     outdir = os.path.abspath(outdir)
     os.makedirs(outdir, exist_ok=True)
-    cmd = unshare_prefix() + [sys.executable, os.path.abspath(__file__), outdir] + list(names or [])
+    cmd = prefix + [sys.executable, os.path.abspath(__file__), outdir] + list(names or [])
     env = dict(os.environ, **{ENV_INSIDE: "1"})
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     path = os.path.join(outdir, "facts.json")
