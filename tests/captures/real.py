@@ -113,11 +113,16 @@ def serve(cfg: dict) -> None:
 
 
 class Server:
-    def __init__(self, cfg: dict, prefix=()):
+    def __init__(self, cfg: dict, prefix=(), wait: bool = True):
         self.cfg = cfg
         self.proc = subprocess.Popen(
             list(prefix) + [sys.executable, os.path.abspath(__file__), "--serve", json.dumps(cfg)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if wait:
+            self.ready()
+
+    def ready(self) -> None:
+        """Wait for the child's READY line (it is listening)."""
         line = _readline_timeout(self.proc.stdout, 15)
         if line.strip() != "READY":
             self.stop()
@@ -220,7 +225,8 @@ def _readline_timeout(stream, timeout: float) -> str:
 class Tcpdump:
     """tcpdump -U on an interface, started and stopped around one scenario."""
 
-    def __init__(self, path: str, iface: str = "lo", bpf: str = "tcp", netns_cmd=()):
+    def __init__(self, path: str, iface: str = "lo", bpf: str = "tcp", netns_cmd=(),
+                 wait: bool = True):
         # A big kernel buffer (-B, KiB): with --immediate-mode every packet can retire a
         # ring block, and a descheduled tcpdump on a busy machine would drop packets.
         cmd = list(netns_cmd) + ["tcpdump", "-i", iface, "-U", "--immediate-mode",
@@ -231,8 +237,13 @@ class Tcpdump:
         self.path = path
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
-        deadline = time.monotonic() + 15
         self.head = ""
+        if wait:
+            self.ready()
+
+    def ready(self) -> None:
+        """Wait until tcpdump is listening (its "listening on" line)."""
+        deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             line = _readline_timeout(self.proc.stderr, max(0.1, deadline - time.monotonic()))
             self.head += line
@@ -392,10 +403,21 @@ def run_scenario(ctx: Ctx, fn) -> dict:
            "passive_ports": spec.get("passive_ports")}
     cfg.update(spec.get("server", {}))
     cfg["cmdlog"] = os.path.join(ctx.work, facts["name"], "commands.log")
-    dump = Tcpdump(pcap)
     server = None
+    vsftpd = cfg.get("kind") == "vsftpd"
+    if not vsftpd:   # start both at once; the server's start sends no packet
+        server = Server(cfg, wait=False)
     try:
-        server = VsftpdServer(cfg) if cfg.get("kind") == "vsftpd" else Server(cfg)
+        dump = Tcpdump(pcap)
+    except BaseException:
+        if server:
+            server.stop()
+        raise
+    try:
+        if vsftpd:
+            server = VsftpdServer(cfg)
+        else:
+            server.ready()
         spec["client"]()
         if "check" in spec:
             spec["check"]()
