@@ -368,3 +368,23 @@ def test_real_active_data_source_ports(real_captures):
             assert rows and all(r["tcp.srcport"] != "20" for r in rows)
             seen += 1
     assert seen >= 4
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="make_seed.py needs root (ip netns, veth)")
+def test_make_seed_remakes_the_same_conversation(tmp_path, seed_capture):
+    out = tmp_path / "seed.pcap"
+    p = subprocess.run([sys.executable, str(harness.CAPTURES_DIR / "make_seed.py"), str(out)],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0 and "failed" in p.stderr and ": ip " in p.stderr:
+        pytest.skip("cannot make network namespaces here: " + p.stderr[-500:])
+    assert p.returncode == 0, p.stdout + p.stderr
+    fresh = json.loads((tmp_path / "seed.facts.json").read_text())
+    fresh["path"] = str(out)
+    assert {k: v for k, v in fresh.items() if k not in ("path", "pcap")} == \
+        {k: v for k, v in seed_capture.items() if k not in ("path", "pcap")}
+
+    def conversation(facts):
+        return [(r["src"], r["tcp.srcport"], r["dst"], r["tcp.dstport"], r["tcp.len"],
+                 r["ftp.request.command"], r["ftp.request.arg"], r["ftp.response.code"],
+                 r["ftp.response.arg"]) for r in ftp_rows(facts) if r["payload"]]
+    assert conversation(fresh) == conversation(seed_capture)

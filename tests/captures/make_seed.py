@@ -53,7 +53,10 @@ REPLY_REWRITE = {"227 Entering passive mode": "227 Entering Passive Mode"}
 
 
 def sh(*cmd, check=True):
-    return subprocess.run(cmd, check=check, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise SystemExit("failed (%d): %s: %s" % (p.returncode, " ".join(cmd), p.stderr.strip()))
+    return p
 
 
 def seed_facts(pcap_name: str) -> dict:
