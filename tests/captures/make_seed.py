@@ -11,8 +11,8 @@ PASV is "227 Entering Passive Mode (192,168,1,109,104,134)." (pyftpdlib's own
 lower-case "passive mode" is capitalised, as in the seed example).  The client is
 Python's ftplib, bound to source port 57658 for the control connection and
 58985 for the data connection:
-  banner 220, USER alice (331), PASS s3cret (230), PASV (227),
-  connect 58985 -> 26758, RETR seed.txt (150 ... 226), QUIT (221).
+  banner 220, USER alice (331), PASS s3cret (230), PASV (227), RETR seed.txt (150),
+  connect 58985 -> 26758, the file, 226, QUIT (221).
 tcpdump -U in the client namespace records the veth interface (filter "tcp").
 The namespaces are deleted afterwards; no packet leaves them.  Needs root,
 iproute2, tcpdump and pyftpdlib.
@@ -23,6 +23,7 @@ import ftplib
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -86,17 +87,18 @@ def seed_facts(pcap_name: str) -> dict:
 
 def client(path_unused=None):
     """Runs inside the client namespace (see --client)."""
-    class SeedFTP(ftplib.FTP):
-        pass
-
-    ftp = SeedFTP()
+    ftp = ftplib.FTP()
     ftp.connect(SERVER_IP, CONTROL_PORT, timeout=20,
                 source_address=(CLIENT_IP, CLIENT_CTRL_PORT))
     ftp.login(USER, PASSWORD)
-    # ftplib binds the data socket to self.source_address: pin the data port.
-    ftp.source_address = (CLIENT_IP, CLIENT_DATA_PORT)
-    ftp.set_pasv(True)
-    conn = ftp.transfercmd("RETR " + FILE_NAME)      # sends PASV, connects, sends RETR
+    host, port = ftplib.parse227(ftp.sendcmd("PASV"))
+    # RETR first, and connect once its 150 is in: pyftpdlib answers 125 instead of 150
+    # when the data connection is already open, and which one wins would be a race.
+    resp = ftp.sendcmd("RETR " + FILE_NAME)
+    if not resp.startswith("150"):
+        raise SystemExit("unexpected reply to RETR: " + resp)
+    conn = socket.create_connection((host, port), timeout=20,
+                                    source_address=(CLIENT_IP, CLIENT_DATA_PORT))
     data = bytearray()
     while True:
         chunk = conn.recv(8192)
