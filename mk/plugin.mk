@@ -8,10 +8,23 @@
 # Owner: plugin helper (see AGENTS-NOTES.md).
 
 PLUGIN_PKG        ?= wireshark
-PLUGIN_WS_VERSION := $(shell pkg-config --modversion $(PLUGIN_PKG) 2>/dev/null | cut -d. -f1,2)
-PLUGIN_CFLAGS     := $(shell pkg-config --cflags $(PLUGIN_PKG) 2>/dev/null)
-PLUGIN_LIBS       := $(shell pkg-config --libs $(PLUGIN_PKG) 2>/dev/null)
-PLUGIN_SO         := build/ftplens.so
+# Build against another Wireshark's headers and libraries: PLUGIN_SYSROOT=/path/to/a/root (a debootstrap of
+# Debian trixie has Wireshark 4.4, see WIRESHARK-FACTS.md). The plugin is then build/ftplens-<major.minor>.so
+# and `HOME=<root>/home/x make install-plugin PLUGIN_SYSROOT=<root>` installs it for that root's tshark.
+PLUGIN_SYSROOT    ?=
+ifneq ($(PLUGIN_SYSROOT),)
+PLUGIN_PKGCONFIG  := PKG_CONFIG_SYSROOT_DIR=$(PLUGIN_SYSROOT) \
+                     PKG_CONFIG_LIBDIR=$(PLUGIN_SYSROOT)/usr/lib/$(shell $(CC) -print-multiarch)/pkgconfig:$(PLUGIN_SYSROOT)/usr/share/pkgconfig \
+                     pkg-config
+PLUGIN_CCFLAGS    := --sysroot=$(PLUGIN_SYSROOT)
+else
+PLUGIN_PKGCONFIG  := pkg-config
+PLUGIN_CCFLAGS    :=
+endif
+PLUGIN_WS_VERSION := $(shell $(PLUGIN_PKGCONFIG) --modversion $(PLUGIN_PKG) 2>/dev/null | cut -d. -f1,2)
+PLUGIN_CFLAGS     := $(shell $(PLUGIN_PKGCONFIG) --cflags $(PLUGIN_PKG) 2>/dev/null)
+PLUGIN_LIBS       := $(shell $(PLUGIN_PKGCONFIG) --libs $(PLUGIN_PKG) 2>/dev/null)
+PLUGIN_SO         := build/ftplens$(if $(PLUGIN_SYSROOT),-$(PLUGIN_WS_VERSION)).so
 PLUGIN_STATICLIB  := target/release/libftplens.a
 PLUGIN_DIR        := $(HOME)/.local/lib/wireshark/plugins/$(PLUGIN_WS_VERSION)/epan
 # What a Rust staticlib needs from the system (cargo rustc -- --print native-static-libs).
@@ -31,13 +44,13 @@ all: plugin
 plugin: $(PLUGIN_SO)
 
 plugin-check-wireshark:
-	@test -n "$(PLUGIN_WS_VERSION)" || { echo "pkg-config cannot find $(PLUGIN_PKG): install libwireshark-dev, libglib2.0-dev and pkg-config" >&2; exit 1; }
+	@test -n "$(PLUGIN_WS_VERSION)" || { echo "pkg-config cannot find $(PLUGIN_PKG)$(if $(PLUGIN_SYSROOT), in $(PLUGIN_SYSROOT)): install libwireshark-dev, libglib2.0-dev and pkg-config" >&2; exit 1; }
 
 # Always asks cargo (which knows whether the core is up to date) and relinks (about a second).
 $(PLUGIN_SO): plugin-check-wireshark plugin-c/packet-ftplens.c include/ftplens.h
 	$(PLUGIN_CARGO_ENV) cargo build --release --lib
 	@mkdir -p $(dir $@)
-	$(CC) -shared -fPIC -O2 -g -std=gnu11 -Wall -Wextra \
+	$(CC) $(PLUGIN_CCFLAGS) -shared -fPIC -O2 -g -std=gnu11 -Wall -Wextra \
 	    -DPLUGIN_VERSION='"$(PLUGIN_VERSION)"' $(PLUGIN_CFLAGS) \
 	    plugin-c/packet-ftplens.c $(PLUGIN_STATICLIB) \
 	    -Wl,--exclude-libs,ALL -Wl,--no-undefined -Wl,--gc-sections \
@@ -55,4 +68,4 @@ uninstall-plugin:
 	rm -f "$(PLUGIN_DIR)/ftplens.so"
 
 clean-plugin:
-	rm -f $(PLUGIN_SO) $(PLUGIN_SO).tmp
+	rm -f build/ftplens.so build/ftplens-*.so build/*.so.tmp

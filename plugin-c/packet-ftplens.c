@@ -36,6 +36,13 @@
 #include <wsutil/plugins.h> /* WS_PLUGIN_DESC_DISSECTOR; not installed with 4.0 */
 #endif
 
+/* epan moved from GLib's gboolean to C99 bool in 4.4 (heuristic dissectors, boolean preferences). */
+#if WS_AT_LEAST(4, 4)
+typedef bool ws_bool;
+#else
+typedef gboolean ws_bool;
+#endif
+
 /* packet-tls-utils.h declares these (exported from libwireshark since 2.x, same signature in 4.0 to
  * 4.4), but it pulls in gcrypt and gnutls headers that a plain libwireshark-dev install may lack. */
 WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_info *pinfo,
@@ -85,7 +92,7 @@ static dissector_handle_t tls_handle;
 static int ftplens_tap = -1;    /* records of logins and transfers, for -z ftplens,tree */
 static int ftplens_eo_tap = -1; /* export objects ("ftplens") */
 
-static gboolean pref_heuristic = TRUE;
+static ws_bool pref_heuristic = TRUE;
 static guint pref_export_max_mib = 64;
 
 /* ------------------------------------------------------------------------ state */
@@ -653,7 +660,7 @@ dissect_ftplens(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data 
 }
 
 /* The heuristic: the core judges the first payload of each side; a verdict claims the connection. */
-static gboolean
+static ws_bool
 dissect_ftplens_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     if (!pref_heuristic || PINFO_FD_VISITED(pinfo))

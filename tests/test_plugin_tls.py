@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_plugin_tshark import tshark  # noqa: E402,F401  (the shared fixture: plugin installed, tshark as nobody)
 
 SECRET = b"PROT P keeps this file private.\r\n" * 40
 PASV_PORT = 40123
@@ -115,24 +115,6 @@ def ftps(tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------------------ the tests
-
-
-@pytest.fixture(scope="module")
-def tshark():
-    from test_plugin_tshark import Tshark  # the same private-HOME, run-as-nobody tshark
-    subprocess.run(["make", "plugin"], cwd=ROOT, check=True, capture_output=True)
-    home = Path(tempfile.mkdtemp(prefix="ftplens-tls-home-", dir="/tmp"))
-    p = subprocess.run(["make", "install-plugin"], cwd=ROOT, env=dict(os.environ, HOME=str(home)),
-                       capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    (home / "work").mkdir()
-    for d, _, files in os.walk(home):
-        os.chmod(d, 0o755)
-        for f in files:
-            os.chmod(os.path.join(d, f), 0o644)
-    os.chmod(home / "work", 0o777)
-    yield Tshark(home)
-    shutil.rmtree(home, ignore_errors=True)
 
 
 FIELDS = ["ftplens.request.command", "ftplens.user", "ftplens.password", "ftplens.tls.mechanism",

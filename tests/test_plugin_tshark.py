@@ -47,12 +47,19 @@ FACTS = _facts()
 FACTS_BY_NAME = {c["name"]: c for c in FACTS}
 
 
+# FTPLENS_TSHARK_ROOT=/path/to/a/root runs every test against the tshark of another root (chroot), with the
+# plugin built against that root's headers (make plugin PLUGIN_SYSROOT=...): a debootstrap of Debian trixie
+# gives Wireshark 4.4 (WIRESHARK-FACTS.md).
+TSHARK_ROOT = Path(os.environ["FTPLENS_TSHARK_ROOT"]) if os.environ.get("FTPLENS_TSHARK_ROOT") else None
+
+
 class Tshark:
     """tshark with the plugin installed in a private HOME, run as nobody when we are root."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, root: Path = None):
         self.home = home
         self.work = home / "work"
+        self.root = root
 
     def readable(self, path: Path) -> Path:
         """A copy of path that uid 65534 can read."""
@@ -69,15 +76,28 @@ class Tshark:
         os.chmod(d, 0o777)
         return d
 
+    def _inside(self, arg) -> str:
+        """A host path (or an argument holding one) as the chrooted tshark sees it."""
+        s = str(arg)
+        return s.replace(str(self.root), "") if self.root else s
+
     def run(self, args, check=True, timeout=600):
-        cmd = ["tshark"] + [str(a) for a in args]
+        cmd = ["tshark"] + [self._inside(a) for a in args]
         if os.geteuid() == 0:
             cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"] + cmd
-        env = {"HOME": str(self.home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=self.work)
+        env = {"HOME": self._inside(self.home), "PATH": "/usr/bin:/bin" if self.root else
+               os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
+        if self.root:
+            cmd = ["chroot", str(self.root), "env", "-i"] + [f"{k}={v}" for k, v in env.items()] + cmd
+            env = dict(env, PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+                           cwd=self.work if not self.root else "/")
         if check and p.returncode != 0:
             raise AssertionError(f"{cmd} exited {p.returncode}\nstderr:\n{p.stderr[-4000:]}")
         return p
+
+    def version(self) -> str:
+        return re.search(r"TShark \(Wireshark\) (\d+\.\d+)", self.run(["-v"]).stdout).group(1)
 
     def fields(self, pcap: Path, fields, extra=(), two_pass=True, display_filter=None):
         """One dict per packet: {field: [values]} (occurrences separated by the aggregator)."""
@@ -103,24 +123,27 @@ class Tshark:
 
 @pytest.fixture(scope="session")
 def tshark():
-    subprocess.run(["make", "plugin"], cwd=ROOT, check=True, capture_output=True)
-    home = Path(tempfile.mkdtemp(prefix="ftplens-plugin-home-", dir="/tmp"))
+    """The plugin built and installed (`make install`, into a private HOME) for the tshark under test."""
+    sysroot = [f"PLUGIN_SYSROOT={TSHARK_ROOT}"] if TSHARK_ROOT else []
+    subprocess.run(["make", "plugin"] + sysroot, cwd=ROOT, check=True, capture_output=True)
+    home = Path(tempfile.mkdtemp(prefix="ftplens-plugin-home-", dir=str(TSHARK_ROOT / "tmp") if TSHARK_ROOT
+                                 else "/tmp"))
     os.chmod(home, 0o755)
     env = dict(os.environ, HOME=str(home))
-    p = subprocess.run(["make", "install"], cwd=ROOT, env=env, capture_output=True, text=True)
+    # the Lua helper's install-lua does not know about sysroots: only the C plugin then
+    target = ["install-plugin"] + sysroot if TSHARK_ROOT else ["install"]
+    p = subprocess.run(["make"] + target, cwd=ROOT, env=env, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    version = subprocess.run(["pkg-config", "--modversion", "wireshark"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-    mm = ".".join(version.split(".")[:2])
-    so = home / ".local/lib/wireshark/plugins" / mm / "epan" / "ftplens.so"
-    assert so.is_file(), f"make install did not put the plugin at {so}"
     for d, _, files in os.walk(home):
         os.chmod(d, 0o755)
         for f in files:
             os.chmod(os.path.join(d, f), 0o644)
     (home / "work").mkdir()
     os.chmod(home / "work", 0o777)
-    yield Tshark(home)
+    t = Tshark(home, TSHARK_ROOT)
+    so = home / ".local/lib/wireshark/plugins" / t.version() / "epan" / "ftplens.so"
+    assert so.is_file(), f"make install did not put the plugin at {so}"
+    yield t
     shutil.rmtree(home, ignore_errors=True)
 
 
