@@ -199,7 +199,8 @@ typedef uint32_t ftplens_outcome;
 #define FTPLENS_OUTCOME_FAILED 2   /* 425, 426, 451, 55x or another failure code */
 #define FTPLENS_OUTCOME_ABORTED 3  /* ABOR */
 #define FTPLENS_OUTCOME_UNKNOWN 4  /* the connection ended before the final reply */
-#define FTPLENS_OUTCOME_EXPIRED 5  /* a prediction no transfer used */
+#define FTPLENS_OUTCOME_EXPIRED 5  /* a prediction no transfer used: superseded, rejected, expired or
+                                      dropped at the cap; sent as TRANSFER_ENDED with command "" */
 
 typedef uint32_t ftplens_anomaly;
 #define FTPLENS_ANOMALY_NONE 0
@@ -264,7 +265,7 @@ typedef struct ftplens_event {
     uint64_t setup_frame;    /* TRANSFER_*: frame that announced the channel */
     uint64_t command_frame;  /* TRANSFER_*: frame of the transfer command */
     int64_t size;            /* TRANSFER_*: size from a SIZE or 150/213 reply, -1 if unknown */
-    ftplens_outcome outcome; /* TRANSFER_ENDED, and DATA_EXPECTED closed unused (EXPIRED) */
+    ftplens_outcome outcome; /* TRANSFER_ENDED (EXPIRED, with command "", for an unused prediction) */
     bool data_tls;           /* TRANSFER_*: PROT P was in force */
 
     ftplens_anomaly anomaly; /* ANOMALY */
