@@ -114,10 +114,28 @@ impl<F: FnMut(Record)> Sink for F {
 
 // ------------------------------------------------------------------------------ flows
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FlowKey {
     lo: SocketAddr,
     hi: SocketAddr,
+}
+
+/// One `write` of packed bytes: the per-field calls of the derived `Hash` cost more than the
+/// (keyed, DoS-resistant) hash itself on this hot path.
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut buf = [0u8; 36];
+        let mut put = |at: usize, a: &SocketAddr| {
+            match a.ip() {
+                std::net::IpAddr::V4(v4) => buf[at + 12..at + 16].copy_from_slice(&v4.octets()),
+                std::net::IpAddr::V6(v6) => buf[at..at + 16].copy_from_slice(&v6.octets()),
+            }
+            buf[at + 16..at + 18].copy_from_slice(&a.port().to_le_bytes());
+        };
+        put(0, &self.lo);
+        put(18, &self.hi);
+        state.write(&buf);
+    }
 }
 
 impl FlowKey {
@@ -316,6 +334,8 @@ pub struct Analyzer<'s> {
     /// them (a capture that saw the whole connection twice) are retransmissions, not a new one.
     dead: HashMap<FlowKey, (Option<u32>, f64)>,
     next_dead_sweep: f64,
+    /// The flow of the previous segment.
+    last_flow: Option<(FlowKey, usize)>,
     ctx: Ctx<'s>,
 }
 
@@ -338,6 +358,7 @@ impl<'s> Analyzer<'s> {
             next_uid: 0,
             dead: HashMap::new(),
             next_dead_sweep: f64::NEG_INFINITY,
+            last_flow: None,
             ctx: Ctx {
                 opts,
                 sink,
@@ -496,8 +517,13 @@ impl<'s> Analyzer<'s> {
 
     fn segment(&mut self, seg: &Segment<'_>, frame: u64, ts: f64) {
         let key = FlowKey::new(seg.src, seg.dst);
-        let idx = match self.index.get(&key) {
-            Some(&i) => {
+        // Bulk transfers come in runs of one connection's segments: skip the table for them.
+        let cached = match self.last_flow {
+            Some((k, i)) if k == key && !seg.syn => Some(i),
+            _ => None,
+        };
+        let idx = match cached.or_else(|| self.index.get(&key).copied()) {
+            Some(i) => {
                 let reuse = self.flows[i].as_ref().is_some_and(|f| {
                     seg.syn
                         && !seg.ack_flag
@@ -522,6 +548,7 @@ impl<'s> Analyzer<'s> {
                 self.new_flow(seg, key, frame, ts)
             }
         };
+        self.last_flow = Some((key, idx));
         let Some(flow) = self.flows[idx].as_mut() else {
             return;
         };
@@ -746,6 +773,9 @@ impl<'s> Analyzer<'s> {
             return;
         }
         flow.closed = true;
+        if self.last_flow.is_some_and(|(_, i)| i == idx) {
+            self.last_flow = None;
+        }
         if self.index.get(&flow.key) == Some(&idx) {
             self.index.remove(&flow.key);
         }
@@ -912,6 +942,12 @@ impl Ctx<'_> {
                                 self.candidate_total -= c.bytes;
                                 c.bytes = 0;
                                 c.held = Vec::new();
+                                if c.judged {
+                                    // Not FTP control, and too big to be claimed late: stop
+                                    // looking at its bytes.
+                                    *role = Role::Other;
+                                    return;
+                                }
                             } else {
                                 c.bytes += bytes.len();
                                 self.candidate_total += bytes.len();
@@ -982,6 +1018,9 @@ impl Ctx<'_> {
         }
         c.judged = true;
         let Some(client) = client else {
+            if c.overflow {
+                flow.role = Role::Other; // cannot be claimed whole any more
+            }
             return; // stays a candidate for late binding, then becomes Other
         };
         let Role::Candidate(c) = std::mem::replace(&mut flow.role, Role::Other) else {

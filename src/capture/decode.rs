@@ -2,8 +2,8 @@
 //! SLL and SLL2, BSD loopback), then IPv4 or IPv6, then TCP, with etherparse. Lax slicing keeps the
 //! bytes a short snap length left: a cut segment is delivered short and its tail becomes a gap.
 
-use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
-use std::net::{IpAddr, SocketAddr};
+use etherparse::{LaxIpSlice, TcpSlice, ip_number};
+use std::net::SocketAddr;
 
 /// Link types (https://www.tcpdump.org/linktypes.html).
 pub mod linktype {
@@ -18,6 +18,11 @@ pub mod linktype {
     pub const IPV6: i32 = 229;
     pub const LINUX_SLL2: i32 = 276;
 }
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// 802.1Q, 802.1ad and the older QinQ tag.
+const VLAN_TAGS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
 
 /// A TCP segment, borrowed from the frame.
 #[derive(Debug, Clone, Copy)]
@@ -49,72 +54,72 @@ pub enum Decoded<'a> {
     Malformed,
 }
 
-/// Decode one frame of the given link type.
-pub fn decode(linktype: i32, data: &[u8]) -> Decoded<'_> {
-    let sliced = match linktype {
-        linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).ok(),
+fn be16(d: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
+}
+
+/// The IP packet inside a frame: link headers (and VLAN tags) skipped.
+fn ip_of(linktype: i32, data: &[u8]) -> Result<Option<&[u8]>, Decoded<'static>> {
+    let (ether_type, mut at) = match linktype {
+        linktype::ETHERNET => (be16(data, 12).ok_or(Decoded::Malformed)?, 14),
         linktype::RAW
         | linktype::RAW_OPENBSD
         | linktype::RAW_BSD
         | linktype::IPV4
-        | linktype::IPV6 => LaxSlicedPacket::from_ip(data).ok(),
+        | linktype::IPV6 => return Ok(Some(data)),
         // The 4-byte address family is in host order (NULL) or network order (LOOP); the IP
         // version nibble says the same, so it is not read.
-        linktype::NULL | linktype::LOOP => data
-            .get(4..)
-            .and_then(|ip| LaxSlicedPacket::from_ip(ip).ok()),
+        linktype::NULL | linktype::LOOP => {
+            return data.get(4..).map(Some).ok_or(Decoded::Malformed);
+        }
         // SLL: 16-byte header, protocol (an ether type) in its last two bytes.
-        linktype::LINUX_SLL => data.get(16..).map(|rest| {
-            LaxSlicedPacket::from_ether_type(
-                EtherType(u16::from_be_bytes([data[14], data[15]])),
-                rest,
-            )
-        }),
+        linktype::LINUX_SLL => (be16(data, 14).ok_or(Decoded::Malformed)?, 16),
         // SLL2: 20-byte header, protocol first.
-        linktype::LINUX_SLL2 => data.get(20..).map(|rest| {
-            LaxSlicedPacket::from_ether_type(
-                EtherType(u16::from_be_bytes([data[0], data[1]])),
-                rest,
-            )
-        }),
-        _ => return Decoded::UnknownLink,
+        linktype::LINUX_SLL2 => (be16(data, 0).ok_or(Decoded::Malformed)?, 20),
+        _ => return Err(Decoded::UnknownLink),
     };
-    let Some(p) = sliced else {
+    let mut ether_type = ether_type;
+    while VLAN_TAGS.contains(&ether_type) {
+        ether_type = be16(data, at + 2).ok_or(Decoded::Malformed)?;
+        at += 4;
+    }
+    match ether_type {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => data.get(at..).map(Some).ok_or(Decoded::Malformed),
+        _ => Ok(None),
+    }
+}
+
+/// Decode one frame of the given link type.
+pub fn decode(linktype: i32, data: &[u8]) -> Decoded<'_> {
+    let ip = match ip_of(linktype, data) {
+        Ok(Some(ip)) => ip,
+        Ok(None) => return Decoded::NotIp,
+        Err(e) => return e,
+    };
+    // Lax: a packet cut by the snap length keeps the bytes it has.
+    let Ok((ip, _)) = LaxIpSlice::from_slice(ip) else {
         return Decoded::Malformed;
     };
-    let (src_ip, dst_ip, fragment) = match &p.net {
-        Some(LaxNetSlice::Ipv4(v4)) => (
-            IpAddr::V4(v4.header().source_addr()),
-            IpAddr::V4(v4.header().destination_addr()),
-            v4.payload().fragmented,
-        ),
-        Some(LaxNetSlice::Ipv6(v6)) => (
-            IpAddr::V6(v6.header().source_addr()),
-            IpAddr::V6(v6.header().destination_addr()),
-            v6.payload().fragmented,
-        ),
-        Some(LaxNetSlice::Arp(_)) | None => {
-            return if p.stop_err.is_some() && p.link_exts.is_empty() && p.link.is_none() {
-                Decoded::Malformed
-            } else {
-                Decoded::NotIp
-            };
-        }
-    };
-    match &p.transport {
-        Some(TransportSlice::Tcp(tcp)) => Decoded::Tcp(Segment {
-            src: SocketAddr::new(src_ip, tcp.source_port()),
-            dst: SocketAddr::new(dst_ip, tcp.destination_port()),
-            seq: tcp.sequence_number(),
-            ack: tcp.acknowledgment_number(),
-            syn: tcp.syn(),
-            ack_flag: tcp.ack(),
-            fin: tcp.fin(),
-            rst: tcp.rst(),
-            payload: tcp.payload(),
-        }),
-        _ => Decoded::OtherIp { fragment },
+    let payload = ip.payload();
+    if payload.ip_number != ip_number::TCP || payload.fragmented {
+        return Decoded::OtherIp {
+            fragment: payload.fragmented,
+        };
     }
+    let Ok(tcp) = TcpSlice::from_slice(payload.payload) else {
+        return Decoded::Malformed;
+    };
+    Decoded::Tcp(Segment {
+        src: SocketAddr::new(ip.source_addr(), tcp.source_port()),
+        dst: SocketAddr::new(ip.destination_addr(), tcp.destination_port()),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        syn: tcp.syn(),
+        ack_flag: tcp.ack(),
+        fin: tcp.fin(),
+        rst: tcp.rst(),
+        payload: tcp.payload(),
+    })
 }
 
 #[cfg(test)]

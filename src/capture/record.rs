@@ -254,6 +254,14 @@ impl<'a> JsonObject<'a> {
 /// A JSON string literal. Control characters (NUL included) are escaped, never dropped.
 pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
+    {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -200,7 +200,8 @@ impl<'r> CaptureReader<'r> {
                             orig_len,
                         });
                     }
-                    self.inner.consume(offset);
+                    // No shift here: `refill` moves only the partial record left at the end.
+                    self.inner.consume_noshift(offset);
                 }
                 Err(PcapError::Eof) => break,
                 Err(PcapError::Incomplete(_)) => {
