@@ -946,7 +946,6 @@ impl Ctx<'_> {
                                     // Not FTP control, and too big to be claimed late: stop
                                     // looking at its bytes.
                                     *role = Role::Other;
-                                    return;
                                 }
                             } else {
                                 c.bytes += bytes.len();
