@@ -505,6 +505,18 @@ fn truncated_and_garbage_inputs() {
         assert_eq!(r.code, 2, "{f:?}");
         assert!(r.stderr.contains(msg), "{}", r.stderr);
     }
+    // A link type the reader does not know: said, and an error when nothing else was there.
+    let mut wifi = Pcap::new(105);
+    wifi.frame(&[0u8; 24]);
+    let f = dir.join("wifi.pcap");
+    wifi.write(&f);
+    let r = run(&["log", f.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("unsupported link type 105"),
+        "{}",
+        r.stderr
+    );
     // Usage errors are 2 as well.
     assert_eq!(run(&["log", "--no-such-flag"]).code, 2);
     assert_eq!(run(&["frobnicate"]).code, 2);

@@ -446,6 +446,24 @@ fn run(cli: Cli) -> io::Result<Status> {
                 status = status.max(Status::Partial);
             }
         }
+        if r.stats.unknown_link > 0 {
+            let types: Vec<String> = r
+                .stats
+                .unknown_linktypes
+                .iter()
+                .map(i32::to_string)
+                .collect();
+            eprintln!(
+                "ftplens: {}: {} frames of unsupported link type {} skipped (supported: Ethernet, \
+                 raw IP, Linux SLL/SLL2, loopback)",
+                r.name,
+                r.stats.unknown_link,
+                types.join(", ")
+            );
+            if r.stats.unknown_link == r.stats.frames {
+                status = status.max(Status::Error);
+            }
+        }
         for e in &r.stats.io_errors {
             eprintln!("ftplens: {}: {e}", r.name);
             status = status.max(Status::Error);
@@ -711,7 +729,7 @@ fn print_summary(
         match &r.read {
             Some(read) => writeln!(
                 out,
-                "{}: {}, {} frames, {} FTP sessions, {} data connections, {} transfers{}",
+                "{}: {}, {} frames; FTP sessions: {}, data connections: {}, transfers: {}{}",
                 r.name,
                 read.format,
                 read.frames,

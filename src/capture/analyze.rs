@@ -84,6 +84,8 @@ pub struct Stats {
     pub fragments: u64,
     pub not_ip: u64,
     pub unknown_link: u64,
+    /// The link types of those frames.
+    pub unknown_linktypes: std::collections::BTreeSet<i32>,
     pub malformed: u64,
     pub connections: u64,
     pub control_sessions: u64,
@@ -397,7 +399,10 @@ impl<'s> Analyzer<'s> {
                 }
             }
             Decoded::NotIp => self.ctx.stats.not_ip += 1,
-            Decoded::UnknownLink => self.ctx.stats.unknown_link += 1,
+            Decoded::UnknownLink => {
+                self.ctx.stats.unknown_link += 1;
+                self.ctx.stats.unknown_linktypes.insert(frame.linktype);
+            }
             Decoded::Malformed => self.ctx.stats.malformed += 1,
         }
     }
