@@ -54,8 +54,8 @@ $(PLUGIN_SO): plugin-check-wireshark plugin-c/packet-ftplens.c include/ftplens.h
 	    -DPLUGIN_VERSION='"$(PLUGIN_VERSION)"' $(PLUGIN_CFLAGS) \
 	    plugin-c/packet-ftplens.c $(PLUGIN_STATICLIB) \
 	    -Wl,--exclude-libs,ALL -Wl,--no-undefined -Wl,--gc-sections \
-	    $(PLUGIN_LIBS) $(PLUGIN_RUST_LIBS) -o $@.tmp
-	mv -f $@.tmp $@
+	    $(PLUGIN_LIBS) $(PLUGIN_RUST_LIBS) -o $@.tmp.$$$$ && \
+	    mv -f $@.tmp.$$$$ $@
 
 install: install-plugin
 
@@ -68,4 +68,4 @@ uninstall-plugin:
 	rm -f "$(PLUGIN_DIR)/ftplens.so"
 
 clean-plugin:
-	rm -f build/ftplens.so build/ftplens-*.so build/*.so.tmp
+	rm -f build/ftplens.so build/ftplens-*.so build/ftplens*.so.tmp.*

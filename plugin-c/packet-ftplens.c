@@ -599,9 +599,11 @@ dissect_ctrl_lines(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, ctrl_con
         return len;
     }
 
-    if (key == 0)
-        col_clear(pinfo->cinfo, COL_INFO);
-    col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", rec->summary);
+    if (*rec->summary) { /* a feed that completes no line (a long line's middle) leaves TCP's Info */
+        if (key == 0)
+            col_clear(pinfo->cinfo, COL_INFO);
+        col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", rec->summary);
+    }
     proto_item_append_text(ti, ", %s", rec->to_server ? "to server" : "to client");
 
     render_items(ftree, tvb, pinfo, rec->items, TRUE);

@@ -419,6 +419,17 @@ def test_heuristic_finds_a_nonstandard_port(capture_rows, kind, name):
     assert all("ftp:" not in r["frame.protocols"][0] + ":" for r in control)
 
 
+def test_port_and_heuristic_preferences(tshark):
+    """ftplens.heuristic off: port 2121 is not FTP, unless ftplens.tcp.port (the range preference) says so."""
+    if "control_port_2121" not in FACTS_BY_NAME:
+        pytest.skip("no control_port_2121 capture")
+    pcap = HANDMADE / "control_port_2121.pcap"
+    off = ["-o", "ftplens.heuristic:FALSE"]
+    assert not values(tshark.fields(pcap, ["ftplens.request.command"], extra=off), "ftplens.request.command")
+    rows = tshark.fields(pcap, ["ftplens.request.command"], extra=off + ["-o", "ftplens.tcp.port:21,2121"])
+    assert values(rows, "ftplens.request.command") == FACTS_BY_NAME["control_port_2121"]["commands"]
+
+
 def test_split_reply_is_reassembled_with_exact_positions(tshark):
     """The 227 split across two segments is one PDU; each field points at its own bytes (PDML pos/size)."""
     if "split_227" not in FACTS_BY_NAME:
