@@ -618,3 +618,42 @@ fn help_documents_exit_codes() {
     }
     assert!(run(&["extract", "--help"]).stdout.contains("never"));
 }
+
+#[test]
+fn damaged_captures_never_crash() {
+    // Cuts and flipped bytes in a capture with a transfer: every run ends with a documented exit
+    // code (never a panic's 101), and a damaged record stops the read with "partial" (3).
+    let data = content(5000);
+    let p = pasv_download(Link::Ethernet, "d.bin", &data, in_order);
+    let dir = tmpdir("damaged");
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    for i in 0..40 {
+        let mut bytes = p.bytes.clone();
+        if i % 2 == 0 {
+            bytes.truncate(24 + rnd(bytes.len() - 24));
+        }
+        for _ in 0..(i % 7) {
+            let at = 24 + rnd(bytes.len().saturating_sub(24).max(1));
+            if at < bytes.len() {
+                bytes[at] ^= 1 << rnd(8);
+            }
+        }
+        let f = dir.join(format!("d{i}.pcap"));
+        fs::write(&f, &bytes).unwrap();
+        for cmd in ["log", "summary"] {
+            let r = run(&[cmd, f.to_str().unwrap()]);
+            assert!(
+                [0, 1, 3].contains(&r.code),
+                "{f:?} {cmd}: exit {}: {}",
+                r.code,
+                r.stderr
+            );
+        }
+    }
+}
