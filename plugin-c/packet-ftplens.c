@@ -6,7 +6,7 @@
  * session per control connection on the first pass, stores the tree items the core returns, and
  * renders only stored items, so every pass shows the same thing. It parses no FTP itself.
  *
- * Copyright 2025, the ftplens authors
+ * Copyright the ftplens authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -79,7 +79,6 @@ static gint ett_ftplens_data = -1;
 static size_t n_fields;
 static int *hf_ids;
 static gint *ett_fields;
-static gboolean *field_is_data;
 static ftplens_field_info *field_infos;
 static size_t n_experts;
 static expert_field *ei_ids;
@@ -287,8 +286,8 @@ render_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, wmem_array_t *
 
     for (guint i = 0; i < n; i++) {
         const ftplens_item *it = (const ftplens_item *)wmem_array_index(arr, i);
-        if (it->field >= n_fields)
-            continue;
+        if (it->field >= n_fields || hf_ids[it->field] <= 0)
+            continue; /* not a registry index, or an entry that could not be registered */
         guint d = it->depth < MAX_DEPTH ? it->depth : MAX_DEPTH - 1;
         if (d > valid)
             d = valid;
@@ -920,7 +919,6 @@ register_fields(void)
     n_fields = ftplens_field_count();
     hf_ids = g_new(int, n_fields + 1);
     ett_fields = g_new(gint, n_fields + 1);
-    field_is_data = g_new0(gboolean, n_fields + 1);
     field_infos = g_new0(ftplens_field_info, n_fields + 1);
     /* Wireshark keeps pointers into these arrays: they live as long as the process. */
     hf_ctrl = g_new0(hf_register_info, n_fields + 1);
@@ -959,7 +957,6 @@ register_fields(void)
         default:                 ft = FT_NONE; break;
         }
         hf_register_info h = { &hf_ids[i], { fi.name, fi.abbrev, ft, display, strings, 0, fi.blurb, HFILL } };
-        field_is_data[i] = fi.data_protocol;
         if (fi.data_protocol)
             hf_data[n_data++] = h;
         else
