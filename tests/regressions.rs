@@ -106,3 +106,86 @@ fn every_target_has_seeds() {
         assert!(n > 0, "no seeds in {}", dir.display());
     }
 }
+
+// ------------------------------------------------------------------------------ named regressions
+
+use ftplens::{Direction, Session};
+
+/// Feed (command, reply) pairs to a fresh session. Gives up once `limit` seconds have passed, so
+/// that a super-linear path fails the test quickly instead of stalling CI. Returns the session and
+/// the seconds taken, or the number of pairs done in time.
+fn converse(pairs: &[(Vec<u8>, Vec<u8>)], limit: f64) -> Result<(Session, f64), usize> {
+    let mut s = Session::default();
+    let start = Instant::now();
+    for (i, (cmd, reply)) in pairs.iter().enumerate() {
+        if start.elapsed().as_secs_f64() > limit {
+            return Err(i);
+        }
+        let frame = 2 * i as u64 + 1;
+        s.feed(Direction::ToServer, cmd, frame, frame as f64);
+        s.feed(Direction::ToClient, reply, frame + 1, frame as f64 + 0.5);
+    }
+    s.finish(u64::MAX, 1e9);
+    Ok((s, start.elapsed().as_secs_f64()))
+}
+
+/// A line of `max_line` bytes: `prefix`, then `unit` repeated, then CRLF.
+fn long_line(prefix: &str, unit: &str) -> Vec<u8> {
+    let mut v = prefix.as_bytes().to_vec();
+    while v.len() + unit.len() < ftplens::Limits::DEFAULT_MAX_LINE {
+        v.extend_from_slice(unit.as_bytes());
+    }
+    v.extend_from_slice(b"\r\n");
+    v
+}
+
+/// Found by the addr_227/addr_228 fuzz targets (exec/s collapsed on long inputs): the 227 and 228
+/// scanners re-parsed the rest of a number list from every number in it, so one 8 KB reply of
+/// out-of-range numbers (`999,999,...`) cost O(n^2): about 0.8 s (227) and 2.6 s (228) per line
+/// under ASan. A hostile server (or capture) sending such replies stalls the dissector and the CLI.
+/// Scanning must be linear: 64 such replies in well under a second, even in a debug build.
+#[test]
+fn pasv_reply_scan_is_linear() {
+    for (cmd, code, unit) in [("PASV", "227", "999,"), ("LPSV", "228", "6,")] {
+        let reply = long_line(&format!("{code} Entering Passive Mode ("), unit);
+        let pairs: Vec<_> = (0..64)
+            .map(|_| (format!("{cmd}\r\n").into_bytes(), reply.clone()))
+            .collect();
+        if let Err(done) = converse(&pairs, 2.0) {
+            panic!("{code}: only {done} of 64 replies of 8 KB in 2 s");
+        }
+    }
+    // The scan still finds a valid address after a run of invalid numbers.
+    let text = [b"999,".repeat(1000), b"10,0,0,1,4,1)".to_vec()].concat();
+    let ep = ftplens::parse::address::parse_227(&text).unwrap();
+    assert_eq!(ep.to_string(), "10.0.0.1:1025 (4*256+1)");
+}
+
+/// Found while writing the hostile captures: every accepted relative `CWD` appended to the known
+/// working directory, which had no cap. 2,000 `CWD <4 KB name>` / `250` pairs (8 MB of traffic)
+/// grew it to 8 MB, and since each `CWD` re-resolves the whole path, time was quadratic. The
+/// working directory must stay bounded (a longer one can become unknown) and time linear.
+#[test]
+fn cwd_is_bounded() {
+    let name = "d".repeat(4000);
+    let pairs: Vec<_> = (0..2000)
+        .map(|_| {
+            (
+                format!("CWD {name}\r\n").into_bytes(),
+                b"250 OK\r\n".to_vec(),
+            )
+        })
+        .collect();
+    let s = match converse(&pairs[..200], 5.0) {
+        Ok((s, _)) => s,
+        Err(done) => panic!("only {done} of 200 CWD in 5 s"),
+    };
+    let len = s.cwd().map_or(0, str::len);
+    assert!(
+        len <= 4 * ftplens::Limits::DEFAULT_MAX_LINE,
+        "cwd grew to {len} bytes after 200 CWD"
+    );
+    if let Err(done) = converse(&pairs, 5.0) {
+        panic!("only {done} of 2000 CWD in 5 s");
+    }
+}

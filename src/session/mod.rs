@@ -584,7 +584,11 @@ impl Session {
                     );
                 }
             }
-            ("CWD" | "XCWD", 200 | 250) => self.cwd = Some(resolve_path(self.cwd.as_deref(), &arg)),
+            ("CWD" | "XCWD", 200 | 250) => {
+                // Bounded: a path longer than a line could carry becomes unknown (issue 7).
+                self.cwd = Some(resolve_path(self.cwd.as_deref(), &arg))
+                    .filter(|c| c.len() <= self.limits.max_line)
+            }
             ("CDUP" | "XCUP", 200 | 250) => {
                 self.cwd = Some(resolve_path(self.cwd.as_deref(), ".."))
             }
