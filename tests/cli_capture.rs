@@ -2,6 +2,7 @@
 //! retransmitted, overlapping, gaps, cut segments, connections begun before the capture), late
 //! binding, REST, safe extraction and exit codes. Every expected value is a fact of the capture
 //! the test wrote (its file contents and their sha256), never output of the code under test.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 use cli_support::*;

@@ -7,6 +7,7 @@
 //!
 //! Where ftplens and Zeek differ, the difference is listed in `ZEEK_DIFFERENCES` with the reason,
 //! checked against tshark's view of the same frames.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 use cli_support::*;

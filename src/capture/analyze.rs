@@ -382,7 +382,7 @@ impl<'s> Analyzer<'s> {
         let ts = frame.ts;
         if ts >= self.next_sweep {
             self.sweep(ts);
-            self.next_sweep = ts + 1.0;
+            self.next_sweep = ts + 5.0;
         }
         match decode(frame.linktype, frame.data) {
             Decoded::Tcp(seg) => {
