@@ -131,22 +131,66 @@ pub fn parse_port_arg(arg: &[u8]) -> Result<DataEndpoint, AddressError> {
 /// standardized ... the User-FTP program [should] scan the reply for the first digit of the host and
 /// port numbers". So: the first run of six comma-separated numbers anywhere in the text.
 pub fn parse_227(text: &[u8]) -> Result<DataEndpoint, AddressError> {
+    first_window(text, 6, host_port)
+}
+
+/// Scan `text` once for runs of comma-separated decimal numbers (spaces allowed around commas) and
+/// return the first window of `width` consecutive numbers of a run that `accept` takes. Linear in
+/// the text: a sliding window, never a re-parse from each digit (a hostile 8 KB reply of `999,`
+/// would otherwise cost quadratic time).
+fn first_window<T>(
+    text: &[u8],
+    width: usize,
+    accept: impl Fn(&[u64]) -> Result<T, AddressError>,
+) -> Result<T, AddressError> {
+    let mut window: std::collections::VecDeque<u64> =
+        std::collections::VecDeque::with_capacity(width);
     let mut last_err = AddressError::Malformed;
-    let mut pos = 0;
-    while pos < text.len() {
-        let starts_number =
-            text[pos].is_ascii_digit() && (pos == 0 || !text[pos - 1].is_ascii_digit());
-        if starts_number {
-            if let Ok((_, nums)) = number_list(&text[pos..]) {
-                if nums.len() >= 6 {
-                    match host_port(&nums[..6]) {
-                        Ok(ep) => return Ok(ep),
-                        Err(e) => last_err = e,
-                    }
-                }
+    let mut i = 0;
+    while i < text.len() {
+        if !text[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        // A number: at most 10 digits are kept exact; a longer one is out of range for any field.
+        let start = i;
+        while i < text.len() && text[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = &text[start..i];
+        let n = if digits.len() > 10 {
+            u64::MAX
+        } else {
+            digits
+                .iter()
+                .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'))
+        };
+        if window.len() == width {
+            window.pop_front();
+        }
+        window.push_back(n);
+        if window.len() == width {
+            match accept(window.make_contiguous()) {
+                Ok(v) => return Ok(v),
+                Err(e) => last_err = e,
             }
         }
-        pos += 1;
+        // Does the run go on? `<spaces> , <spaces> <digit>`.
+        let mut j = i;
+        while j < text.len() && text[j] == b' ' {
+            j += 1;
+        }
+        if j < text.len() && text[j] == b',' {
+            j += 1;
+            while j < text.len() && text[j] == b' ' {
+                j += 1;
+            }
+            if j < text.len() && text[j].is_ascii_digit() {
+                i = j;
+                continue;
+            }
+        }
+        window.clear();
     }
     Err(last_err)
 }
@@ -278,23 +322,11 @@ pub fn parse_lprt_arg(arg: &[u8]) -> Result<DataEndpoint, AddressError> {
 }
 
 /// 228 reply text (RFC 1639 section 3): `228 Entering Long Passive Mode (af,hal,h1,...,pal,p1,p2)`.
-/// Scanned like 227: the first number list that forms a valid long address.
+/// Scanned like 227: the first window of numbers that forms a valid long address, IPv4 (9 numbers)
+/// or IPv6 (21 numbers).
 pub fn parse_228(text: &[u8]) -> Result<DataEndpoint, AddressError> {
-    let mut last_err = AddressError::Malformed;
-    for pos in 0..text.len() {
-        let starts_number =
-            text[pos].is_ascii_digit() && (pos == 0 || !text[pos - 1].is_ascii_digit());
-        if !starts_number {
-            continue;
-        }
-        if let Ok((_, nums)) = number_list(&text[pos..]) {
-            match long_host_port(&nums) {
-                Ok(ep) => return Ok(ep),
-                Err(e) => last_err = e,
-            }
-        }
-    }
-    Err(last_err)
+    first_window(text, 9, long_host_port)
+        .or_else(|e4| first_window(text, 21, long_host_port).map_err(|_| e4))
 }
 
 #[cfg(test)]
