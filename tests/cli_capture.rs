@@ -658,3 +658,47 @@ fn damaged_captures_never_crash() {
         }
     }
 }
+
+#[test]
+fn idle_connections_time_out() {
+    // Session A's data connection never closes; session B starts 100 s later. With a 10 s
+    // timeout A's transfer is reported (partial, no FIN) before B's records; with the default
+    // (600 s) only at the end of the input.
+    let data = content(800);
+    let mut p = Pcap::new(1);
+    let mut a = login(&mut p, Link::Ethernet, 40001);
+    a.client(&mut p, b"PASV\r\n");
+    a.server(&mut p, &pasv_reply(50000));
+    a.client(&mut p, b"RETR a.bin\r\n");
+    let mut d = Conn::new((CLIENT, 51000), (SERVER, 50000), Link::Ethernet);
+    d.handshake(&mut p);
+    a.server(&mut p, b"150 go\r\n");
+    d.server(&mut p, &data);
+    a.server(&mut p, b"226 done\r\n");
+    a.close(&mut p);
+    p.idle(100.0);
+    let mut b = login(&mut p, Link::Ethernet, 40002);
+    b.client(&mut p, b"QUIT\r\n");
+    b.server(&mut p, b"221 bye\r\n");
+    b.close(&mut p);
+    let order = |r: &Run| -> Vec<String> {
+        r.records()
+            .iter()
+            .filter(|x| matches!(x.str("type"), Some("transfer") | Some("session")))
+            .map(|x| format!("{}:{}", x.str("type").unwrap(), x.u64("id.orig_p").unwrap()))
+            .collect()
+    };
+    let quick = analyse(&p, "timeout", &["--tcp-timeout", "10"]);
+    assert_eq!(
+        order(&quick),
+        ["transfer:40001", "session:40001", "session:40002"]
+    );
+    let t = one_transfer(&quick);
+    assert_eq!(t.str("sha256"), Some(sha256_hex(&data).as_str()));
+    assert!(t.strs("partial_reasons").contains(&"no_fin".to_string()));
+    let slow = analyse(&p, "timeout-default", &[]);
+    assert_eq!(
+        order(&slow),
+        ["session:40002", "transfer:40001", "session:40001"]
+    );
+}

@@ -321,6 +321,11 @@ impl Pcap {
         self.bytes.extend_from_slice(&data[..cap]);
     }
 
+    /// Let `secs` of capture time pass.
+    pub fn idle(&mut self, secs: f64) {
+        self.ts += secs;
+    }
+
     pub fn frame(&mut self, data: &[u8]) {
         self.frame_cut(data, usize::MAX);
     }
