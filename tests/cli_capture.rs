@@ -488,6 +488,7 @@ fn truncated_and_garbage_inputs() {
     fs::write(&junk, &bytes).unwrap();
     let r = run(&["log", junk.to_str().unwrap()]);
     assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("not a capture record"), "{}", r.stderr);
     assert_eq!(
         one_transfer(&r).str("sha256"),
         Some(sha256_hex(&data).as_str())

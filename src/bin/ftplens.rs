@@ -434,7 +434,7 @@ fn run(cli: Cli) -> io::Result<Status> {
             if let Some(why) = &read.stopped {
                 eprintln!(
                     "ftplens: {}: stopped after {} frames ({} bytes of {}): {why}; the output covers \
-                     those frames: {} FTP sessions, {} transfers, {} anomalies",
+                     those frames (FTP sessions: {}, transfers: {}, anomalies: {})",
                     r.name,
                     read.frames,
                     read.bytes,

@@ -39,6 +39,39 @@ pub enum StopReason {
     Io(String),
 }
 
+/// The input ended inside a record: a record cut short (truncated), or bytes whose header makes
+/// no sense (garbage that happens to end the file).
+fn judge_tail(rest: &[u8], pcapng: bool, big_endian: bool, snaplen: u32) -> StopReason {
+    let word = |at: usize| {
+        rest.get(at..at + 4).map(|b| {
+            let b = [b[0], b[1], b[2], b[3]];
+            if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        })
+    };
+    if pcapng {
+        match word(4) {
+            Some(len) if len < 12 || len % 4 != 0 || len as usize > MAX_BLOCK => {
+                StopReason::Garbage(format!("a block claims {len} bytes"))
+            }
+            _ => StopReason::Truncated,
+        }
+    } else {
+        match (word(8), word(12)) {
+            (Some(cap), _) if cap > snaplen.max(262_144) => {
+                StopReason::Garbage(format!("a record claims {cap} captured bytes"))
+            }
+            (Some(cap), Some(orig)) if cap > orig && orig != 0 => StopReason::Garbage(format!(
+                "a record claims {cap} captured bytes of a {orig}-byte packet"
+            )),
+            _ => StopReason::Truncated,
+        }
+    }
+}
+
 impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -144,6 +177,9 @@ impl<'r> CaptureReader<'r> {
         let mut interfaces: Vec<Interface> = Vec::new();
         let mut legacy_linktype = Linktype::ETHERNET.0;
         let mut legacy_nanos = false;
+        let mut legacy_be = false;
+        let mut legacy_snaplen = 0u32;
+        let mut ng_be = false;
         let mut last_ts = 0.0;
         let mut stopped = None;
         let mut capacity = BUFFER;
@@ -155,6 +191,8 @@ impl<'r> CaptureReader<'r> {
                         PcapBlockOwned::LegacyHeader(h) => {
                             legacy_linktype = h.network.0;
                             legacy_nanos = h.is_nanosecond_precision();
+                            legacy_be = h.is_bigendian();
+                            legacy_snaplen = h.snaplen;
                         }
                         PcapBlockOwned::Legacy(b) => {
                             let frac = if legacy_nanos { 1e-9 } else { 1e-6 };
@@ -162,7 +200,10 @@ impl<'r> CaptureReader<'r> {
                             let len = (b.caplen as usize).min(b.data.len());
                             frame = Some((ts, legacy_linktype, &b.data[..len], b.origlen));
                         }
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
+                        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                            interfaces.clear();
+                            ng_be = shb.big_endian();
+                        }
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                             interfaces.push(Interface {
                                 linktype: idb.linktype.0,
@@ -223,7 +264,9 @@ impl<'r> CaptureReader<'r> {
                     }
                 }
                 Err(PcapError::UnexpectedEof) => {
-                    stopped = Some(StopReason::Truncated);
+                    let ng = self.format.starts_with("pcapng");
+                    let be = if ng { ng_be } else { legacy_be };
+                    stopped = Some(judge_tail(self.inner.data(), ng, be, legacy_snaplen));
                     break;
                 }
                 Err(PcapError::ReadError) => {
