@@ -325,6 +325,14 @@ fn compare_with_zeek(corpus: &Path, baseline: &str, pcap: &str) {
             oc == zc || known("reply_code", zc, &oc),
             "{ctx}: reply_code zeek {zc} ours {oc}"
         );
+        let zs = field(z, "file_size");
+        if zs != "-" {
+            assert_eq!(
+                o.u64("file_size").map(|n| n.to_string()).as_deref(),
+                Some(zs),
+                "{ctx}: file_size"
+            );
+        }
         let zp = field(z, "data_channel.passive");
         if zp == "-" {
             assert!(
