@@ -252,7 +252,9 @@ typedef struct ftplens_event {
 
     uint32_t channel_id;     /* DATA_EXPECTED, TRANSFER_*: unique within the session, from 1 */
     ftplens_mode mode;       /* DATA_EXPECTED, TRANSFER_* */
-    ftplens_endpoint data;   /* DATA_EXPECTED: the advertised listener (address and port) */
+    ftplens_endpoint data;   /* DATA_EXPECTED: the listener (address and port). For 229 (EPSV) the
+                                address is the configured control server's; family is NONE when
+                                that is unknown (a session created without endpoints). */
     ftplens_endpoint alt_data; /* DATA_EXPECTED: the listening side's control-connection address on the
                                   same port, when it differs from data (NAT on either side); family
                                   NONE otherwise. Register both. */
@@ -345,8 +347,8 @@ typedef struct ftplens_item {
     uint32_t channel_id;     /* FTPLENS_TARGET_CHANNEL */
     uint32_t field;          /* index into the field registry */
     uint32_t depth;          /* 0 = directly under the protocol item, 1 = under the last depth-0 item... */
-    uint32_t offset;         /* bytes into the last fed buffer */
-    uint32_t length;         /* 0 = generated (not tied to bytes) */
+    uint32_t offset;         /* bytes into the last fed buffer (FTPLENS_TARGET_FRAME items only) */
+    uint32_t length;         /* 0 = generated (not tied to bytes); always 0 for EARLIER and CHANNEL */
     bool generated;          /* computed by ftplens rather than read from the bytes */
     uint64_t uint_value;     /* UINT, BOOL (0/1), FRAME */
     double time_value;       /* RELTIME */
@@ -360,8 +362,9 @@ typedef struct ftplens_item {
 ftplens_result ftplens_session_items(const ftplens_session *session, const ftplens_item **items_out,
                                      size_t *n_items_out);
 
-/* A one-line summary of the last feed for the Info column ("USER anonymous", "227 Entering ..."),
- * static until the next mutable call. "" when nothing was fed. */
+/* A one-line summary of the last feed for the Info column ("Request: USER anonymous",
+ * "Response: 227 Entering ..."), valid until the next mutable call. "" when the last feed completed
+ * no line (nothing fed, or the middle of a line still being reassembled). */
 const char *ftplens_session_summary(const ftplens_session *session);
 
 #ifdef __cplusplus

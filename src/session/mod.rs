@@ -236,6 +236,8 @@ impl Session {
                 Anomaly::UnknownCommand,
                 format!("not a command line: {:.60}", lossy(line)),
             );
+            // The server still answers it (500): keep its place so later replies stay paired.
+            self.queue_pending(String::new(), String::new());
             return;
         };
         let info = cmd.info();
@@ -252,17 +254,6 @@ impl Session {
             self.anomaly(Anomaly::UnknownCommand, format!("unknown command {verb}"));
         }
         let arg = arg.unwrap_or_default();
-        if self.pending.len() >= self.limits.max_pending_commands {
-            self.pending.pop_front();
-            self.anomaly(
-                Anomaly::TooManyPending,
-                format!(
-                    "more than {} commands without a reply",
-                    self.limits.max_pending_commands
-                ),
-            );
-        }
-        let (frame, ts, ..) = self.cur;
         match upper.as_str() {
             "USER" => {
                 self.login.user = Some(arg.clone());
@@ -288,8 +279,24 @@ impl Session {
         if info.and_then(|i| i.transfer).is_some() {
             self.start_transfer(&upper, &arg);
         }
+        self.queue_pending(upper, arg);
+    }
+
+    /// Queue a command for its reply, dropping the oldest at the cap.
+    fn queue_pending(&mut self, verb: String, arg: String) {
+        if self.pending.len() >= self.limits.max_pending_commands {
+            self.pending.pop_front();
+            self.anomaly(
+                Anomaly::TooManyPending,
+                format!(
+                    "more than {} commands without a reply",
+                    self.limits.max_pending_commands
+                ),
+            );
+        }
+        let (frame, ts, ..) = self.cur;
         self.pending.push_back(Pending {
-            verb: upper,
+            verb,
             arg,
             frame,
             ts,

@@ -449,6 +449,10 @@ fn overlong_line_then_resync() {
         ev.iter()
             .any(|k| matches!(k, EventKind::Command { verb, .. } if verb == "NOOP"))
     );
+    // The server answers the cut line and the NOOP: both replies pair, none is unmatched.
+    let ev = kinds(&mut s, S, b"500 Command too long.\r\n200 NOOP ok.\r\n", 2);
+    assert!(anomalies(&ev).is_empty(), "{ev:?}");
+    assert!(matches!(&ev[1], EventKind::Reply(r) if r.request.as_ref().unwrap().verb == "NOOP"));
 }
 
 #[test]
