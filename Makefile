@@ -15,6 +15,6 @@ demo:
 	bash scripts/demo.sh
 
 help:
-	@sed -n '2,5p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,5p' Makefile | sed 's/^# \{0,1\}//'
 
 -include mk/*.mk
