@@ -703,3 +703,90 @@ fn idle_connections_time_out() {
         ["session:40002", "transfer:40001", "session:40001"]
     );
 }
+
+#[test]
+fn flags_late_window_memcap_listings_max_rows() {
+    // --late-window 0: a data connection seen before its 227 is not claimed.
+    let data = content(1200);
+    let mut p = Pcap::new(1);
+    let mut ctl = login(&mut p, Link::Ethernet, 40001);
+    ctl.client(&mut p, b"LIST\r\n");
+    ctl.server(&mut p, b"425 use PASV first\r\n");
+    ctl.client(&mut p, b"PASV\r\n");
+    let mut d = Conn::new((CLIENT, 51000), (SERVER, 50000), Link::Ethernet);
+    d.handshake(&mut p);
+    d.server(&mut p, &data);
+    ctl.server(&mut p, &pasv_reply(50000));
+    ctl.client(&mut p, b"LIST\r\n");
+    ctl.server(&mut p, b"150 listing\r\n");
+    d.close(&mut p);
+    ctl.server(&mut p, b"226 done\r\n");
+    let r = analyse(&p, "window0", &["--late-window", "0"]);
+    let t = one_transfer(&r);
+    assert_eq!(t.bool("late_bound"), Some(false));
+    assert!(
+        t.strs("partial_reasons")
+            .contains(&"data_not_captured".to_string())
+    );
+    let r = analyse(&p, "window10", &[]);
+    assert_eq!(one_transfer(&r).bool("late_bound"), Some(true));
+    // --listings: LIST output is written only when asked.
+    let dir = tmpdir("listings");
+    let f = dir.join("l.pcap");
+    p.write(&f);
+    let plain = run(&[
+        "extract",
+        "-o",
+        dir.join("a").to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(plain.records().len(), 0);
+    let with = run(&[
+        "extract",
+        "--listings",
+        "-o",
+        dir.join("b").to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    let m = with.records();
+    assert_eq!(m.len(), 1);
+    assert_eq!(fs::read(m[0].str("extracted").unwrap()).unwrap(), data);
+    // --max-rows: long tables are cut, and say so.
+    let mut three = Pcap::new(1);
+    for port in [40001, 40002, 40003] {
+        let mut c = login(&mut three, Link::Ethernet, port);
+        c.close(&mut three);
+    }
+    let f3 = dir.join("three.pcap");
+    three.write(&f3);
+    let r = run(&["summary", "--max-rows", "2", f3.to_str().unwrap()]);
+    assert!(
+        r.stdout.contains("Sessions (3)") && r.stdout.contains("... 1 more"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&["summary", "--max-rows", "0", f3.to_str().unwrap()]);
+    assert!(!r.stdout.contains("more"));
+    // --memcap 0: no out-of-order byte may be held at all.
+    let data = content(3000);
+    let p = pasv_download(Link::Ethernet, "m0.bin", &data, |p, d, data| {
+        d.server_at(p, 1000, &data[1000..3000]);
+        d.server_at(p, 0, &data[0..1000]);
+        d.sseq += 3000;
+    });
+    let r = analyse(&p, "memcap0", &["--memcap", "0"]);
+    let names: Vec<_> = r
+        .of_type("anomaly")
+        .iter()
+        .filter_map(|a| a.str("name").map(String::from))
+        .collect();
+    assert!(
+        names.contains(&"reassembly_memcap".to_string()),
+        "{names:?}"
+    );
+    let r = analyse(&p, "memcap-default", &[]);
+    assert_eq!(
+        one_transfer(&r).str("sha256"),
+        Some(sha256_hex(&data).as_str())
+    );
+}

@@ -23,7 +23,7 @@ Exit codes:
   2  error: bad usage, or an input that could not be opened or read as a capture
   3  partial input: a capture is truncated or has garbage after some records; the output covers
      the records before that point
-When several apply, the highest of 2, 3, 1 wins (in that order).";
+When several apply, 2 wins over 3, and 3 over 1.";
 
 #[derive(Parser)]
 #[command(
@@ -77,7 +77,8 @@ struct Common {
     /// Inputs analysed at once [default: the number of CPUs]
     #[arg(short = 'j', long, value_name = "N")]
     jobs: Option<usize>,
-    /// Progress bar on standard error
+    /// Progress bar on standard error when it is a terminal: auto shows it for 64 MiB of input
+    /// or more, always for any input
     #[arg(long, value_enum, default_value_t = When::Auto)]
     progress: When,
     /// Seconds (capture time) after which an idle TCP connection is closed
