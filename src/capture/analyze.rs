@@ -20,6 +20,7 @@ use super::record::{
 use super::source::Frame;
 use super::tcp::{Chunk, HalfStream};
 use crate::heuristic::{Verdict, classify};
+use crate::parse::command::TransferKind;
 use crate::predict::ChannelTable;
 use crate::{Direction, Event, EventKind, Expectation, Limits, LoginState, Outcome, Session};
 use sha2::{Digest, Sha256};
@@ -1514,9 +1515,12 @@ impl Ctx<'_> {
             r.outcome = t.outcome.name();
             r.encrypted = t.data_tls;
             r.command_frame = t.command_frame;
-            r.direction = match t.command.as_str() {
-                "STOR" | "STOU" | "APPE" => "upload",
-                "LIST" | "NLST" | "MLSD" => "listing",
+            // The core's command table knows which way each transfer command moves data.
+            r.direction = match crate::parse::command::lookup_verb(t.command.as_bytes())
+                .and_then(|i| i.transfer)
+            {
+                Some(TransferKind::Upload) => "upload",
+                Some(TransferKind::Listing) => "listing",
                 _ => "download",
             };
             if t.outcome != Outcome::Complete {
