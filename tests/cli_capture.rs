@@ -152,6 +152,35 @@ fn pcapng_and_gzip_and_stdin() {
         one_transfer(&r).str("sha256"),
         Some(sha256_hex(&data).as_str())
     );
+    // Big-endian pcap with nanosecond timestamps.
+    let mut be = Vec::new();
+    be.extend_from_slice(&0xa1b2_3c4du32.to_be_bytes());
+    be.extend_from_slice(&2u16.to_be_bytes());
+    be.extend_from_slice(&4u16.to_be_bytes());
+    be.extend_from_slice(&[0; 8]);
+    be.extend_from_slice(&262_144u32.to_be_bytes());
+    be.extend_from_slice(&1u32.to_be_bytes());
+    let mut at = 24;
+    while at < p.bytes.len() {
+        let r = &p.bytes[at..];
+        let word = |i: usize| u32::from_le_bytes(r[i..i + 4].try_into().unwrap());
+        let cap = word(8) as usize;
+        for v in [word(0), word(4) * 1000, word(8), word(12)] {
+            be.extend_from_slice(&v.to_be_bytes());
+        }
+        be.extend_from_slice(&r[16..16 + cap]);
+        at += 16 + cap;
+    }
+    let f = dir.join("be-ns.pcap");
+    fs::write(&f, &be).unwrap();
+    let r = run(&["log", f.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = one_transfer(&r);
+    assert_eq!(t.str("sha256"), Some(sha256_hex(&data).as_str()));
+    assert!(
+        t.get("ts")
+            .is_some_and(|ts| matches!(ts, Json::Num(n) if (*n - 1.7e9).abs() < 10.0))
+    );
     // Standard input, gzip-compressed.
     let mut gz = Vec::new();
     {
