@@ -189,3 +189,134 @@ fn cwd_is_bounded() {
         panic!("only {done} of 2000 CWD in 5 s");
     }
 }
+
+/// A tiny TCP endpoint pair for building raw-IP frames (link type 101) for the CLI's analyser.
+struct Tcp {
+    a: ([u8; 4], u16),
+    b: ([u8; 4], u16),
+    seq: [u32; 2],
+}
+
+impl Tcp {
+    fn new(a: ([u8; 4], u16), b: ([u8; 4], u16)) -> Self {
+        Tcp {
+            a,
+            b,
+            seq: [1000, 5000],
+        }
+    }
+
+    /// One segment from side 0 (a) or 1 (b); `syn` and `fin` as flags.
+    fn seg(&mut self, side: usize, payload: &[u8], syn: bool, fin: bool) -> Vec<u8> {
+        let ((sip, sp), (dip, dp)) = if side == 0 {
+            (self.a, self.b)
+        } else {
+            (self.b, self.a)
+        };
+        let ack = self.seq[1 - side];
+        let mut b = etherparse::PacketBuilder::ipv4(sip, dip, 64)
+            .tcp(sp, dp, self.seq[side], 65535)
+            .ack(ack);
+        if syn {
+            b = b.syn();
+        }
+        if fin {
+            b = b.fin();
+        }
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        self.seq[side] = self.seq[side]
+            .wrapping_add(payload.len() as u32)
+            .wrapping_add(u32::from(syn) + u32::from(fin));
+        out
+    }
+
+    fn open(&mut self) -> Vec<Vec<u8>> {
+        vec![
+            self.seg(0, b"", true, false),
+            self.seg(1, b"", true, false),
+            self.seg(0, b"", false, false),
+        ]
+    }
+}
+
+/// Found by the hostile captures (pasv_storm, port_storm): the CLI's global prediction table
+/// (65,536 entries) kept every prediction a session had announced, even those the session itself
+/// had dropped (it keeps 16), so one session of 70,000 PASV replies filled it. From then on (a)
+/// every insert rescanned the whole table to expire entries (quadratic: 100,000 PASV replies took
+/// 47 s of CPU instead of 0.2 s) and (b) every new prediction was refused, so another client's
+/// ordinary download in the same capture was no longer matched to its data connection.
+#[test]
+fn a_pasv_storm_neither_stalls_nor_blinds_the_cli() {
+    use ftplens::capture::analyze::{Analyzer, Options};
+    use ftplens::capture::source::Frame;
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let server = [10, 2, 0, 1];
+    let mut storm = Tcp::new(([10, 1, 0, 1], 40000), (server, 21));
+    frames.extend(storm.open());
+    frames.push(storm.seg(1, b"220 hi\r\n", false, false));
+    let n = 70_000u32;
+    for batch in 0..n / 16 {
+        frames.push(storm.seg(0, &b"PASV\r\n".repeat(16), false, false));
+        let mut replies = Vec::new();
+        for i in 0..16 {
+            let port = 1024 + (batch * 16 + i) % 60_000;
+            replies.extend_from_slice(
+                format!(
+                    "227 Entering Passive Mode (10,2,0,1,{},{}).\r\n",
+                    port >> 8,
+                    port & 255
+                )
+                .as_bytes(),
+            );
+        }
+        frames.push(storm.seg(1, &replies, false, false));
+    }
+    let mut victim = Tcp::new(([10, 1, 0, 2], 40001), (server, 21));
+    frames.extend(victim.open());
+    frames.push(victim.seg(1, b"220 hi\r\n", false, false));
+    frames.push(victim.seg(0, b"PASV\r\n", false, false));
+    frames.push(victim.seg(
+        1,
+        b"227 Entering Passive Mode (10,2,0,1,253,232).\r\n",
+        false,
+        false,
+    ));
+    frames.push(victim.seg(0, b"RETR victim.bin\r\n", false, false));
+    let mut data = Tcp::new(([10, 1, 0, 2], 41001), (server, 65000));
+    frames.extend(data.open());
+    frames.push(victim.seg(1, b"150 ok\r\n", false, false));
+    frames.push(data.seg(1, &[7u8; 4096], false, false));
+    frames.push(data.seg(1, b"", false, true));
+    frames.push(data.seg(0, b"", false, true));
+    frames.push(victim.seg(1, b"226 done\r\n", false, false));
+
+    let mut transfers = Vec::new();
+    let mut sink = |r: ftplens::capture::Record| {
+        if let ftplens::capture::Record::Transfer(t) = r {
+            transfers.push(t.bytes);
+        }
+    };
+    let mut a = Analyzer::new(Options::default(), &mut sink).unwrap();
+    let start = Instant::now();
+    for (i, f) in frames.iter().enumerate() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "stalled: {i} of {} frames in 30 s",
+            frames.len()
+        );
+        a.frame(&Frame {
+            number: i as u64 + 1,
+            ts: 1000.0 + i as f64 * 1e-4,
+            linktype: 101,
+            data: f,
+            orig_len: f.len() as u32,
+        });
+    }
+    a.finish();
+    assert_eq!(
+        transfers,
+        vec![4096],
+        "the victim's download after the storm"
+    );
+}
