@@ -819,3 +819,32 @@ fn flags_late_window_memcap_listings_max_rows() {
         Some(sha256_hex(&data).as_str())
     );
 }
+
+#[test]
+fn commands_sent_before_the_greeting_are_paired_after_it() {
+    let mut p = Pcap::new(1);
+    let mut c = Conn::new((CLIENT, 40001), (SERVER, 21), Link::Ethernet);
+    c.handshake(&mut p);
+    c.client(&mut p, b"USER alice\r\n");
+    c.client(&mut p, b"PASS s3cret\r\n");
+    c.server(&mut p, b"220-slow server\r\n220 ready\r\n331 password\r\n");
+    c.server(&mut p, b"230 in\r\n");
+    c.close(&mut p);
+    let r = analyse(&p, "early", &[]);
+    let got: Vec<_> = r
+        .of_type("ftp")
+        .iter()
+        .map(|c| (c.str("command").unwrap().to_string(), c.u64("reply_code")))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("USER".to_string(), Some(331)),
+            ("PASS".to_string(), Some(230))
+        ]
+    );
+    let s = &r.of_type("session")[0];
+    assert_eq!(s.str("banner"), Some("slow server\nready"));
+    assert_eq!(s.str("login"), Some("success"));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}

@@ -297,6 +297,9 @@ struct Sess {
     tls: Option<String>,
     pending: VecDeque<PendingCmd>,
     staged: Option<PendingCmd>,
+    /// Client bytes sent before the server's greeting, held until it is complete (`None` once
+    /// the greeting was seen, or when the connection's start was not captured).
+    before_greeting: Option<Vec<(Vec<u8>, u64, f64)>>,
     channels: HashMap<u32, Channel>,
     /// Transfers that had no prediction, by their command frame.
     next_orphan: u32,
@@ -307,6 +310,8 @@ struct Sess {
 }
 
 const ORPHAN_BASE: u32 = 0x8000_0000;
+/// Client bytes held back while waiting for the server's greeting.
+const GREETING_HOLD: usize = 64 * 1024;
 
 // --------------------------------------------------------------------------- analyser
 
@@ -907,8 +912,9 @@ impl Ctx<'_> {
                 match chunk {
                     Chunk::Data {
                         bytes, frame, ts, ..
-                    } => self.feed(sid, direction, bytes, frame, ts),
+                    } => self.feed_ordered(sid, direction, bytes, frame, ts),
                     Chunk::Gap { offset, len } => {
+                        self.release_held(sid);
                         let ts = self.sessions.get(&sid).map_or(0.0, |s| s.last_ts);
                         let side = if direction == Direction::ToServer {
                             "client"
@@ -1094,6 +1100,7 @@ impl Ctx<'_> {
             tls: None,
             pending: VecDeque::new(),
             staged: None,
+            before_greeting: (!midstream).then(Vec::new),
             channels: HashMap::new(),
             next_orphan: ORPHAN_BASE,
             commands: 0,
@@ -1165,6 +1172,70 @@ impl Ctx<'_> {
                     frame,
                 }));
             }
+        }
+    }
+
+    /// Feed a control connection, putting the greeting first: commands a client sent before the
+    /// server's greeting (seen from the connection's start) wait until the greeting is complete,
+    /// so that the 220 is not taken for the reply to the first command.
+    fn feed_ordered(&mut self, sid: u32, dir: Direction, bytes: &[u8], frame: u64, ts: f64) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let Some(held) = s.before_greeting.as_mut() else {
+            return self.feed(sid, dir, bytes, frame, ts);
+        };
+        if dir == Direction::ToServer {
+            let total: usize = held.iter().map(|h| h.0.len()).sum();
+            if total + bytes.len() <= GREETING_HOLD {
+                held.push((bytes.to_vec(), frame, ts));
+                return;
+            }
+            self.release_held(sid);
+            return self.feed(sid, dir, bytes, frame, ts);
+        }
+        // The greeting ends with the first line that is `NNN ` (a code and a space).
+        let mut end = None;
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' {
+                let line = &bytes[start..i];
+                if line.len() >= 4 && line[..3].iter().all(u8::is_ascii_digit) && line[3] == b' ' {
+                    end = Some(i + 1);
+                    break;
+                }
+                start = i + 1;
+            }
+        }
+        match end {
+            Some(end) => {
+                self.feed(sid, dir, &bytes[..end], frame, ts);
+                self.release_held(sid);
+                if end < bytes.len() {
+                    self.feed(sid, dir, &bytes[end..], frame, ts);
+                }
+            }
+            None => {
+                if held.is_empty() {
+                    // Nothing waits: no need to look for the greeting's end any more.
+                    s.before_greeting = None;
+                }
+                self.feed(sid, dir, bytes, frame, ts);
+            }
+        }
+    }
+
+    /// Deliver the client bytes held back for the greeting, and stop holding.
+    fn release_held(&mut self, sid: u32) {
+        let Some(held) = self
+            .sessions
+            .get_mut(&sid)
+            .and_then(|s| s.before_greeting.take())
+        else {
+            return;
+        };
+        for (bytes, frame, ts) in held {
+            self.feed(sid, Direction::ToServer, &bytes, frame, ts);
         }
     }
 
@@ -1598,6 +1669,10 @@ impl Ctx<'_> {
             return;
         };
         if !s.closed {
+            self.release_held(sid);
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                return;
+            };
             s.closed = true;
             let (frame, ts) = (0, s.last_ts);
             let events = s.session.finish(frame, ts).to_vec();
