@@ -133,7 +133,10 @@ impl Extractor {
             io::copy(&mut src, &mut out)?;
             return Ok(target);
         }
-        unreachable!("u32 suffixes exhausted")
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "every numbered name is taken",
+        ))
     }
 
     /// Make (or find) real directories for `rel` under the output directory.
