@@ -320,3 +320,56 @@ fn a_pasv_storm_neither_stalls_nor_blinds_the_cli() {
         "the victim's download after the storm"
     );
 }
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ftplens-regress-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Found by the extraction tests: every transfer of an already-taken name retried `.1`, `.2`...
+/// from the start, one link(2) per taken name, so K transfers of one name cost O(K^2) system
+/// calls: 3,000 RETR of `same` took 15 s (10 s in the kernel), 100,000 would take hours. Names
+/// that collide must cost about the same as names that do not.
+#[test]
+fn extract_name_collisions_are_linear() {
+    use ftplens::capture::extract::Extractor;
+    let dir = scratch_dir("collide");
+    let mut x = Extractor::new(&dir).unwrap();
+    let start = Instant::now();
+    let n = 4000;
+    for i in 0..n {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "only {i} of {n} colliding names in 10 s"
+        );
+        let mut s = x.spool().unwrap();
+        s.write_at(0, format!("{i}").as_bytes()).unwrap();
+        x.finish(s, "same", 0, false).unwrap();
+    }
+    drop(x);
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(files, n, "one file per transfer, none overwritten");
+    assert_eq!(std::fs::read(dir.join("same.3999")).unwrap(), b"3999");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Found by the extraction tests: a path of 30 components of 200 bytes (allowed: components are
+/// cut to 200 bytes, nesting to 32) is 6 KB, over PATH_MAX, so the file was lost with "File name
+/// too long" and the run ended with exit code 2. A hostile name must still be written, inside the
+/// output directory.
+#[test]
+fn extract_deep_long_path_is_written_inside() {
+    use ftplens::capture::extract::Extractor;
+    let dir = scratch_dir("deep");
+    let mut x = Extractor::new(&dir).unwrap();
+    let ftp_path = format!("{}/deep.txt", vec!["d".repeat(250); 40].join("/"));
+    let mut s = x.spool().unwrap();
+    s.write_at(0, b"deep").unwrap();
+    let written = x.finish(s, &ftp_path, 0, false);
+    let p = written.expect("a long FTP path must still be extracted");
+    assert!(p.starts_with(&dir), "{p:?}");
+    assert_eq!(std::fs::read(&p).unwrap(), b"deep");
+    drop(x);
+    let _ = std::fs::remove_dir_all(&dir);
+}
