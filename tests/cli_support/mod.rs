@@ -63,11 +63,27 @@ pub fn run_stdin<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: Option<&[u8]>) ->
     }
 }
 
-pub fn tmpdir(name: &str) -> PathBuf {
+/// A scratch directory, removed when dropped.
+pub struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn tmpdir(name: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!("ftplens-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TmpDir(d)
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
