@@ -699,6 +699,9 @@ fn table(
 
 /// Printable: control characters (a NUL in a file name) shown escaped.
 fn clean(s: &str, max: usize) -> String {
+    if s.is_empty() {
+        return "\"\"".into(); // sent, but empty
+    }
     let mut esc = String::new();
     write_str(&mut esc, s);
     let inner = &esc[1..esc.len() - 1];
