@@ -39,10 +39,7 @@ TIMEOUT = 120  # per tool run; a hang fails instead of stalling CI
 @pytest.fixture(scope="module")
 def cli_bin():
     """The release CLI (the measured figures are for the release build)."""
-    p = subprocess.run(["cargo", "build", "--release", "--bin", "ftplens"], cwd=ROOT,
-                       capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr[-3000:]
-    return ROOT / "target" / "release" / "ftplens"
+    return measure.build_cli()
 
 
 @pytest.fixture(scope="module")

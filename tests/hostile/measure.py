@@ -42,6 +42,15 @@ PLUGIN_RSS_MB = 64
 PLUGIN_RSS_PER_FRAME_B = 200
 
 
+def build_cli() -> Path:
+    """`cargo build --release --bin ftplens` (quick when up to date); the binary's path."""
+    p = subprocess.run(["cargo", "build", "--release", "--bin", "ftplens"], cwd=ROOT,
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-3000:])
+    return ROOT / "target" / "release" / "ftplens"
+
+
 def run_measured(cmd, on_line, env=None, cwd=None, timeout=None):
     """Run cmd, feeding each stdout line (bytes) to on_line. Returns (exit code, wall seconds,
     peak RSS in KiB, CPU seconds, stderr tail)."""
