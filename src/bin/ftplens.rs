@@ -763,9 +763,9 @@ fn print_summary(
                 x.anomalies.to_string(),
                 x.tls.clone().unwrap_or_else(|| "-".into()),
             ]);
-            if let Some(user) = &x.user {
+            if x.user.is_some() || x.password.is_some() {
                 logins.push(vec![
-                    clean(user, 32),
+                    x.user.as_deref().map_or("-".into(), |u| clean(u, 32)),
                     clean(&mask(x.password.as_deref(), show_passwords), 32),
                     x.login.to_string(),
                     x.failed_logins.to_string(),

@@ -300,6 +300,8 @@ struct Sess {
     /// Client bytes sent before the server's greeting, held until it is complete (`None` once
     /// the greeting was seen, or when the connection's start was not captured).
     before_greeting: Option<Vec<(Vec<u8>, u64, f64)>>,
+    /// A USER command was seen.
+    user_seen: bool,
     channels: HashMap<u32, Channel>,
     /// Transfers that had no prediction, by their command frame.
     next_orphan: u32,
@@ -1101,6 +1103,7 @@ impl Ctx<'_> {
             pending: VecDeque::new(),
             staged: None,
             before_greeting: (!midstream).then(Vec::new),
+            user_seen: false,
             channels: HashMap::new(),
             next_orphan: ORPHAN_BASE,
             commands: 0,
@@ -1262,6 +1265,7 @@ impl Ctx<'_> {
                     };
                     s.commands += 1;
                     let upper = verb.to_ascii_uppercase();
+                    s.user_seen |= upper == "USER";
                     s.pending.push_back(PendingCmd {
                         rec: CommandRecord {
                             ts: ev.ts,
@@ -1297,7 +1301,7 @@ impl Ctx<'_> {
                             .position(|p| p.rec.frame == q.frame && p.verb == q.verb)
                     });
                     let Some(pos) = pos else {
-                        if s.banner.is_none() && s.commands == 0 {
+                        if s.banner.is_none() && s.commands == 0 && !s.midstream {
                             s.banner = Some(r.lines.join("\n"));
                         }
                         continue;
@@ -1321,7 +1325,11 @@ impl Ctx<'_> {
                     }
                 }
                 EventKind::Login(l) => {
-                    s.user = Some(l.user.clone());
+                    // The core reports "" when the USER command was not seen (a capture that
+                    // began after it); keep that unknown rather than empty.
+                    if s.user_seen {
+                        s.user = Some(l.user.clone());
+                    }
                     s.anonymous = l.anonymous;
                     if l.password.is_some() {
                         s.password = l.password.clone();
