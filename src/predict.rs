@@ -11,7 +11,7 @@
 //! - A prediction binds to the next transfer command, is capped per session and expires.
 
 use crate::parse::DataEndpoint;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 /// How a data channel was announced.
@@ -87,21 +87,38 @@ impl Expectation {
 
 /// A capped, expiring table of predictions across many sessions, keyed by listening port, for
 /// callers that see whole captures (the CLI). `K` names the session.
+///
+/// Every operation is amortised O(1) in the table size: entries also sit in a FIFO of insertion
+/// order, which expiry and eviction consume from the front, so a storm of predictions can neither
+/// make inserts slow nor keep new predictions out (the oldest is evicted instead).
 #[derive(Debug)]
 pub struct ChannelTable<K> {
-    by_port: HashMap<u16, Vec<(K, Expectation)>>,
+    by_port: HashMap<u16, Vec<Entry<K>>>,
+    /// (sequence number, port, created) in insertion order; entries taken or removed since stay
+    /// here until they reach the front or a compaction.
+    order: VecDeque<(u64, u16, f64)>,
+    next_seq: u64,
     len: usize,
     capacity: usize,
     timeout: f64,
 }
 
-impl<K: Clone> ChannelTable<K> {
+#[derive(Debug)]
+struct Entry<K> {
+    seq: u64,
+    key: K,
+    expectation: Expectation,
+}
+
+impl<K: Clone + PartialEq> ChannelTable<K> {
     /// `capacity` bounds the entries across all sessions; `timeout` is in seconds of capture time.
     pub fn new(capacity: usize, timeout: f64) -> Self {
         ChannelTable {
             by_port: HashMap::new(),
+            order: VecDeque::new(),
+            next_seq: 0,
             len: 0,
-            capacity,
+            capacity: capacity.max(1),
             timeout,
         }
     }
@@ -114,54 +131,104 @@ impl<K: Clone> ChannelTable<K> {
         self.len == 0
     }
 
-    /// Add a prediction. Returns false (and adds nothing) when the table is full even after expiry.
+    /// Add a prediction. When the table is full even after expiry, the oldest entry is evicted to
+    /// make room and `false` is returned (the caller reports `expectations_full`).
     pub fn insert(&mut self, key: K, expectation: Expectation, now: f64) -> bool {
+        let mut room = true;
         if self.len >= self.capacity {
             self.expire(now);
             if self.len >= self.capacity {
-                return false;
+                self.evict_oldest();
+                room = false;
             }
         }
-        self.by_port
-            .entry(expectation.port)
-            .or_default()
-            .push((key, expectation));
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let port = expectation.port;
+        self.order.push_back((seq, port, expectation.created));
+        self.by_port.entry(port).or_default().push(Entry {
+            seq,
+            key,
+            expectation,
+        });
         self.len += 1;
-        true
+        if self.order.len() > 2 * self.capacity + 16 {
+            self.compact();
+        }
+        room
     }
 
     /// Find and remove the newest prediction that a connection `from -> to` satisfies.
     pub fn take(&mut self, from: SocketAddr, to: SocketAddr) -> Option<(K, Expectation)> {
-        self.take_where(to.port(), |e| e.matches_connection(from, to))
-            .or_else(|| self.take_where(from.port(), |e| e.matches_connection(to, from)))
+        self.take_where(to.port(), |_, e| e.matches_connection(from, to))
+            .or_else(|| self.take_where(from.port(), |_, e| e.matches_connection(to, from)))
+    }
+
+    /// Remove one session's prediction that will not be used (superseded, rejected, ended).
+    pub fn remove(&mut self, key: &K, channel_id: u32, port: u16) -> Option<Expectation> {
+        self.take_where(port, |k, e| k == key && e.channel_id == channel_id)
+            .map(|(_, e)| e)
     }
 
     fn take_where(
         &mut self,
         port: u16,
-        pred: impl Fn(&Expectation) -> bool,
+        pred: impl Fn(&K, &Expectation) -> bool,
     ) -> Option<(K, Expectation)> {
         let list = self.by_port.get_mut(&port)?;
-        let idx = list.iter().rposition(|(_, e)| pred(e))?;
+        let idx = list.iter().rposition(|e| pred(&e.key, &e.expectation))?;
         let found = list.remove(idx);
         if list.is_empty() {
             self.by_port.remove(&port);
         }
         self.len -= 1;
-        Some(found)
+        Some((found.key, found.expectation))
+    }
+
+    /// Remove the entry with sequence number `seq` on `port`, if it is still there.
+    fn remove_seq(&mut self, seq: u64, port: u16) -> bool {
+        let Some(list) = self.by_port.get_mut(&port) else {
+            return false;
+        };
+        let Some(idx) = list.iter().position(|e| e.seq == seq) else {
+            return false;
+        };
+        list.remove(idx);
+        if list.is_empty() {
+            self.by_port.remove(&port);
+        }
+        self.len -= 1;
+        true
+    }
+
+    fn evict_oldest(&mut self) {
+        while let Some((seq, port, _)) = self.order.pop_front() {
+            if self.remove_seq(seq, port) {
+                return;
+            }
+        }
     }
 
     /// Drop predictions older than the timeout.
     pub fn expire(&mut self, now: f64) {
-        let timeout = self.timeout;
-        let mut removed = 0;
-        self.by_port.retain(|_, list| {
-            let before = list.len();
-            list.retain(|(_, e)| now - e.created <= timeout);
-            removed += before - list.len();
-            !list.is_empty()
-        });
-        self.len -= removed;
+        while let Some(&(seq, port, created)) = self.order.front() {
+            if now - created <= self.timeout {
+                break;
+            }
+            self.order.pop_front();
+            self.remove_seq(seq, port);
+        }
+    }
+
+    /// Forget the FIFO slots of entries already taken, so the FIFO stays within a constant factor
+    /// of the table.
+    fn compact(&mut self) {
+        let live: std::collections::HashSet<u64> = self
+            .by_port
+            .values()
+            .flat_map(|l| l.iter().map(|e| e.seq))
+            .collect();
+        self.order.retain(|(seq, ..)| live.contains(seq));
     }
 }
 
@@ -211,20 +278,45 @@ mod tests {
         let mut t = ChannelTable::new(2, 10.0);
         assert!(t.insert("a", pasv("192.168.1.109", None, "192.168.1.106"), 0.0));
         assert!(t.insert("b", pasv("192.168.1.109", None, "192.168.1.106"), 0.0));
+        // Full: the oldest ("a") is evicted so that the new prediction is not lost.
         assert!(!t.insert("c", pasv("192.168.1.109", None, "192.168.1.106"), 5.0));
+        assert_eq!(t.len(), 2);
         // Newest first.
         let (k, _) = t
             .take(sa("192.168.1.106:5000"), sa("192.168.1.109:26758"))
             .unwrap();
-        assert_eq!(k, "b");
+        assert_eq!(k, "c");
         // Reverse direction (first packet seen is the server's) also matches.
         let (k, _) = t
             .take(sa("192.168.1.109:26758"), sa("192.168.1.106:5000"))
             .unwrap();
-        assert_eq!(k, "a");
+        assert_eq!(k, "b");
         assert!(t.is_empty());
         t.insert("d", pasv("192.168.1.109", None, "192.168.1.106"), 0.0);
         t.expire(11.0);
         assert!(t.is_empty());
+        // remove() forgets one session's channel only.
+        t.insert("e", pasv("192.168.1.109", None, "192.168.1.106"), 12.0);
+        assert!(t.remove(&"f", 1, 26758).is_none());
+        assert_eq!(t.len(), 1);
+        assert!(t.remove(&"e", 1, 26758).is_some());
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn table_storm_stays_bounded() {
+        let mut t = ChannelTable::new(1000, 300.0);
+        for i in 0..200_000u32 {
+            let mut e = pasv("192.168.1.109", None, "192.168.1.106");
+            e.port = 1024 + (i % 60_000) as u16;
+            e.created = f64::from(i) * 1e-3;
+            t.insert(i, e.clone(), e.created);
+            if i % 3 == 0 {
+                let to = SocketAddr::new("192.168.1.109".parse().unwrap(), e.port);
+                assert!(t.take(sa("192.168.1.106:5000"), to).is_some());
+            }
+        }
+        assert!(t.len() <= 1000);
+        assert!(t.order.len() <= 2 * 1000 + 16);
     }
 }
