@@ -146,6 +146,8 @@ local function init_state()
         earlier = {},     -- frame -> items that later frames added to it (response_in)
         tls_frames = {},  -- frame -> true: the control connection is TLS there
         partial = {},     -- frame -> true: only the start of a line (TCP reassembles it further)
+        tls_app = {},     -- frame -> true: decrypted control lines (TLS keys given)
+        tls_data = {},    -- frame -> channel: decrypted PROT P data
         data_conns = {},  -- connection key -> channel (first pass)
         data_frames = {}, -- frame -> channel
         ports = {},       -- port -> { chans = {channel...}, prev = Dissector or nil } (no Conversation API)
@@ -498,16 +500,52 @@ local function dissect_ctrl_lines(tvb, pinfo, tree, cs)
     return len
 end
 
--- After AUTH TLS/SSL was accepted, the rest of the control connection is TLS.
+-- After AUTH TLS/SSL was accepted the control connection carries TLS records, and whole clear lines
+-- again once the TLS session is closed (RFC 2228 CCC). TLS gets the records (the C plugin hands the
+-- connection to TLS with ssl_starttls_ack, which Lua lacks); the clear lines go to the core as before.
 local function tls_takes_over(tvb, pinfo, tree, cs)
+    if not tls_dissector then return nil end
     if pinfo.visited then
         if not S.tls_frames[pinfo.number] then return nil end
     else
         if not (cs and cs.tls_after and pinfo.number > cs.tls_after) then return nil end
+        if core.clear_lines(tvb:raw()) then return nil end
         S.tls_frames[pinfo.number] = true
     end
-    if not tls_dissector then return nil end
+    -- TLS stands where the C plugin's ssl_starttls_ack puts it, right above TCP: give it this level's
+    -- right to ask TCP for more segments (each dissector call lowers can_desegment by one).
+    pinfo.can_desegment = pinfo.can_desegment + 1
     return tls_dissector:call(tvb, pinfo, tree)
+end
+
+-- With the TLS keys, TLS offers the decrypted payload to its heuristics: the control connection's
+-- lines go on to the core (as the C plugin gets them through ssl_starttls_ack's app handle).
+local function tls_app_heuristic(tvb, pinfo, tree)
+    if pinfo.visited then
+        if not S.tls_app[pinfo.number] then return false end
+        dissect_ctrl_lines(tvb, pinfo, tree, nil)
+        return true
+    end
+    local cs = S.conns[conn_key(pinfo)]
+    if not (cs and cs.sess and cs.tls_after and pinfo.number > cs.tls_after) then return false end
+    S.tls_app[pinfo.number] = true
+    dissect_ctrl_lines(tvb, pinfo, tree, cs)
+    return true
+end
+
+-- The decrypted payload of a PROT P data channel: shown as data under ftplens-data (the C plugin's
+-- ftplens-data.tls).
+local function tls_data_heuristic(tvb, pinfo, tree)
+    local ch
+    if pinfo.visited then
+        ch = S.tls_data[pinfo.number]
+    else
+        ch = S.data_frames[pinfo.number]
+        if ch and ch.tls then S.tls_data[pinfo.number] = ch else ch = nil end
+    end
+    if not ch then return false end
+    data_dissector:call(tvb, pinfo, tree)
+    return true
 end
 
 local function new_conn_state()
@@ -593,3 +631,5 @@ end
 tcp_table:add(21, proto)
 tcp_table:add_for_decode_as(proto_data)
 proto:register_heuristic("tcp", heuristic)
+proto:register_heuristic("tls", tls_app_heuristic)
+proto_data:register_heuristic("tls", tls_data_heuristic)

@@ -28,8 +28,9 @@ ifeq ($(strip $(LUA_VERSION)),)
 override LUA_VERSION := 5.2
 endif
 LUA_FEATURE     := lua$(subst .,,$(LUA_VERSION))
-# One target dir per Lua version: the crate's features differ, and so would the one uplifted file.
-LUA_TARGET_DIR  := target/lua-$(LUA_VERSION)
+# One target dir for every Lua version (the core and mlua's build dependencies are shared); the file
+# cargo uplifts is per build, so building and copying it hold a lock.
+LUA_TARGET_DIR  := target/lua
 LUA_MODULE      := build/lua-$(LUA_VERSION)/ftplens_core.so
 LUA_PLUGINS_DIR := $(HOME)/.local/lib/wireshark/plugins
 # `HOME=/tmp/h make install-lua` must still find the rustup toolchain under the real home: when
@@ -50,12 +51,14 @@ lua-check-version:
 
 # Always asks cargo (which knows whether anything changed), then copies the result.
 lua-module: lua-check-version
-	$(LUA_CARGO_ENV) cargo build --release -p ftplens-lua --no-default-features \
-	    --features $(LUA_FEATURE) --target-dir $(LUA_TARGET_DIR)
-	@mkdir -p $(dir $(LUA_MODULE))
-	cp -f $(LUA_TARGET_DIR)/release/libftplens_core.so $(LUA_MODULE).tmp
-	-strip --strip-debug $(LUA_MODULE).tmp
-	mv -f $(LUA_MODULE).tmp $(LUA_MODULE)
+	@mkdir -p $(LUA_TARGET_DIR) $(dir $(LUA_MODULE))
+	flock $(LUA_TARGET_DIR)/.ftplens-lua.lock sh -c '\
+	    $(LUA_CARGO_ENV) cargo build --release -p ftplens-lua --no-default-features \
+	        --features $(LUA_FEATURE) --target-dir $(LUA_TARGET_DIR) && \
+	    cp -f $(LUA_TARGET_DIR)/release/libftplens_core.so $(LUA_MODULE).tmp.$$$$ && \
+	    { strip --strip-debug $(LUA_MODULE).tmp.$$$$ || true; } && \
+	    mv -f $(LUA_MODULE).tmp.$$$$ $(LUA_MODULE)'
+	@echo "built $(LUA_MODULE) for Lua $(LUA_VERSION)"
 
 install-lua: lua-module
 	install -d "$(LUA_PLUGINS_DIR)/ftplens"

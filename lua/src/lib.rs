@@ -134,7 +134,7 @@ impl LuaSession {
                 t.set("listener", ip_string(x.listener))?;
                 t.set("alt_listener", ip_string(x.alt_listener))?;
                 t.set("peer", ip_string(x.connector))?;
-                t.set("setup_frame", x.setup_frame as f64)?;
+                t.set("setup_frame", x.setup_frame as i64)?;
             }
             EventKind::TransferStarted(tr) | EventKind::TransferEnded(tr) => {
                 let started = matches!(ev.kind, EventKind::TransferStarted(_));
@@ -150,8 +150,8 @@ impl LuaSession {
                 t.set("command", text(&tr.command))?;
                 t.set("arg", text(&tr.arg))?;
                 t.set("path", text(&tr.path))?;
-                t.set("rest_offset", tr.rest_offset as f64)?;
-                t.set("command_frame", tr.command_frame as f64)?;
+                t.set("rest_offset", tr.rest_offset as i64)?;
+                t.set("command_frame", tr.command_frame as i64)?;
                 t.set("outcome", tr.outcome.name())?;
                 t.set("tls", tr.data_tls)?;
                 if let Some(x) = &tr.expectation {
@@ -193,7 +193,7 @@ fn item(lua: &Lua, it: &present::Item) -> LuaResult<LuaTable> {
         Target::Frame => t.set("target", "frame")?,
         Target::Earlier(f) => {
             t.set("target", "earlier")?;
-            t.set("frame", f as f64)?;
+            t.set("frame", f as i64)?;
         }
         Target::Channel(c) => {
             t.set("target", "channel")?;
@@ -201,8 +201,8 @@ fn item(lua: &Lua, it: &present::Item) -> LuaResult<LuaTable> {
         }
     }
     t.set("depth", it.depth)?;
-    t.set("offset", it.offset as f64)?;
-    t.set("length", it.length as f64)?;
+    t.set("offset", it.offset as i64)?;
+    t.set("length", it.length as i64)?;
     t.set("generated", it.generated)?;
 
     // The C ABI's flat record: one number, one string, one time, one address.
@@ -230,7 +230,7 @@ fn item(lua: &Lua, it: &present::Item) -> LuaResult<LuaTable> {
         FieldType::RelTime => {
             let secs = if time < 0.0 { 0.0 } else { time };
             let whole = secs.floor();
-            t.set("secs", whole)?;
+            t.set("secs", whole as i64)?;
             t.set("nsecs", ((secs - whole) * 1e9) as i32)?;
         }
         FieldType::Ipv4 => t.set(
@@ -382,7 +382,21 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
             // SAFETY: a valid slice's pointer and length. The rule lives only behind the C ABI.
             let n =
                 unsafe { ftplens::ffi::ftplens_complete_prefix(bytes.as_ptr(), bytes.len(), 0) };
-            Ok(n as f64)
+            Ok(n as i64)
+        })?,
+    )?;
+
+    // clear_lines(bytes) -> bool: whole printable text lines, as a control connection carries again after
+    // its TLS session closed (RFC 2228 CCC), never a TLS record. Mirrors the rule the session applies to
+    // leave TLS (src/session/mod.rs, looks_like_clear_lines, which is private to the core).
+    m.set(
+        "clear_lines",
+        lua.create_function(|_, data: LuaString| {
+            let d = data.as_bytes();
+            Ok(d.len() >= 3
+                && d.ends_with(b"\n")
+                && d.iter()
+                    .all(|&c| matches!(c, b'\r' | b'\n' | b'\t') || (0x20..0x7f).contains(&c)))
         })?,
     )?;
 
