@@ -116,7 +116,10 @@ pub fn items(events: &[Event]) -> Vec<Item> {
                     if let Some(info) = crate::parse::lookup_verb(verb.as_bytes()) {
                         b.generated(
                             Field::RequestDescription,
-                            Value::Str(format!("{} (RFC {})", info.description, info.rfc)),
+                            Value::Str(match info.rfc {
+                                0 => info.description.to_string(),
+                                rfc => format!("{} (RFC {rfc})", info.description),
+                            }),
                         );
                     }
                 }

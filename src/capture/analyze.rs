@@ -917,6 +917,10 @@ impl Ctx<'_> {
                     } => self.feed_ordered(sid, direction, bytes, frame, ts),
                     Chunk::Gap { offset, len } => {
                         self.release_held(sid);
+                        // The partial line before the hole must not join the bytes after it.
+                        if let Some(s) = self.sessions.get_mut(&sid) {
+                            s.session.gap(direction);
+                        }
                         let ts = self.sessions.get(&sid).map_or(0.0, |s| s.last_ts);
                         let side = if direction == Direction::ToServer {
                             "client"

@@ -84,6 +84,8 @@ pub static COMMANDS: &[CommandInfo] = &[
     cmd("AUTH", 2228, "Authentication/security mechanism"),
     cmd("CCC", 2228, "Clear command channel"),
     cmd("CDUP", 959, "Change to parent directory"),
+    // Not in an RFC: sent by many clients (draft-ietf-ftpext-... never published); 0 marks it.
+    cmd("CLNT", 0, "Client name (non-standard)"),
     cmd("CONF", 2228, "Confidentiality protected command"),
     cmd("CWD", 959, "Change working directory"),
     cmd("DELE", 959, "Delete"),

@@ -65,7 +65,8 @@ pub struct Session {
     /// Encrypted from here on: nothing more is parsed.
     tls: bool,
     prot_private: bool,
-    seen_reply: bool,
+    /// The greeting has been seen (or a reply that shows it was missed).
+    greeted: bool,
     events: Vec<Event>,
     /// Context of the line being handled.
     cur: (u64, f64, Direction, (usize, usize)),
@@ -125,7 +126,7 @@ impl Session {
             next_channel: 1,
             tls: false,
             prot_private: false,
-            seen_reply: false,
+            greeted: false,
             events: Vec::new(),
             cur: (0, 0.0, Direction::ToServer, (0, 0)),
         }
@@ -173,6 +174,12 @@ impl Session {
         });
         self.lines[idx] = buf;
         &self.events
+    }
+
+    /// Bytes of one direction were lost (a capture gap): forget the partial line of that direction,
+    /// so that its head is not joined to unrelated bytes after the hole.
+    pub fn gap(&mut self, dir: Direction) {
+        self.lines[dir as usize] = LineBuffer::default();
     }
 
     /// The connection ended: close running transfers and unused predictions.
@@ -532,19 +539,32 @@ impl Session {
                     self.on_reply(r.code, vec![text]);
                 }
             }
-            _ => self.anomaly(
-                Anomaly::InvalidReplyCode,
-                format!("not a reply: {:.60}", lossy(line)),
-            ),
+            _ => {
+                self.anomaly(
+                    Anomaly::InvalidReplyCode,
+                    format!("not a reply: {:.60}", lossy(line)),
+                );
+                // It still answers the oldest command (as Zeek pairs it), so later replies stay
+                // paired with their own commands.
+                if self.greeted {
+                    self.pending.pop_front();
+                }
+            }
         }
     }
 
     fn on_reply(&mut self, code: ReplyCode, lines: Vec<String>) {
         let ts = self.cur.1;
-        let first_reply = !self.seen_reply;
-        self.seen_reply = true;
+        // The greeting (RFC 959 5.4: 120, then 220; or 421) answers the connection, not a command,
+        // even when an impatient client sent commands before it.
+        let greeting = !self.greeted && matches!(code.0, 220 | 120 | 421);
+        if matches!(code.0, 220 | 421) || !code.is_preliminary() {
+            self.greeted = true;
+        }
         // A preliminary reply answers the oldest command but leaves it waiting for its final reply.
-        let request = if code.is_preliminary() {
+        let request = if greeting {
+            None
+        } else if code.is_preliminary() {
             self.pending
                 .front()
                 .map(|p| (p.verb.clone(), p.arg.clone(), p.frame, p.ts))
@@ -564,8 +584,6 @@ impl Session {
             }),
         }));
         let Some((verb, arg, req_frame, _)) = request else {
-            // The greeting (220, 120, 421) answers the connection itself.
-            let greeting = first_reply && matches!(code.0, 220 | 120 | 421);
             if !greeting && !matches!(code.0, 221 | 421) {
                 self.anomaly(
                     Anomaly::UnmatchedReply,

@@ -497,3 +497,50 @@ fn predictions_expire_and_finish_closes() {
         matches!(&ev[0].kind, EventKind::TransferEnded(t) if t.outcome == Outcome::Unknown && t.command == "RETR")
     );
 }
+
+#[test]
+fn greeting_after_early_commands_is_not_their_reply() {
+    let mut s = session();
+    s.feed(C, b"USER alice\r\n", 1, 0.0);
+    let ev = kinds(&mut s, S, b"220 ready\r\n331 password?\r\n", 2);
+    let replies: Vec<_> = ev
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::Reply(r) => Some((r.code.0, r.request.as_ref().map(|q| q.verb.clone()))),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies, [(220, None), (331, Some("USER".to_string()))]);
+    assert!(anomalies(&ev).is_empty(), "{ev:?}");
+    // 120 then 220: both are the greeting.
+    let mut s = session();
+    let ev = kinds(&mut s, S, b"120 ready in 1 minute\r\n220 ready\r\n", 1);
+    assert!(anomalies(&ev).is_empty(), "{ev:?}");
+}
+
+#[test]
+fn a_reply_without_a_code_still_answers_its_command() {
+    let mut s = session();
+    s.feed(S, b"220 hi\r\n", 1, 0.0);
+    s.feed(C, b"PASV\r\nQUIT\r\n", 2, 0.0);
+    let ev = kinds(
+        &mut s,
+        S,
+        b"Entering passive mode, sort of\r\n221 bye\r\n",
+        3,
+    );
+    assert_eq!(anomalies(&ev), [Anomaly::InvalidReplyCode]);
+    assert!(ev.iter().any(|k| matches!(k, EventKind::Reply(r) if r.code.0 == 221 && r.request.as_ref().unwrap().verb == "QUIT")));
+}
+
+#[test]
+fn a_gap_drops_the_partial_line() {
+    let mut s = session();
+    s.feed(C, b"RETR fir", 1, 0.0);
+    s.gap(C);
+    let ev = kinds(&mut s, C, b"NOOP\r\n", 2);
+    assert!(
+        matches!(&ev[0], EventKind::Command { verb, arg: None, .. } if verb == "NOOP"),
+        "{ev:?}"
+    );
+}
