@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ from typing import Callable
 import pytest
 
 import harness
-from harness import NOBODY, ROOT, run_tshark, tshark_fields
+from harness import NOBODY, ROOT, readable_copy, run_tshark, tshark_fields
 
 NEEDS = ("tshark", "cargo", "make", "pkg-config", "setpriv")
 pytestmark = pytest.mark.skipif(
@@ -216,8 +217,35 @@ def _real_names():
         return []
 
 
+# ftps/*: test_plugin_tls.py's FTPS exchange (AUTH TLS, PROT P, PASV, RETR), read without and with its
+# TLS key log.
 CAPTURE_IDS = (["handmade/" + n for n in harness.handmade_names()] + ["seed/seed-pasv"]
-               + ["real/" + n for n in _real_names()] + ["corpus/" + f for f in _corpus_files()])
+               + ["real/" + n for n in _real_names()] + ["corpus/" + f for f in _corpus_files()]
+               + ["ftps/without-keys", "ftps/with-keys"])
+
+
+@pytest.fixture(scope="session")
+def ftps_dir():
+    """ftps.pcap and keys.log, recorded by test_plugin_tls.py's maker in a private network namespace."""
+    missing = [t for t in ("tcpdump", "unshare", "ip", "openssl") if shutil.which(t) is None]
+    missing += [m for m in ("pyftpdlib", "OpenSSL") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip("cannot record FTPS here; missing: " + ", ".join(missing))
+    out = _private_dir("ftplens-lua-ftps-")
+    unshare = ["unshare", "-n", "--"] if os.geteuid() == 0 else ["unshare", "-r", "-n", "--"]
+    p = subprocess.run(unshare + [sys.executable, str(ROOT / "tests/test_plugin_tls.py"), "--make", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0 or not (out / "keys.log").exists():
+        shutil.rmtree(out, ignore_errors=True)
+        pytest.skip("cannot record FTPS here (network namespace?): " + p.stderr[-1500:])
+    _open_up(out)
+    yield out
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def _keylog(cid, request):
+    """The TLS key log a capture is read with, if any."""
+    return request.getfixturevalue("ftps_dir") / "keys.log" if cid == "ftps/with-keys" else None
 
 
 @pytest.fixture(scope="session")
@@ -230,6 +258,8 @@ def capture_path(request):
             return harness.HANDMADE_DIR / harness.load_captures(harness.HANDMADE_DIR)[name]["pcap"]
         if kind == "seed":
             return harness.SEED_PCAP
+        if kind == "ftps":
+            return request.getfixturevalue("ftps_dir") / "ftps.pcap"
         if kind == "real":
             real = request.getfixturevalue("real_captures")
             if name not in real:
@@ -243,18 +273,19 @@ def capture_path(request):
     return get
 
 
-def _rows(pcap, fields, home, two_pass=True):
-    return tshark_fields(pcap, fields, home=home, aggregator=AGG, two_pass=two_pass)
+def _rows(pcap, fields, home, two_pass=True, keylog=None):
+    extra = ["-o", "tls.keylog_file:%s" % readable_copy(keylog)] if keylog else []
+    return tshark_fields(pcap, fields, home=home, aggregator=AGG, two_pass=two_pass, extra_args=extra)
 
 
 @pytest.fixture(scope="session")
-def c_rows(c_home, compared_fields, capture_path):
+def c_rows(c_home, compared_fields, capture_path, request):
     """The C plugin's fields under the host's Wireshark 4.0, once per capture."""
     cache = {}
 
     def get(cid):
         if cid not in cache:
-            cache[cid] = _rows(capture_path(cid), compared_fields, c_home)
+            cache[cid] = _rows(capture_path(cid), compared_fields, c_home, keylog=_keylog(cid, request))
         return cache[cid]
 
     return get
@@ -333,8 +364,8 @@ def test_registration_equals_the_c_plugin(lua_home, c_home):
 
 
 @pytest.mark.parametrize("cid", CAPTURE_IDS)
-def test_same_fields_as_the_c_plugin(cid, lua_home, c_rows, compared_fields, capture_path):
-    lua = _rows(capture_path(cid), compared_fields, lua_home)
+def test_same_fields_as_the_c_plugin(cid, lua_home, c_rows, compared_fields, capture_path, request):
+    lua = _rows(capture_path(cid), compared_fields, lua_home, keylog=_keylog(cid, request))
     bad, _ = _differences(cid, "4.0", c_rows(cid), lua, compared_fields)
     assert not bad, _report(cid, bad)
 
@@ -576,15 +607,17 @@ class Trixie:
             raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}\n{p.stderr[-3000:]}")
         return p
 
-    def fields(self, home: Path, pcap: Path, fields):
-        key = (str(home), str(pcap), tuple(fields))
+    def fields(self, home: Path, pcap: Path, fields, keylog=None):
+        key = (str(home), str(pcap), tuple(fields), str(keylog))
         if key not in self._rows:
-            self._rows[key] = self._fields(home, pcap, fields)
+            self._rows[key] = self._fields(home, pcap, fields, keylog)
         return self._rows[key]
 
-    def _fields(self, home: Path, pcap: Path, fields):
+    def _fields(self, home: Path, pcap: Path, fields, keylog):
         args = ["-n", "-2", "-r", self.copy_in(pcap), "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a",
                 "-E", "aggregator=" + AGG]
+        if keylog:
+            args += ["-o", "tls.keylog_file:" + self.copy_in(keylog)]
         for f in ["frame.number"] + fields:
             args += ["-e", f]
         rows = []
@@ -674,8 +707,8 @@ def _trixie_fields(compared_fields):
 
 @pytest.mark.parametrize("cid", CAPTURE_IDS)
 def test_trixie_lua_fallback_gives_what_the_c_plugin_gives_under_4_0(cid, trixie, trixie_lua_home, c_rows,
-                                                                     compared_fields, capture_path):
-    lua = trixie.fields(trixie_lua_home, capture_path(cid), compared_fields)
+                                                                     compared_fields, capture_path, request):
+    lua = trixie.fields(trixie_lua_home, capture_path(cid), compared_fields, _keylog(cid, request))
     bad, _ = _differences(cid, "4.4", c_rows(cid), lua, _trixie_fields(compared_fields))
     assert not bad, _report(cid, bad)
 
@@ -709,10 +742,10 @@ def trixie_c_home(trixie, c_home):
 
 @pytest.mark.parametrize("cid", CAPTURE_IDS)
 def test_trixie_lua_fallback_equals_the_c_plugin_built_for_4_4(cid, trixie, trixie_lua_home, trixie_c_home,
-                                                               compared_fields, capture_path):
+                                                               compared_fields, capture_path, request):
     """Same Wireshark, both plugins: everything, expert infos included, with only the TLS remark."""
-    pcap = capture_path(cid)
-    c = trixie.fields(trixie_c_home, pcap, compared_fields)
-    lua = trixie.fields(trixie_lua_home, pcap, compared_fields)
+    pcap, keylog = capture_path(cid), _keylog(cid, request)
+    c = trixie.fields(trixie_c_home, pcap, compared_fields, keylog)
+    lua = trixie.fields(trixie_lua_home, pcap, compared_fields, keylog)
     bad, _ = _differences(cid, "4.4-c", c, lua, compared_fields)
     assert not bad, _report(cid, bad)
