@@ -81,6 +81,23 @@ def test_plugin_survives(scenario, plugin_home, workdir):
     assert not bad, f"{facts}\n{results}"
 
 
+# Sizes where the plugin's own memory (peak RSS over the same tshark with ftplens disabled) shows
+# whether it grows with what it must not: see measure.PLUGIN_PER_UNIT and tests/hostile/README.md.
+PLUGIN_MEMORY_SIZES = {
+    "pasv_storm": 20_000,
+    "many_connections": 8_000,
+    "endless_line": 64 << 20,
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(PLUGIN_MEMORY_SIZES))
+def test_plugin_memory(scenario, plugin_home, workdir):
+    facts, results, bad = measure.measure(scenario, PLUGIN_MEMORY_SIZES[scenario], workdir,
+                                          tshark_home=plugin_home, baseline=True,
+                                          timeout=TIMEOUT)
+    assert not bad, f"{facts}\n{results}"
+
+
 def test_cli_time_is_linear(cli_bin, workdir):
     """Four times the input, at most about four times the CPU time (8 allows for noise; a
     quadratic path gives 16)."""

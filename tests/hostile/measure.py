@@ -15,7 +15,8 @@ Bounds (documented in tests/hostile/README.md): the CLI's peak RSS stays under C
 whatever the size, except many_connections, where state is per open connection
 (CLI_RSS_PER_CONN_KB each); tshark's own memory grows with the number of frames (it keeps
 per-frame data for every frame), so for tshark we bound the plugin's share: the peak RSS over
-the baseline, PLUGIN_RSS_MB plus PLUGIN_RSS_PER_FRAME_B per frame.
+the baseline, at most PLUGIN_RSS_MB plus PLUGIN_PER_UNIT bytes per unit of the scenario (per
+reply, connection or segment; nothing per byte of a line or of data).
 """
 from __future__ import annotations
 
@@ -38,8 +39,22 @@ import gen  # noqa: E402
 NOBODY = 65534
 CLI_RSS_MB = 256
 CLI_RSS_PER_CONN_KB = 4
-PLUGIN_RSS_MB = 64
-PLUGIN_RSS_PER_FRAME_B = 200
+PLUGIN_RSS_MB = 32
+# Bytes the plugin may keep per unit of each scenario: (fact that counts the units, bytes each).
+PLUGIN_PER_UNIT = {
+    "pasv_storm": ("n", 1024),          # per 227 reply (its items are kept for the second pass)
+    "port_storm": ("n", 1024),          # per PORT command
+    "many_connections": ("n", 4096),    # per control connection
+    "one_byte_segments": ("n", 256),    # per segment
+    "wide_replies": ("wide_replies", 2048),
+    "endless_line": ("n", 0),           # nothing per byte of an endless line
+    "endless_data": ("n", 0),           # nothing per byte of data
+}
+
+
+def plugin_bound_mb(facts) -> float:
+    key, per = PLUGIN_PER_UNIT[facts["scenario"]]
+    return PLUGIN_RSS_MB + per * facts.get(key, 0) / 1048576
 
 
 def build_cli() -> Path:
@@ -201,7 +216,7 @@ def check(facts, result):
                 bad.append(f"ftplens-data on {counts.get('data:RETR')} frames, not {want}+")
         base = result.get("baseline_rss_mb")
         if base is not None:
-            bound = PLUGIN_RSS_MB + PLUGIN_RSS_PER_FRAME_B * facts["frames"] / 1048576
+            bound = plugin_bound_mb(facts)
             if result["rss_mb"] - base > bound:
                 bad.append(f"plugin share of RSS {result['rss_mb'] - base:.0f} MB > {bound:.0f} MB")
     if tool != "tshark-baseline":
