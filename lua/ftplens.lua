@@ -332,13 +332,9 @@ end
 function proto_data.dissector(tvb, pinfo, tree)
     local ch
     if HAVE_CONVERSATION then
-        if pinfo.visited then
-            ch = S.data_frames[pinfo.number]
-        else
-            local conv = Conversation.find_from_pinfo(pinfo, false)
-            ch = conv and conv[proto_data]
-            if ch then S.data_frames[pinfo.number] = ch end
-        end
+        local conv = Conversation.find_from_pinfo(pinfo, false)
+        ch = conv and conv[proto_data]
+        if ch then S.data_frames[pinfo.number] = ch end
     elseif not pinfo.visited then
         local key = conn_key(pinfo)
         if via_port_table(pinfo) and S.ports[pinfo.match_uint] then
@@ -486,12 +482,13 @@ local function dissect_ctrl_lines(tvb, pinfo, tree, cs)
         ti:append_text(" (not analysed on the first pass)")
         return len
     end
-    if k == 0 then
-        pinfo.cols.info = rec.summary
-    elseif tostring(pinfo.cols.info) ~= "" then
-        pinfo.cols.info:append(" | " .. rec.summary)
-    else
-        pinfo.cols.info:append(rec.summary)
+    if rec.summary ~= "" then -- a feed that completes no line (a long line's middle) leaves TCP's Info
+        if k == 0 then pinfo.cols.info:clear() end -- keeps what TCP fenced ("[TCP ACKed unseen segment]")
+        if tostring(pinfo.cols.info) ~= "" then
+            pinfo.cols.info:append(" | " .. rec.summary)
+        else
+            pinfo.cols.info:append(rec.summary)
+        end
     end
     ti:append_text(rec.to_server and ", to server" or ", to client")
 

@@ -55,8 +55,8 @@ CONTRACT = [
     "ftplens-data.mode",
 ]
 # Compared besides every registry field and expert field: every expert info of the frame ("Expert Info
-# (Warning/Security): message"), and the protocols the frame went through.
-EXTRA = ["_ws.expert", "frame.protocols"]
+# (Warning/Security): message"), the protocols the frame went through, and the Info column.
+EXTRA = ["_ws.expert", "frame.protocols", "_ws.col.Info"]
 AGG = "\x1f"
 
 
@@ -699,10 +699,10 @@ def test_trixie_lua_fallback_registers_like_the_c_plugin(trixie, trixie_lua_home
 
 def _trixie_fields(compared_fields):
     """Under 4.4: every ftplens field and frame.protocols. Not _ws.expert, which lists the expert infos of
-    every dissector of the frame, and 4.4's differ from 4.0's (TCP's SACK_PERM note, HTTP, DNS): ftplens's
-    expert infos are compared as their fields here, and with their messages against the C plugin built
-    for 4.4 below."""
-    return [f for f in compared_fields if f != "_ws.expert"]
+    every dissector of the frame, and 4.4's differ from 4.0's (TCP's SACK_PERM note, HTTP, DNS), nor the
+    Info column, which other dissectors write too: ftplens's expert infos are compared as their fields
+    here, and with their messages, like the Info column, against the C plugin built for 4.4 below."""
+    return [f for f in compared_fields if f not in ("_ws.expert", "_ws.col.Info")]
 
 
 @pytest.mark.parametrize("cid", CAPTURE_IDS)
