@@ -549,11 +549,18 @@ def _ensure_trixie():
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(TRIXIE_LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (TRIXIE_READY.exists() or (TRIXIE / "usr/bin/tshark").exists()) and _trixie_usable():
+        if TRIXIE_READY.exists() or (TRIXIE / "usr/bin/tshark").exists():
+            # Made by this test or by the plugin tests: use it, never remove it.
+            if not _trixie_usable():
+                raise RuntimeError(f"{TRIXIE} has no working tshark 4.4 with Lua 5.4")
             return TRIXIE
+        # Nothing there, or what an interrupted debootstrap left: make it anew, beside, then move it in.
         partial = CACHE / "trixie.partial"
         for d in (partial, TRIXIE):
             if d.exists():
+                mounted = [m for m in ("proc", "sys", "dev", "dev/pts") if os.path.ismount(d / m)]
+                if mounted:
+                    raise RuntimeError(f"{d} is a partial root with {mounted} still mounted: unmount them first")
                 shutil.rmtree(d)
         log = CACHE / "debootstrap.log"
         with open(log, "w") as out:
