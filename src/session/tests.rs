@@ -544,3 +544,42 @@ fn a_gap_drops_the_partial_line() {
         "{ev:?}"
     );
 }
+
+#[test]
+fn malformed_addresses_are_flagged() {
+    // zeek fake-long-commands has `PORT 114,115`; out-of-range numbers are errors, not wrapped.
+    for (dir, line) in [
+        (C, &b"PORT 114,115\r\n"[..]),
+        (C, b"PORT 1,2,3,4,256,1\r\n"),
+        (C, b"EPRT |3|1.2.3.4|5|\r\n"),
+        (S, b"227 Entering Passive Mode\r\n"),
+        (S, b"229 Entering Extended Passive Mode (|||70000|)\r\n"),
+    ] {
+        let mut s = session();
+        s.feed(C, b"NOOP\r\n", 1, 0.0);
+        let ev = kinds(&mut s, dir, line, 2);
+        assert!(
+            anomalies(&ev).contains(&Anomaly::MalformedAddress),
+            "{line:?}: {ev:?}"
+        );
+        assert!(!ev.iter().any(|k| matches!(k, EventKind::DataExpected(_))));
+    }
+}
+
+#[test]
+fn unmatched_replies_unknown_commands_and_long_replies() {
+    let mut s = session();
+    s.feed(S, b"220 hi\r\n", 1, 0.0);
+    let ev = kinds(&mut s, S, b"200 nobody asked\r\n", 2);
+    assert_eq!(anomalies(&ev), [Anomaly::UnmatchedReply]);
+    let ev = kinds(&mut s, C, b"XYZZY plugh\r\n", 3);
+    assert_eq!(anomalies(&ev), [Anomaly::UnknownCommand]);
+    let mut reply = b"211-start\r\n".to_vec();
+    for _ in 0..300 {
+        reply.extend_from_slice(b" feature\r\n");
+    }
+    reply.extend_from_slice(b"211 end\r\n");
+    let ev = kinds(&mut s, S, &reply, 4);
+    assert_eq!(anomalies(&ev), [Anomaly::ReplyTooLong]);
+    assert!(matches!(ev.last(), Some(EventKind::Reply(r)) if r.lines.len() == 256));
+}
