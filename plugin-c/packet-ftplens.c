@@ -278,8 +278,24 @@ render_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, wmem_array_t *
     proto_tree *sub[MAX_DEPTH + 1];
     guint valid = 0; /* items may be added at depths 0..valid */
     guint n = arr ? wmem_array_get_count(arr) : 0;
-    guint captured = tvb_captured_length(tvb);
+    guint captured;
 
+    if (!root) {
+        /* No tree (tshark's first pass, or taps that need none): nothing to draw, but expert infos still
+         * count (the packet's expert severity, the expert tap), as when items are added to a NULL tree. */
+        for (guint i = 0; i < n; i++) {
+            const ftplens_item *it = (const ftplens_item *)wmem_array_index(arr, i);
+            if (it->expert == FTPLENS_NO_EXPERT || it->expert >= n_experts)
+                continue;
+            if (it->field >= n_fields || hf_ids[it->field] <= 0 || field_infos[it->field].type > FTPLENS_FT_IPV6)
+                continue;
+            expert_add_info_format(pinfo, NULL, &ei_ids[it->expert], "%s",
+                                   it->expert_message ? it->expert_message : "");
+        }
+        return;
+    }
+
+    captured = tvb_captured_length(tvb);
     memset(owner, 0, sizeof owner);
     memset(sub, 0, sizeof sub);
     sub[0] = root;
@@ -714,13 +730,27 @@ queue_export(tvbuff_t *tvb, packet_info *pinfo, guint32 key)
     }
 }
 
+/* The channel a data packet belongs to. Later passes take it from the packet's export fragment, which
+ * holds what the first pass found, and skip the conversation lookup; otherwise (the first pass, or a
+ * packet the first pass found no channel for) the conversation says. */
+static chan_t *
+data_channel(packet_info *pinfo, guint32 key)
+{
+    if (PINFO_FD_VISITED(pinfo)) {
+        const eo_frag_t *frag = (const eo_frag_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_ftplens_data, key);
+        if (frag)
+            return frag->chan;
+    }
+    conversation_t *conv = find_conversation_pinfo(pinfo, 0);
+    data_link_t *link = conv ? (data_link_t *)conversation_get_proto_data(conv, proto_ftplens_data) : NULL;
+    return link ? link->chan : NULL;
+}
+
 static int
 dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     struct tcpinfo *tcpinfo = (struct tcpinfo *)data;
-    conversation_t *conv = find_conversation_pinfo(pinfo, 0);
-    data_link_t *link = conv ? (data_link_t *)conversation_get_proto_data(conv, proto_ftplens_data) : NULL;
-    chan_t *ch = link ? link->chan : NULL;
+    chan_t *ch = data_channel(pinfo, 0);
     guint len = tvb_captured_length(tvb);
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "FTPLENS-DATA");
@@ -728,11 +758,15 @@ dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
     if (ch && ch->command)
         col_append_fstr(pinfo->cinfo, COL_INFO, " (%s%s%s)", ch->command, *ch->file ? " " : "", ch->file);
 
-    proto_item *ti = proto_tree_add_item(tree, proto_ftplens_data, tvb, 0, -1, ENC_NA);
-    proto_tree *dtree = proto_item_add_subtree(ti, ett_ftplens_data);
-    proto_item_append_text(ti, " (%u bytes)", tvb_reported_length(tvb));
-    if (ch)
-        render_items(dtree, tvb, pinfo, ch->items, FALSE);
+    if (tree) {
+        proto_item *ti = proto_tree_add_item(tree, proto_ftplens_data, tvb, 0, -1, ENC_NA);
+        proto_tree *dtree = proto_item_add_subtree(ti, ett_ftplens_data);
+        proto_item_append_text(ti, " (%u bytes)", tvb_reported_length(tvb));
+        if (ch)
+            render_items(dtree, tvb, pinfo, ch->items, FALSE);
+    } else if (ch) {
+        render_items(NULL, tvb, pinfo, ch->items, FALSE); /* expert infos only */
+    }
 
     /* Export objects: on the first pass, work out which bytes are new to the channel's file. */
     if (ch && !PINFO_FD_VISITED(pinfo)) {
@@ -777,13 +811,11 @@ dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
 static int
 dissect_ftplens_data_clear(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
-    conversation_t *conv = find_conversation_pinfo(pinfo, 0);
-    data_link_t *link = conv ? (data_link_t *)conversation_get_proto_data(conv, proto_ftplens_data) : NULL;
-    chan_t *ch = link ? link->chan : NULL;
     guint len = tvb_captured_length(tvb);
     /* several TLS records may end in one frame: key their fragments 1, 2, ... */
     guint32 key = 1 + GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_ftplens_data, 0));
     p_add_proto_data(pinfo->pool, pinfo, proto_ftplens_data, 0, GUINT_TO_POINTER(key));
+    chan_t *ch = data_channel(pinfo, key);
 
     if (ch && !PINFO_FD_VISITED(pinfo)) {
         eo_frag_t *frag = wmem_new0(wmem_file_scope(), eo_frag_t);

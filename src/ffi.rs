@@ -281,25 +281,80 @@ pub unsafe extern "C" fn ftplens_heuristic(data: *const u8, len: usize) -> ftple
 /// What an `ftplens_session *` points to.
 struct Handle {
     session: Session,
-    events: Vec<ftplens_event>,
-    items: Vec<ftplens_item>,
-    /// Owns every string the events and items point to, until the next mutable call.
-    strings: Vec<CString>,
-    summary: CString,
+    out: Published,
     poisoned: bool,
 }
 
-impl Handle {
+/// What the last feed or finish produced, as the C side reads it.
+#[derive(Default)]
+struct Published {
+    events: Vec<ftplens_event>,
+    items: Vec<ftplens_item>,
+    /// Every string the events, items and summary point to, each NUL-terminated, back to back. Reused
+    /// (cleared, not freed) by the next feed, so a feed costs no allocation per string.
+    arena: Vec<u8>,
+    /// Offset of the summary in `arena`; `None` before the first feed.
+    summary: Option<usize>,
+}
+
+/// While a feed is published, string pointers hold `offset + 1` into the arena (NULL stays NULL):
+/// the arena may move as it grows, so real addresses are only set once it is complete (`seal`).
+fn offset_ptr(offset: usize) -> *const c_char {
+    std::ptr::without_provenance(offset + 1)
+}
+
+impl Published {
+    /// Copy `s` into the arena, NUL-terminated, with NUL characters replaced by U+FFFD (as
+    /// [`to_cstring`] does); returns its placeholder pointer ([`offset_ptr`]).
     fn text(&mut self, s: &str) -> *const c_char {
-        let c = to_cstring(s);
-        let p = c.as_ptr();
-        // Moving a CString into the Vec does not move its heap buffer, so p stays valid.
-        self.strings.push(c);
-        p
+        let at = self.arena.len();
+        let bytes = s.as_bytes();
+        if memchr::memchr(0, bytes).is_none() {
+            self.arena.extend_from_slice(bytes);
+        } else {
+            for &b in bytes {
+                if b == 0 {
+                    self.arena.extend_from_slice("\u{fffd}".as_bytes());
+                } else {
+                    self.arena.push(b);
+                }
+            }
+        }
+        self.arena.push(0);
+        offset_ptr(at)
+    }
+
+    /// Turn the placeholders into addresses inside the completed arena.
+    fn seal(&mut self) {
+        let base = self.arena.as_ptr().cast::<c_char>();
+        let fix = |p: &mut *const c_char| {
+            if !p.is_null() {
+                // The offset was taken from this arena, so it is in bounds.
+                *p = base.wrapping_add(p.addr() - 1);
+            }
+        };
+        for e in &mut self.events {
+            for p in [
+                &mut e.command,
+                &mut e.arg,
+                &mut e.text,
+                &mut e.request_command,
+                &mut e.user,
+                &mut e.password,
+                &mut e.path,
+                &mut e.transfer_type,
+            ] {
+                fix(p);
+            }
+        }
+        for i in &mut self.items {
+            fix(&mut i.string_value);
+            fix(&mut i.expert_message);
+        }
     }
 
     fn publish(&mut self, events: &[Event]) {
-        self.strings.clear();
+        self.arena.clear();
         self.events.clear();
         self.items.clear();
         for ev in events {
@@ -310,7 +365,21 @@ impl Handle {
             let i = self.item(&item);
             self.items.push(i);
         }
-        self.summary = to_cstring(&present::summary(events));
+        let summary = self.text(&present::summary(events));
+        self.summary = Some(summary.addr() - 1);
+        self.seal();
+    }
+
+    fn summary(&self) -> *const c_char {
+        match self.summary {
+            Some(at) => self.arena[at..].as_ptr().cast(),
+            None => c"".as_ptr(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.events.clear();
+        self.items.clear();
     }
 
     fn event(&mut self, ev: &Event) -> ftplens_event {
@@ -493,10 +562,7 @@ pub unsafe extern "C" fn ftplens_session_new(
         };
         let handle = Box::new(Handle {
             session: Session::new(client, server, limits),
-            events: Vec::new(),
-            items: Vec::new(),
-            strings: Vec::new(),
-            summary: CString::default(),
+            out: Published::default(),
             poisoned: false,
         });
         Box::into_raw(handle).cast::<ftplens_session>()
@@ -535,8 +601,7 @@ unsafe fn with_session(
         Ok(r) => r,
         Err(_) => {
             h.poisoned = true;
-            h.events.clear();
-            h.items.clear();
+            h.out.clear();
             FTPLENS_ERR_PANIC
         }
     }
@@ -570,10 +635,9 @@ pub unsafe extern "C" fn ftplens_session_feed(
             } else {
                 std::slice::from_raw_parts(data, len)
             };
-            let events = h.session.feed(dir, bytes, frame, ts).to_vec();
-            h.publish(&events);
+            h.out.publish(h.session.feed(dir, bytes, frame, ts));
             if let Some(n) = n_events_out.as_mut() {
-                *n = h.events.len();
+                *n = h.out.events.len();
             }
             FTPLENS_OK
         })
@@ -592,11 +656,10 @@ pub unsafe extern "C" fn ftplens_session_finish(
     // SAFETY: forwarded caller guarantee about session.
     unsafe {
         with_session(session, |h| {
-            let events = h.session.finish(frame, ts).to_vec();
-            h.publish(&events);
+            h.out.publish(h.session.finish(frame, ts));
             // SAFETY: NULL or writable, by the caller's guarantee.
             if let Some(n) = n_events_out.as_mut() {
-                *n = h.events.len();
+                *n = h.out.events.len();
             }
             FTPLENS_OK
         })
@@ -621,7 +684,7 @@ pub unsafe extern "C" fn ftplens_session_event(
         if h.poisoned {
             return FTPLENS_ERR_POISONED;
         }
-        match h.events.get(index) {
+        match h.out.events.get(index) {
             Some(e) => {
                 *out = *e;
                 FTPLENS_OK
@@ -651,8 +714,8 @@ pub unsafe extern "C" fn ftplens_session_items(
         if h.poisoned {
             return FTPLENS_ERR_POISONED;
         }
-        *items = h.items.as_ptr();
-        *n = h.items.len();
+        *items = h.out.items.as_ptr();
+        *n = h.out.items.len();
         FTPLENS_OK
     })
 }
@@ -664,7 +727,7 @@ pub unsafe extern "C" fn ftplens_session_summary(session: *const ftplens_session
     guard(static_cstr(""), || {
         // SAFETY: the caller guarantees a live handle or NULL.
         match unsafe { session.cast::<Handle>().as_ref() } {
-            Some(h) if !h.poisoned => h.summary.as_ptr(),
+            Some(h) if !h.poisoned => h.out.summary(),
             _ => static_cstr(""),
         }
     })
