@@ -249,16 +249,7 @@ pub unsafe extern "C" fn ftplens_complete_prefix(
         }
         // SAFETY: non-NULL, and the caller guarantees len readable bytes.
         let data = unsafe { std::slice::from_raw_parts(data, len) };
-        let max_line = if max_line == 0 {
-            Limits::DEFAULT_MAX_LINE
-        } else {
-            max_line
-        };
-        match memchr::memrchr(b'\n', data) {
-            Some(i) if len - (i + 1) < max_line => i + 1,
-            None if len < max_line => 0,
-            _ => len,
-        }
+        crate::session::complete_prefix(data, max_line)
     })
 }
 

@@ -378,25 +378,16 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
     m.set(
         "complete_prefix",
         lua.create_function(|_, data: LuaString| {
-            let bytes = data.as_bytes();
-            // SAFETY: a valid slice's pointer and length. The rule lives only behind the C ABI.
-            let n =
-                unsafe { ftplens::ffi::ftplens_complete_prefix(bytes.as_ptr(), bytes.len(), 0) };
-            Ok(n as i64)
+            Ok(ftplens::session::complete_prefix(&data.as_bytes(), 0) as i64)
         })?,
     )?;
 
-    // clear_lines(bytes) -> bool: whole printable text lines, as a control connection carries again after
-    // its TLS session closed (RFC 2228 CCC), never a TLS record. Mirrors the rule the session applies to
-    // leave TLS (src/session/mod.rs, looks_like_clear_lines, which is private to the core).
+    // clear_lines(bytes) -> bool: whole printable text lines, as a control connection carries again
+    // after its TLS session closed (RFC 2228 CCC), never a TLS record.
     m.set(
         "clear_lines",
         lua.create_function(|_, data: LuaString| {
-            let d = data.as_bytes();
-            Ok(d.len() >= 3
-                && d.ends_with(b"\n")
-                && d.iter()
-                    .all(|&c| matches!(c, b'\r' | b'\n' | b'\t') || (0x20..0x7f).contains(&c)))
+            Ok(ftplens::session::looks_like_clear_lines(&data.as_bytes()))
         })?,
     )?;
 

@@ -82,6 +82,23 @@ fn is_anonymous(user: &str) -> bool {
     user.eq_ignore_ascii_case("anonymous") || user.eq_ignore_ascii_case("ftp")
 }
 
+/// The length of the longest prefix of `data` made only of complete lines (ending in LF), so that a
+/// dissector can ask TCP for more bytes while a line is unfinished. When the unfinished tail is
+/// already `max_line` bytes or longer, all of `data` is returned: the session then reports an
+/// over-long line instead of waiting forever. `max_line` 0 means the default limit.
+pub fn complete_prefix(data: &[u8], max_line: usize) -> usize {
+    let max_line = if max_line == 0 {
+        Limits::DEFAULT_MAX_LINE
+    } else {
+        max_line
+    };
+    match memchr::memrchr(b'\n', data) {
+        Some(i) if data.len() - (i + 1) < max_line => i + 1,
+        None if data.len() < max_line => 0,
+        _ => data.len(),
+    }
+}
+
 /// Resolve `arg` against `cwd` the way a Unix server would; `..` never climbs above `/`.
 pub fn resolve_path(cwd: Option<&str>, arg: &str) -> String {
     let joined = if arg.starts_with('/') || cwd.is_none() {
@@ -720,8 +737,9 @@ fn empty_transfer() -> Transfer {
     }
 }
 
-/// Whole printable text lines, as a cleared control channel carries (never a TLS record).
-fn looks_like_clear_lines(data: &[u8]) -> bool {
+/// Whole printable text lines, as a cleared control channel carries (never a TLS record). After
+/// `AUTH TLS` a dissector uses it to tell the clear lines after RFC 2228 CCC from TLS records.
+pub fn looks_like_clear_lines(data: &[u8]) -> bool {
     data.len() >= 3
         && data.ends_with(b"\n")
         && data
