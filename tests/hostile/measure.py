@@ -46,9 +46,9 @@ PLUGIN_PER_UNIT = {
     "port_storm": ("n", 1024),          # per PORT command
     "many_connections": ("n", 4096),    # per control connection
     "one_byte_segments": ("n", 256),    # per segment
-    "wide_replies": ("wide_replies", 2048),
-    "endless_line": ("n", 0),           # nothing per byte of an endless line
-    "endless_data": ("n", 0),           # nothing per byte of data
+    "wide_replies": ("bytes", 3),       # per byte of complete long lines (TCP reassembly keeps them)
+    "endless_line": ("n", 0),           # nothing per byte of a line that never ends
+    "endless_data": ("frames", 100),    # per data packet (export objects), nothing per byte
 }
 
 
