@@ -111,3 +111,21 @@ def test_cli_time_is_linear(cli_bin, workdir):
             cpu.append(results[0]["cpu_seconds"])
         if cpu[1] > 0.3:  # too small to judge below that
             assert cpu[1] / max(cpu[0], 0.01) < 8, f"{scenario}: {cpu}"
+
+
+def test_cli_extract_endless_data(cli_bin, workdir):
+    """`ftplens extract` on a data connection that never ends: the bytes stream to disk (memory
+    stays small) and the file is marked partial."""
+    n = 32 << 20
+    pcap = workdir / "endless.pcap"
+    measure.gen.generate("endless_data", n, str(pcap))
+    out = workdir / "out"
+    lines = []
+    rc, secs, rss, cpu, err = measure.run_measured(
+        [str(cli_bin), "extract", "--progress", "never", "-o", str(out), str(pcap)],
+        lines.append, timeout=TIMEOUT)
+    assert rc == 0, err
+    assert rss / 1024 < measure.CLI_RSS_MB
+    files = list(out.iterdir())
+    assert [f.name for f in files] == ["endless.bin.partial"]
+    assert files[0].stat().st_size == n
