@@ -378,76 +378,76 @@ fn extract_deep_long_path_is_written_inside() {
 /// result, never a caught panic (`FTPLENS_ERR_PANIC`) and never a crash.
 #[test]
 fn ffi_null_and_invalid_arguments() {
+    use ftplens::ffi as f;
     use ftplens::ffi::sys::*;
-    use ftplens::ffi::*;
     use std::ptr::{null, null_mut};
     unsafe {
         let mut line = ftplens_line::default();
         assert_eq!(
-            ftplens_line_parse(null(), 0, FTPLENS_DIR_TO_SERVER, &mut line),
+            f::ftplens_line_parse(null(), 0, FTPLENS_DIR_TO_SERVER, &mut line),
             FTPLENS_ERR_PARSE
         );
         assert_eq!(
-            ftplens_line_parse(null(), 5, FTPLENS_DIR_TO_SERVER, &mut line),
+            f::ftplens_line_parse(null(), 5, FTPLENS_DIR_TO_SERVER, &mut line),
             FTPLENS_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            ftplens_line_parse(b"NOOP".as_ptr(), 4, FTPLENS_DIR_TO_SERVER, null_mut()),
+            f::ftplens_line_parse(b"NOOP".as_ptr(), 4, FTPLENS_DIR_TO_SERVER, null_mut()),
             FTPLENS_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            ftplens_line_parse(b"NOOP".as_ptr(), 4, 7, &mut line),
+            f::ftplens_line_parse(b"NOOP".as_ptr(), 4, 7, &mut line),
             FTPLENS_ERR_INVALID_ARGUMENT
         );
-        assert_eq!(ftplens_complete_prefix(null(), 0, 0), 0);
-        assert_eq!(ftplens_complete_prefix(null(), 10, 0), 0);
-        assert_eq!(ftplens_heuristic(null(), 10), FTPLENS_VERDICT_UNSURE);
+        assert_eq!(f::ftplens_complete_prefix(null(), 0, 0), 0);
+        assert_eq!(f::ftplens_complete_prefix(null(), 10, 0), 0);
+        assert_eq!(f::ftplens_heuristic(null(), 10), FTPLENS_VERDICT_UNSURE);
 
         let mut n = 0usize;
         let mut ev = ftplens_event::default();
         let mut items: *const ftplens_item = null();
         assert_eq!(
-            ftplens_session_feed(null_mut(), 0, b"x".as_ptr(), 1, 1, 0.0, &mut n),
+            f::ftplens_session_feed(null_mut(), 0, b"x".as_ptr(), 1, 1, 0.0, &mut n),
             FTPLENS_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            ftplens_session_finish(null_mut(), 1, 0.0, &mut n),
+            f::ftplens_session_finish(null_mut(), 1, 0.0, &mut n),
             FTPLENS_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            ftplens_session_event(null(), 0, &mut ev),
+            f::ftplens_session_event(null(), 0, &mut ev),
             FTPLENS_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            ftplens_session_items(null(), &mut items, &mut n),
+            f::ftplens_session_items(null(), &mut items, &mut n),
             FTPLENS_ERR_NULL_ARGUMENT
         );
-        assert!(!ftplens_session_summary(null()).is_null());
-        ftplens_session_free(null_mut());
+        assert!(!f::ftplens_session_summary(null()).is_null());
+        f::ftplens_session_free(null_mut());
 
         // A configuration with an invalid family is refused or ignored, never a panic.
         let mut cfg = ftplens_session_config::default();
         cfg.client.family = 99;
         cfg.limits.expectation_timeout = u32::MAX;
-        let s = ftplens_session_new(&cfg);
+        let s = f::ftplens_session_new(&cfg);
         if !s.is_null() {
-            ftplens_session_free(s);
+            f::ftplens_session_free(s);
         }
-        let s = ftplens_session_new(null());
+        let s = f::ftplens_session_new(null());
         assert!(!s.is_null());
         assert_eq!(
-            ftplens_session_feed(s, 9, b"x".as_ptr(), 1, 1, 0.0, &mut n),
+            f::ftplens_session_feed(s, 9, b"x".as_ptr(), 1, 1, 0.0, &mut n),
             FTPLENS_ERR_INVALID_ARGUMENT
         );
         assert_eq!(
-            ftplens_session_feed(s, FTPLENS_DIR_TO_SERVER, null(), 3, 1, 0.0, &mut n),
+            f::ftplens_session_feed(s, FTPLENS_DIR_TO_SERVER, null(), 3, 1, 0.0, &mut n),
             FTPLENS_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            ftplens_session_feed(s, FTPLENS_DIR_TO_SERVER, null(), 0, 1, f64::NAN, null_mut()),
+            f::ftplens_session_feed(s, FTPLENS_DIR_TO_SERVER, null(), 0, 1, f64::NAN, null_mut()),
             FTPLENS_OK
         );
-        let r = ftplens_session_feed(
+        let r = f::ftplens_session_feed(
             s,
             FTPLENS_DIR_TO_CLIENT,
             b"227 (1,2,3,4,5,6)\r\n".as_ptr(),
@@ -458,40 +458,46 @@ fn ffi_null_and_invalid_arguments() {
         );
         assert_eq!(r, FTPLENS_OK);
         assert_eq!(
-            ftplens_session_event(s, n, &mut ev),
+            f::ftplens_session_event(s, n, &mut ev),
             FTPLENS_ERR_INVALID_ARGUMENT
         );
         assert_eq!(
-            ftplens_session_event(s, usize::MAX, &mut ev),
+            f::ftplens_session_event(s, usize::MAX, &mut ev),
             FTPLENS_ERR_INVALID_ARGUMENT
         );
         assert_eq!(
-            ftplens_session_event(s, 0, null_mut()),
+            f::ftplens_session_event(s, 0, null_mut()),
             FTPLENS_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            ftplens_session_items(s, null_mut(), &mut n),
+            f::ftplens_session_items(s, null_mut(), &mut n),
             FTPLENS_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            ftplens_session_finish(s, 0, f64::NEG_INFINITY, null_mut()),
+            f::ftplens_session_finish(s, 0, f64::NEG_INFINITY, null_mut()),
             FTPLENS_OK
         );
-        ftplens_session_free(s);
+        f::ftplens_session_free(s);
 
-        assert!(ftplens_anomaly_name(FTPLENS_ANOMALY_COUNT).is_null());
-        assert!(ftplens_anomaly_name(u32::MAX).is_null());
+        assert!(f::ftplens_anomaly_name(FTPLENS_ANOMALY_COUNT).is_null());
+        assert!(f::ftplens_anomaly_name(u32::MAX).is_null());
         let mut fi = ftplens_field_info::default();
         assert_eq!(
-            ftplens_field_get(ftplens_field_count(), &mut fi),
+            f::ftplens_field_get(f::ftplens_field_count(), &mut fi),
             FTPLENS_ERR_INVALID_ARGUMENT
         );
-        assert_eq!(ftplens_field_get(0, null_mut()), FTPLENS_ERR_NULL_ARGUMENT);
+        assert_eq!(
+            f::ftplens_field_get(0, null_mut()),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
         let mut ei = ftplens_expert_info::default();
         assert_eq!(
-            ftplens_expert_get(ftplens_expert_count(), &mut ei),
+            f::ftplens_expert_get(f::ftplens_expert_count(), &mut ei),
             FTPLENS_ERR_INVALID_ARGUMENT
         );
-        assert_eq!(ftplens_expert_get(0, null_mut()), FTPLENS_ERR_NULL_ARGUMENT);
+        assert_eq!(
+            f::ftplens_expert_get(0, null_mut()),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
     }
 }
