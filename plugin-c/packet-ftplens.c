@@ -147,13 +147,13 @@ typedef struct {
 typedef struct {
     guint32 session_id;
     gboolean new_session;
-    wmem_array_t *logins;    /* tap_login_t */
-    wmem_array_t *transfers; /* tap_transfer_t */
+    wmem_array_t *logins;    /* tap_login_t; NULL when none */
+    wmem_array_t *transfers; /* tap_transfer_t; NULL when none */
 } ftplens_tap_rec_t;
 
 /* What one call of the control dissector fed, kept for every later pass. */
 typedef struct {
-    wmem_array_t *items; /* ftplens_item copies with target FRAME */
+    wmem_array_t *items; /* ftplens_item copies with target FRAME; NULL when none */
     gchar *summary;
     gboolean to_server;
     gboolean tls_upgrade;
@@ -278,13 +278,14 @@ render_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, wmem_array_t *
     proto_tree *sub[MAX_DEPTH + 1];
     guint valid = 0; /* items may be added at depths 0..valid */
     guint n = arr ? wmem_array_get_count(arr) : 0;
+    const ftplens_item *items = n ? (const ftplens_item *)wmem_array_get_raw(arr) : NULL;
     guint captured;
 
     if (!root) {
         /* No tree (tshark's first pass, or taps that need none): nothing to draw, but expert infos still
          * count (the packet's expert severity, the expert tap), as when items are added to a NULL tree. */
         for (guint i = 0; i < n; i++) {
-            const ftplens_item *it = (const ftplens_item *)wmem_array_index(arr, i);
+            const ftplens_item *it = &items[i];
             if (it->expert == FTPLENS_NO_EXPERT || it->expert >= n_experts)
                 continue;
             if (it->field >= n_fields || hf_ids[it->field] <= 0 || field_infos[it->field].type > FTPLENS_FT_IPV6)
@@ -301,7 +302,7 @@ render_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, wmem_array_t *
     sub[0] = root;
 
     for (guint i = 0; i < n; i++) {
-        const ftplens_item *it = (const ftplens_item *)wmem_array_index(arr, i);
+        const ftplens_item *it = &items[i];
         if (it->field >= n_fields || hf_ids[it->field] <= 0)
             continue; /* not a registry index, or an entry that could not be registered */
         guint d = it->depth < MAX_DEPTH ? it->depth : MAX_DEPTH - 1;
@@ -479,6 +480,8 @@ note_transfer(ctrl_conv_t *cs, pdu_rec_t *rec, const ftplens_event *ev)
     tap_transfer_t tt;
     tt.command = ch->command;
     tt.path = wmem_strdup(wmem_file_scope(), *path ? path : "(none)");
+    if (!rec->tap.transfers)
+        rec->tap.transfers = wmem_array_new(wmem_file_scope(), sizeof(tap_transfer_t));
     wmem_array_append_one(rec->tap.transfers, tt);
 }
 
@@ -491,11 +494,8 @@ feed_pdu(ctrl_conv_t *cs, packet_info *pinfo, const guint8 *buf, guint len, gboo
     const ftplens_item *items = NULL;
     ftplens_result r;
 
-    rec->items = wmem_array_new(wmem_file_scope(), sizeof(ftplens_item));
     rec->to_server = to_server;
-    rec->tap.session_id = cs->id;
-    rec->tap.logins = wmem_array_new(wmem_file_scope(), sizeof(tap_login_t));
-    rec->tap.transfers = wmem_array_new(wmem_file_scope(), sizeof(tap_transfer_t));
+    rec->tap.session_id = cs->id; /* items, logins and transfers: NULL until there are some */
     if (!cs->fed_any) {
         rec->tap.new_session = TRUE;
         cs->fed_any = TRUE;
@@ -535,6 +535,8 @@ feed_pdu(ctrl_conv_t *cs, packet_info *pinfo, const guint8 *buf, guint len, gboo
                 tap_login_t tl;
                 tl.user = wmem_strdup(wmem_file_scope(), ev.user && *ev.user ? ev.user : "(none)");
                 tl.success = ev.login_state == FTPLENS_LOGIN_SUCCESS;
+                if (!rec->tap.logins)
+                    rec->tap.logins = wmem_array_new(wmem_file_scope(), sizeof(tap_login_t));
                 wmem_array_append_one(rec->tap.logins, tl);
             }
             break;
@@ -546,7 +548,7 @@ feed_pdu(ctrl_conv_t *cs, packet_info *pinfo, const guint8 *buf, guint len, gboo
     if (ftplens_session_items(cs->sess, &items, &n_items) == FTPLENS_OK) {
         for (size_t i = 0; i < n_items; i++) {
             ftplens_item c = copy_item(&items[i]);
-            wmem_array_t *dest = rec->items;
+            wmem_array_t *dest;
             if (c.target == FTPLENS_TARGET_EARLIER && c.target_frame != pinfo->num) {
                 guint32 f = (guint32)c.target_frame;
                 dest = (wmem_array_t *)wmem_map_lookup(earlier_items, GUINT_TO_POINTER(f));
@@ -556,6 +558,10 @@ feed_pdu(ctrl_conv_t *cs, packet_info *pinfo, const guint8 *buf, guint len, gboo
                 }
             } else if (c.target == FTPLENS_TARGET_CHANNEL) {
                 dest = get_channel(cs, c.channel_id)->items;
+            } else {
+                if (!rec->items) /* sized for all of them: most items are this frame's */
+                    rec->items = wmem_array_sized_new(wmem_file_scope(), sizeof(ftplens_item), (guint)n_items);
+                dest = rec->items;
             }
             wmem_array_append_one(dest, c);
         }
@@ -904,13 +910,13 @@ ftplens_stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt
         return TAP_PACKET_DONT_REDRAW;
     if (r->new_session)
         tick_stat_node(st, st_sessions, 0, FALSE);
-    for (guint i = 0; i < wmem_array_get_count(r->logins); i++) {
+    for (guint i = 0; r->logins && i < wmem_array_get_count(r->logins); i++) {
         const tap_login_t *l = (const tap_login_t *)wmem_array_index(r->logins, i);
         tick_stat_node(st, st_logins, 0, TRUE);
         int u = tick_stat_node(st, l->user, st_node_logins, TRUE);
         tick_stat_node(st, l->success ? "success" : "failure", u, FALSE);
     }
-    for (guint i = 0; i < wmem_array_get_count(r->transfers); i++) {
+    for (guint i = 0; r->transfers && i < wmem_array_get_count(r->transfers); i++) {
         const tap_transfer_t *t = (const tap_transfer_t *)wmem_array_index(r->transfers, i);
         tick_stat_node(st, st_transfers, 0, TRUE);
         int c = tick_stat_node(st, t->command, st_node_transfers, TRUE);

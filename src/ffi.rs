@@ -7,7 +7,7 @@
 
 use crate::fields::{EXPERTS, FIELDS};
 use crate::parse::{self, address};
-use crate::present::{self, Target, Value};
+use crate::present::{self, Target, ValueRef};
 use crate::session::{Event, EventKind, LoginState, Outcome};
 use crate::{Anomaly, DataMode, Direction, Limits, Session};
 use std::collections::BTreeMap;
@@ -352,7 +352,7 @@ impl Published {
             let e = self.event(ev);
             self.events.push(e);
         }
-        for item in present::items(events) {
+        for item in present::item_refs(events) {
             let i = self.item(&item);
             self.items.push(i);
         }
@@ -477,7 +477,7 @@ impl Published {
         e
     }
 
-    fn item(&mut self, it: &present::Item) -> ftplens_item {
+    fn item(&mut self, it: &present::ItemRef<'_>) -> ftplens_item {
         let mut out = ftplens_item {
             field: it.field as u32,
             depth: it.depth,
@@ -499,12 +499,12 @@ impl Published {
             }
         }
         match &it.value {
-            Value::Label(s) | Value::Str(s) => out.string_value = self.text(s),
-            Value::Uint(n) | Value::Frame(n) => out.uint_value = *n,
-            Value::Bool(b) => out.uint_value = u64::from(*b),
-            Value::Time(t) => out.time_value = *t,
-            Value::Ip(IpAddr::V4(a)) => out.addr[..4].copy_from_slice(&a.octets()),
-            Value::Ip(IpAddr::V6(a)) => out.addr = a.octets(),
+            ValueRef::Str(s) => out.string_value = self.text(s),
+            ValueRef::Uint(n) | ValueRef::Frame(n) => out.uint_value = *n,
+            ValueRef::Bool(b) => out.uint_value = u64::from(*b),
+            ValueRef::Time(t) => out.time_value = *t,
+            ValueRef::Ip(IpAddr::V4(a)) => out.addr[..4].copy_from_slice(&a.octets()),
+            ValueRef::Ip(IpAddr::V6(a)) => out.addr = a.octets(),
         }
         if let Some((expert, message)) = &it.expert {
             out.expert = *expert as u32;

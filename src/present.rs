@@ -5,6 +5,7 @@ use crate::fields::{Expert, FIELDS, Field};
 use crate::parse::{ReplyCode, reply_category, reply_class, reply_meaning};
 use crate::session::{Event, EventKind, LoginState, Outcome, Transfer};
 use crate::{Anomaly, Expectation};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// Where an item is shown.
@@ -42,22 +43,69 @@ pub struct Item {
     pub expert: Option<(Expert, String)>,
 }
 
-struct Builder {
-    items: Vec<Item>,
+/// [`Value`] with its text borrowed from the events where it can be (no copy per item).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ValueRef<'a> {
+    Str(Cow<'a, str>),
+    Uint(u64),
+    Bool(bool),
+    Frame(u64),
+    Time(f64),
+    Ip(IpAddr),
+}
+
+/// [`Item`] with borrowed text: what [`item_refs`] returns, for presenters that copy the text out
+/// anyway (the C ABI).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ItemRef<'a> {
+    pub target: Target,
+    pub field: Field,
+    pub depth: u32,
+    pub offset: usize,
+    pub length: usize,
+    pub generated: bool,
+    pub value: ValueRef<'a>,
+    pub expert: Option<(Expert, Cow<'a, str>)>,
+}
+
+impl ItemRef<'_> {
+    fn into_owned(self) -> Item {
+        Item {
+            target: self.target,
+            field: self.field,
+            depth: self.depth,
+            offset: self.offset,
+            length: self.length,
+            generated: self.generated,
+            value: match self.value {
+                ValueRef::Str(s) => Value::Str(s.into_owned()),
+                ValueRef::Uint(n) => Value::Uint(n),
+                ValueRef::Bool(b) => Value::Bool(b),
+                ValueRef::Frame(n) => Value::Frame(n),
+                ValueRef::Time(t) => Value::Time(t),
+                ValueRef::Ip(ip) => Value::Ip(ip),
+            },
+            expert: self.expert.map(|(e, m)| (e, m.into_owned())),
+        }
+    }
+}
+
+struct Builder<'a> {
+    items: Vec<ItemRef<'a>>,
     target: Target,
     span: (usize, usize),
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
     fn add(
         &mut self,
         field: Field,
         depth: u32,
         at: Option<(usize, usize)>,
-        value: Value,
-    ) -> &mut Item {
+        value: ValueRef<'a>,
+    ) -> &mut ItemRef<'a> {
         let (offset, length) = at.unwrap_or((self.span.0, 0));
-        self.items.push(Item {
+        self.items.push(ItemRef {
             target: self.target,
             field,
             depth,
@@ -71,11 +119,11 @@ impl Builder {
         &mut self.items[last]
     }
 
-    fn generated(&mut self, field: Field, value: Value) -> &mut Item {
+    fn generated(&mut self, field: Field, value: ValueRef<'a>) -> &mut ItemRef<'a> {
         self.add(field, 0, None, value)
     }
 
-    fn expert(&mut self, expert: Expert, message: impl Into<String>) {
+    fn expert(&mut self, expert: Expert, message: impl Into<Cow<'a, str>>) {
         if let Some(last) = self.items.last_mut() {
             last.expert = Some((expert, message.into()));
         }
@@ -91,6 +139,14 @@ impl Builder {
 
 /// The items for one feed's events, in display order.
 pub fn items(events: &[Event]) -> Vec<Item> {
+    item_refs(events)
+        .into_iter()
+        .map(ItemRef::into_owned)
+        .collect()
+}
+
+/// [`items`], with text borrowed from the events.
+pub(crate) fn item_refs(events: &[Event]) -> Vec<ItemRef<'_>> {
     let mut b = Builder {
         items: Vec::new(),
         target: Target::Frame,
@@ -107,18 +163,18 @@ pub fn items(events: &[Event]) -> Vec<Item> {
                 known,
             } => {
                 let at = b.within(0, verb.len());
-                b.add(Field::RequestCommand, 0, at, Value::Str(verb.clone()));
+                b.add(Field::RequestCommand, 0, at, ValueRef::Str(verb.into()));
                 if let Some(arg) = arg {
                     let at = b.within(*arg_offset, arg.len());
-                    b.add(Field::RequestArg, 0, at, Value::Str(arg.clone()));
+                    b.add(Field::RequestArg, 0, at, ValueRef::Str(arg.into()));
                 }
                 if *known {
                     if let Some(info) = crate::parse::lookup_verb(verb.as_bytes()) {
                         b.generated(
                             Field::RequestDescription,
-                            Value::Str(match info.rfc {
-                                0 => info.description.to_string(),
-                                rfc => format!("{} (RFC {rfc})", info.description),
+                            ValueRef::Str(match info.rfc {
+                                0 => info.description.into(),
+                                rfc => format!("{} (RFC {rfc})", info.description).into(),
                             }),
                         );
                     }
@@ -129,25 +185,28 @@ pub fn items(events: &[Event]) -> Vec<Item> {
             EventKind::DataExpected(e) => expected(&mut b, e),
             EventKind::TransferStarted(t) if t.channel_id != 0 => {
                 b.target = Target::Channel(t.channel_id);
-                b.generated(Field::DataCommand, Value::Str(t.command.clone()));
-                b.generated(Field::DataFile, Value::Str(t.arg.clone()));
-                b.generated(Field::DataPath, Value::Str(t.path.clone()));
-                b.generated(Field::DataCommandFrame, Value::Frame(t.command_frame));
-                b.generated(Field::DataOffset, Value::Uint(t.rest_offset));
+                b.generated(Field::DataCommand, ValueRef::Str(t.command.as_str().into()));
+                b.generated(Field::DataFile, ValueRef::Str(t.arg.as_str().into()));
+                b.generated(Field::DataPath, ValueRef::Str(t.path.as_str().into()));
+                b.generated(Field::DataCommandFrame, ValueRef::Frame(t.command_frame));
+                b.generated(Field::DataOffset, ValueRef::Uint(t.rest_offset));
                 if !t.transfer_type.is_empty() {
-                    b.generated(Field::DataType, Value::Str(t.transfer_type.clone()));
+                    b.generated(
+                        Field::DataType,
+                        ValueRef::Str(t.transfer_type.as_str().into()),
+                    );
                 }
                 if let Some(size) = t.size {
-                    b.generated(Field::DataSize, Value::Uint(size));
+                    b.generated(Field::DataSize, ValueRef::Uint(size));
                 }
                 if t.data_tls {
-                    b.generated(Field::DataTls, Value::Bool(true));
+                    b.generated(Field::DataTls, ValueRef::Bool(true));
                 }
             }
             EventKind::TransferStarted(_) => {}
             EventKind::TransferEnded(t) => ended(&mut b, t),
             EventKind::TlsUpgrade { mechanism } => {
-                b.generated(Field::TlsUpgrade, Value::Str(mechanism.clone()));
+                b.generated(Field::TlsUpgrade, ValueRef::Str(mechanism.into()));
                 b.expert(
                     Expert::TlsUpgrade,
                     format!("AUTH {mechanism} accepted: the control connection continues in TLS"),
@@ -155,20 +214,20 @@ pub fn items(events: &[Event]) -> Vec<Item> {
             }
             EventKind::DataProtected => {}
             EventKind::Anomaly { anomaly, detail } => {
-                b.generated(Field::Anomaly, Value::Str(anomaly.name().to_string()));
-                b.expert(Expert::for_anomaly(*anomaly), detail.clone());
+                b.generated(Field::Anomaly, ValueRef::Str(anomaly.name().into()));
+                b.expert(Expert::for_anomaly(*anomaly), detail);
             }
         }
     }
     b.items
 }
 
-fn login(b: &mut Builder, l: &crate::session::Login) {
+fn login<'a>(b: &mut Builder<'a>, l: &'a crate::session::Login) {
     match (l.state, &l.password) {
         (LoginState::Attempt, None) => {
-            b.generated(Field::User, Value::Str(l.user.clone()));
+            b.generated(Field::User, ValueRef::Str(l.user.as_str().into()));
             if l.anonymous {
-                b.generated(Field::Anonymous, Value::Bool(true));
+                b.generated(Field::Anonymous, ValueRef::Bool(true));
                 b.expert(
                     Expert::AnonymousLogin,
                     format!("Anonymous login as {}", l.user),
@@ -176,7 +235,7 @@ fn login(b: &mut Builder, l: &crate::session::Login) {
             }
         }
         (LoginState::Attempt, Some(pass)) => {
-            b.generated(Field::Password, Value::Str(pass.clone()));
+            b.generated(Field::Password, ValueRef::Str(pass.into()));
             b.expert(
                 Expert::CleartextCredentials,
                 format!("Password for user {} sent in clear text", l.user),
@@ -184,34 +243,39 @@ fn login(b: &mut Builder, l: &crate::session::Login) {
         }
         (state, _) => {
             let ok = state == LoginState::Success;
-            b.generated(Field::LoginSuccess, Value::Bool(ok));
-            b.generated(Field::LoginUser, Value::Str(l.user.clone()));
+            b.generated(Field::LoginSuccess, ValueRef::Bool(ok));
+            b.generated(Field::LoginUser, ValueRef::Str(l.user.as_str().into()));
             if !ok {
                 b.expert(
                     Expert::LoginFailed,
                     format!("Login failed for user {}", l.user),
                 );
-                b.generated(Field::LoginFailures, Value::Uint(u64::from(l.failures)));
+                b.generated(Field::LoginFailures, ValueRef::Uint(u64::from(l.failures)));
             }
         }
     }
 }
 
-fn reply(b: &mut Builder, ev: &Event, r: &crate::session::Reply) {
+fn reply<'a>(b: &mut Builder<'a>, ev: &Event, r: &'a crate::session::Reply) {
     let code = r.code;
     let at = b.within(0, 3);
-    b.add(Field::ResponseCode, 0, at, Value::Uint(u64::from(code.0)));
+    b.add(
+        Field::ResponseCode,
+        0,
+        at,
+        ValueRef::Uint(u64::from(code.0)),
+    );
     b.add(
         Field::ResponseClass,
         1,
         None,
-        Value::Str(reply_class(code).to_string()),
+        ValueRef::Str(reply_class(code).into()),
     );
     b.add(
         Field::ResponseCategory,
         1,
         None,
-        Value::Str(reply_category(code).to_string()),
+        ValueRef::Str(reply_category(code).into()),
     );
     let meaning = reply_meaning(code);
     if !meaning.is_empty() {
@@ -219,29 +283,29 @@ fn reply(b: &mut Builder, ev: &Event, r: &crate::session::Reply) {
             Field::ResponseMeaning,
             1,
             None,
-            Value::Str(meaning.to_string()),
+            ValueRef::Str(meaning.into()),
         );
     }
     let at = b.within(4, b.span.1.saturating_sub(4));
-    b.add(Field::ResponseArg, 0, at, Value::Str(r.text()));
+    b.add(Field::ResponseArg, 0, at, ValueRef::Str(r.text().into()));
     if r.lines.len() > 1 {
         let at = b.within(0, b.span.1);
         b.add(
             Field::ResponseLines,
             0,
             at,
-            Value::Uint(r.lines.len() as u64),
+            ValueRef::Uint(r.lines.len() as u64),
         );
         for line in &r.lines {
-            b.add(Field::ResponseLine, 1, None, Value::Str(line.clone()));
+            b.add(Field::ResponseLine, 1, None, ValueRef::Str(line.into()));
         }
     }
     if let Some(req) = &r.request {
-        b.generated(Field::RequestIn, Value::Frame(req.frame));
-        b.generated(Field::Time, Value::Time(req.elapsed));
+        b.generated(Field::RequestIn, ValueRef::Frame(req.frame));
+        b.generated(Field::Time, ValueRef::Time(req.elapsed));
         if !code.is_preliminary() && req.frame != ev.frame {
             b.target = Target::Earlier(req.frame);
-            b.generated(Field::ResponseIn, Value::Frame(ev.frame));
+            b.generated(Field::ResponseIn, ValueRef::Frame(ev.frame));
             b.target = Target::Frame;
         }
     }
@@ -256,81 +320,87 @@ pub fn arithmetic(e: &Expectation) -> String {
     }
 }
 
-fn expected(b: &mut Builder, e: &Expectation) {
-    b.generated(Field::DataMode, Value::Str(e.mode.name().to_string()));
+fn expected(b: &mut Builder<'_>, e: &Expectation) {
+    b.generated(Field::DataMode, ValueRef::Str(e.mode.name().into()));
     match e.endpoint.addr.or(e.listener) {
         Some(ip @ IpAddr::V4(_)) => {
-            b.generated(Field::DataIp, Value::Ip(ip));
+            b.generated(Field::DataIp, ValueRef::Ip(ip));
         }
         Some(ip @ IpAddr::V6(_)) => {
-            b.generated(Field::DataIpv6, Value::Ip(ip));
+            b.generated(Field::DataIpv6, ValueRef::Ip(ip));
         }
         None => {}
     }
-    b.generated(Field::DataPort, Value::Uint(u64::from(e.port)));
-    b.generated(Field::DataArithmetic, Value::Str(arithmetic(e)));
+    b.generated(Field::DataPort, ValueRef::Uint(u64::from(e.port)));
+    b.generated(Field::DataArithmetic, ValueRef::Str(arithmetic(e).into()));
     match e.alt_listener {
         Some(ip @ IpAddr::V4(_)) => {
-            b.generated(Field::DataAltIp, Value::Ip(ip));
+            b.generated(Field::DataAltIp, ValueRef::Ip(ip));
         }
         Some(ip @ IpAddr::V6(_)) => {
-            b.generated(Field::DataAltIpv6, Value::Ip(ip));
+            b.generated(Field::DataAltIpv6, ValueRef::Ip(ip));
         }
         None => {}
     }
-    b.generated(Field::DataChannel, Value::Uint(u64::from(e.channel_id)));
+    b.generated(Field::DataChannel, ValueRef::Uint(u64::from(e.channel_id)));
     b.target = Target::Channel(e.channel_id);
-    b.generated(Field::DataChannelId, Value::Uint(u64::from(e.channel_id)));
-    b.generated(Field::DataModeName, Value::Str(e.mode.name().to_string()));
-    b.generated(Field::DataSetupFrame, Value::Frame(e.setup_frame));
+    b.generated(
+        Field::DataChannelId,
+        ValueRef::Uint(u64::from(e.channel_id)),
+    );
+    b.generated(Field::DataModeName, ValueRef::Str(e.mode.name().into()));
+    b.generated(Field::DataSetupFrame, ValueRef::Frame(e.setup_frame));
 }
 
-fn ended(b: &mut Builder, t: &Transfer) {
+fn ended<'a>(b: &mut Builder<'a>, t: &'a Transfer) {
     if !t.command.is_empty() {
-        b.generated(Field::TransferFile, Value::Str(t.path.clone()));
+        b.generated(Field::TransferFile, ValueRef::Str(t.path.as_str().into()));
         b.generated(
             Field::TransferOutcome,
-            Value::Str(t.outcome.name().to_string()),
+            ValueRef::Str(t.outcome.name().into()),
         );
     }
     if t.channel_id == 0 {
         return;
     }
     b.target = Target::Channel(t.channel_id);
-    b.generated(Field::DataOutcome, Value::Str(t.outcome.name().to_string()));
+    b.generated(Field::DataOutcome, ValueRef::Str(t.outcome.name().into()));
     if t.outcome != Outcome::Expired {
-        b.generated(Field::DataEndFrame, Value::Frame(t.end_frame));
+        b.generated(Field::DataEndFrame, ValueRef::Frame(t.end_frame));
     }
     if let Some(ReplyCode(c)) = t.reply_code {
-        b.generated(Field::DataReplyCode, Value::Uint(u64::from(c)));
+        b.generated(Field::DataReplyCode, ValueRef::Uint(u64::from(c)));
     }
 }
 
 /// The Info column for one feed: `Request: USER alice`, `Response: 230 Login successful.`
 pub fn summary(events: &[Event]) -> String {
-    let mut parts: Vec<String> = Vec::new();
+    use std::fmt::Write;
+    let mut s = String::new();
     for ev in events {
-        match &ev.kind {
+        // Parts are joined by ", " (each part is non-empty, so an empty `s` means "first part").
+        let sep = if s.is_empty() { "" } else { ", " };
+        // Writing into a String cannot fail.
+        let _ = match &ev.kind {
             EventKind::Command {
                 verb,
                 arg: Some(arg),
                 ..
-            } => parts.push(format!("Request: {verb} {arg}")),
+            } => write!(s, "{sep}Request: {verb} {arg}"),
             EventKind::Command {
                 verb, arg: None, ..
-            } => parts.push(format!("Request: {verb}")),
+            } => write!(s, "{sep}Request: {verb}"),
             EventKind::Reply(r) => {
                 let first = r.lines.first().map(String::as_str).unwrap_or("");
-                parts.push(format!("Response: {} {first}", r.code.0));
+                write!(s, "{sep}Response: {} {first}", r.code.0)
             }
             EventKind::Anomaly {
                 anomaly: Anomaly::LineTooLong,
                 ..
-            } => parts.push("[line too long]".into()),
-            _ => {}
-        }
+            } => write!(s, "{sep}[line too long]"),
+            _ => Ok(()),
+        };
     }
-    let mut s = parts.join(", ");
     if s.len() > 240 {
         let mut cut = 240;
         while !s.is_char_boundary(cut) {
