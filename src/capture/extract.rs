@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const MAX_COMPONENT: usize = 200;
 /// Deepest directory nesting kept from an FTP path.
 const MAX_DEPTH: usize = 32;
+/// Bytes in a whole relative path (PATH_MAX is 4096, and the output folder needs room too).
+const MAX_PATH: usize = 1024;
 const SPOOL_PREFIX: &str = ".ftplens-spool-";
 
 static SPOOL_DIRS: AtomicU64 = AtomicU64::new(0);
@@ -25,6 +27,9 @@ pub struct Extractor {
     dir: PathBuf,
     spool_dir: PathBuf,
     next: u64,
+    /// The next `.N` suffix to try for each name already taken, so that K transfers of one name
+    /// cost O(K) attempts, not O(K^2).
+    next_suffix: std::sync::Mutex<std::collections::HashMap<PathBuf, u32>>,
 }
 
 /// One data stream being written.
@@ -66,6 +71,7 @@ impl Extractor {
             dir: dir.to_path_buf(),
             spool_dir,
             next: 0,
+            next_suffix: Default::default(),
         })
     }
 
@@ -105,7 +111,18 @@ impl Extractor {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "unnamed".into());
         let suffix = if partial { ".partial" } else { "" };
-        for n in 0u32.. {
+        let key = parent.join(format!("{base}{suffix}"));
+        let start = self
+            .next_suffix
+            .lock()
+            .map(|m| m.get(&key).copied().unwrap_or(0))
+            .unwrap_or(0);
+        let remember = |n: u32| {
+            if let Ok(mut m) = self.next_suffix.lock() {
+                m.insert(key.clone(), n + 1);
+            }
+        };
+        for n in start.. {
             let name = if n == 0 {
                 format!("{base}{suffix}")
             } else {
@@ -114,7 +131,10 @@ impl Extractor {
             let target = parent.join(name);
             if offset == 0 {
                 match fs::hard_link(&spool.path, &target) {
-                    Ok(()) => return Ok(target),
+                    Ok(()) => {
+                        remember(n);
+                        return Ok(target);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                     Err(_) => {} // no hard links here: copy instead
                 }
@@ -131,6 +151,7 @@ impl Extractor {
             out.seek(SeekFrom::Start(offset))?;
             let mut src = File::open(&spool.path)?;
             io::copy(&mut src, &mut out)?;
+            remember(n);
             return Ok(target);
         }
         Err(io::Error::new(
@@ -206,6 +227,10 @@ pub fn safe_relative_path(ftp_path: &str) -> PathBuf {
         let last = parts.pop().unwrap_or_default();
         parts.truncate(MAX_DEPTH - 1);
         parts.push(last);
+    }
+    // Bound the whole relative path well under PATH_MAX: drop directories next to the file name.
+    while parts.len() > 1 && parts.iter().map(|p| p.len() + 1).sum::<usize>() > MAX_PATH {
+        parts.remove(parts.len() - 2);
     }
     if parts.is_empty() {
         parts.push("unnamed".into());
