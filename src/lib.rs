@@ -21,7 +21,7 @@
 //! let mut s = Session::default();
 //! s.feed(Direction::ToClient, b"227 Entering Passive Mode (192,168,1,109,104,134).\r\n", 7, 0.0);
 //! let port = s.events().iter().find_map(|e| match &e.kind {
-//!     EventKind::DataExpected(x) => Some(x.data.port()),
+//!     EventKind::DataExpected(x) => Some(x.port),
 //!     _ => None,
 //! });
 //! assert_eq!(port, Some(26758));
