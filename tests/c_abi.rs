@@ -14,15 +14,30 @@ fn lib_dir() -> PathBuf {
         .to_path_buf()
 }
 
-fn build_driver() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let libdir = lib_dir();
+/// Builds the staticlib this test links. `cargo test` builds the library only as an rlib, so a
+/// `libftplens.a` left in the target directory could be stale or missing; building it here (cargo
+/// holds no lock while tests run, and an up-to-date build is a no-op) links the code under test.
+fn build_staticlib(root: &Path, libdir: &Path) -> PathBuf {
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.args(["build", "--lib", "--quiet"]).current_dir(root);
+    if libdir.file_name().is_some_and(|name| name == "release") {
+        cargo.arg("--release");
+    }
+    let status = cargo.status().expect("run cargo build --lib");
+    assert!(status.success(), "cargo build --lib failed");
     let staticlib = libdir.join("libftplens.a");
     assert!(
         staticlib.exists(),
-        "{} missing: the staticlib is built with the crate",
+        "{} missing after cargo build --lib",
         staticlib.display()
     );
+    staticlib
+}
+
+fn build_driver() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let libdir = lib_dir();
+    let staticlib = build_staticlib(root, &libdir);
     let out = libdir.join("abi_driver");
     let compiler = cc::Build::new()
         .opt_level(0)
