@@ -25,6 +25,7 @@ import collections
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -42,8 +43,12 @@ CLI_RSS_PER_CONN_KB = 4
 PLUGIN_RSS_MB = 32
 # Bytes the plugin may keep per unit of each scenario: (fact that counts the units, bytes each).
 PLUGIN_PER_UNIT = {
-    "pasv_storm": ("n", 1024),          # per 227 reply (its items are kept for the second pass)
-    "port_storm": ("n", 1024),          # per PORT command
+    # per 227 reply: its packed items (~300 bytes) and the Wireshark conversation that predicts its
+    # data connection (~650 bytes; Wireshark frees conversations only when the file closes)
+    "pasv_storm": ("n", 1024),
+    # per PORT command: the same, but two conversations (the named host, and the client's own
+    # address in case it sits behind NAT) and a bounce expert note
+    "port_storm": ("n", 2048),
     "many_connections": ("n", 4096),    # per control connection
     "one_byte_segments": ("n", 256),    # per segment
     "wide_replies": ("bytes", 3),       # per byte of complete long lines (TCP reassembly keeps them)
@@ -70,21 +75,33 @@ def run_measured(cmd, on_line, env=None, cwd=None, timeout=None):
     """Run cmd, feeding each stdout line (bytes) to on_line. Returns (exit code, wall seconds,
     peak RSS in KiB, CPU seconds, stderr tail)."""
     err = tempfile.TemporaryFile()
+    fd, figures = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
     start = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=cwd)
+    # Through rusage.py: a child forked straight from this (possibly large) process would count this
+    # process's memory in its own peak.
+    p = subprocess.Popen([sys.executable, str(HERE / "rusage.py"), figures, *map(str, cmd)],
+                         stdout=subprocess.PIPE, stderr=err, env=env, cwd=cwd,
+                         start_new_session=True)
     deadline = start + timeout if timeout else None
     for line in p.stdout:
         on_line(line)
         if deadline and time.monotonic() > deadline:
-            p.kill()
+            os.killpg(p.pid, signal.SIGKILL)  # the helper and the command under it
             break
     p.stdout.close()
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
+    p.wait()
     secs = time.monotonic() - start
     err.seek(0)
     tail = err.read()[-4000:].decode(errors="replace")
-    return p.returncode, secs, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, tail
+    try:
+        with open(figures) as f:
+            usage = json.load(f)
+    except (OSError, ValueError):  # killed before it could write them
+        usage = {"maxrss_kib": 0, "cpu_seconds": 0.0}
+    finally:
+        os.unlink(figures)
+    return p.returncode, secs, usage["maxrss_kib"], usage["cpu_seconds"], tail
 
 
 def cli_counts(bin_path, pcap, timeout=None):
