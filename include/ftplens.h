@@ -52,7 +52,9 @@ typedef uint32_t ftplens_result;
 #define FTPLENS_ERR_INVALID_ARGUMENT 2 /* an enum value or index out of range */
 #define FTPLENS_ERR_PANIC 3           /* an internal bug was caught; the session is now poisoned */
 #define FTPLENS_ERR_POISONED 4        /* the session panicked earlier and can no longer be used */
-#define FTPLENS_ERR_PARSE 5           /* the line is not FTP (ftplens_line_parse only) */
+#define FTPLENS_ERR_PARSE 5           /* the line is not FTP (ftplens_line_parse), or packed items are
+                                         damaged (ftplens_packed_next) */
+#define FTPLENS_END 6                 /* no more packed items (ftplens_packed_next): not an error */
 
 /* ---------------------------------------------------------------- small enums */
 typedef uint32_t ftplens_direction;
@@ -366,6 +368,53 @@ ftplens_result ftplens_session_items(const ftplens_session *session, const ftple
  * "Response: 227 Entering ..."), valid until the next mutable call. "" when the last feed completed
  * no line (nothing fed, or the middle of a line still being reassembled). */
 const char *ftplens_session_summary(const ftplens_session *session);
+
+/* ---------------------------------------------------------------- keeping items: packed runs
+ *
+ * A caller that keeps items beyond the next feed (Wireshark dissects each packet again whenever it is
+ * shown, and a session has moved on by then) keeps them packed: a compact byte string per
+ * destination, about a quarter of the size of ftplens_item structs with copied strings, and one
+ * allocation. Runs concatenate: two runs back to back are one run, so a data channel's items can grow
+ * by appending. The format is private to this library and this process: decode it only with
+ * ftplens_packed_next, never store it on disk.
+ */
+typedef struct ftplens_packed {
+    ftplens_item_target target; /* where these items go, as in ftplens_item */
+    uint64_t target_frame;      /* FTPLENS_TARGET_EARLIER */
+    uint32_t channel_id;        /* FTPLENS_TARGET_CHANNEL */
+    const uint8_t *data;        /* the packed items; valid until the next mutable call on the session */
+    size_t len;
+} ftplens_packed;
+
+/* The last feed's items, packed: one run per destination (this frame, each earlier frame, each data
+ * channel), destinations in the order they first appear, items in display order within a run. The
+ * array and the bytes stay valid until the next mutable call on the session: copy the bytes to keep
+ * them. */
+ftplens_result ftplens_session_packed(const ftplens_session *session, const ftplens_packed **runs_out,
+                                      size_t *n_runs_out);
+
+/* Decode the item at *pos of a packed run (or of several runs concatenated) into *item_out and move
+ * *pos past it. Returns FTPLENS_OK, FTPLENS_END at the end (pos == len), or FTPLENS_ERR_PARSE for
+ * bytes that are not a packed run (*pos is then unchanged). The item's strings point into data and
+ * stay valid as long as data does; its target is FTPLENS_TARGET_FRAME (the run's destination is the
+ * caller's to know). Thread-safe; allocates nothing. */
+ftplens_result ftplens_packed_next(const uint8_t *data, size_t len, size_t *pos, ftplens_item *item_out);
+
+/* ---------------------------------------------------------------- sessions held for a long time */
+
+/* How many leading bytes of data, the next bytes of direction dir, to feed now when the caller
+ * reassembles lines itself (a dissector over TCP desegmentation) and keeps the rest for later: the
+ * whole lines, as ftplens_complete_prefix counts them with the session's max_line. While the session
+ * is skipping the rest of an over-long line in that direction, the bytes up to its end count first,
+ * and without a line end all of data is returned, so that skipped bytes are never held for
+ * reassembly. 0 when session or data is NULL. */
+size_t ftplens_session_complete_prefix(const ftplens_session *session, ftplens_direction dir,
+                                       const uint8_t *data, size_t len);
+
+/* Free what the last feed or finish published (events, items, packed runs, summary) and the session's
+ * spare capacity, keeping its state: for callers that hold many sessions open between feeds. Every
+ * pointer obtained from those results becomes invalid; the summary reads "" until the next feed. */
+ftplens_result ftplens_session_release(ftplens_session *session);
 
 #ifdef __cplusplus
 }

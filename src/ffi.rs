@@ -7,6 +7,7 @@
 
 use crate::fields::{EXPERTS, FIELDS};
 use crate::parse::{self, address};
+use crate::present::packed::{self, PackedValue, UnpackError};
 use crate::present::{self, Target, ValueRef};
 use crate::session::{Event, EventKind, LoginState, Outcome};
 use crate::{Anomaly, DataMode, Direction, Limits, Session};
@@ -286,6 +287,11 @@ struct Published {
     arena: Vec<u8>,
     /// Offset of the summary in `arena`; `None` before the first feed.
     summary: Option<usize>,
+    /// The items again, packed (`ftplens_session_packed`): the bytes, and one run per destination
+    /// with its range in `packed` (`runs` gets the pointers once `packed` is complete).
+    packed: Vec<u8>,
+    packed_runs: Vec<packed::Run>,
+    runs: Vec<ftplens_packed>,
 }
 
 /// While a feed is published, string pointers hold `offset + 1` into the arena (NULL stays NULL):
@@ -342,6 +348,17 @@ impl Published {
             fix(&mut i.string_value);
             fix(&mut i.expert_message);
         }
+        self.runs.clear();
+        for run in &self.packed_runs {
+            let (target, target_frame, channel_id) = target_code(run.target);
+            self.runs.push(ftplens_packed {
+                target,
+                target_frame,
+                channel_id,
+                data: self.packed[run.range.clone()].as_ptr(),
+                len: run.range.len(),
+            });
+        }
     }
 
     fn publish(&mut self, events: &[Event]) {
@@ -352,10 +369,14 @@ impl Published {
             let e = self.event(ev);
             self.events.push(e);
         }
-        for item in present::item_refs(events) {
-            let i = self.item(&item);
+        self.packed.clear();
+        self.packed_runs.clear();
+        let refs = present::item_refs(events);
+        for item in &refs {
+            let i = self.item(item);
             self.items.push(i);
         }
+        packed::pack(&refs, &mut self.packed, &mut self.packed_runs);
         let summary = self.text(&present::summary(events));
         self.summary = Some(summary.addr() - 1);
         self.seal();
@@ -371,6 +392,7 @@ impl Published {
     fn clear(&mut self) {
         self.events.clear();
         self.items.clear();
+        self.runs.clear();
     }
 
     fn event(&mut self, ev: &Event) -> ftplens_event {
@@ -487,17 +509,7 @@ impl Published {
             expert: FTPLENS_NO_EXPERT,
             ..Default::default()
         };
-        match it.target {
-            Target::Frame => out.target = FTPLENS_TARGET_FRAME,
-            Target::Earlier(f) => {
-                out.target = FTPLENS_TARGET_EARLIER;
-                out.target_frame = f;
-            }
-            Target::Channel(c) => {
-                out.target = FTPLENS_TARGET_CHANNEL;
-                out.channel_id = c;
-            }
-        }
+        (out.target, out.target_frame, out.channel_id) = target_code(it.target);
         match &it.value {
             ValueRef::Str(s) => out.string_value = self.text(s),
             ValueRef::Uint(n) | ValueRef::Frame(n) => out.uint_value = *n,
@@ -511,6 +523,15 @@ impl Published {
             out.expert_message = self.text(message);
         }
         out
+    }
+}
+
+/// A destination as the header spells it: (target, target_frame, channel_id).
+fn target_code(t: Target) -> (ftplens_item_target, u64, u32) {
+    match t {
+        Target::Frame => (FTPLENS_TARGET_FRAME, 0, 0),
+        Target::Earlier(f) => (FTPLENS_TARGET_EARLIER, f, 0),
+        Target::Channel(c) => (FTPLENS_TARGET_CHANNEL, 0, c),
     }
 }
 
@@ -726,6 +747,129 @@ pub unsafe extern "C" fn ftplens_session_summary(session: *const ftplens_session
 
 // ---------------------------------------------------------------------------------------- registries
 
+/// # Safety
+/// `session` must be a live handle; `runs_out` and `n_runs_out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftplens_session_packed(
+    session: *const ftplens_session,
+    runs_out: *mut *const ftplens_packed,
+    n_runs_out: *mut usize,
+) -> ftplens_result {
+    guard(FTPLENS_ERR_PANIC, || {
+        // SAFETY: the caller guarantees a live handle or NULL, and writable outputs or NULL.
+        let (Some(h), Some(runs), Some(n)) = (
+            unsafe { session.cast::<Handle>().as_ref() },
+            unsafe { runs_out.as_mut() },
+            unsafe { n_runs_out.as_mut() },
+        ) else {
+            return FTPLENS_ERR_NULL_ARGUMENT;
+        };
+        if h.poisoned {
+            return FTPLENS_ERR_POISONED;
+        }
+        *runs = h.out.runs.as_ptr();
+        *n = h.out.runs.len();
+        FTPLENS_OK
+    })
+}
+
+/// # Safety
+/// `data` must point to `len` readable bytes (NULL only with len 0); `pos` must be readable and
+/// writable; `item_out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftplens_packed_next(
+    data: *const u8,
+    len: usize,
+    pos: *mut usize,
+    item_out: *mut ftplens_item,
+) -> ftplens_result {
+    guard(FTPLENS_ERR_PANIC, || {
+        // SAFETY: the caller guarantees pos and item_out are NULL or valid for reads and writes.
+        let (Some(pos), Some(out)) = (unsafe { pos.as_mut() }, unsafe { item_out.as_mut() }) else {
+            return FTPLENS_ERR_NULL_ARGUMENT;
+        };
+        if data.is_null() && len != 0 {
+            return FTPLENS_ERR_NULL_ARGUMENT;
+        }
+        let bytes = if len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: non-NULL, and the caller guarantees len readable bytes.
+            unsafe { std::slice::from_raw_parts(data, len) }
+        };
+        match packed::unpack_next(bytes, pos) {
+            Ok(None) => FTPLENS_END,
+            Err(UnpackError::Truncated | UnpackError::Invalid) => FTPLENS_ERR_PARSE,
+            Ok(Some(p)) => {
+                let mut item = ftplens_item {
+                    target: FTPLENS_TARGET_FRAME,
+                    field: p.field,
+                    depth: p.depth,
+                    offset: p.offset,
+                    length: p.length,
+                    generated: p.generated,
+                    expert: FTPLENS_NO_EXPERT,
+                    ..Default::default()
+                };
+                match p.value {
+                    PackedValue::Text(t) => item.string_value = t.as_ptr(),
+                    PackedValue::Uint(n) | PackedValue::Frame(n) => item.uint_value = n,
+                    PackedValue::Bool(b) => item.uint_value = u64::from(b),
+                    PackedValue::Time(t) => item.time_value = t,
+                    PackedValue::Ipv4(a) => item.addr[..4].copy_from_slice(&a),
+                    PackedValue::Ipv6(a) => item.addr = a,
+                }
+                if let Some((expert, message)) = p.expert {
+                    item.expert = expert;
+                    item.expert_message = message.as_ptr();
+                }
+                *out = item;
+                FTPLENS_OK
+            }
+        }
+    })
+}
+
+/// # Safety
+/// `session` must be NULL or a live handle; `data` must point to `len` readable bytes, or be NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftplens_session_complete_prefix(
+    session: *const ftplens_session,
+    dir: ftplens_direction,
+    data: *const u8,
+    len: usize,
+) -> usize {
+    guard(0, || {
+        // SAFETY: the caller guarantees a live handle or NULL.
+        let Some(h) = (unsafe { session.cast::<Handle>().as_ref() }) else {
+            return 0;
+        };
+        let Some(dir) = direction(dir) else {
+            return 0;
+        };
+        if data.is_null() || len == 0 {
+            return 0;
+        }
+        // SAFETY: non-NULL, and the caller guarantees len readable bytes.
+        let data = unsafe { std::slice::from_raw_parts(data, len) };
+        h.session.complete_prefix_for(dir, data)
+    })
+}
+
+/// # Safety
+/// `session` must be a live handle used by one thread at a time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftplens_session_release(session: *mut ftplens_session) -> ftplens_result {
+    // SAFETY: forwarded caller guarantee about session.
+    unsafe {
+        with_session(session, |h| {
+            h.out = Published::default();
+            h.session.shrink();
+            FTPLENS_OK
+        })
+    }
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn ftplens_anomaly_name(anomaly: ftplens_anomaly) -> *const c_char {
     guard(std::ptr::null(), || {
@@ -839,5 +983,169 @@ mod tests {
         assert_eq!(f(b"USER a", 0), 0);
         assert_eq!(f(b"AAAAAAAAAA", 4), 10);
         assert_eq!(f(b"A\nAAAAAAAAAA", 4), 12);
+    }
+
+    /// Every item of a packed run, decoded through the C function.
+    fn decode(data: &[u8]) -> Vec<ftplens_item> {
+        let mut pos = 0;
+        let mut out = Vec::new();
+        loop {
+            let mut item = ftplens_item::default();
+            // SAFETY: data is a live slice; pos and item are locals.
+            match unsafe { ftplens_packed_next(data.as_ptr(), data.len(), &mut pos, &mut item) } {
+                FTPLENS_OK => out.push(item),
+                FTPLENS_END => return out,
+                r => panic!("ftplens_packed_next: {r}"),
+            }
+        }
+    }
+
+    fn text(p: *const c_char) -> String {
+        assert!(!p.is_null());
+        // SAFETY: the pointers come from a live run or session output, NUL-terminated.
+        unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_string()
+    }
+
+    /// The packed runs of a feed decode to the same items as `ftplens_session_items`, grouped by
+    /// destination; release frees them and keeps the session going.
+    #[test]
+    fn packed_runs_equal_items_and_release_keeps_state() {
+        let s = unsafe { ftplens_session_new(std::ptr::null()) };
+        let feed = |dir, d: &[u8], frame| {
+            let mut n = 0;
+            // SAFETY: s is live; d is a live slice.
+            let r =
+                unsafe { ftplens_session_feed(s, dir, d.as_ptr(), d.len(), frame, 0.0, &mut n) };
+            assert_eq!(r, FTPLENS_OK);
+        };
+        feed(
+            FTPLENS_DIR_TO_SERVER,
+            b"USER alice\r\nPASS x\r\nPASV\r\n",
+            1,
+        );
+        feed(
+            FTPLENS_DIR_TO_CLIENT,
+            b"331 p\r\n230 ok\r\n227 (10,0,0,1,4,1)\r\n",
+            2,
+        );
+        let (mut items, mut n_items) = (std::ptr::null(), 0);
+        let (mut runs, mut n_runs) = (std::ptr::null(), 0);
+        // SAFETY: s is live; the outputs are locals.
+        unsafe {
+            assert_eq!(
+                ftplens_session_items(s, &mut items, &mut n_items),
+                FTPLENS_OK
+            );
+            assert_eq!(
+                ftplens_session_packed(s, &mut runs, &mut n_runs),
+                FTPLENS_OK
+            );
+        }
+        // SAFETY: the session owns n_items items and n_runs runs until its next mutable call.
+        let items = unsafe { std::slice::from_raw_parts(items, n_items) };
+        let runs_now = unsafe { std::slice::from_raw_parts(runs, n_runs) };
+        assert!(
+            runs_now.len() >= 3,
+            "this frame, the PASV frame (response_in), the channel"
+        );
+        let mut decoded = 0;
+        for run in runs_now {
+            // SAFETY: the run's bytes live until the next mutable call.
+            let bytes = unsafe { std::slice::from_raw_parts(run.data, run.len) };
+            let want: Vec<&ftplens_item> = items
+                .iter()
+                .filter(|i| {
+                    (i.target, i.target_frame, i.channel_id)
+                        == (run.target, run.target_frame, run.channel_id)
+                })
+                .collect();
+            let got = decode(bytes);
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(want) {
+                assert_eq!(
+                    (g.field, g.depth, g.generated),
+                    (w.field, w.depth, w.generated)
+                );
+                assert_eq!(
+                    (g.uint_value, g.addr, g.expert),
+                    (w.uint_value, w.addr, w.expert)
+                );
+                assert_eq!(g.time_value.to_bits(), w.time_value.to_bits());
+                if w.length > 0 {
+                    assert_eq!((g.offset, g.length), (w.offset, w.length));
+                }
+                if !w.string_value.is_null() {
+                    assert_eq!(text(g.string_value), text(w.string_value));
+                }
+                if !w.expert_message.is_null() {
+                    assert_eq!(text(g.expert_message), text(w.expert_message));
+                }
+            }
+            decoded += got.len();
+        }
+        assert_eq!(decoded, items.len());
+
+        // SAFETY: s is live; the prefix data are live slices.
+        unsafe {
+            assert_eq!(ftplens_session_release(s), FTPLENS_OK);
+            assert_eq!(text(ftplens_session_summary(s)), "");
+            assert_eq!(
+                ftplens_session_packed(s, &mut runs, &mut n_runs),
+                FTPLENS_OK
+            );
+            assert_eq!(n_runs, 0);
+            let d = b"RETR f\r\nST";
+            assert_eq!(
+                ftplens_session_complete_prefix(s, FTPLENS_DIR_TO_SERVER, d.as_ptr(), d.len()),
+                8
+            );
+            assert_eq!(
+                ftplens_session_complete_prefix(s, 9, d.as_ptr(), d.len()),
+                0
+            );
+            assert_eq!(
+                ftplens_session_complete_prefix(std::ptr::null(), 0, d.as_ptr(), d.len()),
+                0
+            );
+        }
+        feed(FTPLENS_DIR_TO_SERVER, b"RETR f\r\n", 3);
+        // SAFETY: s is live.
+        assert_eq!(
+            text(unsafe { ftplens_session_summary(s) }),
+            "Request: RETR f"
+        );
+        // SAFETY: s came from ftplens_session_new and is freed once.
+        unsafe { ftplens_session_free(s) };
+    }
+
+    #[test]
+    fn packed_next_rejects_bad_input() {
+        let mut pos = 0;
+        let mut item = ftplens_item::default();
+        // SAFETY: every pointer is NULL or a local.
+        unsafe {
+            assert_eq!(
+                ftplens_packed_next(std::ptr::null(), 0, &mut pos, &mut item),
+                FTPLENS_END
+            );
+            assert_eq!(
+                ftplens_packed_next(std::ptr::null(), 3, &mut pos, &mut item),
+                FTPLENS_ERR_NULL_ARGUMENT
+            );
+            let junk = [0xffu8, 1, 2];
+            assert_eq!(
+                ftplens_packed_next(junk.as_ptr(), junk.len(), &mut pos, &mut item),
+                FTPLENS_ERR_PARSE
+            );
+            assert_eq!(pos, 0);
+            assert_eq!(
+                ftplens_packed_next(junk.as_ptr(), junk.len(), std::ptr::null_mut(), &mut item),
+                FTPLENS_ERR_NULL_ARGUMENT
+            );
+            assert_eq!(
+                ftplens_session_release(std::ptr::null_mut()),
+                FTPLENS_ERR_NULL_ARGUMENT
+            );
+        }
     }
 }

@@ -47,6 +47,14 @@ macro_rules! registry {
         #[repr(u32)]
         pub enum Field { $($id,)* }
 
+        impl Field {
+            /// The field whose discriminant (registry index) is `i`.
+            pub fn from_index(i: usize) -> Option<Field> {
+                const ALL: &[Field] = &[$(Field::$id,)*];
+                ALL.get(i).copied()
+            }
+        }
+
         /// Every field, in registration order.
         pub static FIELDS: &[FieldInfo] = &[
             $(FieldInfo { abbrev: $abbrev, name: $name, blurb: $blurb, ftype: FieldType::$ty, frame_role: FrameRole::$role },)*
@@ -135,6 +143,14 @@ macro_rules! experts {
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         #[repr(u32)]
         pub enum Expert { $($id,)* }
+
+        impl Expert {
+            /// The expert whose discriminant (registry index) is `i`.
+            pub fn from_index(i: usize) -> Option<Expert> {
+                const ALL: &[Expert] = &[$(Expert::$id,)*];
+                ALL.get(i).copied()
+            }
+        }
 
         pub static EXPERTS: &[ExpertInfo] = &[
             $(ExpertInfo { abbrev: $abbrev, summary: $summary, group: ExpertGroup::$group, severity: Severity::$sev },)*

@@ -8,6 +8,8 @@ use crate::{Anomaly, Expectation};
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+pub mod packed;
+
 /// Where an item is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {

@@ -104,6 +104,16 @@ impl LineBuffer {
         });
     }
 
+    /// Inside an over-long line, discarding bytes until its end.
+    pub fn is_skipping(&self) -> bool {
+        self.skipping
+    }
+
+    /// Drop spare capacity (the partial line keeps its bytes).
+    pub fn shrink(&mut self) {
+        self.partial.shrink_to_fit();
+    }
+
     /// Bytes held waiting for a line end.
     #[cfg(test)]
     pub fn pending(&self) -> usize {

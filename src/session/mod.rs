@@ -193,6 +193,37 @@ impl Session {
         &self.events
     }
 
+    /// How many leading bytes of `data`, the next bytes of direction `dir`, to feed now when the caller
+    /// reassembles lines itself (Wireshark's TCP desegmentation) and keeps the rest for later: the
+    /// whole lines, as [`complete_prefix`] counts them. While this session is skipping the rest of an
+    /// over-long line, the bytes up to its end come first, and without a line end all of `data` is
+    /// fed: the skipped bytes are then never held for reassembly, so a line that never ends costs
+    /// the caller nothing either.
+    pub fn complete_prefix_for(&self, dir: Direction, data: &[u8]) -> usize {
+        let start = if self.lines[dir as usize].is_skipping() {
+            match memchr::memchr(b'\n', data) {
+                Some(i) => i + 1,
+                None => return data.len(),
+            }
+        } else {
+            0
+        };
+        start + complete_prefix(&data[start..], self.limits.max_line)
+    }
+
+    /// Give back the memory a session keeps between feeds: the last feed's events (so
+    /// [`Session::events`] is empty afterwards) and spare capacity. For callers that keep many idle
+    /// sessions open, such as a dissector over a capture of many connections.
+    pub fn shrink(&mut self) {
+        self.events = Vec::new();
+        self.pending.shrink_to_fit();
+        self.open.shrink_to_fit();
+        self.transfers.shrink_to_fit();
+        for l in &mut self.lines {
+            l.shrink();
+        }
+    }
+
     /// Bytes of one direction were lost (a capture gap): forget the partial line of that direction,
     /// so that its head is not joined to unrelated bytes after the hole.
     pub fn gap(&mut self, dir: Direction) {

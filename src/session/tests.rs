@@ -583,3 +583,57 @@ fn unmatched_replies_unknown_commands_and_long_replies() {
     assert_eq!(anomalies(&ev), [Anomaly::ReplyTooLong]);
     assert!(matches!(ev.last(), Some(EventKind::Reply(r)) if r.lines.len() == 256));
 }
+
+/// What a desegmenting caller feeds: whole lines; while a line is being skipped, its bytes as they
+/// come (never held), then whole lines again after its end.
+#[test]
+fn complete_prefix_for_skips_without_holding() {
+    let limits = Limits {
+        max_line: 16,
+        ..Limits::default()
+    };
+    let mut s = Session::new(None, None, limits);
+    assert_eq!(s.complete_prefix_for(C, b"NOOP\r\nUSER al"), 6);
+    assert_eq!(
+        s.complete_prefix_for(C, b"USER al"),
+        0,
+        "wait for the line end"
+    );
+    // More than 16 bytes without an end: fed, cut, and from here on skipped.
+    let long = [b'A'; 20];
+    assert_eq!(s.complete_prefix_for(C, &long), 20);
+    let ev = kinds(&mut s, C, &long, 1);
+    assert!(anomalies(&ev).contains(&Anomaly::LineTooLong));
+    assert_eq!(
+        s.complete_prefix_for(C, b"AAAA"),
+        4,
+        "skipped bytes are fed as they come"
+    );
+    assert!(kinds(&mut s, C, b"AAAA", 2).is_empty());
+    assert_eq!(
+        s.complete_prefix_for(S, b"220 hi"),
+        0,
+        "the other direction is not skipping"
+    );
+    // The end of the long line, a whole command, and the start of the next.
+    assert_eq!(s.complete_prefix_for(C, b"AA\r\nNOOP\r\nQU"), 10);
+    let ev = kinds(&mut s, C, b"AA\r\nNOOP\r\n", 3);
+    assert!(matches!(&ev[..], [EventKind::Command { verb, .. }] if verb == "NOOP"));
+    assert_eq!(s.complete_prefix_for(C, b"QU"), 0);
+}
+
+#[test]
+fn shrink_keeps_state_and_drops_events() {
+    let mut s = session();
+    kinds(&mut s, C, b"USER alice\r\n", 1);
+    kinds(&mut s, S, b"331 Password?\r\n", 2);
+    kinds(&mut s, C, b"PASS x\r\nPASV\r\n", 3);
+    s.shrink();
+    assert!(s.events().is_empty());
+    let ev = kinds(&mut s, S, b"230 ok\r\n227 (10,0,0,1,4,1)\r\n", 4);
+    assert!(
+        ev.iter()
+            .any(|k| matches!(k, EventKind::Login(l) if l.state == LoginState::Success))
+    );
+    assert!(ev.iter().any(|k| matches!(k, EventKind::DataExpected(_))));
+}
