@@ -96,11 +96,18 @@ static guint pref_export_max_mib = 64;
 
 /* ------------------------------------------------------------------------ state */
 
-/* One data channel of a session (what DATA_EXPECTED announced and TRANSFER_* described). */
+/* Items kept for later passes, packed by the core (ftplens_packed_next decodes them). Runs concatenate,
+ * so a list grows by appending. */
 typedef struct {
-    guint32 session_id;
+    guint8 *data;
+    guint32 len;
+} packed_t;
+
+/* One data channel of a session (what DATA_EXPECTED announced and TRANSFER_* described). Data
+ * conversations point to it (conversation_add_proto_data under proto_ftplens_data). */
+typedef struct {
     guint32 channel_id;
-    wmem_array_t *items; /* ftplens_item copies with target CHANNEL */
+    packed_t items;      /* items with target CHANNEL */
     /* from events, first pass */
     gchar *command;      /* transfer verb, upper-case; NULL before TRANSFER_STARTED */
     gchar *file;         /* its argument as sent */
@@ -113,13 +120,6 @@ typedef struct {
     guint32 eo_nextseq;
 } chan_t;
 
-/* What a data conversation points to (conversation_add_proto_data under proto_ftplens_data). */
-typedef struct {
-    guint32 session_id;
-    guint32 channel_id;
-    chan_t *chan;
-} data_link_t;
-
 /* One control connection. */
 typedef struct {
     ftplens_session *sess;    /* NULL until the connection is claimed */
@@ -130,7 +130,7 @@ typedef struct {
     gboolean fed_any;         /* the first PDU was fed (the stats tap counts the session then) */
     gboolean heur_checked[2]; /* the heuristic looked at the first payload of this side */
     gboolean heur_rejected;
-    wmem_map_t *channels;     /* channel_id -> chan_t* */
+    wmem_map_t *channels;     /* channel_id -> chan_t*; NULL until the first channel */
 } ctrl_conv_t;
 
 /* Tap records: what -z ftplens,tree counts. */
@@ -153,7 +153,8 @@ typedef struct {
 
 /* What one call of the control dissector fed, kept for every later pass. */
 typedef struct {
-    wmem_array_t *items; /* ftplens_item copies with target FRAME; NULL when none */
+    packed_t items;      /* items with target FRAME */
+    guint32 prefix;      /* how many bytes were fed; TCP was asked to keep the rest for the next PDU */
     gchar *summary;
     gboolean to_server;
     gboolean tls_upgrade;
@@ -176,7 +177,7 @@ typedef struct {
 
 static GPtrArray *sessions;          /* ftplens_session*, freed at file end */
 static guint32 session_count;
-static wmem_map_t *earlier_items;    /* frame number -> wmem_array_t of items added by later frames */
+static wmem_map_t *earlier_items;    /* frame number -> packed_t of items added by later frames */
 
 /* Export-object bookkeeping (reset by the export-object reset callback). */
 static GHashTable *eo_rows;          /* chan_t* -> row + 1 */
@@ -184,13 +185,15 @@ static guint32 eo_row_count;
 
 /* ------------------------------------------------------------------------ helpers */
 
-static ftplens_item
-copy_item(const ftplens_item *it)
+/* Keep a copy of a packed run, after what the list holds. */
+static void
+packed_append(packed_t *list, const ftplens_packed *run)
 {
-    ftplens_item c = *it;
-    c.string_value = it->string_value ? wmem_strdup(wmem_file_scope(), it->string_value) : NULL;
-    c.expert_message = it->expert_message ? wmem_strdup(wmem_file_scope(), it->expert_message) : NULL;
-    return c;
+    if (run->len == 0 || run->len > G_MAXUINT32 - list->len)
+        return;
+    list->data = (guint8 *)wmem_realloc(wmem_file_scope(), list->data, list->len + run->len);
+    memcpy(list->data + list->len, run->data, run->len);
+    list->len += (guint32)run->len;
 }
 
 static gboolean
@@ -269,23 +272,26 @@ is_file_transfer(const gchar *verb)
 
 /* ------------------------------------------------------------------------ rendering */
 
-/* Add items to root, nesting by depth. own_bytes: offsets point into tvb (else all generated). */
+/* Add the packed items of list to root, nesting by depth. own_bytes: offsets point into tvb (else all
+ * generated). */
 static void
-render_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, wmem_array_t *arr, gboolean own_bytes)
+render_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, const packed_t *list, gboolean own_bytes)
 {
     proto_item *owner[MAX_DEPTH + 1];
     guint32 owner_field[MAX_DEPTH + 1];
     proto_tree *sub[MAX_DEPTH + 1];
     guint valid = 0; /* items may be added at depths 0..valid */
-    guint n = arr ? wmem_array_get_count(arr) : 0;
-    const ftplens_item *items = n ? (const ftplens_item *)wmem_array_get_raw(arr) : NULL;
+    size_t pos = 0;
+    ftplens_item item;
+    const ftplens_item *it = &item;
     guint captured;
 
+    if (!list || !list->len)
+        return;
     if (!root) {
         /* No tree (tshark's first pass, or taps that need none): nothing to draw, but expert infos still
          * count (the packet's expert severity, the expert tap), as when items are added to a NULL tree. */
-        for (guint i = 0; i < n; i++) {
-            const ftplens_item *it = &items[i];
+        while (ftplens_packed_next(list->data, list->len, &pos, &item) == FTPLENS_OK) {
             if (it->expert == FTPLENS_NO_EXPERT || it->expert >= n_experts)
                 continue;
             if (it->field >= n_fields || hf_ids[it->field] <= 0 || field_infos[it->field].type > FTPLENS_FT_IPV6)
@@ -301,8 +307,7 @@ render_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, wmem_array_t *
     memset(sub, 0, sizeof sub);
     sub[0] = root;
 
-    for (guint i = 0; i < n; i++) {
-        const ftplens_item *it = &items[i];
+    while (ftplens_packed_next(list->data, list->len, &pos, &item) == FTPLENS_OK) {
         if (it->field >= n_fields || hf_ids[it->field] <= 0)
             continue; /* not a registry index, or an entry that could not be registered */
         guint d = it->depth < MAX_DEPTH ? it->depth : MAX_DEPTH - 1;
@@ -377,12 +382,12 @@ render_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, wmem_array_t *
 static chan_t *
 get_channel(ctrl_conv_t *cs, guint32 channel_id)
 {
+    if (!cs->channels)
+        cs->channels = wmem_map_new(wmem_file_scope(), g_direct_hash, g_direct_equal);
     chan_t *ch = (chan_t *)wmem_map_lookup(cs->channels, GUINT_TO_POINTER(channel_id));
     if (!ch) {
         ch = wmem_new0(wmem_file_scope(), chan_t);
-        ch->session_id = cs->id;
         ch->channel_id = channel_id;
-        ch->items = wmem_array_new(wmem_file_scope(), sizeof(ftplens_item));
         ch->tls = cs->prot_p;
         wmem_map_insert(cs->channels, GUINT_TO_POINTER(channel_id), ch);
     }
@@ -395,7 +400,6 @@ get_ctrl_conv(conversation_t *conv, gboolean create)
     ctrl_conv_t *cs = (ctrl_conv_t *)conversation_get_proto_data(conv, proto_ftplens);
     if (!cs && create) {
         cs = wmem_new0(wmem_file_scope(), ctrl_conv_t);
-        cs->channels = wmem_map_new(wmem_file_scope(), g_direct_hash, g_direct_equal);
         conversation_add_proto_data(conv, proto_ftplens, cs);
     }
     return cs;
@@ -446,11 +450,7 @@ expect_data(ctrl_conv_t *cs, packet_info *pinfo, const ftplens_event *ev)
         conversation_t *dc = conversation_new(pinfo->num, &listener, &peer, CONVERSATION_TCP,
                                               listeners[i]->port, 0, options);
         conversation_set_dissector(dc, ftplens_data_handle);
-        data_link_t *link = wmem_new0(wmem_file_scope(), data_link_t);
-        link->session_id = cs->id;
-        link->channel_id = ev->channel_id;
-        link->chan = ch;
-        conversation_add_proto_data(dc, proto_ftplens_data, link);
+        conversation_add_proto_data(dc, proto_ftplens_data, ch);
     }
 }
 
@@ -485,16 +485,19 @@ note_transfer(ctrl_conv_t *cs, pdu_rec_t *rec, const ftplens_event *ev)
     wmem_array_append_one(rec->tap.transfers, tt);
 }
 
-/* First pass: feed whole lines to the session; keep what it says. */
+/* First pass: feed whole lines to the session; keep what it says. The record itself is the packet's
+ * (pinfo->pool): the caller keeps a copy only when there is something to keep. */
 static pdu_rec_t *
 feed_pdu(ctrl_conv_t *cs, packet_info *pinfo, const guint8 *buf, guint len, gboolean to_server)
 {
-    pdu_rec_t *rec = wmem_new0(wmem_file_scope(), pdu_rec_t);
-    size_t n_events = 0, n_items = 0;
-    const ftplens_item *items = NULL;
+    pdu_rec_t *rec = wmem_new0(pinfo->pool, pdu_rec_t);
+    const gchar *summary;
+    size_t n_events = 0, n_runs = 0;
+    const ftplens_packed *runs = NULL;
     ftplens_result r;
 
     rec->to_server = to_server;
+    rec->prefix = len;
     rec->tap.session_id = cs->id; /* items, logins and transfers: NULL until there are some */
     if (!cs->fed_any) {
         rec->tap.new_session = TRUE;
@@ -545,28 +548,32 @@ feed_pdu(ctrl_conv_t *cs, packet_info *pinfo, const guint8 *buf, guint len, gboo
         }
     }
 
-    if (ftplens_session_items(cs->sess, &items, &n_items) == FTPLENS_OK) {
-        for (size_t i = 0; i < n_items; i++) {
-            ftplens_item c = copy_item(&items[i]);
-            wmem_array_t *dest;
-            if (c.target == FTPLENS_TARGET_EARLIER && c.target_frame != pinfo->num) {
-                guint32 f = (guint32)c.target_frame;
-                dest = (wmem_array_t *)wmem_map_lookup(earlier_items, GUINT_TO_POINTER(f));
+    /* Keep the items packed, each run with its destination: this frame, an earlier frame (such as
+     * response_in on the request), or a data channel. */
+    if (ftplens_session_packed(cs->sess, &runs, &n_runs) == FTPLENS_OK) {
+        for (size_t i = 0; i < n_runs; i++) {
+            const ftplens_packed *run = &runs[i];
+            packed_t *dest;
+            if (run->target == FTPLENS_TARGET_EARLIER && run->target_frame != pinfo->num) {
+                guint32 f = (guint32)run->target_frame;
+                dest = (packed_t *)wmem_map_lookup(earlier_items, GUINT_TO_POINTER(f));
                 if (!dest) {
-                    dest = wmem_array_new(wmem_file_scope(), sizeof(ftplens_item));
+                    dest = wmem_new0(wmem_file_scope(), packed_t);
                     wmem_map_insert(earlier_items, GUINT_TO_POINTER(f), dest);
                 }
-            } else if (c.target == FTPLENS_TARGET_CHANNEL) {
-                dest = get_channel(cs, c.channel_id)->items;
+            } else if (run->target == FTPLENS_TARGET_CHANNEL) {
+                dest = &get_channel(cs, run->channel_id)->items;
             } else {
-                if (!rec->items) /* sized for all of them: most items are this frame's */
-                    rec->items = wmem_array_sized_new(wmem_file_scope(), sizeof(ftplens_item), (guint)n_items);
-                dest = rec->items;
+                dest = &rec->items;
             }
-            wmem_array_append_one(dest, c);
+            packed_append(dest, run);
         }
     }
-    rec->summary = wmem_strdup(wmem_file_scope(), ftplens_session_summary(cs->sess));
+    summary = ftplens_session_summary(cs->sess);
+    rec->summary = *summary ? wmem_strdup(wmem_file_scope(), summary) : (gchar *)"";
+    /* Everything is copied: let the session give back its output buffers until the next feed (a
+     * capture may hold many thousands of idle sessions). */
+    ftplens_session_release(cs->sess);
     return rec;
 }
 
@@ -592,31 +599,48 @@ dissect_ctrl_lines(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, ctrl_con
 {
     guint len = tvb_captured_length(tvb);
     const guint8 *buf = tvb_get_ptr(tvb, 0, len);
-    size_t prefix = ftplens_complete_prefix(buf, len, 0);
+    gboolean to_server = sent_to_server(cs, pinfo);
+    pdu_rec_t *rec = NULL;
+    guint32 key = 0;
+    guint prefix;
 
+    if (!PINFO_FD_VISITED(pinfo)) {
+        /* The core says how much is whole lines; an unfinished line waits for TCP to bring the rest
+         * (except while the core skips an over-long line: those bytes are fed as they come). */
+        prefix = pinfo->can_desegment
+                     ? (guint)ftplens_session_complete_prefix(cs->sess, to_server ? FTPLENS_DIR_TO_SERVER
+                                                                                  : FTPLENS_DIR_TO_CLIENT,
+                                                              buf, len)
+                     : len;
+        if (prefix == 0 && cs->sess) {
+            pinfo->desegment_offset = 0;
+            pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
+            return len;
+        }
+        key = next_pdu_key(pinfo);
+        rec = feed_pdu(cs, pinfo, buf, cs->sess ? prefix : len, to_server);
+        if (rec->items.len || *rec->summary || rec->tls_upgrade || rec->prefix < len || rec->tap.new_session ||
+            rec->tap.logins || rec->tap.transfers) {
+            rec = (pdu_rec_t *)wmem_memdup(wmem_file_scope(), rec, sizeof *rec);
+            p_add_proto_data(wmem_file_scope(), pinfo, proto_ftplens, key, rec);
+        }
+        /* else: bytes of an over-long line being skipped. Nothing to keep: a later pass finds no record
+         * and shows the bytes as such, so a line that never ends costs no memory per frame. */
+    } else {
+        key = next_pdu_key(pinfo);
+        rec = (pdu_rec_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_ftplens, key);
+    }
+    prefix = rec ? rec->prefix : len;
     if (prefix < len && pinfo->can_desegment) {
-        /* An unfinished line: ask TCP for the rest. */
         pinfo->desegment_offset = (int)prefix;
         pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
-        if (prefix == 0)
-            return len;
-    } else {
-        prefix = len;
     }
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "FTPLENS");
-
-    guint32 key = next_pdu_key(pinfo);
-    pdu_rec_t *rec = (pdu_rec_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_ftplens, key);
-    if (!rec && !PINFO_FD_VISITED(pinfo)) {
-        rec = feed_pdu(cs, pinfo, buf, (guint)prefix, sent_to_server(cs, pinfo));
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_ftplens, key, rec);
-    }
-
     proto_item *ti = proto_tree_add_item(tree, proto_ftplens, tvb, 0, (gint)prefix, ENC_NA);
     proto_tree *ftree = proto_item_add_subtree(ti, ett_ftplens);
     if (!rec) {
-        proto_item_append_text(ti, " (not analysed on the first pass)");
+        proto_item_append_text(ti, " (inside an over-long line: skipped)");
         return len;
     }
 
@@ -627,12 +651,10 @@ dissect_ctrl_lines(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, ctrl_con
     }
     proto_item_append_text(ti, ", %s", rec->to_server ? "to server" : "to client");
 
-    render_items(ftree, tvb, pinfo, rec->items, TRUE);
-    if (key == 0) {
-        wmem_array_t *later = (wmem_array_t *)wmem_map_lookup(earlier_items, GUINT_TO_POINTER(pinfo->num));
-        if (later)
-            render_items(ftree, tvb, pinfo, later, FALSE);
-    }
+    render_items(ftree, tvb, pinfo, &rec->items, TRUE);
+    if (key == 0)
+        render_items(ftree, tvb, pinfo, (const packed_t *)wmem_map_lookup(earlier_items, GUINT_TO_POINTER(pinfo->num)),
+                     FALSE);
     if (rec->tls_upgrade && tls_handle)
         ssl_starttls_ack(tls_handle, pinfo, ftplens_handle);
     if (have_tap_listener(ftplens_tap))
@@ -748,8 +770,7 @@ data_channel(packet_info *pinfo, guint32 key)
             return frag->chan;
     }
     conversation_t *conv = find_conversation_pinfo(pinfo, 0);
-    data_link_t *link = conv ? (data_link_t *)conversation_get_proto_data(conv, proto_ftplens_data) : NULL;
-    return link ? link->chan : NULL;
+    return conv ? (chan_t *)conversation_get_proto_data(conv, proto_ftplens_data) : NULL;
 }
 
 static int
@@ -769,9 +790,9 @@ dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
         proto_tree *dtree = proto_item_add_subtree(ti, ett_ftplens_data);
         proto_item_append_text(ti, " (%u bytes)", tvb_reported_length(tvb));
         if (ch)
-            render_items(dtree, tvb, pinfo, ch->items, FALSE);
+            render_items(dtree, tvb, pinfo, &ch->items, FALSE);
     } else if (ch) {
-        render_items(NULL, tvb, pinfo, ch->items, FALSE); /* expert infos only */
+        render_items(NULL, tvb, pinfo, &ch->items, FALSE); /* expert infos only */
     }
 
     /* Export objects: on the first pass, work out which bytes are new to the channel's file. */

@@ -84,17 +84,13 @@ def test_plugin_survives(scenario, plugin_home, workdir):
 # Sizes where the plugin's own memory (peak RSS over the same tshark with ftplens disabled) shows
 # whether it grows with what it must not: see measure.PLUGIN_PER_UNIT and tests/hostile/README.md.
 PLUGIN_MEMORY_SIZES = {
-    "pasv_storm": 20_000,
+    "pasv_storm": 40_000,
+    "port_storm": 40_000,
     "many_connections": 8_000,
     "endless_line": 64 << 20,
 }
 
 
-# Known open: the plugin's memory share is above these bounds (about 1.6 KB kept per frame of an
-# endless line, and per PASV reply / control connection). Left failing-visible as xfail, with the
-# measured figures in tests/hostile/RESULTS.md, until the plugin's per-frame storage is slimmed.
-@pytest.mark.xfail(reason="plugin keeps ~1.6 KB per frame; bound not met yet (see RESULTS.md)",
-                   strict=False)
 @pytest.mark.parametrize("scenario", sorted(PLUGIN_MEMORY_SIZES))
 def test_plugin_memory(scenario, plugin_home, workdir):
     facts, results, bad = measure.measure(scenario, PLUGIN_MEMORY_SIZES[scenario], workdir,
