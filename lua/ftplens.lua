@@ -453,33 +453,47 @@ end
 -- Dissect whole lines of a claimed control connection.
 local function dissect_ctrl_lines(tvb, pinfo, tree, cs)
     local len = tvb:len()
-    local buf = tvb:raw(0, len)
-    local prefix = core.complete_prefix(buf)
-    if prefix < len and pinfo.can_desegment > 0 then
-        -- An unfinished line: ask TCP for the rest.
-        pinfo.desegment_offset = prefix
-        pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
+    local rec, k
+    if not pinfo.visited then
+        -- The core says how much is whole lines; an unfinished line waits for TCP to bring the rest
+        -- (except while the core skips an over-long line: those bytes are fed as they come).
+        local buf = tvb:raw(0, len)
+        local to_server = sent_to_server(cs, pinfo)
+        local prefix = len
+        if cs.sess and pinfo.can_desegment > 0 then
+            prefix = cs.sess:complete_prefix(to_server, buf)
+        end
         if prefix == 0 then
+            pinfo.desegment_offset = 0
+            pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
             S.partial[pinfo.number] = true
             return len
         end
+        k = next_pdu_key(pinfo)
+        rec = feed_pdu(cs, pinfo, prefix < len and buf:sub(1, prefix) or buf, to_server)
+        rec.prefix = prefix
+        if #rec.items > 0 or rec.summary ~= "" or rec.tls_upgrade or prefix < len then
+            S.pdus[pinfo.number .. ":" .. k] = rec
+        else
+            -- Bytes of an over-long line being skipped: nothing to keep but the mark.
+            S.partial[pinfo.number] = true
+            rec = nil
+        end
+        if rec and rec.tls_upgrade then cs.tls_after = pinfo.number end
     else
-        prefix = len
+        k = next_pdu_key(pinfo)
+        rec = S.pdus[pinfo.number .. ":" .. k]
+    end
+    local prefix = rec and rec.prefix or len
+    if prefix < len and pinfo.can_desegment > 0 then
+        pinfo.desegment_offset = prefix
+        pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
     end
 
     pinfo.cols.protocol = "FTPLENS"
-    local k = next_pdu_key(pinfo)
-    local rkey = pinfo.number .. ":" .. k
-    local rec = S.pdus[rkey]
-    if not rec and not pinfo.visited then
-        rec = feed_pdu(cs, pinfo, prefix < len and buf:sub(1, prefix) or buf, sent_to_server(cs, pinfo))
-        S.pdus[rkey] = rec
-        if rec.tls_upgrade then cs.tls_after = pinfo.number end
-    end
-
     local ti = tree:add(proto, tvb(0, prefix))
     if not rec then
-        ti:append_text(" (not analysed on the first pass)")
+        ti:append_text(" (inside an over-long line: skipped)")
         return len
     end
     if rec.summary ~= "" then -- a feed that completes no line (a long line's middle) leaves TCP's Info

@@ -296,6 +296,19 @@ impl LuaUserData for LuaSession {
                 })
             },
         );
+        // s:complete_prefix(to_server, bytes) -> how many leading bytes to feed now (whole lines; all
+        // of them while the session skips an over-long line, so those bytes are never reassembled).
+        methods.add_method(
+            "complete_prefix",
+            |_, this, (to_server, data): (bool, LuaString)| {
+                let dir = if to_server {
+                    Direction::ToServer
+                } else {
+                    Direction::ToClient
+                };
+                Ok(this.session.complete_prefix_for(dir, &data.as_bytes()) as i64)
+            },
+        );
         methods.add_method("encrypted", |_, this, ()| Ok(this.session.is_encrypted()));
     }
 }
@@ -371,14 +384,6 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                 Verdict::Server => "server",
                 Verdict::Client => "client",
             })
-        })?,
-    )?;
-
-    // complete_prefix(bytes) -> how many leading bytes form whole lines (the C plugin's rule).
-    m.set(
-        "complete_prefix",
-        lua.create_function(|_, data: LuaString| {
-            Ok(ftplens::session::complete_prefix(&data.as_bytes(), 0) as i64)
         })?,
     )?;
 
