@@ -153,6 +153,23 @@ typedef struct ftplens_limits {
     uint32_t failed_login_alarm;   /* failed logins that raise repeated_login_failures (default 3) */
 } ftplens_limits;
 
+/* The limits by name, for user interfaces (preferences, command-line flags): limit i is the i-th field
+ * of ftplens_limits. The strings are static. */
+typedef struct ftplens_limit_info {
+    const char *name;        /* e.g. "max_line": the CLI's --limit name, the Wireshark preference name */
+    const char *description; /* one line */
+    uint32_t default_value;
+    uint32_t max_value;      /* a larger value is taken as this one */
+    const char *anomaly;     /* the anomaly raised when the limit is hit; "" when none */
+} ftplens_limit_info;
+
+size_t ftplens_limit_count(void);
+ftplens_result ftplens_limit_get(size_t index, ftplens_limit_info *out);
+
+/* Set limit index of *limits to value (0: the default). FTPLENS_ERR_INVALID_ARGUMENT for an index out
+ * of range. */
+ftplens_result ftplens_limits_set(ftplens_limits *limits, size_t index, uint32_t value);
+
 typedef struct ftplens_session_config {
     ftplens_endpoint client; /* the control connection's client side; family NONE if unknown */
     ftplens_endpoint server; /* the control connection's server side; family NONE if unknown */

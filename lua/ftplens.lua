@@ -121,6 +121,20 @@ proto.prefs.heuristic = Pref.bool("Find FTP on any TCP port", true,
     "Let the ftplens core judge the first bytes of each side of TCP connections on other ports, "
     .. "and claim those that are FTP")
 
+-- One preference per core limit, named as the core names it (the C plugin registers the same ones).
+local LIMITS = core.limits()
+for _, l in ipairs(LIMITS) do
+    local blurb = string.format("%s (default %d, at most %d)", l.description, l.default, l.max)
+    if l.anomaly ~= "" then blurb = blurb .. "; when hit: expert info ftplens." .. l.anomaly end
+    proto.prefs[l.name] = Pref.uint("Limit " .. l.name, l.default, blurb)
+end
+
+local function limit_prefs()
+    local t = {}
+    for _, l in ipairs(LIMITS) do t[l.name] = proto.prefs[l.name] end
+    return t
+end
+
 -- ------------------------------------------------------------------------ per-file state
 
 local tcp_table = DissectorTable.get("tcp.port")
@@ -377,7 +391,7 @@ local function start_session(cs, pinfo, src_is_server)
     else
         cs.server_ip, cs.server_port, client_ip, client_port = da, dp, sa, sp
     end
-    cs.sess = core.new_session(client_ip, client_port, cs.server_ip, cs.server_port)
+    cs.sess = core.new_session(client_ip, client_port, cs.server_ip, cs.server_port, limit_prefs())
     S.sessions = S.sessions + 1
     cs.id = S.sessions
 end

@@ -93,6 +93,8 @@ static int ftplens_eo_tap = -1; /* export objects ("ftplens") */
 
 static ws_bool pref_heuristic = TRUE;
 static guint pref_export_max_mib = 64;
+static size_t n_limits;
+static guint *pref_limits; /* one preference per core limit (ftplens_limit_get), by its index */
 
 /* ------------------------------------------------------------------------ state */
 
@@ -411,6 +413,8 @@ start_session(ctrl_conv_t *cs, packet_info *pinfo, gboolean src_is_server)
 {
     ftplens_session_config cfg;
     memset(&cfg, 0, sizeof cfg);
+    for (size_t i = 0; i < n_limits; i++)
+        ftplens_limits_set(&cfg.limits, i, pref_limits[i]);
     if (src_is_server) {
         copy_address_wmem(wmem_file_scope(), &cs->server_addr, &pinfo->src);
         cs->server_port = pinfo->srcport;
@@ -1056,6 +1060,26 @@ register_experts(void)
     expert_register_field_array(expert_register_protocol(proto_ftplens_data), ei_data, (int)n_data);
 }
 
+/* One preference per core limit, named as the core names it ("max_line"), defaulting to the core's
+ * default. The strings live as long as the process, as Wireshark requires. */
+static void
+register_limit_preferences(module_t *prefs)
+{
+    n_limits = ftplens_limit_count();
+    pref_limits = g_new0(guint, n_limits + 1);
+    for (size_t i = 0; i < n_limits; i++) {
+        ftplens_limit_info li;
+        if (ftplens_limit_get(i, &li) != FTPLENS_OK || !li.name)
+            continue;
+        pref_limits[i] = li.default_value;
+        gchar *title = g_strdup_printf("Limit %s", li.name);
+        gchar *blurb = g_strdup_printf("%s (default %u, at most %u)%s%s", li.description, li.default_value,
+                                       li.max_value, *li.anomaly ? "; when hit: expert info ftplens." : "",
+                                       li.anomaly);
+        prefs_register_uint_preference(prefs, li.name, title, blurb, 10, &pref_limits[i]);
+    }
+}
+
 void
 proto_register_ftplens(void)
 {
@@ -1086,6 +1110,7 @@ proto_register_ftplens(void)
     prefs_register_uint_preference(prefs, "export_max_mib", "Largest exported file (MiB)",
                                    "Export Objects keeps at most this many MiB of each transferred file "
                                    "(0: no limit)", 10, &pref_export_max_mib);
+    register_limit_preferences(prefs);
 
     register_init_routine(ftplens_init);
     register_cleanup_routine(ftplens_cleanup);

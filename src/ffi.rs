@@ -535,25 +535,86 @@ fn target_code(t: Target) -> (ftplens_item_target, u64, u32) {
     }
 }
 
+/// The field of `ftplens_limits` that holds limit `index` of [`crate::limits::LIMITS`].
+fn limit_field(l: &mut ftplens_limits, index: usize) -> Option<&mut u32> {
+    Some(match index {
+        0 => &mut l.max_line,
+        1 => &mut l.max_reply_lines,
+        2 => &mut l.max_pending_commands,
+        3 => &mut l.max_expectations,
+        4 => &mut l.expectation_timeout,
+        5 => &mut l.failed_login_alarm,
+        _ => return None,
+    })
+}
+
+/// Zero keeps a default; a value above a limit's maximum is taken as the maximum.
 fn limits_from(l: &ftplens_limits) -> Limits {
-    let d = Limits::default();
-    let pick = |v: u32, default: usize| if v == 0 { default } else { v as usize };
-    Limits {
-        max_line: pick(l.max_line, d.max_line),
-        max_reply_lines: pick(l.max_reply_lines, d.max_reply_lines),
-        max_pending_commands: pick(l.max_pending_commands, d.max_pending_commands),
-        max_expectations: pick(l.max_expectations, d.max_expectations),
-        expectation_timeout: if l.expectation_timeout == 0 {
-            d.expectation_timeout
-        } else {
-            f64::from(l.expectation_timeout)
-        },
-        failed_login_alarm: if l.failed_login_alarm == 0 {
-            d.failed_login_alarm
-        } else {
-            l.failed_login_alarm
-        },
+    let mut c = *l;
+    let mut out = Limits::default();
+    for (i, info) in crate::limits::LIMITS.iter().enumerate() {
+        if let Some(&mut v) = limit_field(&mut c, i) {
+            if v != 0 {
+                // In range after the cut, so set cannot fail.
+                let _ = out.set(i, u64::from(v).min(info.max));
+            }
+        }
     }
+    out
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn ftplens_limit_count() -> usize {
+    crate::limits::LIMITS.len()
+}
+
+/// # Safety
+/// `out` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftplens_limit_get(
+    index: usize,
+    out: *mut ftplens_limit_info,
+) -> ftplens_result {
+    guard(FTPLENS_ERR_PANIC, || {
+        // SAFETY: the caller guarantees out is NULL or writable.
+        let Some(out) = (unsafe { out.as_mut() }) else {
+            return FTPLENS_ERR_NULL_ARGUMENT;
+        };
+        let Some(l) = crate::limits::LIMITS.get(index) else {
+            return FTPLENS_ERR_INVALID_ARGUMENT;
+        };
+        *out = ftplens_limit_info {
+            name: static_cstr(l.name),
+            description: static_cstr(l.description),
+            default_value: u32::try_from(l.default).unwrap_or(u32::MAX),
+            max_value: u32::try_from(l.max).unwrap_or(u32::MAX),
+            anomaly: static_cstr(l.anomaly),
+        };
+        FTPLENS_OK
+    })
+}
+
+/// # Safety
+/// `limits` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftplens_limits_set(
+    limits: *mut ftplens_limits,
+    index: usize,
+    value: u32,
+) -> ftplens_result {
+    guard(FTPLENS_ERR_PANIC, || {
+        // SAFETY: the caller guarantees limits is NULL or writable.
+        let Some(limits) = (unsafe { limits.as_mut() }) else {
+            return FTPLENS_ERR_NULL_ARGUMENT;
+        };
+        match limit_field(limits, index) {
+            Some(field) => {
+                *field = value;
+                FTPLENS_OK
+            }
+            None => FTPLENS_ERR_INVALID_ARGUMENT,
+        }
+    })
 }
 
 /// # Safety
@@ -1115,6 +1176,78 @@ mod tests {
             "Request: RETR f"
         );
         // SAFETY: s came from ftplens_session_new and is freed once.
+        unsafe { ftplens_session_free(s) };
+    }
+
+    /// Limits set by index through the C ABI reach the session: a max_line of 16 cuts a 20-byte line.
+    #[test]
+    fn limits_by_index() {
+        assert_eq!(ftplens_limit_count(), crate::limits::LIMITS.len());
+        let mut info = ftplens_limit_info::default();
+        let mut cfg = ftplens_session_config::default();
+        let mut found = None;
+        for i in 0..ftplens_limit_count() {
+            // SAFETY: info and cfg are locals.
+            unsafe {
+                assert_eq!(ftplens_limit_get(i, &mut info), FTPLENS_OK);
+                if text(info.name) == "max_line" {
+                    assert_eq!(info.default_value, 8192);
+                    assert_eq!(text(info.anomaly), "line_too_long");
+                    assert_eq!(ftplens_limits_set(&mut cfg.limits, i, 16), FTPLENS_OK);
+                    found = Some(i);
+                }
+            }
+        }
+        assert_eq!(found, Some(0));
+        // SAFETY: NULL and locals.
+        unsafe {
+            let n = ftplens_limit_count();
+            assert_eq!(
+                ftplens_limit_get(n, &mut info),
+                FTPLENS_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                ftplens_limits_set(&mut cfg.limits, n, 1),
+                FTPLENS_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                ftplens_limits_set(std::ptr::null_mut(), 0, 1),
+                FTPLENS_ERR_NULL_ARGUMENT
+            );
+        }
+        assert_eq!(limits_from(&cfg.limits).max_line, 16);
+        cfg.limits.max_reply_lines = u32::MAX;
+        assert_eq!(
+            limits_from(&cfg.limits).max_reply_lines,
+            1 << 20,
+            "cut to the maximum"
+        );
+        let s = unsafe { ftplens_session_new(&cfg) };
+        let line = b"NOOP NOOP NOOP NOOP NOOP\r\n";
+        let mut n = 0;
+        // SAFETY: s is live; line is a live slice.
+        unsafe {
+            ftplens_session_feed(
+                s,
+                FTPLENS_DIR_TO_SERVER,
+                line.as_ptr(),
+                line.len(),
+                1,
+                0.0,
+                &mut n,
+            );
+        }
+        let mut anomalies = Vec::new();
+        for i in 0..n {
+            let mut e = ftplens_event::default();
+            // SAFETY: s is live; e is a local.
+            unsafe { ftplens_session_event(s, i, &mut e) };
+            if e.kind == FTPLENS_EVENT_ANOMALY {
+                anomalies.push(e.anomaly);
+            }
+        }
+        assert!(anomalies.contains(&FTPLENS_ANOMALY_LINE_TOO_LONG));
+        // SAFETY: s came from ftplens_session_new.
         unsafe { ftplens_session_free(s) };
     }
 

@@ -1,5 +1,10 @@
 //! Every bound a hostile peer could otherwise push on. Each has a default, and each raises its own
 //! anomaly when hit (see [`crate::Anomaly`]).
+//!
+//! [`LIMITS`] names them for users: the CLI's `--limit NAME=N`, the Wireshark plugin's and the Lua
+//! fallback's preferences and the C ABI's `ftplens_limit_get` all read this one table.
+
+use std::fmt;
 
 /// Caps that keep one session's memory bounded.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,6 +25,52 @@ pub struct Limits {
 
 impl Limits {
     pub const DEFAULT_MAX_LINE: usize = 8192;
+
+    /// The value of limit `index` of [`LIMITS`] (whole seconds for the timeout).
+    pub fn get(&self, index: usize) -> Option<u64> {
+        Some(match index {
+            0 => self.max_line as u64,
+            1 => self.max_reply_lines as u64,
+            2 => self.max_pending_commands as u64,
+            3 => self.max_expectations as u64,
+            4 => self.expectation_timeout as u64,
+            5 => u64::from(self.failed_login_alarm),
+            _ => return None,
+        })
+    }
+
+    /// Set limit `index` of [`LIMITS`] to `value`, which must lie in `1..=`[`LimitInfo::max`].
+    pub fn set(&mut self, index: usize, value: u64) -> Result<(), LimitError> {
+        let info = LIMITS.get(index).ok_or(LimitError::Unknown)?;
+        if value == 0 || value > info.max {
+            return Err(LimitError::OutOfRange(info));
+        }
+        // In range for every field: max is at most u32::MAX.
+        let v = value as usize;
+        match index {
+            0 => self.max_line = v,
+            1 => self.max_reply_lines = v,
+            2 => self.max_pending_commands = v,
+            3 => self.max_expectations = v,
+            4 => self.expectation_timeout = value as f64,
+            _ => self.failed_login_alarm = value as u32,
+        }
+        Ok(())
+    }
+
+    /// Apply `NAME=VALUE`, as a user writes it (`max_line=65536`).
+    pub fn set_by_name(&mut self, assignment: &str) -> Result<(), LimitError> {
+        let (name, value) = assignment.split_once('=').ok_or(LimitError::Syntax)?;
+        let index = LIMITS
+            .iter()
+            .position(|l| l.name == name.trim())
+            .ok_or(LimitError::Unknown)?;
+        let value = value
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| LimitError::OutOfRange(&LIMITS[index]))?;
+        self.set(index, value)
+    }
 }
 
 impl Default for Limits {
@@ -32,5 +83,152 @@ impl Default for Limits {
             expectation_timeout: 300.0,
             failed_login_alarm: 3,
         }
+    }
+}
+
+/// One limit as users see it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LimitInfo {
+    /// The name users type (`max_line`); also the Wireshark preference's name.
+    pub name: &'static str,
+    /// One line for help texts and preference dialogs.
+    pub description: &'static str,
+    pub default: u64,
+    /// The largest value accepted.
+    pub max: u64,
+    /// The anomaly raised when the limit is hit (empty when hitting it is not an anomaly).
+    pub anomaly: &'static str,
+}
+
+/// Every limit, in the order of [`Limits::get`] and [`Limits::set`].
+pub static LIMITS: &[LimitInfo] = &[
+    LimitInfo {
+        name: "max_line",
+        description: "Bytes in one command or reply line; a longer line is cut and the rest skipped to its end",
+        default: Limits::DEFAULT_MAX_LINE as u64,
+        max: 1 << 24,
+        anomaly: "line_too_long",
+    },
+    LimitInfo {
+        name: "max_reply_lines",
+        description: "Lines kept of one multi-line reply",
+        default: 256,
+        max: 1 << 20,
+        anomaly: "reply_too_long",
+    },
+    LimitInfo {
+        name: "max_pending_commands",
+        description: "Commands waiting for their replies; beyond it the oldest is dropped",
+        default: 64,
+        max: 1 << 20,
+        anomaly: "too_many_pending",
+    },
+    LimitInfo {
+        name: "max_expectations",
+        description: "Open data-channel predictions of one session; beyond it the oldest is closed",
+        default: 16,
+        max: 1 << 16,
+        anomaly: "expectations_full",
+    },
+    LimitInfo {
+        name: "expectation_timeout",
+        description: "Seconds of capture time an unused data-channel prediction stays open",
+        default: 300,
+        max: u32::MAX as u64,
+        anomaly: "",
+    },
+    LimitInfo {
+        name: "failed_login_alarm",
+        description: "Failed logins in one session from which each failure raises an alarm",
+        default: 3,
+        max: u32::MAX as u64,
+        anomaly: "repeated_login_failures",
+    },
+];
+
+/// Why a limit could not be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitError {
+    /// Not `NAME=VALUE`.
+    Syntax,
+    /// No limit has that name or index.
+    Unknown,
+    /// Zero, too large, or not a number.
+    OutOfRange(&'static LimitInfo),
+}
+
+impl fmt::Display for LimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = || LIMITS.iter().map(|l| l.name).collect::<Vec<_>>().join(", ");
+        match self {
+            LimitError::Syntax => {
+                write!(f, "expected NAME=VALUE, where NAME is one of {}", names())
+            }
+            LimitError::Unknown => write!(f, "unknown limit; the limits are {}", names()),
+            LimitError::OutOfRange(l) => {
+                write!(f, "{} takes a whole number from 1 to {}", l.name, l.max)
+            }
+        }
+    }
+}
+
+impl std::error::Error for LimitError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_defaults_are_the_defaults() {
+        let d = Limits::default();
+        assert_eq!(LIMITS.len(), 6);
+        for (i, l) in LIMITS.iter().enumerate() {
+            assert_eq!(d.get(i), Some(l.default), "{}", l.name);
+            assert!(
+                l.max <= u64::from(u32::MAX),
+                "{}: the C ABI carries u32",
+                l.name
+            );
+        }
+        assert_eq!(d.get(LIMITS.len()), None);
+    }
+
+    #[test]
+    fn every_limit_can_be_set_and_read_back() {
+        for (i, l) in LIMITS.iter().enumerate() {
+            let mut x = Limits::default();
+            x.set(i, 7).unwrap();
+            assert_eq!(x.get(i), Some(7), "{}", l.name);
+            let mut y = Limits::default();
+            y.set_by_name(&format!("{} = 9", l.name)).unwrap();
+            assert_eq!(y.get(i), Some(9), "{}", l.name);
+            assert_eq!(y.set(i, 0), Err(LimitError::OutOfRange(l)));
+            assert_eq!(y.set(i, l.max + 1), Err(LimitError::OutOfRange(l)));
+        }
+    }
+
+    #[test]
+    fn anomaly_names_are_real() {
+        for l in LIMITS.iter().filter(|l| !l.anomaly.is_empty()) {
+            assert!(
+                crate::Anomaly::ALL.iter().any(|a| a.name() == l.anomaly),
+                "{}",
+                l.anomaly
+            );
+        }
+    }
+
+    #[test]
+    fn bad_assignments_say_what_is_wrong() {
+        let mut l = Limits::default();
+        let e = l.set_by_name("max_lines=5").unwrap_err();
+        assert_eq!(e, LimitError::Unknown);
+        assert!(e.to_string().contains("max_line, max_reply_lines"));
+        assert_eq!(l.set_by_name("max_line"), Err(LimitError::Syntax));
+        assert_eq!(
+            l.set_by_name("max_line=lots").unwrap_err().to_string(),
+            "max_line takes a whole number from 1 to 16777216"
+        );
+        assert_eq!(l, Limits::default(), "nothing changed");
     }
 }

@@ -848,3 +848,46 @@ fn commands_sent_before_the_greeting_are_paired_after_it() {
     assert_eq!(s.str("login"), Some("success"));
     assert_eq!(r.code, 0, "{}", r.stdout);
 }
+
+#[test]
+fn flag_limit_changes_a_session_limit() {
+    let mut p = Pcap::new(1);
+    let mut ctl = login(&mut p, Link::Ethernet, 40001);
+    ctl.client(&mut p, b"SITE CHMOD 644 a-rather-long-file-name.txt\r\n");
+    ctl.server(&mut p, b"200 ok\r\n");
+    ctl.close(&mut p);
+    // Every anomaly name in the log, from command records and anomaly records alike.
+    let anomalies = |r: &Run| -> Vec<String> {
+        let mut names: Vec<String> = r
+            .of_type("anomaly")
+            .iter()
+            .filter_map(|a| a.str("name").map(String::from))
+            .collect();
+        for f in r.of_type("ftp") {
+            names.extend(f.strs("anomalies"));
+        }
+        names
+    };
+    let plain = analyse(&p, "limit-default", &[]);
+    assert!(!anomalies(&plain).contains(&"line_too_long".to_string()));
+    let cut = analyse(&p, "limit-16", &["--limit", "max_line=16"]);
+    assert!(
+        anomalies(&cut).contains(&"line_too_long".to_string()),
+        "{}",
+        cut.stdout
+    );
+    assert_eq!(cut.code, 1, "anomalies found");
+    let bad = analyse(&p, "limit-bad", &["--limit", "max_lines=16"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("max_line, max_reply_lines"),
+        "{}",
+        bad.stderr
+    );
+    let zero = analyse(&p, "limit-zero", &["--limit", "max_line=0"]);
+    assert_eq!(zero.code, 2);
+    assert!(
+        zero.stderr
+            .contains("max_line takes a whole number from 1 to")
+    );
+}

@@ -380,6 +380,18 @@ def test_parity_is_not_vacuous(lua_home, c_rows, compared_fields, capture_path):
     assert [r["ftplens-data.file"] for r in lua if r["ftplens-data.file"]]
 
 
+def test_limit_preferences_reach_the_core(lua_home, capture_path):
+    """The fallback registers the core's limits as preferences under the C plugin's names;
+    ftplens.max_line:16 makes the seed's lines too long, as with the C plugin."""
+    prefs = run_tshark(None, ["-G", "defaultprefs"], home=lua_home, check=True).stdout
+    assert "#ftplens.max_line: 8192" in prefs and "#ftplens.failed_login_alarm: 3" in prefs
+    pcap = capture_path("seed/seed-pasv")
+    plain = tshark_fields(pcap, ["ftplens.anomaly"], home=lua_home)
+    assert "line_too_long" not in ",".join(r["ftplens.anomaly"] for r in plain)
+    cut = tshark_fields(pcap, ["ftplens.anomaly"], home=lua_home, extra_args=["-o", "ftplens.max_line:16"])
+    assert "line_too_long" in ",".join(r["ftplens.anomaly"] for r in cut)
+
+
 def test_one_pass_shows_what_two_passes_show(lua_home):
     """State is computed on the first pass only; a second pass shows the stored items (plus response_in)."""
     pcap = harness.HANDMADE_DIR / "pipelined.pcap"

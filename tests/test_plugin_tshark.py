@@ -430,6 +430,20 @@ def test_port_and_heuristic_preferences(tshark):
     assert values(rows, "ftplens.request.command") == FACTS_BY_NAME["control_port_2121"]["commands"]
 
 
+def test_limit_preferences_reach_the_core(tshark):
+    """Each core limit is a preference named as the core names it; ftplens.max_line:16 cuts the
+    seed's 20-byte-plus replies, and the expert info says so."""
+    registered = tshark.run(["-G", "defaultprefs"]).stdout
+    for name in ("max_line", "max_reply_lines", "max_pending_commands", "max_expectations",
+                 "expectation_timeout", "failed_login_alarm"):
+        assert "#ftplens.%s: " % name in registered, name
+    pcap = ROOT / "samples" / "seed-pasv.pcap"
+    field = ["ftplens.anomaly"]
+    assert "line_too_long" not in values(tshark.fields(pcap, field), "ftplens.anomaly")
+    cut = values(tshark.fields(pcap, field, extra=["-o", "ftplens.max_line:16"]), "ftplens.anomaly")
+    assert "line_too_long" in ",".join(cut)
+
+
 def test_split_reply_is_reassembled_with_exact_positions(tshark):
     """The 227 split across two segments is one PDU; each field points at its own bytes (PDML pos/size)."""
     if "split_227" not in FACTS_BY_NAME:

@@ -20,6 +20,7 @@
 //! relative time as `secs` and `nsecs` for `NSTime.new`, computed as the C plugin computes them.
 
 use ftplens::fields::{EXPERTS, ExpertGroup, FIELDS, FieldType, FrameRole, Severity};
+use ftplens::limits::LIMITS;
 use ftplens::present::{self, Target, Value};
 use ftplens::{Direction, EventKind, Expectation, Limits, Session};
 use mlua::prelude::*;
@@ -396,22 +397,54 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
         })?,
     )?;
 
-    // new_session(client_ip, client_port, server_ip, server_port) -> session
+    // new_session(client_ip, client_port, server_ip, server_port[, limits]) -> session; limits maps
+    // limit names (see limits()) to values, 0 keeping the default.
     m.set(
         "new_session",
         lua.create_function(
-            |_, (cip, cport, sip, sport): (Option<String>, u16, Option<String>, u16)| {
+            |_,
+             (cip, cport, sip, sport, limits): (
+                Option<String>,
+                u16,
+                Option<String>,
+                u16,
+                Option<LuaTable>,
+            )| {
+                let mut l = Limits::default();
+                if let Some(t) = limits {
+                    for (i, info) in LIMITS.iter().enumerate() {
+                        let v: Option<u64> = t.get(info.name)?;
+                        if let Some(v) = v.filter(|&v| v != 0) {
+                            l.set(i, v.min(info.max)).map_err(LuaError::external)?;
+                        }
+                    }
+                }
                 Ok(LuaSession {
-                    session: Session::new(
-                        socket(cip, cport),
-                        socket(sip, sport),
-                        Limits::default(),
-                    ),
+                    session: Session::new(socket(cip, cport), socket(sip, sport), l),
                     channels: HashMap::new(),
                     poisoned: false,
                 })
             },
         )?,
+    )?;
+
+    // limits() -> { {name, description, default, max, anomaly}, ... }: the core's limits, for the
+    // script's preferences.
+    m.set(
+        "limits",
+        lua.create_function(|lua, ()| {
+            let out = lua.create_table()?;
+            for l in LIMITS {
+                let t = lua.create_table()?;
+                t.set("name", l.name)?;
+                t.set("description", l.description)?;
+                t.set("default", l.default as f64)?;
+                t.set("max", l.max as f64)?;
+                t.set("anomaly", l.anomaly)?;
+                out.push(t)?;
+            }
+            Ok(out)
+        })?,
     )?;
 
     // log(level, message): Wireshark's log (tshark --log-level=info shows "info"); stderr outside it.

@@ -4,6 +4,7 @@
 //! the others go on. A closed output pipe ends the run quietly.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ftplens::Limits;
 use ftplens::capture::record::{Record, TransferRecord, write_str};
 use ftplens::capture::{Analyzer, CaptureReader, Options, ReadSummary, Stats};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -97,6 +98,19 @@ struct Common {
     /// Seconds a data connection may precede the reply or command that predicts it
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     late_window: f64,
+    /// Change a session limit (repeatable): max_line, max_reply_lines, max_pending_commands,
+    /// max_expectations, expectation_timeout (seconds) or failed_login_alarm; defaults and the
+    /// anomaly each raises are in the README, section Limits
+    #[arg(long = "limit", value_name = "NAME=N", value_parser = parse_limit)]
+    limits: Vec<String>,
+}
+
+/// Check a `--limit` value while the arguments are parsed (clap reports the error).
+fn parse_limit(s: &str) -> Result<String, String> {
+    Limits::default()
+        .set_by_name(s)
+        .map(|()| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Args)]
@@ -293,6 +307,13 @@ fn run(cli: Cli) -> io::Result<Status> {
     }
     let mut control_ports = vec![21];
     control_ports.extend(&common.ftp_port);
+    let mut limits = Limits::default();
+    for assignment in &common.limits {
+        if let Err(e) = limits.set_by_name(assignment) {
+            eprintln!("ftplens: --limit {assignment}: {e}");
+            return Ok(Status::Error);
+        }
+    }
     let base = Options {
         hash: !common.no_hash,
         tcp_timeout: common.tcp_timeout,
@@ -302,6 +323,7 @@ fn run(cli: Cli) -> io::Result<Status> {
         control_ports,
         extract_dir: out_dir,
         extract_listings: listings,
+        limits,
         ..Options::default()
     };
     let multi = inputs.len() > 1;
