@@ -7,6 +7,8 @@
 # concurrent sessions, PASV, EPSV and PORT transfers of bulk data, with ACKs, reordering and
 # retransmissions), then times, best of $RUNS (default 3):
 #   walk     ftplens-gen walk: read every record header, skip its data (the floor)
+#   hashwalk ftplens-gen walk --hash: the walk plus sha256 over every TCP payload byte (the floor
+#            with hashing: the data bytes, and the few control bytes too)
 #   nohash   ftplens log --no-hash
 #   log      ftplens log (sha256 of every transfer, sha2 crate with SHA-NI when the CPU has it)
 # and once: tshark -2 with its built-in ftp dissector printing the same facts (commands,
@@ -41,9 +43,9 @@ best_of() {
     echo "$best $rss"
 }
 
-ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.1f\", $1 / $2; else print \"inf\" }"; }
+ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1 / $2; else print \"inf\" }"; }
 
-printf '%-6s %10s %12s %12s %12s %12s %9s %9s\n' size frames walk_s nohash_s log_s tshark_s tshark/log nohash/walk
+printf '%-6s %10s %9s %11s %9s %9s %10s %11s %12s %12s\n' size frames walk_s hashwalk_s nohash_s log_s tshark_s tshark/log nohash/walk log/hashwalk
 for size in "${SIZES[@]}"; do
     cap="$DIR/bench-$size.pcap"
     if [ ! -s "$cap" ]; then
@@ -51,6 +53,7 @@ for size in "${SIZES[@]}"; do
     fi
     frames=$("$GEN" walk "$cap" | cut -d' ' -f1)
     read -r walk walk_rss < <(best_of "$GEN" walk "$cap")
+    read -r hashwalk hashwalk_rss < <(best_of "$GEN" walk --hash "$cap")
     read -r nohash nohash_rss < <(best_of "$BIN" log --no-hash "$cap")
     read -r log log_rss < <(best_of "$BIN" log "$cap")
     # Check the analysis found what the generator wrote.
@@ -71,8 +74,9 @@ for size in "${SIZES[@]}"; do
         tshark_s=$(awk "BEGIN{printf \"%.3f\", ($t1 - $t0) / 1e9}")
         tshark_rss=$(tail -1 "$DIR/.time")
     fi
-    printf '%-6s %10s %12s %12s %12s %12s %9s %9s\n' "$size" "$frames" "$walk" "$nohash" "$log" "$tshark_s" \
-        "$( [ "$tshark_s" = - ] && echo - || ratio "$tshark_s" "$log")" "$(ratio "$nohash" "$walk")"
+    printf '%-6s %10s %9s %11s %9s %9s %10s %11s %12s %12s\n' "$size" "$frames" "$walk" "$hashwalk" "$nohash" "$log" \
+        "$tshark_s" "$( [ "$tshark_s" = - ] && echo - || ratio "$tshark_s" "$log")" "$(ratio "$nohash" "$walk")" \
+        "$(ratio "$log" "$hashwalk")"
     printf '       peak RSS KB: walk %s, nohash %s, log %s, tshark %s; transfers %s of %s (%s complete)\n' \
         "$walk_rss" "$nohash_rss" "$log_rss" "$tshark_rss" "$got" "$want" "$complete"
 done

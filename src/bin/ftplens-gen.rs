@@ -1,4 +1,4 @@
-//! `ftplens-gen`: the benchmark's capture generator and baseline, std only.
+//! `ftplens-gen`: the benchmark's capture generator and baselines (std, and sha2 for the hash floor).
 //!
 //! ```text
 //! ftplens-gen capture --size 1G -o big.pcap   many concurrent FTP sessions: logins, PASV, EPSV and
@@ -6,6 +6,8 @@
 //!                                             reordering and retransmission
 //! ftplens-gen walk big.pcap                   a bare walk over the file's records (the floor any
 //!                                             pcap tool pays), for the benchmark's ratio
+//! ftplens-gen walk --hash big.pcap            the same, plus sha256 over every TCP payload byte (the
+//!                                             floor of a tool that hashes what it transfers)
 //! ```
 //!
 //! Frames are Ethernet + IPv4 + TCP with valid IP and TCP checksums. Output is deterministic for a
@@ -476,8 +478,25 @@ fn capture(size: u64, path: &str, seed: u64, concurrent: usize) -> io::Result<To
     Ok(t)
 }
 
-/// Read every record header of a classic pcap and skip its data: the least any reader does.
-fn walk(path: &str) -> io::Result<(u64, u64)> {
+/// The TCP payload of an Ethernet + IPv4 frame (what this generator writes); empty otherwise.
+fn tcp_payload(frame: &[u8]) -> &[u8] {
+    let ip = match frame.get(14..) {
+        Some(ip) if frame[12..14] == [0x08, 0x00] && ip.len() >= 20 && ip[9] == 6 => ip,
+        _ => return &[],
+    };
+    let tcp = &ip[((ip[0] & 0x0f) as usize * 4).min(ip.len())..];
+    match tcp.get(12) {
+        Some(off) => &tcp[((off >> 4) as usize * 4).min(tcp.len())..],
+        None => &[],
+    }
+}
+
+/// Read every record header of a classic pcap and skip its data: the least any reader does. With
+/// `hash`, also sha256 every TCP payload byte (one running digest; its cost per byte is a transfer
+/// digest's).
+fn walk(path: &str, hash: bool) -> io::Result<(u64, u64)> {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
     let mut f = File::open(path)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut have = 0usize;
@@ -496,6 +515,9 @@ fn walk(path: &str) -> io::Result<(u64, u64)> {
             }
             // Touch the frame so that the walk is not optimised to nothing.
             sum = sum.wrapping_add(buf[at + 16 + cap / 2] as u64);
+            if hash {
+                digest.update(tcp_payload(&buf[at + 16..at + 16 + cap]));
+            }
             frames += 1;
             bytes += cap as u64;
             at += 16 + cap;
@@ -511,6 +533,7 @@ fn walk(path: &str) -> io::Result<(u64, u64)> {
         }
     }
     std::hint::black_box(sum);
+    std::hint::black_box(digest.finalize());
     Ok((frames, bytes))
 }
 
@@ -526,7 +549,7 @@ fn parse_size(s: &str) -> Option<u64> {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: ftplens-gen capture [--size 1G] [--seed N] [--concurrent 64] -o FILE\n       ftplens-gen walk FILE"
+        "usage: ftplens-gen capture [--size 1G] [--seed N] [--concurrent 64] -o FILE\n       ftplens-gen walk [--hash] FILE"
     );
     ExitCode::from(2)
 }
@@ -559,16 +582,23 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some("walk") if args.len() == 2 => match walk(&args[1]) {
-            Ok((frames, bytes)) => {
-                println!("{frames} frames, {bytes} bytes");
-                ExitCode::SUCCESS
+        Some("walk") if (2..=3).contains(&args.len()) => {
+            let hash = args.len() == 3;
+            if hash && args[1] != "--hash" {
+                return usage();
             }
-            Err(e) => {
-                eprintln!("ftplens-gen: {}: {e}", args[1]);
-                ExitCode::from(2)
+            let path = &args[args.len() - 1];
+            match walk(path, hash) {
+                Ok((frames, bytes)) => {
+                    println!("{frames} frames, {bytes} bytes");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ftplens-gen: {path}: {e}");
+                    ExitCode::from(2)
+                }
             }
-        },
+        }
         _ => usage(),
     }
 }
