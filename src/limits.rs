@@ -125,7 +125,7 @@ pub static LIMITS: &[LimitInfo] = &[
     },
     LimitInfo {
         name: "max_expectations",
-        description: "Open data-channel predictions of one session; beyond it the oldest is closed",
+        description: "Open data-channel predictions of one session (a new PORT or passive reply already closes the unused one, so this is a backstop)",
         default: 16,
         max: 1 << 16,
         anomaly: "expectations_full",

@@ -303,6 +303,27 @@ mod tests {
         assert!(t.is_empty());
     }
 
+    /// A full table evicts its oldest prediction and says so (the CLI reports `expectations_full`).
+    #[test]
+    fn a_full_table_evicts_the_oldest_and_says_so() {
+        let mut t = ChannelTable::new(2, 300.0);
+        for (i, port) in [(0, 4001), (1, 4002), (2, 4003)] {
+            let mut e = pasv("192.168.1.109", None, "192.168.1.106");
+            e.port = port;
+            assert_eq!(t.insert(i, e, 0.0), i < 2, "insert {i}");
+        }
+        assert_eq!(t.len(), 2);
+        let to = |p| SocketAddr::new("192.168.1.109".parse().unwrap(), p);
+        assert!(
+            t.take(sa("192.168.1.106:5000"), to(4001)).is_none(),
+            "evicted"
+        );
+        assert_eq!(
+            t.take(sa("192.168.1.106:5000"), to(4003)).map(|(k, _)| k),
+            Some(2)
+        );
+    }
+
     #[test]
     fn table_storm_stays_bounded() {
         let mut t = ChannelTable::new(1000, 300.0);

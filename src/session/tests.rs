@@ -637,3 +637,45 @@ fn shrink_keeps_state_and_drops_events() {
     );
     assert!(ev.iter().any(|k| matches!(k, EventKind::DataExpected(_))));
 }
+
+/// Commands that never get a reply: past max_pending_commands the oldest is dropped, with
+/// `too_many_pending`, and the queue stays at the cap.
+#[test]
+fn too_many_pending_drops_the_oldest() {
+    let limits = Limits {
+        max_pending_commands: 4,
+        ..Limits::default()
+    };
+    let mut s = Session::new(None, None, limits);
+    let mut raised = 0;
+    for i in 0..10 {
+        let ev = kinds(&mut s, C, b"NOOP\r\n", i);
+        raised += anomalies(&ev)
+            .iter()
+            .filter(|a| **a == Anomaly::TooManyPending)
+            .count();
+    }
+    assert_eq!(raised, 6);
+    assert_eq!(s.pending.len(), 4);
+}
+
+/// A new announcement closes the unused prediction before it (so a session holds one at a time and
+/// max_expectations is only a backstop): a thousand PASV replies leave one open prediction, each
+/// earlier one ended as unused.
+#[test]
+fn predictions_are_superseded_not_accumulated() {
+    let mut s = session();
+    let mut unused = 0;
+    for i in 0..1000u64 {
+        kinds(&mut s, C, b"PASV\r\n", 2 * i);
+        let port = 2000 + i;
+        let reply = format!("227 (192,168,1,109,{},{})\r\n", port / 256, port % 256);
+        let ev = kinds(&mut s, S, reply.as_bytes(), 2 * i + 1);
+        unused += ev
+            .iter()
+            .filter(|k| matches!(k, EventKind::TransferEnded(t) if t.outcome == Outcome::Expired))
+            .count();
+        assert_eq!(s.open.len(), 1);
+    }
+    assert_eq!(unused, 999);
+}
