@@ -775,20 +775,35 @@ pub unsafe extern "C" fn ftplens_session_items(
     items_out: *mut *const ftplens_item,
     n_items_out: *mut usize,
 ) -> ftplens_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe { published(session, items_out, n_items_out, |out| &out.items) }
+}
+
+/// Hand the caller one of a session's published arrays (pointer and length), under the panic guard.
+///
+/// # Safety
+/// `session` must be NULL or a live handle; `ptr_out` and `n_out` must be NULL or writable.
+unsafe fn published<T>(
+    session: *const ftplens_session,
+    ptr_out: *mut *const T,
+    n_out: *mut usize,
+    pick: impl FnOnce(&Published) -> &[T],
+) -> ftplens_result {
     guard(FTPLENS_ERR_PANIC, || {
         // SAFETY: the caller guarantees a live handle or NULL, and writable outputs or NULL.
-        let (Some(h), Some(items), Some(n)) = (
+        let (Some(h), Some(ptr), Some(n)) = (
             unsafe { session.cast::<Handle>().as_ref() },
-            unsafe { items_out.as_mut() },
-            unsafe { n_items_out.as_mut() },
+            unsafe { ptr_out.as_mut() },
+            unsafe { n_out.as_mut() },
         ) else {
             return FTPLENS_ERR_NULL_ARGUMENT;
         };
         if h.poisoned {
             return FTPLENS_ERR_POISONED;
         }
-        *items = h.out.items.as_ptr();
-        *n = h.out.items.len();
+        let slice = pick(&h.out);
+        *ptr = slice.as_ptr();
+        *n = slice.len();
         FTPLENS_OK
     })
 }
@@ -806,8 +821,6 @@ pub unsafe extern "C" fn ftplens_session_summary(session: *const ftplens_session
     })
 }
 
-// ---------------------------------------------------------------------------------------- registries
-
 /// # Safety
 /// `session` must be a live handle; `runs_out` and `n_runs_out` must be writable.
 #[unsafe(no_mangle)]
@@ -816,22 +829,8 @@ pub unsafe extern "C" fn ftplens_session_packed(
     runs_out: *mut *const ftplens_packed,
     n_runs_out: *mut usize,
 ) -> ftplens_result {
-    guard(FTPLENS_ERR_PANIC, || {
-        // SAFETY: the caller guarantees a live handle or NULL, and writable outputs or NULL.
-        let (Some(h), Some(runs), Some(n)) = (
-            unsafe { session.cast::<Handle>().as_ref() },
-            unsafe { runs_out.as_mut() },
-            unsafe { n_runs_out.as_mut() },
-        ) else {
-            return FTPLENS_ERR_NULL_ARGUMENT;
-        };
-        if h.poisoned {
-            return FTPLENS_ERR_POISONED;
-        }
-        *runs = h.out.runs.as_ptr();
-        *n = h.out.runs.len();
-        FTPLENS_OK
-    })
+    // SAFETY: forwarded caller guarantees.
+    unsafe { published(session, runs_out, n_runs_out, |out| &out.runs) }
 }
 
 /// # Safety
@@ -930,6 +929,8 @@ pub unsafe extern "C" fn ftplens_session_release(session: *mut ftplens_session) 
         })
     }
 }
+
+// ---------------------------------------------------------------------------------------- registries
 
 #[unsafe(no_mangle)]
 pub extern "C" fn ftplens_anomaly_name(anomaly: ftplens_anomaly) -> *const c_char {
