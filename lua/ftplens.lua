@@ -166,6 +166,8 @@ local function init_state()
         data_frames = {}, -- frame -> channel
         ports = {},       -- port -> { chans = {channel...}, prev = Dissector or nil } (no Conversation API)
         sessions = 0,
+        ctrl = {},        -- control states with a core session, finished after the first pass
+        finished = false, -- the first pass is over
     }
 end
 init_state()
@@ -343,7 +345,10 @@ local function delegate(port, tvb, pinfo, tree)
     return 0
 end
 
+local finish_sessions -- defined with the control connections, below
+
 function proto_data.dissector(tvb, pinfo, tree)
+    if pinfo.visited and not S.finished then finish_sessions() end
     local ch
     if HAVE_CONVERSATION then
         local conv = Conversation.find_from_pinfo(pinfo, false)
@@ -392,6 +397,7 @@ local function start_session(cs, pinfo, src_is_server)
         cs.server_ip, cs.server_port, client_ip, client_port = da, dp, sa, sp
     end
     cs.sess = core.new_session(client_ip, client_port, cs.server_ip, cs.server_port, limit_prefs())
+    S.ctrl[#S.ctrl + 1] = cs
     S.sessions = S.sessions + 1
     cs.id = S.sessions
 end
@@ -401,12 +407,12 @@ local function sent_to_server(cs, pinfo)
 end
 
 -- A transfer's command and file for the data packets' Info column; ended channels free their port.
-local function note_transfer(cs, pinfo, ev)
+local function note_transfer(cs, ts, ev)
     local ch = get_channel(cs, ev.channel)
     ch.tls = ev.tls
     if ev.kind == "transfer_ended" then
         if ev.channel ~= 0 and not ch.ended_ts then
-            ch.ended_ts = pinfo.abs_ts
+            ch.ended_ts = ts
             if ch.bound then unclaim(ch) end
         end
         return
@@ -414,6 +420,47 @@ local function note_transfer(cs, pinfo, ev)
     if ch.command then return end
     ch.command = ev.command
     ch.file = ev.arg
+end
+
+-- The items a later frame added to frame f (such as response_in on a request).
+local function earlier_list(f)
+    local l = S.earlier[f]
+    if not l then l = {}; S.earlier[f] = l end
+    return l
+end
+
+-- Keep a feed's (or finish's) items, each with its destination: this frame (frame_items, or when
+-- that is nil among the items later frames add to `frame`), an earlier frame, or a data channel.
+local function keep_items(cs, r, frame, frame_items)
+    for _, it in ipairs(r.items) do
+        local l
+        if it.target == "earlier" and it.frame ~= frame then
+            l = earlier_list(it.frame)
+        elseif it.target == "channel" then
+            l = get_channel(cs, it.channel).items
+        else
+            l = frame_items or earlier_list(frame)
+        end
+        l[#l + 1] = it
+    end
+end
+
+-- After the first pass (the first call on a visited frame), as the C plugin does in its
+-- post-sequential routine: every connection is over, so transfers still open get their outcome.
+function finish_sessions()
+    S.finished = true
+    for _, cs in ipairs(S.ctrl) do
+        local ok, r = pcall(cs.sess.finish, cs.sess, cs.last_frame or 0, cs.last_ts or 0)
+        if ok then
+            for _, ev in ipairs(r.events) do
+                if ev.kind == "transfer_ended" then note_transfer(cs, cs.last_ts or 0, ev) end
+            end
+            keep_items(cs, r, cs.last_frame or 0, nil)
+        end
+        cs.sess = nil
+        cs.finished = true
+    end
+    S.ctrl = {}
 end
 
 -- First pass: feed whole lines to the session; keep what it says.
@@ -432,25 +479,15 @@ local function feed_pdu(cs, pinfo, bytes, to_server)
         if ev.kind == "data_expected" then
             expect_data(cs, pinfo, ev)
         elseif ev.kind == "transfer_started" or ev.kind == "transfer_ended" then
-            note_transfer(cs, pinfo, ev)
+            note_transfer(cs, pinfo.abs_ts, ev)
         elseif ev.kind == "tls_upgrade" then
             rec.tls_upgrade = true
         elseif ev.kind == "data_protected" then
             cs.prot_p = true
         end
     end
-    for _, it in ipairs(r.items) do
-        if it.target == "earlier" and it.frame ~= pinfo.number then
-            local l = S.earlier[it.frame]
-            if not l then l = {}; S.earlier[it.frame] = l end
-            l[#l + 1] = it
-        elseif it.target == "channel" then
-            local ch = get_channel(cs, it.channel)
-            ch.items[#ch.items + 1] = it
-        else
-            rec.items[#rec.items + 1] = it
-        end
-    end
+    keep_items(cs, r, pinfo.number, rec.items)
+    cs.last_frame, cs.last_ts = pinfo.number, pinfo.abs_ts
     rec.summary = r.summary
     if not HAVE_CONVERSATION then sweep(pinfo.abs_ts) end
     return rec
@@ -580,6 +617,7 @@ end
 -- The control dissector, as registered on tcp.port 21 (and set on claimed connections).
 function proto.dissector(tvb, pinfo, tree)
     if pinfo.visited then
+        if not S.finished then finish_sessions() end
         local t = tls_takes_over(tvb, pinfo, tree, nil)
         if t then return t end
         -- A claimed connection's earlier frames are not ftplens (the C plugin sets its conversation
@@ -602,7 +640,7 @@ function proto.dissector(tvb, pinfo, tree)
     end
     local t = tls_takes_over(tvb, pinfo, tree, cs)
     if t then return t end
-    if not cs.sess then
+    if not cs.sess and not cs.finished then
         -- Who is the server? The core's verdict on these bytes, else the registered port.
         local v = core.classify(tvb:raw())
         local src_is_server

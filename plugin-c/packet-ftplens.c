@@ -124,8 +124,11 @@ typedef struct {
 
 /* One control connection. */
 typedef struct {
-    ftplens_session *sess;    /* NULL until the connection is claimed */
+    ftplens_session *sess;    /* NULL until the connection is claimed, and after the first pass */
+    gboolean finished;        /* the first pass is over: the session was finished and freed */
     guint32 id;
+    guint32 last_frame;       /* the last frame fed, and its time: where a finish's items show */
+    double last_ts;
     address server_addr;
     guint32 server_port;
     gboolean prot_p;          /* DATA_PROTECTED seen */
@@ -177,7 +180,7 @@ typedef struct {
     guint32 len;
 } eo_rec_t;
 
-static GPtrArray *sessions;          /* ftplens_session*, freed at file end */
+static GPtrArray *sessions;          /* ctrl_conv_t* with a core session, finished after the first pass */
 static guint32 session_count;
 static wmem_map_t *earlier_items;    /* frame number -> packed_t of items added by later frames */
 
@@ -428,7 +431,7 @@ start_session(ctrl_conv_t *cs, packet_info *pinfo, gboolean src_is_server)
     }
     cs->sess = ftplens_session_new(&cfg);
     if (cs->sess)
-        g_ptr_array_add(sessions, cs->sess);
+        g_ptr_array_add(sessions, cs);
     cs->id = ++session_count;
 }
 
@@ -481,12 +484,50 @@ note_transfer(ctrl_conv_t *cs, pdu_rec_t *rec, const ftplens_event *ev)
             name = wmem_strdup_printf(wmem_file_scope(), "%s.partial-at-%" PRIu64, name, ev->rest_offset);
         ch->export_name = name;
     }
+    if (!rec)
+        return;
     tap_transfer_t tt;
     tt.command = ch->command;
     tt.path = wmem_strdup(wmem_file_scope(), *path ? path : "(none)");
     if (!rec->tap.transfers)
         rec->tap.transfers = wmem_array_new(wmem_file_scope(), sizeof(tap_transfer_t));
     wmem_array_append_one(rec->tap.transfers, tt);
+}
+
+/* The list of items a later frame added to frame f (such as response_in on a request). */
+static packed_t *
+earlier_list(guint32 f)
+{
+    packed_t *list = (packed_t *)wmem_map_lookup(earlier_items, GUINT_TO_POINTER(f));
+    if (!list) {
+        list = wmem_new0(wmem_file_scope(), packed_t);
+        wmem_map_insert(earlier_items, GUINT_TO_POINTER(f), list);
+    }
+    return list;
+}
+
+/* Keep the last feed's (or finish's) items packed, each run with its destination: this frame (in
+ * frame_items, or when that is NULL among the items later frames add to `frame`), an earlier frame,
+ * or a data channel. */
+static void
+keep_items(ctrl_conv_t *cs, guint32 frame, packed_t *frame_items)
+{
+    const ftplens_packed *runs = NULL;
+    size_t n_runs = 0;
+
+    if (ftplens_session_packed(cs->sess, &runs, &n_runs) != FTPLENS_OK)
+        return;
+    for (size_t i = 0; i < n_runs; i++) {
+        const ftplens_packed *run = &runs[i];
+        packed_t *dest;
+        if (run->target == FTPLENS_TARGET_EARLIER && run->target_frame != frame)
+            dest = earlier_list((guint32)run->target_frame);
+        else if (run->target == FTPLENS_TARGET_CHANNEL)
+            dest = &get_channel(cs, run->channel_id)->items;
+        else
+            dest = frame_items ? frame_items : earlier_list(frame);
+        packed_append(dest, run);
+    }
 }
 
 /* First pass: feed whole lines to the session; keep what it says. The record itself is the packet's
@@ -496,8 +537,7 @@ feed_pdu(ctrl_conv_t *cs, packet_info *pinfo, const guint8 *buf, guint len, gboo
 {
     pdu_rec_t *rec = wmem_new0(pinfo->pool, pdu_rec_t);
     const gchar *summary;
-    size_t n_events = 0, n_runs = 0;
-    const ftplens_packed *runs = NULL;
+    size_t n_events = 0;
     ftplens_result r;
 
     rec->to_server = to_server;
@@ -552,27 +592,9 @@ feed_pdu(ctrl_conv_t *cs, packet_info *pinfo, const guint8 *buf, guint len, gboo
         }
     }
 
-    /* Keep the items packed, each run with its destination: this frame, an earlier frame (such as
-     * response_in on the request), or a data channel. */
-    if (ftplens_session_packed(cs->sess, &runs, &n_runs) == FTPLENS_OK) {
-        for (size_t i = 0; i < n_runs; i++) {
-            const ftplens_packed *run = &runs[i];
-            packed_t *dest;
-            if (run->target == FTPLENS_TARGET_EARLIER && run->target_frame != pinfo->num) {
-                guint32 f = (guint32)run->target_frame;
-                dest = (packed_t *)wmem_map_lookup(earlier_items, GUINT_TO_POINTER(f));
-                if (!dest) {
-                    dest = wmem_new0(wmem_file_scope(), packed_t);
-                    wmem_map_insert(earlier_items, GUINT_TO_POINTER(f), dest);
-                }
-            } else if (run->target == FTPLENS_TARGET_CHANNEL) {
-                dest = &get_channel(cs, run->channel_id)->items;
-            } else {
-                dest = &rec->items;
-            }
-            packed_append(dest, run);
-        }
-    }
+    keep_items(cs, pinfo->num, &rec->items);
+    cs->last_frame = pinfo->num;
+    cs->last_ts = nstime_to_sec(&pinfo->abs_ts);
     summary = ftplens_session_summary(cs->sess);
     rec->summary = *summary ? wmem_strdup(wmem_file_scope(), summary) : (gchar *)"";
     /* Everything is copied: let the session give back its output buffers until the next feed (a
@@ -683,7 +705,7 @@ dissect_ftplens(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data 
     conversation_t *conv = find_or_create_conversation(pinfo);
     ctrl_conv_t *cs = get_ctrl_conv(conv, !PINFO_FD_VISITED(pinfo));
 
-    if (cs && !cs->sess && !PINFO_FD_VISITED(pinfo)) {
+    if (cs && !cs->sess && !cs->finished && !PINFO_FD_VISITED(pinfo)) {
         /* Who is the server? The core's verdict on these bytes, else the registered port. */
         guint len = tvb_captured_length(tvb);
         ftplens_verdict v = ftplens_heuristic(tvb_get_ptr(tvb, 0, len), len);
@@ -959,12 +981,45 @@ ftplens_init(void)
     session_count = 0;
 }
 
+/* After the first pass (tshark -2 before its second pass, Wireshark once a file is read): tell every
+ * session that its connection is over, so that transfers still open get their outcome ("unknown") on
+ * their data packets and the session's last frame, and free the sessions: later passes only read what
+ * the first one kept. */
+static void
+ftplens_finish_sessions(void)
+{
+    if (!sessions)
+        return;
+    for (guint i = 0; i < sessions->len; i++) {
+        ctrl_conv_t *cs = (ctrl_conv_t *)g_ptr_array_index(sessions, i);
+        size_t n_events = 0;
+        if (!cs->sess)
+            continue;
+        if (ftplens_session_finish(cs->sess, cs->last_frame, cs->last_ts, &n_events) == FTPLENS_OK) {
+            for (size_t e = 0; e < n_events; e++) {
+                ftplens_event ev;
+                if (ftplens_session_event(cs->sess, e, &ev) == FTPLENS_OK &&
+                    ev.kind == FTPLENS_EVENT_TRANSFER_ENDED)
+                    note_transfer(cs, NULL, &ev);
+            }
+            keep_items(cs, cs->last_frame, NULL);
+        }
+        ftplens_session_free(cs->sess);
+        cs->sess = NULL;
+        cs->finished = TRUE;
+    }
+    g_ptr_array_set_size(sessions, 0);
+}
+
 static void
 ftplens_cleanup(void)
 {
     if (sessions) {
-        for (guint i = 0; i < sessions->len; i++)
-            ftplens_session_free((ftplens_session *)g_ptr_array_index(sessions, i));
+        for (guint i = 0; i < sessions->len; i++) {
+            ctrl_conv_t *cs = (ctrl_conv_t *)g_ptr_array_index(sessions, i);
+            ftplens_session_free(cs->sess);
+            cs->sess = NULL;
+        }
         g_ptr_array_free(sessions, TRUE);
         sessions = NULL;
     }
@@ -1114,6 +1169,7 @@ proto_register_ftplens(void)
 
     register_init_routine(ftplens_init);
     register_cleanup_routine(ftplens_cleanup);
+    register_postseq_cleanup_routine(ftplens_finish_sessions);
     earlier_items = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_direct_hash, g_direct_equal);
 
     ftplens_tap = register_tap("ftplens");

@@ -392,6 +392,26 @@ def test_limit_preferences_reach_the_core(lua_home, capture_path):
     assert "line_too_long" in ",".join(r["ftplens.anomaly"] for r in cut)
 
 
+def test_transfer_open_at_capture_end_has_outcome_unknown(lua_home, c_home, tmp_path):
+    """As the C plugin: once the first pass is over every session is finished, so a transfer the
+    capture ends in the middle of shows the outcome "unknown", and the fallback's fields equal the
+    plugin's there."""
+    gen_spec = importlib.util.spec_from_file_location("ftplens_hostile_gen", ROOT / "tests/hostile/gen.py")
+    gen = importlib.util.module_from_spec(gen_spec)
+    gen_spec.loader.exec_module(gen)
+    pcap = tmp_path / "endless.pcap"
+    gen.generate("endless_data", 64 * 1024, str(pcap))
+    os.chmod(tmp_path, 0o755)
+    os.chmod(pcap, 0o644)
+    fields = ["ftplens-data.command", "ftplens-data.outcome", "ftplens-data.end_frame",
+              "ftplens.transfer.outcome", "ftplens.transfer.file"]
+    lua = _rows(pcap, fields, lua_home)
+    data = [r for r in lua if r["ftplens-data.command"]]
+    assert len(data) > 40 and {r["ftplens-data.outcome"] for r in data} == {"unknown"}
+    assert [r["ftplens.transfer.outcome"] for r in lua if r["ftplens.transfer.outcome"]] == ["unknown"]
+    assert lua == _rows(pcap, fields, c_home)
+
+
 def test_one_pass_shows_what_two_passes_show(lua_home):
     """State is computed on the first pass only; a second pass shows the stored items (plus response_in)."""
     pcap = harness.HANDMADE_DIR / "pipelined.pcap"

@@ -154,3 +154,35 @@ def test_export_size_cap(tshark, tmp_path):
     assert _export(tshark, pcap) == {"large.bin": content}
     capped = _export(tshark, pcap, ["-o", "ftplens.export_max_mib:1"])
     assert capped == {"large.bin": content[:1024 * 1024]}
+
+
+# ------------------------------------------------------------------------------------------ capture end
+
+
+def _endless_download(path: Path):
+    """PASV, RETR, then a data connection that the capture ends in the middle of (no FIN, no 226)."""
+    spec = importlib.util.spec_from_file_location("ftplens_hostile_gen", ROOT / "tests/hostile/gen.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    gen.generate("endless_data", 64 * 1024, str(path))
+    os.chmod(path, 0o644)
+    return path
+
+
+def test_transfer_open_at_capture_end_has_outcome_unknown(tshark, tmp_path):
+    """After the first pass every session is finished: a transfer still running when the capture
+    stops shows the outcome "unknown" on its data packets and on the session's last control frame,
+    with no end frame (there is no final reply)."""
+    pcap = _endless_download(tmp_path / "endless.pcap")
+    rows = tshark.fields(pcap, ["ftplens-data.command", "ftplens-data.outcome", "ftplens-data.end_frame",
+                                "ftplens.transfer.outcome", "ftplens.transfer.file"])
+    data = [r for r in rows if r["ftplens-data.command"]]
+    assert len(data) > 40
+    assert all(r["ftplens-data.outcome"] == ["unknown"] for r in data)
+    assert not values(data, "ftplens-data.end_frame")
+    ended = [(r["ftplens.transfer.file"], r["ftplens.transfer.outcome"]) for r in rows
+             if r["ftplens.transfer.outcome"]]
+    assert ended == [(["endless.bin"], ["unknown"])]
+    # One pass cannot know it yet: the outcome appears only when the capture has been read.
+    one = tshark.fields(pcap, ["ftplens-data.outcome"], two_pass=False)
+    assert not values(one, "ftplens-data.outcome")

@@ -274,6 +274,22 @@ impl LuaUserData for LuaSession {
                 }
             },
         );
+        // s:finish(frame, ts) -> { summary, items, events }: the connection is over (transfers still
+        // open end with outcome "unknown").
+        methods.add_method_mut("finish", |lua, this, (frame, ts): (f64, f64)| {
+            if this.poisoned {
+                return Err(LuaError::runtime("ftplens core: session poisoned"));
+            }
+            match catch_unwind(AssertUnwindSafe(|| {
+                this.session.finish(frame as u64, ts).to_vec()
+            })) {
+                Ok(events) => this.result(lua, &events),
+                Err(_) => {
+                    this.poisoned = true;
+                    Err(LuaError::runtime("ftplens core: internal error (panic)"))
+                }
+            }
+        });
         // s:matches(channel, ip_a, port_a, ip_b, port_b) -> bool: does the TCP connection between
         // these endpoints (either may have opened it) carry this predicted channel?
         methods.add_method(

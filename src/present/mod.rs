@@ -367,7 +367,8 @@ fn ended<'a>(b: &mut Builder<'a>, t: &'a Transfer) {
     }
     b.target = Target::Channel(t.channel_id);
     b.generated(Field::DataOutcome, ValueRef::Str(t.outcome.name().into()));
-    if t.outcome != Outcome::Expired {
+    // No end frame without a final reply: an unused prediction, or a transfer the capture ended.
+    if t.outcome != Outcome::Expired && t.end_frame != 0 {
         b.generated(Field::DataEndFrame, ValueRef::Frame(t.end_frame));
     }
     if let Some(ReplyCode(c)) = t.reply_code {
