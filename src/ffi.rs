@@ -11,11 +11,9 @@ use crate::present::packed::{self, PackedValue, UnpackError};
 use crate::present::{self, Target, ValueRef};
 use crate::session::{Event, EventKind, LoginState, Outcome};
 use crate::{Anomaly, DataMode, Direction, Limits, Session};
-use std::collections::BTreeMap;
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::c_char;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
 
 /// The header, as bindgen reads it.
 #[allow(
@@ -43,21 +41,9 @@ fn guard<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
 }
 
-/// A process-wide NUL-terminated copy of a static string. The set of static strings is finite (the
-/// registries and RFC tables), so the map stays small. Keyed by address, so a lookup is a few integer
-/// compares. A BTreeMap rather than a HashMap: its nodes are referenced from their start, so valgrind
-/// sees the leaked copies as reachable rather than "possibly lost".
+/// A process-wide NUL-terminated copy of a static string (interned once: see [`packed::intern`]).
 fn static_cstr(s: &'static str) -> *const c_char {
-    static INTERN: Mutex<BTreeMap<(usize, usize), &'static CStr>> = Mutex::new(BTreeMap::new());
-    let mut map = INTERN.lock().unwrap_or_else(|p| p.into_inner());
-    let c = map
-        .entry((s.as_ptr() as usize, s.len()))
-        .or_insert_with(|| Box::leak(to_cstring(s).into_boxed_c_str()));
-    c.as_ptr()
-}
-
-fn to_cstring(s: &str) -> CString {
-    CString::new(s.replace('\0', "\u{fffd}")).unwrap_or_default()
+    packed::intern(s).1.as_ptr()
 }
 
 // ---------------------------------------------------------------------------------------- library
@@ -301,8 +287,8 @@ fn offset_ptr(offset: usize) -> *const c_char {
 }
 
 impl Published {
-    /// Copy `s` into the arena, NUL-terminated, with NUL characters replaced by U+FFFD (as
-    /// [`to_cstring`] does); returns its placeholder pointer ([`offset_ptr`]).
+    /// Copy `s` into the arena, NUL-terminated, with NUL characters replaced by U+FFFD; returns its
+    /// placeholder pointer ([`offset_ptr`]).
     fn text(&mut self, s: &str) -> *const c_char {
         let at = self.arena.len();
         let bytes = s.as_bytes();
@@ -380,6 +366,11 @@ impl Published {
         let summary = self.text(&present::summary(events));
         self.summary = Some(summary.addr() - 1);
         self.seal();
+        for (out, item) in self.items.iter_mut().zip(&refs) {
+            if let ValueRef::Static(s) = item.value {
+                out.string_value = static_cstr(s);
+            }
+        }
     }
 
     fn summary(&self) -> *const c_char {
@@ -512,6 +503,8 @@ impl Published {
         (out.target, out.target_frame, out.channel_id) = target_code(it.target);
         match &it.value {
             ValueRef::Str(s) => out.string_value = self.text(s),
+            // A real address, not an arena offset: set once the arena is sealed (publish).
+            ValueRef::Static(_) => {}
             ValueRef::Uint(n) | ValueRef::Frame(n) => out.uint_value = *n,
             ValueRef::Bool(b) => out.uint_value = u64::from(*b),
             ValueRef::Time(t) => out.time_value = *t,
@@ -1007,6 +1000,7 @@ pub unsafe extern "C" fn ftplens_expert_get(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CStr;
 
     #[test]
     fn registries_match_header_constants() {

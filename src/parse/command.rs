@@ -135,11 +135,31 @@ pub static COMMANDS: &[CommandInfo] = &[
     cmd("SYST", 959, "System"),
     cmd("TYPE", 959, "Representation type"),
     cmd("USER", 959, "User name"),
-    cmd("XCUP", 775, "Change to parent directory (RFC 775)"),
-    cmd("XMKD", 775, "Make directory (RFC 775)"),
-    cmd("XPWD", 775, "Print working directory (RFC 775)"),
-    cmd("XRMD", 775, "Remove directory (RFC 775)"),
+    cmd("XCUP", 775, "Change to parent directory"),
+    cmd("XMKD", 775, "Make directory"),
+    cmd("XPWD", 775, "Print working directory"),
+    cmd("XRMD", 775, "Remove directory"),
 ];
+
+impl CommandInfo {
+    /// The description with its RFC, as dissectors show it: `Enter passive mode (RFC 959)`. Static:
+    /// made once for the whole table.
+    pub fn full_description(&self) -> &'static str {
+        static FULL: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        let full = FULL.get_or_init(|| {
+            COMMANDS
+                .iter()
+                .map(|c| match c.rfc {
+                    0 => c.description,
+                    rfc => &*Box::leak(format!("{} (RFC {rfc})", c.description).into_boxed_str()),
+                })
+                .collect()
+        });
+        COMMANDS
+            .binary_search_by(|c| c.verb.cmp(self.verb))
+            .map_or(self.description, |i| full[i])
+    }
+}
 
 /// Find a verb in [`COMMANDS`], ignoring case (RFC 959 5.3).
 pub fn lookup_verb(verb: &[u8]) -> Option<&'static CommandInfo> {

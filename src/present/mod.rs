@@ -49,6 +49,9 @@ pub struct Item {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ValueRef<'a> {
     Str(Cow<'a, str>),
+    /// Text from a fixed table (reply meanings, command descriptions, mode and outcome names):
+    /// presenters may keep a reference instead of a copy.
+    Static(&'static str),
     Uint(u64),
     Bool(bool),
     Frame(u64),
@@ -81,6 +84,7 @@ impl ItemRef<'_> {
             generated: self.generated,
             value: match self.value {
                 ValueRef::Str(s) => Value::Str(s.into_owned()),
+                ValueRef::Static(s) => Value::Str(s.to_string()),
                 ValueRef::Uint(n) => Value::Uint(n),
                 ValueRef::Bool(b) => Value::Bool(b),
                 ValueRef::Frame(n) => Value::Frame(n),
@@ -174,10 +178,7 @@ pub(crate) fn item_refs(events: &[Event]) -> Vec<ItemRef<'_>> {
                     if let Some(info) = crate::parse::lookup_verb(verb.as_bytes()) {
                         b.generated(
                             Field::RequestDescription,
-                            ValueRef::Str(match info.rfc {
-                                0 => info.description.into(),
-                                rfc => format!("{} (RFC {rfc})", info.description).into(),
-                            }),
+                            ValueRef::Static(info.full_description()),
                         );
                     }
                 }
@@ -216,7 +217,7 @@ pub(crate) fn item_refs(events: &[Event]) -> Vec<ItemRef<'_>> {
             }
             EventKind::DataProtected => {}
             EventKind::Anomaly { anomaly, detail } => {
-                b.generated(Field::Anomaly, ValueRef::Str(anomaly.name().into()));
+                b.generated(Field::Anomaly, ValueRef::Static(anomaly.name()));
                 b.expert(Expert::for_anomaly(*anomaly), detail);
             }
         }
@@ -271,22 +272,17 @@ fn reply<'a>(b: &mut Builder<'a>, ev: &Event, r: &'a crate::session::Reply) {
         Field::ResponseClass,
         1,
         None,
-        ValueRef::Str(reply_class(code).into()),
+        ValueRef::Static(reply_class(code)),
     );
     b.add(
         Field::ResponseCategory,
         1,
         None,
-        ValueRef::Str(reply_category(code).into()),
+        ValueRef::Static(reply_category(code)),
     );
     let meaning = reply_meaning(code);
     if !meaning.is_empty() {
-        b.add(
-            Field::ResponseMeaning,
-            1,
-            None,
-            ValueRef::Str(meaning.into()),
-        );
+        b.add(Field::ResponseMeaning, 1, None, ValueRef::Static(meaning));
     }
     let at = b.within(4, b.span.1.saturating_sub(4));
     b.add(Field::ResponseArg, 0, at, ValueRef::Str(r.text().into()));
@@ -323,7 +319,7 @@ pub fn arithmetic(e: &Expectation) -> String {
 }
 
 fn expected(b: &mut Builder<'_>, e: &Expectation) {
-    b.generated(Field::DataMode, ValueRef::Str(e.mode.name().into()));
+    b.generated(Field::DataMode, ValueRef::Static(e.mode.name()));
     match e.endpoint.addr.or(e.listener) {
         Some(ip @ IpAddr::V4(_)) => {
             b.generated(Field::DataIp, ValueRef::Ip(ip));
@@ -350,23 +346,20 @@ fn expected(b: &mut Builder<'_>, e: &Expectation) {
         Field::DataChannelId,
         ValueRef::Uint(u64::from(e.channel_id)),
     );
-    b.generated(Field::DataModeName, ValueRef::Str(e.mode.name().into()));
+    b.generated(Field::DataModeName, ValueRef::Static(e.mode.name()));
     b.generated(Field::DataSetupFrame, ValueRef::Frame(e.setup_frame));
 }
 
 fn ended<'a>(b: &mut Builder<'a>, t: &'a Transfer) {
     if !t.command.is_empty() {
         b.generated(Field::TransferFile, ValueRef::Str(t.path.as_str().into()));
-        b.generated(
-            Field::TransferOutcome,
-            ValueRef::Str(t.outcome.name().into()),
-        );
+        b.generated(Field::TransferOutcome, ValueRef::Static(t.outcome.name()));
     }
     if t.channel_id == 0 {
         return;
     }
     b.target = Target::Channel(t.channel_id);
-    b.generated(Field::DataOutcome, ValueRef::Str(t.outcome.name().into()));
+    b.generated(Field::DataOutcome, ValueRef::Static(t.outcome.name()));
     // No end frame without a final reply: an unused prediction, or a transfer the capture ended.
     if t.outcome != Outcome::Expired && t.end_frame != 0 {
         b.generated(Field::DataEndFrame, ValueRef::Frame(t.end_frame));

@@ -18,6 +18,8 @@
 //!         kind 1 uint, kind 2 bool, kind 3 frame number: varint
 //!         kind 4 time:  8 bytes, f64 little-endian
 //!         kind 5 IPv4:  4 bytes;  kind 6 IPv6: 16 bytes
+//!         kind 7 static text (a reply meaning, a command description, a mode name): varint index
+//!                into this process's table of interned texts ([`intern`])
 //! expert  varint index, then text as above                    (bit 5)
 //! ```
 //!
@@ -25,8 +27,10 @@
 //! against the input and never reads past it: a damaged run gives an error, not a crash.
 
 use super::{ItemRef, Target, ValueRef};
-use std::ffi::CStr;
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
 use std::net::IpAddr;
+use std::sync::{Mutex, RwLock};
 
 const KIND_TEXT: u8 = 0;
 const KIND_UINT: u8 = 1;
@@ -35,6 +39,7 @@ const KIND_FRAME: u8 = 3;
 const KIND_TIME: u8 = 4;
 const KIND_IPV4: u8 = 5;
 const KIND_IPV6: u8 = 6;
+const KIND_STATIC: u8 = 7;
 const KIND_MASK: u8 = 0b111;
 const GENERATED: u8 = 1 << 3;
 const HAS_SPAN: u8 = 1 << 4;
@@ -72,6 +77,7 @@ pub(crate) fn pack(items: &[ItemRef<'_>], out: &mut Vec<u8>, runs: &mut Vec<Run>
 fn pack_item(it: &ItemRef<'_>, out: &mut Vec<u8>) {
     let kind = match it.value {
         ValueRef::Str(_) => KIND_TEXT,
+        ValueRef::Static(_) => KIND_STATIC,
         ValueRef::Uint(_) => KIND_UINT,
         ValueRef::Bool(_) => KIND_BOOL,
         ValueRef::Frame(_) => KIND_FRAME,
@@ -99,6 +105,7 @@ fn pack_item(it: &ItemRef<'_>, out: &mut Vec<u8>) {
     }
     match &it.value {
         ValueRef::Str(s) => put_text(out, s),
+        ValueRef::Static(s) => put_varint(out, u64::from(intern(s).0)),
         ValueRef::Uint(n) | ValueRef::Frame(n) => put_varint(out, *n),
         ValueRef::Bool(b) => put_varint(out, u64::from(*b)),
         ValueRef::Time(t) => out.extend_from_slice(&t.to_le_bytes()),
@@ -110,6 +117,51 @@ fn pack_item(it: &ItemRef<'_>, out: &mut Vec<u8>) {
         put_text(out, message);
     }
 }
+
+/// Texts from fixed tables, each copied once, NUL-terminated, for the life of the process: their
+/// index (what a packed run stores) and the copy. The set is finite (the registries and RFC tables
+/// of this crate: a few hundred strings), so the table stays small. Keyed by address, so a lookup is
+/// a few integer compares.
+pub(crate) fn intern(s: &'static str) -> (u32, &'static CStr) {
+    let key = (s.as_ptr() as usize, s.len());
+    if let Some(&(i, c)) = INTERNED_BY_ADDR
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
+        return (i, c);
+    }
+    let mut by_addr = INTERNED_BY_ADDR.write().unwrap_or_else(|p| p.into_inner());
+    let mut texts = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
+    let entry = by_addr.entry(key).or_insert_with(|| {
+        let c: &'static CStr = Box::leak(
+            CString::new(s.replace('\0', "\u{fffd}"))
+                .unwrap_or_default()
+                .into_boxed_c_str(),
+        );
+        texts.push(c);
+        ((texts.len() - 1) as u32, c)
+    });
+    *entry
+}
+
+/// The interned text with this index.
+fn interned(index: u32) -> Option<&'static CStr> {
+    INTERNED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(index as usize)
+        .copied()
+}
+
+static INTERNED: Mutex<Vec<&'static CStr>> = Mutex::new(Vec::new());
+/// A BTreeMap rather than a HashMap: its nodes are referenced from their start, so valgrind sees
+/// the table (and the leaked copies) as reachable rather than "possibly lost".
+static INTERNED_BY_ADDR: RwLock<BTreeMap<TextAddr, (u32, &'static CStr)>> =
+    RwLock::new(BTreeMap::new());
+
+/// A static text's address and length.
+type TextAddr = (usize, usize);
 
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
@@ -195,7 +247,7 @@ pub fn unpack_next<'a>(
         KIND_TIME => PackedValue::Time(f64::from_le_bytes(r.array()?)),
         KIND_IPV4 => PackedValue::Ipv4(r.array()?),
         KIND_IPV6 => PackedValue::Ipv6(r.array()?),
-        _ => return Err(UnpackError::Invalid),
+        _ => PackedValue::Text(interned(r.varint_u32()?).ok_or(UnpackError::Invalid)?),
     };
     let expert = if head & HAS_EXPERT != 0 {
         Some((r.varint_u32()?, r.text()?))
@@ -456,6 +508,12 @@ mod tests {
         assert_eq!(
             unpack_next(&text_without_nul, &mut pos),
             Err(UnpackError::Invalid)
+        );
+        let unknown_static = [KIND_STATIC, Field::ResponseClass as u8, 1, 0xff, 0xff, 0x3f];
+        assert_eq!(
+            unpack_next(&unknown_static, &mut pos),
+            Err(UnpackError::Invalid),
+            "a static text index nobody interned"
         );
         assert_eq!(pos, 0, "a failed decode does not move the position");
     }

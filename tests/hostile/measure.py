@@ -43,9 +43,10 @@ CLI_RSS_PER_CONN_KB = 4
 PLUGIN_RSS_MB = 32
 # Bytes the plugin may keep per unit of each scenario: (fact that counts the units, bytes each).
 PLUGIN_PER_UNIT = {
-    # per 227 reply: its packed items (~300 bytes) and the Wireshark conversation that predicts its
-    # data connection (~650 bytes; Wireshark frees conversations only when the file closes)
-    "pasv_storm": ("n", 1024),
+    # per 227 reply: its packed items and channel record (~400 bytes with the PASV's) and the
+    # Wireshark conversation that predicts its data connection (~650 bytes; Wireshark frees
+    # conversations only when the file closes). Measured: 1.05 KB.
+    "pasv_storm": ("n", 1280),
     # per PORT command: the same, but two conversations (the named host, and the client's own
     # address in case it sits behind NAT) and a bounce expert note
     "port_storm": ("n", 2048),
