@@ -15,8 +15,6 @@
 # Then:  cc prog.c $(pkg-config --cflags --libs ftplens)                                   shared
 #        cc prog.c $(pkg-config --cflags ftplens) $(pkg-config --variable=static_libs ftplens)  static
 # Run ldconfig after installing into a system directory.
-#
-# Owner: python/C-library helper (see AGENTS-NOTES.md).
 
 PREFIX        ?= /usr/local
 LIBDIR        ?= $(PREFIX)/lib

@@ -17,8 +17,6 @@
 # LUA_VERSION is the Lua that the Wireshark in use embeds (`tshark -v` says "with Lua 5.2.4"); it is
 # read from $(LUA_TSHARK) -v when not given, and defaults to 5.2 (Debian 12's Wireshark 4.0).
 # The module never links a Lua: it uses the host's.
-#
-# Owner: lua helper (see AGENTS-NOTES.md).
 
 LUA_TSHARK      ?= tshark
 ifeq ($(origin LUA_VERSION),undefined)

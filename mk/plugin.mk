@@ -4,8 +4,6 @@
 #   make plugin                      build build/ftplens.so
 #   make install                     ... and copy it to the personal plugin folder
 #   HOME=/tmp/h make install         ... of a throwaway home
-#
-# Owner: plugin helper (see AGENTS-NOTES.md).
 
 PLUGIN_PKG        ?= wireshark
 # Build against another Wireshark's headers and libraries: PLUGIN_SYSROOT=/path/to/a/root (a debootstrap of

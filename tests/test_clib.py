@@ -1,6 +1,5 @@
 """The installed C library: `make install-lib PREFIX=...`, pkg-config, examples/c/example.c, valgrind.
 
-Owner: python/C-library helper (see AGENTS-NOTES.md).
 """
 
 from __future__ import annotations

@@ -5,8 +5,6 @@ The captures are generated into a temp dir by tests/hostile/gen.py (never commit
 sizes (a million PASV replies, 100,000 connections, a 1 GB line, ten million one-byte segments, a
 1 GB never-ending data connection, a million PORTs to third parties) run by hand with
 scripts/hostile-full.sh, which records the figures.
-
-Owner: hardening helper (see AGENTS-NOTES.md).
 """
 from __future__ import annotations
 

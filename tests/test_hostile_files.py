@@ -6,8 +6,6 @@ a message on standard error that names the file and says what is wrong, never a 
 symlink found there, and never overwrite anything. tests/cli_capture.rs (the CLI helper's) covers
 the basic cases (a cut last record, garbage after the records, text, empty and missing files,
 ../ and absolute names, NUL bytes, one long name, two colliding names); these are the rest.
-
-Owner: hardening helper (see AGENTS-NOTES.md).
 """
 from __future__ import annotations
 

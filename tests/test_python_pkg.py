@@ -5,7 +5,6 @@ The install runs the in-tree build backend, which runs `cargo build --release --
 bundles libftplens.so into the wheel. Set FTPLENS_TEST_CLEAN_CLONE=1 to install from a `git clone` of
 HEAD instead, with no target/ at all (a full release build: minutes).
 
-Owner: python/C-library helper (see AGENTS-NOTES.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
 """The C ABI driven from C (fuzz/c/replay.c) over every committed fuzz seed and crash input, under
 valgrind (no error, no leak) and under ASan + UBSan: scripts/valgrind-clib.sh.
-
-Owner: hardening helper (see AGENTS-NOTES.md).
 """
 from __future__ import annotations
 
