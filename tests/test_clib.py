@@ -1,5 +1,4 @@
 """The installed C library: `make install-lib PREFIX=...`, pkg-config, examples/c/example.c, valgrind.
-
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ The install runs the in-tree build backend, which runs `cargo build --release --
 (sharing target/ with the rest of the test run, so it is quick when the library is already built) and
 bundles libftplens.so into the wheel. Set FTPLENS_TEST_CLEAN_CLONE=1 to install from a `git clone` of
 HEAD instead, with no target/ at all (a full release build: minutes).
-
 """
 
 from __future__ import annotations
