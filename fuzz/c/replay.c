@@ -140,10 +140,10 @@ static void packed_garbage(const uint8_t *p, size_t len) {
             return;
         }
         CHECK(pos > before && pos <= len);
-        if (it.string_value) {
-            CHECK((const uint8_t *)it.string_value >= p && (const uint8_t *)it.string_value < p + len);
-            walk(it.string_value);
-        }
+        /* Text points into p, or to one of the library's interned texts (a static-text index). */
+        walk(it.string_value);
+        if (it.expert != FTPLENS_NO_EXPERT)
+            walk(it.expert_message);
     }
 }
 
