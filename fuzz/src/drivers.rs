@@ -597,7 +597,9 @@ fn small_options() -> Options {
 /// analyser (decode, reassembly, sessions, data channels), every record rendered as JSON. `json`
 /// sees each line (the fuzz target checks that it parses).
 pub fn capture_with(data: &[u8], json: &mut dyn FnMut(&str)) {
-    let Ok(reader) = CaptureReader::new(data) else {
+    // A small block buffer: a fresh 1 MiB one per input would cost more than the analysis (and
+    // this exercises the buffer's growth for larger blocks).
+    let Ok(reader) = CaptureReader::with_buffer(data, 16 * 1024) else {
         return;
     };
     let mut sink = |r: ftplens::capture::Record| {

@@ -128,12 +128,21 @@ struct Interface {
 pub struct CaptureReader<'r> {
     inner: Box<dyn PcapReaderIterator + Send + 'r>,
     format: &'static str,
+    /// The block buffer's size; it grows (up to the largest block allowed) for bigger blocks.
+    capacity: usize,
 }
 
 impl<'r> CaptureReader<'r> {
     /// Open any byte stream: pcap (either byte order, micro or nanoseconds), pcapng, or either one
     /// gzip-compressed.
     pub fn new<R: Read + Send + 'r>(input: R) -> Result<Self, OpenError> {
+        Self::with_buffer(input, BUFFER)
+    }
+
+    /// [`CaptureReader::new`] with a block buffer of `capacity` bytes to start with (1 MiB for
+    /// `new`: big files read in few refills; the fuzzer, reading many small inputs, asks for less).
+    pub fn with_buffer<R: Read + Send + 'r>(input: R, capacity: usize) -> Result<Self, OpenError> {
+        let capacity = capacity.max(4096);
         let mut buffered = BufReader::with_capacity(64 * 1024, input);
         let head = buffered.fill_buf().map_err(OpenError::Io)?;
         if head.is_empty() {
@@ -163,12 +172,16 @@ impl<'r> CaptureReader<'r> {
             let f = format_hint(head);
             (Box::new(buffered), f)
         };
-        let inner = pcap_parser::create_reader(BUFFER, reader).map_err(|e| match e {
+        let inner = pcap_parser::create_reader(capacity, reader).map_err(|e| match e {
             PcapError::Eof => OpenError::Empty,
             PcapError::ReadError => OpenError::Io(io::Error::other("read error")),
             _ => OpenError::NotACapture,
         })?;
-        Ok(CaptureReader { inner, format })
+        Ok(CaptureReader {
+            inner,
+            format,
+            capacity,
+        })
     }
 
     /// Call `f` for every frame, in file order. Stops early (and says why) on a damaged record.
@@ -182,7 +195,7 @@ impl<'r> CaptureReader<'r> {
         let mut ng_be = false;
         let mut last_ts = 0.0;
         let mut stopped = None;
-        let mut capacity = BUFFER;
+        let mut capacity = self.capacity;
         loop {
             match self.inner.next() {
                 Ok((offset, block)) => {
@@ -291,6 +304,40 @@ impl<'r> CaptureReader<'r> {
             bytes: self.inner.consumed() as u64,
             format: self.format,
             stopped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classic pcap with frames of the given sizes (raw IPv4 link type; the bytes are not looked at).
+    fn pcap(sizes: &[usize]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for v in [0xa1b2c3d4u32, 0x0004_0002, 0, 0, 262_144, 101] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for (i, &n) in sizes.iter().enumerate() {
+            for v in [i as u32, 0, n as u32, n as u32] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend(std::iter::repeat_n(0x45u8, n));
+        }
+        out
+    }
+
+    /// A buffer smaller than a record grows to take it: every frame is read, whatever the start.
+    #[test]
+    fn small_buffers_grow_for_large_records() {
+        let sizes = [60, 9000, 40_000, 150_000, 60];
+        let data = pcap(&sizes);
+        for start in [4096, 16 * 1024, BUFFER] {
+            let mut seen = Vec::new();
+            let summary = CaptureReader::with_buffer(&data[..], start)
+                .unwrap()
+                .for_each(|f| seen.push(f.data.len()));
+            assert_eq!(seen, sizes, "start {start}: {summary:?}");
         }
     }
 }
