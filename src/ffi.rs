@@ -291,18 +291,7 @@ impl Published {
     /// placeholder pointer ([`offset_ptr`]).
     fn text(&mut self, s: &str) -> *const c_char {
         let at = self.arena.len();
-        let bytes = s.as_bytes();
-        if memchr::memchr(0, bytes).is_none() {
-            self.arena.extend_from_slice(bytes);
-        } else {
-            for &b in bytes {
-                if b == 0 {
-                    self.arena.extend_from_slice("\u{fffd}".as_bytes());
-                } else {
-                    self.arena.push(b);
-                }
-            }
-        }
+        self.arena.extend_from_slice(present::c_text(s).as_bytes());
         self.arena.push(0);
         offset_ptr(at)
     }
@@ -543,14 +532,11 @@ fn limit_field(l: &mut ftplens_limits, index: usize) -> Option<&mut u32> {
 
 /// Zero keeps a default; a value above a limit's maximum is taken as the maximum.
 fn limits_from(l: &ftplens_limits) -> Limits {
-    let mut c = *l;
+    let mut fields = *l;
     let mut out = Limits::default();
-    for (i, info) in crate::limits::LIMITS.iter().enumerate() {
-        if let Some(&mut v) = limit_field(&mut c, i) {
-            if v != 0 {
-                // In range after the cut, so set cannot fail.
-                let _ = out.set(i, u64::from(v).min(info.max));
-            }
+    for i in 0..crate::limits::LIMITS.len() {
+        if let Some(&mut v) = limit_field(&mut fields, i) {
+            out.set_clamped(i, u64::from(v));
         }
     }
     out
@@ -579,6 +565,7 @@ pub unsafe extern "C" fn ftplens_limit_get(
         *out = ftplens_limit_info {
             name: static_cstr(l.name),
             description: static_cstr(l.description),
+            help: static_cstr(l.help()),
             default_value: u32::try_from(l.default).unwrap_or(u32::MAX),
             max_value: u32::try_from(l.max).unwrap_or(u32::MAX),
             anomaly: static_cstr(l.anomaly),

@@ -129,6 +129,14 @@ impl<'a> Builder<'a> {
         self.add(field, 0, None, value)
     }
 
+    /// A generated address in the IPv4 or the IPv6 field of a pair; nothing when unknown.
+    fn address(&mut self, ip: Option<IpAddr>, v4: Field, v6: Field) {
+        if let Some(ip) = ip {
+            let field = if ip.is_ipv4() { v4 } else { v6 };
+            self.generated(field, ValueRef::Ip(ip));
+        }
+    }
+
     fn expert(&mut self, expert: Expert, message: impl Into<Cow<'a, str>>) {
         if let Some(last) = self.items.last_mut() {
             last.expert = Some((expert, message.into()));
@@ -140,6 +148,16 @@ impl<'a> Builder<'a> {
         let (o, l) = self.span;
         let start = start.min(l);
         Some((o + start, len.min(l - start)))
+    }
+}
+
+/// `s` as a C string may hold it: a NUL inside becomes U+FFFD (the C side reads up to the first NUL).
+/// Borrowed when there is none, which is nearly always.
+pub(crate) fn c_text(s: &str) -> Cow<'_, str> {
+    if memchr::memchr(0, s.as_bytes()).is_none() {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.replace('\0', "\u{fffd}"))
     }
 }
 
@@ -320,26 +338,14 @@ pub fn arithmetic(e: &Expectation) -> String {
 
 fn expected(b: &mut Builder<'_>, e: &Expectation) {
     b.generated(Field::DataMode, ValueRef::Static(e.mode.name()));
-    match e.endpoint.addr.or(e.listener) {
-        Some(ip @ IpAddr::V4(_)) => {
-            b.generated(Field::DataIp, ValueRef::Ip(ip));
-        }
-        Some(ip @ IpAddr::V6(_)) => {
-            b.generated(Field::DataIpv6, ValueRef::Ip(ip));
-        }
-        None => {}
-    }
+    b.address(
+        e.endpoint.addr.or(e.listener),
+        Field::DataIp,
+        Field::DataIpv6,
+    );
     b.generated(Field::DataPort, ValueRef::Uint(u64::from(e.port)));
     b.generated(Field::DataArithmetic, ValueRef::Str(arithmetic(e).into()));
-    match e.alt_listener {
-        Some(ip @ IpAddr::V4(_)) => {
-            b.generated(Field::DataAltIp, ValueRef::Ip(ip));
-        }
-        Some(ip @ IpAddr::V6(_)) => {
-            b.generated(Field::DataAltIpv6, ValueRef::Ip(ip));
-        }
-        None => {}
-    }
+    b.address(e.alt_listener, Field::DataAltIp, Field::DataAltIpv6);
     b.generated(Field::DataChannel, ValueRef::Uint(u64::from(e.channel_id)));
     b.target = Target::Channel(e.channel_id);
     b.generated(

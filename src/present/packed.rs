@@ -26,11 +26,11 @@
 //! Varints are LEB128 (7 bits a byte, low first, at most 10 bytes). Decoding checks every length
 //! against the input and never reads past it: a damaged run gives an error, not a crash.
 
-use super::{ItemRef, Target, ValueRef};
+use super::{ItemRef, Target, ValueRef, c_text};
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
 use std::net::IpAddr;
-use std::sync::{Mutex, RwLock};
+use std::sync::RwLock;
 
 const KIND_TEXT: u8 = 0;
 const KIND_UINT: u8 = 1;
@@ -124,44 +124,49 @@ fn pack_item(it: &ItemRef<'_>, out: &mut Vec<u8>) {
 /// a few integer compares.
 pub(crate) fn intern(s: &'static str) -> (u32, &'static CStr) {
     let key = (s.as_ptr() as usize, s.len());
-    if let Some(&(i, c)) = INTERNED_BY_ADDR
+    if let Some(&found) = INTERNED
         .read()
         .unwrap_or_else(|p| p.into_inner())
+        .index
         .get(&key)
     {
-        return (i, c);
+        return found;
     }
-    let mut by_addr = INTERNED_BY_ADDR.write().unwrap_or_else(|p| p.into_inner());
-    let mut texts = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
-    let entry = by_addr.entry(key).or_insert_with(|| {
+    let mut table = INTERNED.write().unwrap_or_else(|p| p.into_inner());
+    let Interned { texts, index } = &mut *table;
+    *index.entry(key).or_insert_with(|| {
         let c: &'static CStr = Box::leak(
-            CString::new(s.replace('\0', "\u{fffd}"))
+            CString::new(c_text(s).into_owned())
                 .unwrap_or_default()
                 .into_boxed_c_str(),
         );
         texts.push(c);
         ((texts.len() - 1) as u32, c)
-    });
-    *entry
+    })
 }
 
 /// The interned text with this index.
 fn interned(index: u32) -> Option<&'static CStr> {
     INTERNED
-        .lock()
+        .read()
         .unwrap_or_else(|p| p.into_inner())
+        .texts
         .get(index as usize)
         .copied()
 }
 
-static INTERNED: Mutex<Vec<&'static CStr>> = Mutex::new(Vec::new());
-/// A BTreeMap rather than a HashMap: its nodes are referenced from their start, so valgrind sees
-/// the table (and the leaked copies) as reachable rather than "possibly lost".
-static INTERNED_BY_ADDR: RwLock<BTreeMap<TextAddr, (u32, &'static CStr)>> =
-    RwLock::new(BTreeMap::new());
+/// The interned texts in order, and by the address and length of their static original. A BTreeMap
+/// rather than a HashMap: its nodes are referenced from their start, so valgrind sees the table (and
+/// the leaked copies) as reachable rather than "possibly lost".
+struct Interned {
+    texts: Vec<&'static CStr>,
+    index: BTreeMap<(usize, usize), (u32, &'static CStr)>,
+}
 
-/// A static text's address and length.
-type TextAddr = (usize, usize);
+static INTERNED: RwLock<Interned> = RwLock::new(Interned {
+    texts: Vec::new(),
+    index: BTreeMap::new(),
+});
 
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
@@ -173,15 +178,9 @@ fn put_varint(out: &mut Vec<u8>, mut n: u64) {
 
 /// Length, bytes, NUL; a NUL inside the text becomes U+FFFD, so that the C side reads a C string.
 fn put_text(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    if memchr::memchr(0, bytes).is_none() {
-        put_varint(out, bytes.len() as u64);
-        out.extend_from_slice(bytes);
-    } else {
-        let clean = s.replace('\0', "\u{fffd}");
-        put_varint(out, clean.len() as u64);
-        out.extend_from_slice(clean.as_bytes());
-    }
+    let s = c_text(s);
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
     out.push(0);
 }
 
