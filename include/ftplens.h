@@ -158,6 +158,8 @@ typedef struct ftplens_limits {
 typedef struct ftplens_limit_info {
     const char *name;        /* e.g. "max_line": the CLI's --limit name, the Wireshark preference name */
     const char *description; /* one line */
+    const char *help;        /* the description, the default and maximum, and the expert info raised:
+                                the text of a preference dialog */
     uint32_t default_value;
     uint32_t max_value;      /* a larger value is taken as this one */
     const char *anomaly;     /* the anomaly raised when the limit is hit; "" when none */

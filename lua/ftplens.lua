@@ -124,9 +124,7 @@ proto.prefs.heuristic = Pref.bool("Find FTP on any TCP port", true,
 -- One preference per core limit, named as the core names it (the C plugin registers the same ones).
 local LIMITS = core.limits()
 for _, l in ipairs(LIMITS) do
-    local blurb = string.format("%s (default %d, at most %d)", l.description, l.default, l.max)
-    if l.anomaly ~= "" then blurb = blurb .. "; when hit: expert info ftplens." .. l.anomaly end
-    proto.prefs[l.name] = Pref.uint("Limit " .. l.name, l.default, blurb)
+    proto.prefs[l.name] = Pref.uint("Limit " .. l.name, l.default, l.help)
 end
 
 local function limit_prefs()

@@ -1128,10 +1128,7 @@ register_limit_preferences(module_t *prefs)
             continue;
         pref_limits[i] = li.default_value;
         gchar *title = g_strdup_printf("Limit %s", li.name);
-        gchar *blurb = g_strdup_printf("%s (default %u, at most %u)%s%s", li.description, li.default_value,
-                                       li.max_value, *li.anomaly ? "; when hit: expert info ftplens." : "",
-                                       li.anomaly);
-        prefs_register_uint_preference(prefs, li.name, title, blurb, 10, &pref_limits[i]);
+        prefs_register_uint_preference(prefs, li.name, title, li.help, 10, &pref_limits[i]);
     }
 }
 

@@ -58,6 +58,18 @@ impl Limits {
         Ok(())
     }
 
+    /// Set limit `index` from a setting that reaches the core unchecked (a C caller's
+    /// `ftplens_limits`, a Wireshark preference): 0 keeps the current value, and a value above the
+    /// limit's maximum is taken as the maximum. An unknown index changes nothing.
+    pub fn set_clamped(&mut self, index: usize, value: u64) {
+        if let Some(info) = LIMITS.get(index) {
+            if value != 0 {
+                // In range after the cut, so set cannot fail.
+                let _ = self.set(index, value.min(info.max));
+            }
+        }
+    }
+
     /// Apply `NAME=VALUE`, as a user writes it (`max_line=65536`).
     pub fn set_by_name(&mut self, assignment: &str) -> Result<(), LimitError> {
         let (name, value) = assignment.split_once('=').ok_or(LimitError::Syntax)?;
@@ -98,6 +110,33 @@ pub struct LimitInfo {
     pub max: u64,
     /// The anomaly raised when the limit is hit (empty when hitting it is not an anomaly).
     pub anomaly: &'static str,
+}
+
+impl LimitInfo {
+    /// The text of a preference dialog or help entry: the description, the default and maximum, and
+    /// what hitting the limit raises. Static: made once for the whole table.
+    pub fn help(&self) -> &'static str {
+        static HELP: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        let help = HELP.get_or_init(|| {
+            LIMITS
+                .iter()
+                .map(|l| {
+                    let mut h = format!(
+                        "{} (default {}, at most {})",
+                        l.description, l.default, l.max
+                    );
+                    if !l.anomaly.is_empty() {
+                        h += &format!("; when hit: expert info ftplens.{}", l.anomaly);
+                    }
+                    &*Box::leak(h.into_boxed_str())
+                })
+                .collect()
+        });
+        LIMITS
+            .iter()
+            .position(|l| l.name == self.name)
+            .map_or(self.description, |i| help[i])
+    }
 }
 
 /// Every limit, in the order of [`Limits::get`] and [`Limits::set`].
@@ -205,6 +244,33 @@ mod tests {
             assert_eq!(y.set(i, 0), Err(LimitError::OutOfRange(l)));
             assert_eq!(y.set(i, l.max + 1), Err(LimitError::OutOfRange(l)));
         }
+    }
+
+    #[test]
+    fn set_clamped_keeps_zero_and_cuts_at_the_maximum() {
+        let mut l = Limits::default();
+        l.set_clamped(0, 0);
+        assert_eq!(l.max_line, Limits::DEFAULT_MAX_LINE);
+        l.set_clamped(0, u64::MAX);
+        assert_eq!(l.max_line as u64, LIMITS[0].max);
+        l.set_clamped(0, 100);
+        assert_eq!(l.max_line, 100);
+        l.set_clamped(LIMITS.len(), 5);
+        assert_eq!(l.get(0), Some(100));
+    }
+
+    #[test]
+    fn help_says_default_maximum_and_anomaly() {
+        assert_eq!(
+            LIMITS[5].help(),
+            "Failed logins in one session from which each failure raises an alarm (default 3, at \
+             most 4294967295); when hit: expert info ftplens.repeated_login_failures"
+        );
+        assert!(
+            LIMITS[4]
+                .help()
+                .ends_with("(default 300, at most 4294967295)")
+        );
     }
 
     #[test]

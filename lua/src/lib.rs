@@ -28,6 +28,15 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+/// A feed's direction, as the script names it.
+fn direction(to_server: bool) -> Direction {
+    if to_server {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    }
+}
+
 /// The Lua this build is for ("5.2", "5.3" or "5.4"): the script checks it against `_VERSION`.
 const LUA_VERSION: &str = if cfg!(feature = "lua54") {
     "5.4"
@@ -104,6 +113,25 @@ struct LuaSession {
 }
 
 impl LuaSession {
+    /// Run a feed or finish under the panic guard: a panic poisons the session, and a poisoned
+    /// session refuses further calls.
+    fn guarded(
+        &mut self,
+        lua: &Lua,
+        call: impl FnOnce(&mut Session) -> Vec<ftplens::Event>,
+    ) -> LuaResult<LuaTable> {
+        if self.poisoned {
+            return Err(LuaError::runtime("ftplens core: session poisoned"));
+        }
+        match catch_unwind(AssertUnwindSafe(|| call(&mut self.session))) {
+            Ok(events) => self.result(lua, &events),
+            Err(_) => {
+                self.poisoned = true;
+                Err(LuaError::runtime("ftplens core: internal error (panic)"))
+            }
+        }
+    }
+
     fn result(&mut self, lua: &Lua, events: &[ftplens::Event]) -> LuaResult<LuaTable> {
         let out = lua.create_table()?;
         out.set("summary", text(&present::summary(events)))?;
@@ -253,42 +281,17 @@ impl LuaUserData for LuaSession {
         methods.add_method_mut(
             "feed",
             |lua, this, (to_server, data, frame, ts): (bool, LuaString, f64, f64)| {
-                let dir = if to_server {
-                    Direction::ToServer
-                } else {
-                    Direction::ToClient
-                };
-                if this.poisoned {
-                    return Err(LuaError::runtime("ftplens core: session poisoned"));
-                }
                 let bytes = data.as_bytes();
-                let fed = catch_unwind(AssertUnwindSafe(|| {
-                    this.session.feed(dir, &bytes, frame as u64, ts).to_vec()
-                }));
-                match fed {
-                    Ok(events) => this.result(lua, &events),
-                    Err(_) => {
-                        this.poisoned = true;
-                        Err(LuaError::runtime("ftplens core: internal error (panic)"))
-                    }
-                }
+                this.guarded(lua, |s| {
+                    s.feed(direction(to_server), &bytes, frame as u64, ts)
+                        .to_vec()
+                })
             },
         );
         // s:finish(frame, ts) -> { summary, items, events }: the connection is over (transfers still
         // open end with outcome "unknown").
         methods.add_method_mut("finish", |lua, this, (frame, ts): (f64, f64)| {
-            if this.poisoned {
-                return Err(LuaError::runtime("ftplens core: session poisoned"));
-            }
-            match catch_unwind(AssertUnwindSafe(|| {
-                this.session.finish(frame as u64, ts).to_vec()
-            })) {
-                Ok(events) => this.result(lua, &events),
-                Err(_) => {
-                    this.poisoned = true;
-                    Err(LuaError::runtime("ftplens core: internal error (panic)"))
-                }
-            }
+            this.guarded(lua, |s| s.finish(frame as u64, ts).to_vec())
         });
         // s:matches(channel, ip_a, port_a, ip_b, port_b) -> bool: does the TCP connection between
         // these endpoints (either may have opened it) carry this predicted channel?
@@ -318,12 +321,10 @@ impl LuaUserData for LuaSession {
         methods.add_method(
             "complete_prefix",
             |_, this, (to_server, data): (bool, LuaString)| {
-                let dir = if to_server {
-                    Direction::ToServer
-                } else {
-                    Direction::ToClient
-                };
-                Ok(this.session.complete_prefix_for(dir, &data.as_bytes()) as i64)
+                Ok(this
+                    .session
+                    .complete_prefix_for(direction(to_server), &data.as_bytes())
+                    as i64)
             },
         );
         methods.add_method("encrypted", |_, this, ()| Ok(this.session.is_encrypted()));
@@ -430,9 +431,7 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                 if let Some(t) = limits {
                     for (i, info) in LIMITS.iter().enumerate() {
                         let v: Option<u64> = t.get(info.name)?;
-                        if let Some(v) = v.filter(|&v| v != 0) {
-                            l.set(i, v.min(info.max)).map_err(LuaError::external)?;
-                        }
+                        l.set_clamped(i, v.unwrap_or(0));
                     }
                 }
                 Ok(LuaSession {
@@ -444,8 +443,7 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
         )?,
     )?;
 
-    // limits() -> { {name, description, default, max, anomaly}, ... }: the core's limits, for the
-    // script's preferences.
+    // limits() -> { {name, default, help}, ... }: the core's limits, for the script's preferences.
     m.set(
         "limits",
         lua.create_function(|lua, ()| {
@@ -453,10 +451,8 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
             for l in LIMITS {
                 let t = lua.create_table()?;
                 t.set("name", l.name)?;
-                t.set("description", l.description)?;
                 t.set("default", l.default as f64)?;
-                t.set("max", l.max as f64)?;
-                t.set("anomaly", l.anomaly)?;
+                t.set("help", l.help())?;
                 out.push(t)?;
             }
             Ok(out)

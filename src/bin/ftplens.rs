@@ -101,16 +101,8 @@ struct Common {
     /// Change a session limit (repeatable): max_line, max_reply_lines, max_pending_commands,
     /// max_expectations, expectation_timeout (seconds) or failed_login_alarm; defaults and the
     /// anomaly each raises are in the README, section Limits
-    #[arg(long = "limit", value_name = "NAME=N", value_parser = parse_limit)]
+    #[arg(long = "limit", value_name = "NAME=N")]
     limits: Vec<String>,
-}
-
-/// Check a `--limit` value while the arguments are parsed (clap reports the error).
-fn parse_limit(s: &str) -> Result<String, String> {
-    Limits::default()
-        .set_by_name(s)
-        .map(|()| s.to_string())
-        .map_err(|e| e.to_string())
 }
 
 #[derive(Args)]
