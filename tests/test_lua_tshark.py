@@ -396,13 +396,10 @@ def test_transfer_open_at_capture_end_has_outcome_unknown(lua_home, c_home, tmp_
     """As the C plugin: once the first pass is over every session is finished, so a transfer the
     capture ends in the middle of shows the outcome "unknown", and the fallback's fields equal the
     plugin's there."""
-    gen_spec = importlib.util.spec_from_file_location("ftplens_hostile_gen", ROOT / "tests/hostile/gen.py")
-    gen = importlib.util.module_from_spec(gen_spec)
-    gen_spec.loader.exec_module(gen)
-    pcap = tmp_path / "endless.pcap"
-    gen.generate("endless_data", 64 * 1024, str(pcap))
+    from test_plugin_edge import _endless_download
+
     os.chmod(tmp_path, 0o755)
-    os.chmod(pcap, 0o644)
+    pcap = _endless_download(tmp_path / "endless.pcap")
     fields = ["ftplens-data.command", "ftplens-data.outcome", "ftplens-data.end_frame",
               "ftplens.transfer.outcome", "ftplens.transfer.file"]
     lua = _rows(pcap, fields, lua_home)

@@ -401,6 +401,9 @@ pub fn ffi_events(data: &[u8]) {
                         Direction::ToClient => FTPLENS_DIR_TO_CLIENT,
                     };
                     stateless(bytes, d);
+                    // What a desegmenting dissector asks before it feeds.
+                    let p = ffi::ftplens_session_complete_prefix(s, d, bytes.as_ptr(), bytes.len());
+                    assert!(p <= bytes.len());
                     (
                         ffi::ftplens_session_feed(
                             s,
@@ -440,11 +443,7 @@ pub fn ffi_events(data: &[u8]) {
                 ffi::ftplens_session_items(s, &mut items, &mut n_items),
                 FTPLENS_OK
             );
-            let items = if n_items == 0 {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts(items, n_items)
-            };
+            let items = published(items, n_items);
             let n_fields = ffi::ftplens_field_count();
             for it in items {
                 assert!((it.field as usize) < n_fields);
@@ -461,14 +460,6 @@ pub fn ffi_events(data: &[u8]) {
             }
             check_packed(s, n_items);
             cstr_ok(ffi::ftplens_session_summary(s), "summary");
-            if let Step::Feed(dir, bytes) = *step {
-                let d = match dir {
-                    Direction::ToServer => FTPLENS_DIR_TO_SERVER,
-                    Direction::ToClient => FTPLENS_DIR_TO_CLIENT,
-                };
-                let p = ffi::ftplens_session_complete_prefix(s, d, bytes.as_ptr(), bytes.len());
-                assert!(p <= bytes.len());
-            }
             // Release after some feeds (as the Wireshark plugin does after every one).
             if cfg_byte & 8 != 0 && frame % 2 == 1 {
                 assert_eq!(ffi::ftplens_session_release(s), FTPLENS_OK);
@@ -482,6 +473,16 @@ pub fn ffi_events(data: &[u8]) {
     }
 }
 
+/// An array a session published (pointer and length; the pointer may be dangling when empty).
+unsafe fn published<'a, T>(ptr: *const T, n: usize) -> &'a [T] {
+    if n == 0 {
+        &[]
+    } else {
+        // SAFETY: the session owns n elements at ptr until its next mutable call.
+        unsafe { std::slice::from_raw_parts(ptr, n) }
+    }
+}
+
 /// The packed runs of the last feed decode, through the C function, to `n_items` items in all.
 unsafe fn check_packed(s: *mut ftplens_session, n_items: usize) {
     unsafe {
@@ -491,11 +492,7 @@ unsafe fn check_packed(s: *mut ftplens_session, n_items: usize) {
             ffi::ftplens_session_packed(s, &mut runs, &mut n_runs),
             FTPLENS_OK
         );
-        let runs = if n_runs == 0 {
-            &[][..]
-        } else {
-            std::slice::from_raw_parts(runs, n_runs)
-        };
+        let runs = published(runs, n_runs);
         let mut decoded = 0;
         for run in runs {
             let mut pos = 0;
