@@ -1,12 +1,12 @@
 //! Keeps `include/ftplens.h` and the Rust exports from drifting apart.
 //!
 //! 1. bindgen turns the header into Rust (`OUT_DIR/ftplens_sys.rs`): constants, the `#[repr(C)]`
-//!    structs, and the function declarations. `src/ffi.rs` uses those structs and constants, so the
+//!    structs, and the function declarations. `src/ffi/` uses those structs and constants, so the
 //!    layouts are the header's by construction.
 //! 2. For every function the header declares, this script writes a compile-time assertion
 //!    (`OUT_DIR/abi_check.rs`) that coerces the Rust export to a function pointer of exactly the
 //!    declared type. A changed parameter or return type is a compile error.
-//! 3. Every `extern "C"` function in `src/ffi.rs` must be declared in the header, and vice versa.
+//! 3. Every `extern "C"` function in `src/ffi/` must be declared in the header, and vice versa.
 //! 4. The cdylib gets the SONAME `libftplens.so.0`.
 
 use quote::ToTokens;
@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=include/ftplens.h");
-    println!("cargo:rerun-if-changed=src/ffi.rs");
+    println!("cargo:rerun-if-changed=src/ffi");
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
 
     let bindings = bindgen::Builder::default()
@@ -64,25 +64,34 @@ fn main() {
     }
     fs::write(out.join("abi_check.rs"), checks).expect("write abi_check.rs");
 
-    let ffi_src = fs::read_to_string("src/ffi.rs").expect("read src/ffi.rs");
-    let exported: BTreeSet<String> = syn::parse_file(&ffi_src)
-        .expect("src/ffi.rs parses")
-        .items
-        .into_iter()
-        .filter_map(|i| match i {
+    // The exports live in the files of src/ffi/ (one per concern); each is re-exported at
+    // `crate::ffi`, where the assertions above look for it.
+    let mut exported: BTreeSet<String> = BTreeSet::new();
+    let mut files: Vec<PathBuf> = fs::read_dir("src/ffi")
+        .expect("read src/ffi")
+        .map(|e| e.expect("src/ffi entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    for path in files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let src = fs::read_to_string(&path).expect("read an src/ffi file");
+        let parsed = syn::parse_file(&src)
+            .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+        exported.extend(parsed.items.into_iter().filter_map(|i| match i {
             syn::Item::Fn(f) if f.sig.abi.is_some() => Some(f.sig.ident.to_string()),
             _ => None,
-        })
-        .collect();
+        }));
+    }
     let missing: Vec<_> = declared.difference(&exported).collect();
     let undeclared: Vec<_> = exported.difference(&declared).collect();
     assert!(
         missing.is_empty(),
-        "declared in include/ftplens.h but not exported by src/ffi.rs: {missing:?}"
+        "declared in include/ftplens.h but not exported by src/ffi/: {missing:?}"
     );
     assert!(
         undeclared.is_empty(),
-        "exported by src/ffi.rs but not declared in include/ftplens.h: {undeclared:?}"
+        "exported by src/ffi/ but not declared in include/ftplens.h: {undeclared:?}"
     );
 
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libftplens.so.0");
