@@ -28,6 +28,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+mod draw;
+
 /// A feed's direction, as the script names it.
 fn direction(to_server: bool) -> Direction {
     if to_server {
@@ -48,7 +50,7 @@ const LUA_VERSION: &str = if cfg!(feature = "lua54") {
 
 /// The C plugin's strings cannot hold NUL (see the C ABI): replace it the same way, so that both
 /// presenters show the same text.
-fn text(s: &str) -> String {
+pub(crate) fn text(s: &str) -> String {
     s.replace('\0', "\u{fffd}")
 }
 
@@ -110,6 +112,9 @@ struct LuaSession {
     channels: HashMap<u32, Expectation>,
     /// A panic inside the core poisons the session, as in the C ABI.
     poisoned: bool,
+    /// Each data channel's items, ready for [`draw::draw`]; `None` once one of them is not drawable
+    /// natively (the script then draws the channel).
+    drawn: HashMap<u32, Option<Vec<draw::Drawable>>>,
 }
 
 impl LuaSession {
@@ -144,6 +149,13 @@ impl LuaSession {
         out.set("events", evs)?;
         let items = lua.create_table()?;
         for it in present::items(events) {
+            if let Target::Channel(c) = it.target {
+                let list = self.drawn.entry(c).or_insert_with(|| Some(Vec::new()));
+                match (list.as_mut(), draw::drawable(&it)) {
+                    (Some(l), Some(d)) => l.push(d),
+                    _ => *list = None,
+                }
+            }
             items.push(item(lua, &it)?)?;
         }
         out.set("items", items)?;
@@ -327,6 +339,22 @@ impl LuaUserData for LuaSession {
                     as i64)
             },
         );
+        // s:draw_channel(tree, channel) -> bool: add the channel's items under `tree` (the TreeItem a
+        // data packet's ftplens-data item is) natively; false when the script must draw them.
+        methods.add_method(
+            "draw_channel",
+            |_, this, (tree, channel): (LuaAnyUserData, u32)| {
+                let Some(Some(list)) = this.drawn.get(&channel) else {
+                    return Ok(this.drawn.get(&channel).is_none()); // no items: nothing to draw
+                };
+                // SAFETY: `tree` is the TreeItem userdata Wireshark handed the script for this
+                // packet (the script checks its metatable once); to_pointer gives its memory.
+                Ok(catch_unwind(AssertUnwindSafe(|| unsafe {
+                    draw::draw(tree.to_pointer(), list)
+                }))
+                .unwrap_or(false))
+            },
+        );
         methods.add_method("encrypted", |_, this, ()| Ok(this.session.is_encrypted()));
     }
 }
@@ -438,6 +466,7 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                     session: Session::new(socket(cip, cport), socket(sip, sport), l),
                     channels: HashMap::new(),
                     poisoned: false,
+                    drawn: HashMap::new(),
                 })
             },
         )?,
