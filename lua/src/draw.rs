@@ -41,19 +41,28 @@ struct NsTime {
     nsecs: c_int,
 }
 
+type IdByName = unsafe extern "C" fn(*const c_char) -> c_int;
+type AddString = unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, *const c_char) -> Tree;
+type AddU64 = unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, u64) -> Tree;
+type AddU32 = unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, u32) -> Tree;
+type AddTime = unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, *const NsTime) -> Tree;
+type AddIpv6 = unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, *const [u8; 16]) -> Tree;
+type AddNoneFormat =
+    unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, *const c_char, ...) -> Tree;
+type VersionNumber = unsafe extern "C" fn(*mut c_int, *mut c_int, *mut c_int);
+
 /// The libwireshark functions used, with the signatures of epan/proto.h (the same in 4.0 to 4.6;
 /// where 4.2 widened a value from 32 to 64 bits, the value is passed as 64 bits, which both read).
 struct Api {
-    id_by_name: unsafe extern "C" fn(*const c_char) -> c_int,
-    add_string: unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, *const c_char) -> Tree,
-    add_uint64: unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, u64) -> Tree,
-    add_uint: unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, u32) -> Tree,
-    add_boolean: unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, u64) -> Tree,
-    add_time: unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, *const NsTime) -> Tree,
-    add_ipv4: unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, u32) -> Tree,
-    add_ipv6: unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, *const [u8; 16]) -> Tree,
-    add_none_format:
-        unsafe extern "C" fn(Tree, c_int, Tvb, c_int, c_int, *const c_char, ...) -> Tree,
+    id_by_name: IdByName,
+    add_string: AddString,
+    add_uint64: AddU64,
+    add_uint: AddU32,
+    add_boolean: AddU64,
+    add_time: AddTime,
+    add_ipv4: AddU32,
+    add_ipv6: AddIpv6,
+    add_none_format: AddNoneFormat,
     /// Which word of `proto_node` holds `finfo` (see the module doc).
     finfo_word: usize,
 }
@@ -67,14 +76,13 @@ fn symbol(name: &std::ffi::CStr) -> Option<*mut c_void> {
 impl Api {
     fn load() -> Option<Api> {
         macro_rules! sym {
-            ($name:literal) => {
+            ($name:literal, $t:ty) => {
                 // SAFETY: the symbol is libwireshark's function of that name, whose C signature is
-                // the field's type (epan/proto.h).
-                unsafe { std::mem::transmute::<*mut c_void, _>(symbol($name)?) }
+                // $t (epan/proto.h, epan/epan.h).
+                unsafe { std::mem::transmute::<*mut c_void, $t>(symbol($name)?) }
             };
         }
-        let version: unsafe extern "C" fn(*mut c_int, *mut c_int, *mut c_int) =
-            sym!(c"epan_get_version_number");
+        let version = sym!(c"epan_get_version_number", VersionNumber);
         let (mut major, mut minor, mut micro) = (0, 0, 0);
         // SAFETY: three writable ints.
         unsafe { version(&mut major, &mut minor, &mut micro) };
@@ -84,15 +92,15 @@ impl Api {
             _ => return None,
         };
         Some(Api {
-            id_by_name: sym!(c"proto_registrar_get_id_byname"),
-            add_string: sym!(c"proto_tree_add_string"),
-            add_uint64: sym!(c"proto_tree_add_uint64"),
-            add_uint: sym!(c"proto_tree_add_uint"),
-            add_boolean: sym!(c"proto_tree_add_boolean"),
-            add_time: sym!(c"proto_tree_add_time"),
-            add_ipv4: sym!(c"proto_tree_add_ipv4"),
-            add_ipv6: sym!(c"proto_tree_add_ipv6"),
-            add_none_format: sym!(c"proto_tree_add_none_format"),
+            id_by_name: sym!(c"proto_registrar_get_id_byname", IdByName),
+            add_string: sym!(c"proto_tree_add_string", AddString),
+            add_uint64: sym!(c"proto_tree_add_uint64", AddU64),
+            add_uint: sym!(c"proto_tree_add_uint", AddU32),
+            add_boolean: sym!(c"proto_tree_add_boolean", AddU64),
+            add_time: sym!(c"proto_tree_add_time", AddTime),
+            add_ipv4: sym!(c"proto_tree_add_ipv4", AddU32),
+            add_ipv6: sym!(c"proto_tree_add_ipv6", AddIpv6),
+            add_none_format: sym!(c"proto_tree_add_none_format", AddNoneFormat),
             finfo_word,
         })
     }

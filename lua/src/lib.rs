@@ -345,7 +345,7 @@ impl LuaUserData for LuaSession {
             "draw_channel",
             |_, this, (tree, channel): (LuaAnyUserData, u32)| {
                 let Some(Some(list)) = this.drawn.get(&channel) else {
-                    return Ok(this.drawn.get(&channel).is_none()); // no items: nothing to draw
+                    return Ok(!this.drawn.contains_key(&channel)); // no items: nothing to draw
                 };
                 // SAFETY: `tree` is the TreeItem userdata Wireshark handed the script for this
                 // packet (the script checks its metatable once); to_pointer gives its memory.
