@@ -91,10 +91,19 @@ class TcpConn:
         }
         self.ack = {"a": 0, "b": 0}
         self.ipid = {"a": (initiator[1] * 31) & 0xFFFF, "b": (responder[1] * 17) & 0xFFFF}
+        # Sides whose packets the capture point misses entirely (one-direction captures).
+        self.unseen = set()
+        # The frames each side wrote, in order.
+        self.frames = {"a": [], "b": []}
 
     # -- raw packet construction -------------------------------------------------
     def _packet(self, side: str, flags: int, payload: bytes = b"", options: bytes = b"") -> int:
         other = "b" if side == "a" else "a"
+        if side in self.unseen:
+            # The capture point does not see this side: its sequence space still advances.
+            adv = len(payload) + (1 if flags & (SYN | FIN) else 0)
+            self.seq[side] = (self.seq[side] + adv) & 0xFFFFFFFF
+            return 0
         (sip, sport), (dip, dport) = self.ep[side], self.ep[other]
         src = ipaddress.ip_address(sip).packed
         dst = ipaddress.ip_address(dip).packed
@@ -120,6 +129,7 @@ class TcpConn:
             ethertype = 0x0800
         eth = mac_for(dip) + mac_for(sip) + struct.pack("!H", ethertype)
         n = self.w.frame(eth + ip + tcp)
+        self.frames[side].append(n)
         adv = len(payload) + (1 if flags & (SYN | FIN) else 0)
         self.seq[side] = (self.seq[side] + adv) & 0xFFFFFFFF
         return n
@@ -132,6 +142,24 @@ class TcpConn:
         self._packet("b", SYN | ACK, options=mss)
         self.ack["a"] = self.seq["b"]
         self._packet("a", ACK)
+
+    def assume_open(self) -> None:
+        """The connection was set up before the capture began: no SYN, SYN/ACK or ACK in it."""
+        for side in ("a", "b"):
+            self.seq[side] = (self.seq[side] + 1) & 0xFFFFFFFF
+        self.ack["b"], self.ack["a"] = self.seq["a"], self.seq["b"]
+
+    def lose(self, side: str, data) -> None:
+        """Bytes that were sent (and acknowledged) but are not in the capture: a capture gap."""
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        other = "b" if side == "a" else "a"
+        self.seq[side] = (self.seq[side] + len(data)) & 0xFFFFFFFF
+        self.ack[other] = self.seq[side]
+
+    def reset(self, side: str) -> int:
+        """An RST from side (with ACK), ending the connection at once."""
+        return self._packet(side, RST | ACK)
 
     def send(self, side: str, data, split=None, ack: bool = True):
         """Send bytes from side "a" or "b".
