@@ -185,6 +185,7 @@ pub(crate) fn item_refs(events: &[Event]) -> Vec<ItemRef<'_>> {
                 arg,
                 arg_offset,
                 known,
+                ..
             } => {
                 let at = b.within(0, verb.len());
                 b.add(Field::RequestCommand, 0, at, ValueRef::Str(verb.into()));
