@@ -1426,7 +1426,8 @@ impl Ctx<'_> {
                 EventKind::TlsUpgrade { mechanism } => {
                     s.tls = Some(mechanism);
                 }
-                EventKind::DataProtected => {}
+                // The transfer record takes the path from TransferEnded, which has STOU's name.
+                EventKind::DataProtected | EventKind::TransferUpdated(_) => {}
                 EventKind::Anomaly { anomaly, detail } => {
                     let name = anomaly.name();
                     let attached = if ev.direction == Direction::ToServer {

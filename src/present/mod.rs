@@ -225,7 +225,7 @@ pub(crate) fn item_refs(events: &[Event]) -> Vec<ItemRef<'_>> {
                     b.generated(Field::DataTls, ValueRef::Bool(true));
                 }
             }
-            EventKind::TransferStarted(_) => {}
+            EventKind::TransferStarted(_) | EventKind::TransferUpdated(_) => {}
             EventKind::TransferEnded(t) => ended(&mut b, t),
             EventKind::TlsUpgrade { mechanism } => {
                 b.generated(Field::TlsUpgrade, ValueRef::Str(mechanism.into()));

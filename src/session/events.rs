@@ -43,6 +43,9 @@ pub enum EventKind {
     Login(Login),
     DataExpected(Expectation),
     TransferStarted(Transfer),
+    /// A running transfer learned more from a preliminary reply: the name STOU's server chose
+    /// (RFC 1123 4.1.2.9), now in `path`. Same `channel_id` and `command_frame` as its start.
+    TransferUpdated(Transfer),
     TransferEnded(Transfer),
     /// `AUTH TLS`/`AUTH SSL` (any case) answered by 234: the rest of the control connection is TLS.
     TlsUpgrade {

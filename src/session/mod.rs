@@ -850,6 +850,8 @@ impl Session {
                 // RFC 1123 4.1.2.9: the server names the unique file in its 125 or 150.
                 if let Some(name) = parse::stou_file_name(text.as_bytes()) {
                     self.transfers[pos].path = resolve_path(self.cwd.as_deref(), &lossy(name));
+                    let t = self.transfers[pos].clone();
+                    self.push(EventKind::TransferUpdated(t));
                 }
             }
             return;

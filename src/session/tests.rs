@@ -785,7 +785,14 @@ fn stou_takes_the_servers_name() {
         at(&mut s, C, b"STOU\r\n", 6);
         let mut line = prelim.to_vec();
         line.extend_from_slice(b" FILE: ftpd.a1b2\r\n");
-        at(&mut s, S, &line, 7);
+        let named: Vec<_> = at(&mut s, S, &line, 7)
+            .into_iter()
+            .filter_map(|k| match k {
+                EventKind::TransferUpdated(t) => Some((t.command_frame, t.path)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(named, [(6, "/incoming/ftpd.a1b2".to_string())]);
         let ev = at(&mut s, S, b"226 Transfer complete.\r\n", 8);
         let ended: Vec<_> = ev
             .iter()
