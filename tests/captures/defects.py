@@ -315,6 +315,31 @@ def c05_226_before_last_data(d):
     return s.quit()
 
 
+@case
+def c05_226_before_any_data(d):
+    """RETR over PASV: the 150 and the 226 reach the capture point before the whole data
+    connection (handshake, data, FIN), as at a capture point where the data path is slower.
+    All 2,000 bytes belong to the transfer."""
+    s = _start(d, c05_226_before_any_data, 5, "data after the final reply", 41052)
+    s.open()
+    s.login()
+    c, r = s.pasv_setup(40502)
+    content = payload_text(s.name, 40)[:2000]
+    cf = s.cmd("RETR overtaken.txt")
+    dconn = TcpConn(s.w, (CLIENT, 51502), (SERVER, 40502))
+    s.reply("150 File status okay. About to open data connection.")
+    final = s.reply("226 Transfer complete.")
+    syn = s.w.frames + 1
+    dconn.open()
+    first = dconn.b(content)[0]
+    dconn.close(first="b")
+    s.data_facts(command="RETR", fname="overtaken.txt", mode="PASV", content=content,
+                 data_client=(CLIENT, 51502), data_server=(SERVER, 40502), passive=True,
+                 advertised=(SERVER, 40502), command_frame=cf, setup=(c, r), syn_frame=syn,
+                 first_frame=first, final_reply_frame=final, late_data_frames=[first, first + 1])
+    return s.quit()
+
+
 # ----------------------------------------------------------------------------- class 6
 
 @case
