@@ -34,8 +34,9 @@ def mac_for(ip: str) -> bytes:
 class PcapWriter:
     """Writes Ethernet frames to a pcap file (dpkt's writer) with a deterministic clock."""
 
-    def __init__(self, path, t0: float = 1700000000.0, step: float = 0.000250):
-        self.f = open(path, "wb")
+    def __init__(self, path, t0: float = 1700000000.0, step: float = 0.000250,
+                 buffering: int = -1):
+        self.f = open(path, "wb", buffering=buffering)
         self.pcap = dpkt.pcap.Writer(self.f, snaplen=262144, linktype=dpkt.pcap.DLT_EN10MB)
         self.t = t0
         self.step = step
