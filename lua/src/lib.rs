@@ -123,13 +123,13 @@ impl LuaSession {
     fn guarded(
         &mut self,
         lua: &Lua,
-        call: impl FnOnce(&mut Session) -> Vec<ftplens::Event>,
+        call: impl FnOnce(&mut Session) -> (Vec<ftplens::Event>, String),
     ) -> LuaResult<LuaTable> {
         if self.poisoned {
             return Err(LuaError::runtime("ftplens core: session poisoned"));
         }
         match catch_unwind(AssertUnwindSafe(|| call(&mut self.session))) {
-            Ok(events) => self.result(lua, &events),
+            Ok((events, summary)) => self.result(lua, &events, &summary),
             Err(_) => {
                 self.poisoned = true;
                 Err(LuaError::runtime("ftplens core: internal error (panic)"))
@@ -137,9 +137,14 @@ impl LuaSession {
         }
     }
 
-    fn result(&mut self, lua: &Lua, events: &[ftplens::Event]) -> LuaResult<LuaTable> {
+    fn result(
+        &mut self,
+        lua: &Lua,
+        events: &[ftplens::Event],
+        summary: &str,
+    ) -> LuaResult<LuaTable> {
         let out = lua.create_table()?;
-        out.set("summary", text(&present::summary(events)))?;
+        out.set("summary", text(summary))?;
         let evs = lua.create_table()?;
         for ev in events {
             if let Some(t) = self.event(lua, ev)? {
@@ -295,15 +300,21 @@ impl LuaUserData for LuaSession {
             |lua, this, (to_server, data, frame, ts): (bool, LuaString, f64, f64)| {
                 let bytes = data.as_bytes();
                 this.guarded(lua, |s| {
-                    s.feed(direction(to_server), &bytes, frame as u64, ts)
-                        .to_vec()
+                    let before = s.open_reply().map(|(code, lines)| (code, lines.len()));
+                    s.feed(direction(to_server), &bytes, frame as u64, ts);
+                    let summary = present::feed_summary(s.events(), before, s.open_reply());
+                    (s.events().to_vec(), summary)
                 })
             },
         );
         // s:finish(frame, ts) -> { summary, items, events }: the connection is over (transfers still
         // open end with outcome "unknown").
         methods.add_method_mut("finish", |lua, this, (frame, ts): (f64, f64)| {
-            this.guarded(lua, |s| s.finish(frame as u64, ts).to_vec())
+            this.guarded(lua, |s| {
+                let events = s.finish(frame as u64, ts).to_vec();
+                let summary = present::summary(&events);
+                (events, summary)
+            })
         });
         // s:matches(channel, ip_a, port_a, ip_b, port_b) -> bool: does the TCP connection between
         // these endpoints (either may have opened it) carry this predicted channel?

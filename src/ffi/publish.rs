@@ -82,7 +82,8 @@ impl Published {
         }
     }
 
-    pub(crate) fn publish(&mut self, events: &[Event]) {
+    /// Publish `events`, with `summary` as the Info text.
+    pub(crate) fn publish(&mut self, events: &[Event], summary: &str) {
         self.arena.clear();
         self.events.clear();
         self.items.clear();
@@ -98,7 +99,7 @@ impl Published {
             self.items.push(i);
         }
         packed::pack(&refs, &mut self.packed, &mut self.packed_runs);
-        let summary = self.text(&present::summary(events));
+        let summary = self.text(summary);
         self.summary = Some(summary.addr() - 1);
         self.seal();
         for (out, item) in self.items.iter_mut().zip(&refs) {

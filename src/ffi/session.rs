@@ -4,6 +4,7 @@ use super::limits::limits_from;
 use super::publish::Published;
 use super::sys::*;
 use super::{direction, guard, socket_addr, static_cstr};
+use crate::present;
 use crate::present::packed::{self, PackedValue, UnpackError};
 use crate::{Limits, Session};
 use std::ffi::c_char;
@@ -107,7 +108,13 @@ pub unsafe extern "C" fn ftplens_session_feed(
             } else {
                 std::slice::from_raw_parts(data, len)
             };
-            h.out.publish(h.session.feed(dir, bytes, frame, ts));
+            let before = h
+                .session
+                .open_reply()
+                .map(|(code, lines)| (code, lines.len()));
+            h.session.feed(dir, bytes, frame, ts);
+            let summary = present::feed_summary(h.session.events(), before, h.session.open_reply());
+            h.out.publish(h.session.events(), &summary);
             if let Some(n) = n_events_out.as_mut() {
                 *n = h.out.events.len();
             }
@@ -128,7 +135,9 @@ pub unsafe extern "C" fn ftplens_session_finish(
     // SAFETY: forwarded caller guarantee about session.
     unsafe {
         with_session(session, |h| {
-            h.out.publish(h.session.finish(frame, ts));
+            let events = h.session.finish(frame, ts);
+            let summary = present::summary(events);
+            h.out.publish(events, &summary);
             // SAFETY: NULL or writable, by the caller's guarantee.
             if let Some(n) = n_events_out.as_mut() {
                 *n = h.out.events.len();
