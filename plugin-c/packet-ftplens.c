@@ -170,6 +170,7 @@ typedef struct {
 typedef struct {
     chan_t *chan;
     guint32 skip; /* bytes at the start already seen (retransmission overlap) */
+    guint32 hole; /* bytes the capture lost just before these (a TCP sequence gap) */
     guint32 len;
     gboolean exportable;
 } eo_frag_t;
@@ -178,6 +179,7 @@ typedef struct {
     chan_t *chan;
     guint8 *bytes;
     guint32 len;
+    guint32 hole; /* lost bytes before these: the file keeps every byte at its offset */
 } eo_rec_t;
 
 static GPtrArray *sessions;          /* ctrl_conv_t* with a core session, finished after the first pass */
@@ -779,6 +781,7 @@ queue_export(tvbuff_t *tvb, packet_info *pinfo, guint32 key)
         eo_rec_t *r = wmem_new0(pinfo->pool, eo_rec_t);
         r->chan = frag->chan;
         r->len = frag->len;
+        r->hole = frag->hole;
         r->bytes = (guint8 *)tvb_memdup(pinfo->pool, tvb, frag->skip, frag->len);
         tap_queue_packet(ftplens_eo_tap, pinfo, r);
     }
@@ -836,7 +839,9 @@ dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
             frag->len = 0; /* only the first sender's bytes make the file */
         } else if (tcpinfo) {
             gint32 seen = (gint32)(ch->eo_nextseq - tcpinfo->seq);
-            if (seen > 0) {
+            if (seen < 0) {
+                frag->hole = (guint32)-seen; /* the capture lost the bytes in between */
+            } else if (seen > 0) {
                 if ((guint32)seen >= len) {
                     frag->len = 0;
                 } else {
@@ -898,6 +903,22 @@ ftplens_eo_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_, co
         eo_rows = g_hash_table_new(g_direct_hash, g_direct_equal);
 
     guint row = GPOINTER_TO_UINT(g_hash_table_lookup(eo_rows, r->chan));
+    if (row != 0 && r->hole > 0) {
+        /* Bytes after a hole stay at their offset: the hole is written as zeros, and the file is
+         * named partial, since the zeros are not what was sent. */
+        export_object_entry_t *entry = object_list->get_entry(object_list->gui_data, (int)row - 1);
+        if (entry && entry->payload_len < cap) {
+            size_t n = MIN((size_t)r->hole, cap - entry->payload_len);
+            entry->payload_data = (guint8 *)g_realloc(entry->payload_data, entry->payload_len + n);
+            memset(entry->payload_data + entry->payload_len, 0, n);
+            entry->payload_len += n;
+        }
+        if (entry && !g_str_has_suffix(entry->filename, ".partial")) {
+            gchar *name = g_strdup_printf("%s.partial", entry->filename);
+            g_free(entry->filename);
+            entry->filename = name;
+        }
+    }
     if (row == 0) {
         export_object_entry_t *entry = g_new0(export_object_entry_t, 1);
         size_t n = MIN((size_t)r->len, cap);
