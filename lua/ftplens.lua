@@ -269,14 +269,18 @@ local function release_port(port)
     S.ports[port] = nil
 end
 
--- The channel no longer waits for a connection: drop it from its port, and the port entry with it.
+-- The channel no longer waits for a connection: drop it from its ports, and port entries left empty.
 local function unclaim(ch)
-    local p = ch.port and S.ports[ch.port]
-    if not p then return end
-    for i, c in ipairs(p.chans) do
-        if c == ch then table.remove(p.chans, i) break end
+    for _, port in ipairs(ch.ports or {}) do
+        local p = S.ports[port]
+        if p then
+            for i, c in ipairs(p.chans) do
+                if c == ch then table.remove(p.chans, i) break end
+            end
+            if #p.chans == 0 then release_port(port) end
+        end
     end
-    if #p.chans == 0 then release_port(ch.port) end
+    ch.ports = nil
 end
 
 -- Channels whose transfer ended without their connection showing up give their ports back.
@@ -291,7 +295,8 @@ local function sweep(now)
 end
 
 local function claim_port(ch, port)
-    ch.port = port
+    ch.ports = ch.ports or {}
+    ch.ports[#ch.ports + 1] = port
     local p = S.ports[port]
     if not p then
         p = { chans = {}, prev = tcp_table:get_dissector(port) }
@@ -320,7 +325,8 @@ local function expect_data(cs, pinfo, ev)
         end
         return
     end
-    claim_port(ch, ev.port)
+    -- The core names the ports (a connection without its SYN is offered to its lower port first).
+    for _, port in ipairs(ev.ports) do claim_port(ch, port) end
 end
 
 -- Which predicted channel a new connection on a claimed port carries (the newest that matches).

@@ -115,6 +115,8 @@ struct LuaSession {
     /// Each data channel's items, ready for [`draw::draw`]; `None` once one of them is not drawable
     /// natively (the script then draws the channel).
     drawn: HashMap<u32, Option<Vec<draw::Drawable>>>,
+    /// The control connection's server port (for [`Expectation::host_ports`]).
+    server_port: u16,
 }
 
 impl LuaSession {
@@ -177,6 +179,7 @@ impl LuaSession {
                 t.set("channel", x.channel_id)?;
                 t.set("mode", x.mode.name())?;
                 t.set("port", x.port)?;
+                t.set("ports", x.host_ports(self.server_port))?;
                 t.set("listener", ip_string(x.listener))?;
                 t.set("alt_listener", ip_string(x.alt_listener))?;
                 t.set("peer", ip_string(x.connector))?;
@@ -478,6 +481,7 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                     channels: HashMap::new(),
                     poisoned: false,
                     drawn: HashMap::new(),
+                    server_port: sport,
                 })
             },
         )?,
