@@ -95,14 +95,41 @@ def _make(out: Path) -> None:
                        env=dict(os.environ, SSLKEYLOGFILE=str(out / "keys.log")), check=True, timeout=30)
         assert (out / "hello.out").read_bytes() == HELLO
         assert b"hello.txt" in (out / "list.out").read_bytes()
-    finally:
         time.sleep(0.3)
         server.terminate()
         server.wait(timeout=10)
+        _other_tls_on_the_port(out, cert, key)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=10)
+        time.sleep(0.3)
         dump.terminate()
         dump.wait(timeout=10)
     commands = re.findall(r'FTP command: Client "[^"]*", "(.*)"\s*$', log.read_text(), re.M)
     (out / "commands.json").write_text(json.dumps(commands))
+
+
+def _other_tls_on_the_port(out: Path, cert: Path, key: Path) -> None:
+    """Then a TLS connection on the same port that is not FTP: openssl's test web server and client (an HTTP
+    GET inside TLS 1.2), its secrets appended to the same key log."""
+    server = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % PORT, "-cert", str(cert),
+                               "-key", str(key), "-www", "-tls1_2", "-quiet"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while "LISTEN" not in subprocess.run(["ss", "-Hltn", "sport = :%d" % PORT], capture_output=True,
+                                             text=True).stdout:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("openssl s_server did not start")
+            time.sleep(0.02)
+        p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % PORT, "-tls1_2", "-keylogfile",
+                            str(out / "keys.log"), "-quiet", "-ign_eof"], input=b"GET / HTTP/1.0\r\n\r\n",
+                           capture_output=True, timeout=20)
+        assert b"HTTP/1.0 200" in p.stdout, p.stdout[:300] + p.stderr[-300:]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -216,10 +243,11 @@ def _hex(v):
 
 
 def _streams(rows):
-    """tcp.stream -> (server port, [rows])."""
+    """tcp.stream -> (server port, [rows]); the server port is the one the client connected to (the first
+    frame of each stream is its SYN)."""
     out = {}
     for r in rows:
-        port = min(int(r["tcp.srcport"]), int(r["tcp.dstport"]))
+        port = out[r["tcp.stream"]][0] if r["tcp.stream"] in out else int(r["tcp.dstport"])
         out.setdefault(r["tcp.stream"], (port, []))[1].append(r)
     return out
 
@@ -231,7 +259,7 @@ def test_the_certificate_is_in_every_connection(setup, ftps):
     cert = (ftps / "cert.der").read_bytes().hex()
     rows = ts.fields(ftps / "ftps.pcap", FIELDS if kind != "none" else [f for f in FIELDS if "ftplens" not in f])
     streams = _streams(rows)
-    assert sorted(p for p, _ in streams.values()) == [PORT, PASV_PORT, PASV_PORT], streams.keys()
+    assert sorted(p for p, _ in streams.values()) == [PORT, PORT, PASV_PORT, PASV_PORT], streams.keys()
     for stream, (port, rs) in streams.items():
         certs = [_hex(r["tls.handshake.certificate"]).split(AGG) for r in rs if r["tls.handshake.certificate"]]
         assert any(cert in c for c in certs), f"{kind} under {version}: no certificate in stream {stream} ({port})"
@@ -256,7 +284,22 @@ def test_with_the_keys_the_decrypted_session_is_ftplens(setup, ftps):
             for s, (port, rs) in _streams(rows).items() if port == PASV_PORT}
     assert sorted(tuple(sorted(c)) for c in data.values()) == [("LIST",), ("RETR",)], data
     # the decrypted lines reach ftplens, never the protocol tls.port names for 2221 (EtherNet/IP)
-    assert not [r for r in rows if "enip" in r["frame.protocols"].split(":")]
+    control = _streams(rows)[rows[0]["tcp.stream"]][1]
+    assert not [r for r in control if "enip" in r["frame.protocols"].split(":")]
+
+
+def test_another_tls_connection_on_the_port_is_not_ftp(setup, ftps):
+    """The HTTP-in-TLS connection to port 2221 after the FTP session, with the keys: nothing of it is
+    ftplens (the fallback's claim on 2221 in tls.port under 4.6 turns it away)."""
+    kind, version, ts = setup
+    if kind == "none":
+        pytest.skip("ftplens is not installed in this setup")
+    rows = ts.fields(ftps / "ftps.pcap", FIELDS + ["http.request.method"], keylog=ftps / "keys.log")
+    last = max((s for s, (port, _) in _streams(rows).items() if port == PORT), key=int)
+    other = _streams(rows)[last][1]
+    assert any(r["tls.handshake.certificate"] for r in other)
+    assert not [r for r in other if "ftplens" in r["frame.protocols"]], f"{kind} under {version}"
+    assert not [r for r in other if r["ftplens.request.command"] or r["ftplens-data.command"]]
 
 
 if __name__ == "__main__":

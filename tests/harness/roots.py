@@ -127,6 +127,7 @@ class RootTshark:
         os.chmod(self.caps, 0o755)
         m = re.search(r"TShark \(Wireshark\) (\d+\.\d+)\.", tshark_version_text(root))
         self.version = m.group(1) if m else "?"
+        self._rows = {}
 
     def inside(self, path: Path) -> str:
         return "/" + str(Path(path).relative_to(self.root))
@@ -159,7 +160,14 @@ class RootTshark:
         return p
 
     def fields(self, home: Path, pcap: Path, fields, keylog=None, aggregator="\x1f", two_pass=True):
-        """One dict per frame: {field: raw value ('' when absent)}, "frame.number" first."""
+        """One dict per frame: {field: raw value ('' when absent)}, "frame.number" first. Kept per
+        arguments: several tests compare the same run with different references."""
+        key = (str(home), str(pcap), tuple(fields), str(keylog), aggregator, two_pass)
+        if key not in self._rows:
+            self._rows[key] = self._fields(home, pcap, fields, keylog, aggregator, two_pass)
+        return self._rows[key]
+
+    def _fields(self, home, pcap, fields, keylog, aggregator, two_pass):
         args = ["-n"] + (["-2"] if two_pass else []) + ["-r", self.copy_in(pcap), "-T", "fields", "-E",
                                                         "separator=/t", "-E", "occurrence=a",
                                                         "-E", "aggregator=" + aggregator]
