@@ -171,7 +171,7 @@ local function init_state()
         tls_frames = {},  -- frame -> true: the control connection is TLS there
         partial = {},     -- frame -> true: only the start of a line (TCP reassembles it further)
         tls_app = {},     -- frame -> true: decrypted control lines (TLS keys given)
-        tls_data = {},    -- frame -> channel: decrypted PROT P data
+        tls_data = {},    -- frame -> channel: decrypted protected data
         data_conns = {},  -- connection key -> channel (first pass)
         data_frames = {}, -- frame -> channel
         ports = {},       -- port -> { chans = {channel...}, prev = Dissector or nil } (no Conversation API)
@@ -612,8 +612,8 @@ local function dissect_ctrl_lines(tvb, pinfo, tree, cs)
     return len
 end
 
--- After AUTH TLS/SSL was accepted the control connection carries TLS records, and whole clear lines
--- again once the TLS session is closed (RFC 2228 CCC). TLS gets the records (the C plugin hands the
+-- After the TLS upgrade the core reported, the control connection carries TLS records, and whole clear lines
+-- again once the TLS session is closed (RFC 2228 section 3). TLS gets the records (the C plugin hands the
 -- connection to TLS with ssl_starttls_ack, which Lua lacks); the clear lines go to the core as before.
 local function tls_takes_over(tvb, pinfo, tree, cs)
     if not tls_dissector then return nil end
@@ -649,7 +649,7 @@ local function tls_app_heuristic(tvb, pinfo, tree)
     return true
 end
 
--- The decrypted payload of a PROT P data channel: shown as data under ftplens-data (the C plugin's
+-- The decrypted payload of a protected data channel: shown as data under ftplens-data (the C plugin's
 -- ftplens-data.tls).
 local function tls_data_heuristic(tvb, pinfo, tree)
     local ch

@@ -61,6 +61,7 @@ impl Published {
                 &mut e.password,
                 &mut e.path,
                 &mut e.transfer_type,
+                &mut e.export_name,
             ] {
                 fix(p);
             }
@@ -206,6 +207,9 @@ impl Published {
                     Outcome::Expired => FTPLENS_OUTCOME_EXPIRED,
                 };
                 e.data_tls = t.data_tls;
+                if let Some(name) = t.export_name() {
+                    e.export_name = self.text(&name);
+                }
                 if let Some(x) = &t.expectation {
                     e.data = endpoint(x.listener, x.port);
                     e.alt_data = endpoint(

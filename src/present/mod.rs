@@ -567,10 +567,18 @@ mod tests {
             s.feed(Direction::ToClient, p, 2 + i as u64, 0.1);
             labels.push(feed_summary(s.events(), before, s.open_reply()));
         }
-        assert_eq!(labels[0], "Response: 211- Features: (multi-line reply begins)");
-        assert_eq!(labels[1], "Response: 211- (multi-line reply continues, lines 2-3)");
-        assert_eq!(labels[2], "Response: 211- (multi-line reply continues, line 4)");
+        assert_eq!(
+            labels[0],
+            "Response: 211- Features: (multi-line reply begins)"
+        );
+        assert_eq!(
+            labels[1],
+            "Response: 211- (multi-line reply continues, lines 2-3)"
+        );
+        assert_eq!(
+            labels[2],
+            "Response: 211- (multi-line reply continues, line 4)"
+        );
         assert!(labels[3].starts_with("Response: 211 "), "{}", labels[3]);
     }
-
 }
