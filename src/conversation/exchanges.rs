@@ -149,7 +149,7 @@ pub(crate) struct Control {
 #[derive(Debug)]
 pub(crate) enum Step {
     /// Emit this exchange (or hand it to its transfer).
-    Finished(Open),
+    Finished(Box<Open>),
     /// A prediction was made: publish it.
     Expect(Expectation),
     /// A transfer's slot changed: it may be ready to report.
@@ -217,7 +217,7 @@ impl Control {
     /// The staged exchange is done: it leaves.
     fn flush_staged(&mut self, out: &mut Vec<Step>) {
         if let Some(p) = self.staged.take() {
-            out.push(Step::Finished(p));
+            out.push(Step::Finished(Box::new(p)));
         }
     }
 
@@ -242,7 +242,7 @@ impl Control {
                 let cap = self.session.limits().max_pending_commands + 1;
                 let excess = self.pending.len().saturating_sub(cap);
                 for p in self.pending.drain(..excess) {
-                    out.push(Step::Finished(p));
+                    out.push(Step::Finished(Box::new(p)));
                 }
             }
             EventKind::Reply(r) => {
@@ -293,7 +293,7 @@ impl Control {
                 p.ex.response_time = r.request.as_ref().map(|q| q.elapsed);
                 p.ex.reply = Some(text);
                 self.staged = Some(p);
-                out.extend(older.into_iter().map(Step::Finished));
+                out.extend(older.into_iter().map(|o| Step::Finished(Box::new(o))));
             }
             EventKind::Login(l) => {
                 // The session reports "" when the USER command was not seen (a capture that began

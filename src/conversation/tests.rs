@@ -95,15 +95,22 @@ fn a_login_is_exchanges_and_a_session() {
     assert_eq!(
         out,
         vec![
-            Output::Exchange(exchange(
+            Output::Exchange(Box::new(exchange(
                 4,
                 "USER",
                 "alice",
                 331,
                 "password please",
                 Some("alice")
-            )),
-            Output::Exchange(exchange(6, "PASS", "s3cret", 230, "in", Some("alice"))),
+            ))),
+            Output::Exchange(Box::new(exchange(
+                6,
+                "PASS",
+                "s3cret",
+                230,
+                "in",
+                Some("alice")
+            ))),
             Output::Session(SessionSummary {
                 uid: uid.clone(),
                 id,

@@ -117,6 +117,8 @@ pub(crate) struct Slot {
     pub late_bound: bool,
     pub data: Option<DataSeen>,
     pub exchange: Option<Exchange>,
+    /// The command's exchange ended (it may have been reported already, see `ready`).
+    pub exchange_seen: bool,
     pub user: Option<String>,
 }
 
@@ -151,16 +153,20 @@ impl Slot {
         if session_closed {
             return true;
         }
-        if self.transfer.is_some() && self.exchange.is_none() {
+        if self.transfer.is_some() && !self.exchange_seen {
             return false;
         }
-        let awaiting_data = !self.bound
+        !(self.awaits_data() && now - self.ended_ts <= late_window)
+    }
+
+    /// The server called the transfer complete before its data connection appeared: the data
+    /// may still come (a final reply that overtook the data).
+    pub fn awaits_data(&self) -> bool {
+        !self.bound
             && self
                 .transfer
                 .as_ref()
                 .is_some_and(|t| t.outcome == Outcome::Complete && !t.command.is_empty())
-            && now - self.ended_ts <= late_window;
-        !awaiting_data
     }
 
     /// Whether it is worth reporting at all: data was seen, or the server said it sent it.
