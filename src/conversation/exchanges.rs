@@ -347,6 +347,16 @@ impl Control {
                 slot.transfer = Some(t);
                 slot.user = user;
             }
+            // STOU's server-chosen name: the slot keeps the transfer as it ends, which has it.
+            EventKind::TransferUpdated(t) => {
+                if let Some(slot) = self
+                    .slots
+                    .get_mut(&t.channel_id)
+                    .filter(|_| t.channel_id > 0)
+                {
+                    slot.transfer = Some(t);
+                }
+            }
             EventKind::TransferEnded(t) => {
                 let key = if t.channel_id == 0 {
                     self.slots

@@ -629,9 +629,11 @@ impl Conversations {
                 let Some(s) = self.sessions.get_mut(&sid) else {
                     return;
                 };
-                // The partial line before the hole must not join the bytes after it.
-                s.session.gap(dir);
                 let ts = if ts > 0.0 { ts } else { s.last_ts };
+                // The partial line before the hole must not join the bytes after it: the session
+                // reports it as incomplete and resynchronises after the hole.
+                let events = s.session.gap(dir, frame, ts).to_vec();
+                self.events(sid, events);
                 let who = if dir == Direction::ToServer {
                     "client"
                 } else {
