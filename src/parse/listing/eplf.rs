@@ -1,4 +1,4 @@
-//! EPLF, the Easily Parsed LIST Format (D. J. Bernstein, 1996, http://cr.yp.to/ftp/list/eplf.html).
+//! EPLF, the Easily Parsed LIST Format (D. J. Bernstein, 1996, <http://cr.yp.to/ftp/list/eplf.html>).
 //!
 //! ```text
 //! EPLF: a plus sign, then facts separated by commas, each fact one letter and its value, then a
