@@ -16,7 +16,7 @@ Debian packages with `apt-get download` + `dpkg-deb -x` into a work directory (o
 package can be installed at a time). Needs root (device node, file owners, servers binding and
 dropping privileges). Traffic: 127.0.0.1 inside a private network namespace (`unshare -n`).
 
-The tree (times are UTC; the servers list in the machine's local time zone, UTC here):
+The tree (times are UTC; the servers run with TZ=UTC, so their local time is UTC too):
 
     hello.txt              512 bytes, root:root, 0644, modified an hour before the run
     old.bin             123456 bytes, root:root, 0600, modified 2019-03-14 15:09:26
@@ -48,16 +48,22 @@ def utc(*a) -> float:
     return datetime.datetime(*a, tzinfo=datetime.timezone.utc).timestamp()
 
 
+# The regular files of the tree: (name, size, mode, modification time or None for "an hour before
+# the run", owner and group id). Tests compare parsed listings with these facts.
+FILES = [("hello.txt", 512, 0o644, None, 0),
+         ("old.bin", 123456, 0o600, utc(2019, 3, 14, 15, 9, 26), 0),
+         ("name with spaces.txt", 42, 0o644, utc(2021, 11, 30, 8, 0, 0), 0),
+         ("numeric.dat", 7, 0o640, utc(2020, 2, 29, 23, 59, 0), 4242)]
+SUB_MTIME = utc(2022, 6, 1, 12)
+
+
 def make_tree(top: str) -> float:
     """Create the tree of the module docstring; return the run's 'now'."""
     now = time.time()
     os.makedirs(top)
     os.chmod(top, 0o755)
-    files = [("hello.txt", 512, 0o644, now - 3600, 0),
-             ("old.bin", 123456, 0o600, utc(2019, 3, 14, 15, 9, 26), 0),
-             ("name with spaces.txt", 42, 0o644, utc(2021, 11, 30, 8, 0, 0), 0),
-             ("numeric.dat", 7, 0o640, utc(2020, 2, 29, 23, 59, 0), 4242)]
-    for name, size, mode, mtime, uid in files:
+    for name, size, mode, mtime, uid in FILES:
+        mtime = now - 3600 if mtime is None else mtime
         p = os.path.join(top, name)
         with open(p, "wb") as f:
             f.write(bytes((i * 31 + 7) & 0xFF for i in range(size)))
@@ -67,7 +73,7 @@ def make_tree(top: str) -> float:
     sub = os.path.join(top, "sub")
     os.mkdir(sub)
     os.chmod(sub, 0o755)
-    os.utime(sub, (utc(2022, 6, 1, 12), utc(2022, 6, 1, 12)))
+    os.utime(sub, (SUB_MTIME, SUB_MTIME))
     os.symlink("hello.txt", os.path.join(top, "link"))
     os.mknod(os.path.join(top, "null"), 0o20666, os.makedev(1, 3))
     os.chmod(os.path.join(top, "null"), 0o666)
@@ -267,6 +273,7 @@ def session(port, user, password, outdir) -> list[str]:
 def main() -> int:
     out = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                           os.path.join(ROOT, "src/parse/listing/testdata"))
+    os.environ["TZ"] = "UTC"  # the servers list in local time: make it the tree's UTC
     if os.geteuid() != 0:
         print("listings.py needs root (device node, file owners, servers)", file=sys.stderr)
         return 2

@@ -13,6 +13,20 @@ pub enum Expect {
     Facts,
 }
 
+impl Expect {
+    /// What a command's data connection carries, by verb (case-insensitive): `LIST` (RFC 959
+    /// 4.1.3), `NLST` (4.1.3), `MLSD` (RFC 3659 7.1). `None` for any other verb.
+    pub fn for_command(verb: &[u8]) -> Option<Expect> {
+        let v = verb.to_ascii_uppercase();
+        match v.as_slice() {
+            b"LIST" => Some(Expect::List),
+            b"NLST" => Some(Expect::Names),
+            b"MLSD" => Some(Expect::Facts),
+            _ => None,
+        }
+    }
+}
+
 /// The caps of one listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListingLimits {

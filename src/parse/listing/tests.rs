@@ -631,3 +631,11 @@ fn every_split_point_gives_the_same_entries() {
         assert_eq!(got, whole, "cut at {cut}");
     }
 }
+
+#[test]
+fn expect_from_the_command() {
+    assert_eq!(Expect::for_command(b"list"), Some(Expect::List));
+    assert_eq!(Expect::for_command(b"NLST"), Some(Expect::Names));
+    assert_eq!(Expect::for_command(b"MLSD"), Some(Expect::Facts));
+    assert_eq!(Expect::for_command(b"RETR"), None);
+}
