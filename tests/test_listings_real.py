@@ -1,9 +1,11 @@
-"""The listing parser on fresh output of real FTP servers.
+"""The listing parser on fresh output of real FTP servers, and on listings in public captures.
 
 tests/captures/listings.py serves one tree of known files (names, sizes, modes, times) with vsftpd,
 pyftpdlib, and pure-ftpd and proftpd unpacked from their Debian packages, and saves what LIST, NLST
 and MLSD sent. `cargo run --example listing` parses each; every entry must match the tree's facts.
 (The committed fixtures in src/parse/listing/testdata/ are the same thing frozen, for `cargo test`.)
+The shared corpus adds a vsftpd 3.0.3 LIST from the wild (nDPI's ftp.pcap) and a FileZilla Server
+MLSD (chrissanders/wrongdissector.pcapng, FTP on port 443).
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import harness
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "captures"))
@@ -42,11 +46,11 @@ def served(tmp_path_factory):
     assert {"vsftpd", "pyftpdlib"} <= set(servers), p.stderr
     if len(servers) < 4:
         print("listings.py: only %s (%s)" % (servers, p.stderr.strip()))
-    subprocess.run(["cargo", "build", "--quiet", "--example", "listing"], cwd=ROOT, check=True)
     return out, servers
 
 
 def parse(kind: str, path: Path) -> list[dict]:
+    subprocess.run(["cargo", "build", "--quiet", "--example", "listing"], cwd=ROOT, check=True)
     p = subprocess.run([str(ROOT / "target/debug/examples/listing"), kind, str(path)],
                        capture_output=True, text=True, check=True, timeout=60)
     return [json.loads(line) for line in p.stdout.splitlines()]
@@ -99,3 +103,26 @@ def test_mlsd_facts(served):
             assert (e["type"], e["size"]) == ("file", size), (server, e)
             if mtime is not None:  # RFC 3659 2.3: UTC, to the second
                 assert e["modify"] == day(mtime).strftime("%Y-%m-%dT%H:%M:%SZ"), (server, e)
+
+
+def test_corpus_listings(corpus_dir, tmp_path):
+    # nDPI's ftp.pcap: an anonymous vsftpd 3.0.3 session; TCP stream 1 is its LIST. The test
+    # files are named by their size (1000GB.zip is 1000 * 2**30 bytes: past 32 bits).
+    data = harness.stream_payload(corpus_dir / "ndpi" / "ftp.pcap", "tcp.stream == 1")
+    (tmp_path / "list.txt").write_bytes(data)
+    entries = parse("LIST", tmp_path / "list.txt")
+    assert len(entries) == 18 and all(e["form"] == "unix" for e in entries)
+    by_name = {e["name"]: e for e in entries}
+    units = {"KB": 2**10, "MB": 2**20, "GB": 2**30}
+    for name, e in by_name.items():
+        if name.endswith(".zip"):
+            n, unit = int(name[:-6]), name[-6:-4]
+            assert (e["type"], e["size"], e["modify"]) == ("file", n * units[unit], "2016-02-19")
+    assert by_name["upload"]["type"] == "dir" and by_name["upload"]["modify"] == "--03-14T20:03"
+    # FileZilla Server 0.9.33 on port 443: MLSD of a directory holding one directory.
+    data = harness.stream_payload(corpus_dir / "chrissanders" / "wrongdissector.pcapng",
+                                  "tcp.stream == 1")
+    (tmp_path / "mlsd.txt").write_bytes(data)
+    assert parse("MLSD", tmp_path / "mlsd.txt") == [{
+        "form": "mlsd", "name": "wmiislog", "type": "dir", "size": None,
+        "modify": "2009-02-10T02:06:06Z", "perm": None, "mode": None, "target": None}]
