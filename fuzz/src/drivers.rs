@@ -122,7 +122,11 @@ pub fn listing(data: &[u8]) {
     assert_eq!(whole, chunked);
     assert_eq!(stats, chunked_stats);
     assert!(stats.entries <= limits.max_entries as u64);
-    assert_eq!(stats.by_form.iter().sum::<u64>(), stats.entries);
+    let by_form: u64 = ftplens::parse::listing::Form::ALL
+        .iter()
+        .map(|f| stats.of(*f))
+        .sum();
+    assert_eq!(by_form, stats.entries);
     assert!(stats.entries + stats.unparsed + stats.long_lines + stats.dropped <= stats.lines);
 }
 

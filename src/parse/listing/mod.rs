@@ -66,6 +66,9 @@ pub enum Form {
 }
 
 impl Form {
+    /// Every form, in a fixed order.
+    pub const ALL: [Form; 5] = [Form::Mlsd, Form::Unix, Form::Dos, Form::Eplf, Form::Name];
+
     /// A stable lower-case name for records and display filters.
     pub fn name(self) -> &'static str {
         match self {

@@ -87,8 +87,8 @@ pub struct ListingStats {
     pub long_lines: u64,
     /// Lines not looked at because `max_entries` was reached.
     pub dropped: u64,
-    /// How many entries of each form, for a summary ("unix" 7, "mlsd" 0...).
-    pub by_form: [u64; 5],
+    /// How many entries of each form (read with [`ListingStats::of`]).
+    by_form: [u64; Form::ALL.len()],
 }
 
 impl ListingStats {
@@ -99,13 +99,7 @@ impl ListingStats {
 }
 
 fn form_index(form: Form) -> usize {
-    match form {
-        Form::Mlsd => 0,
-        Form::Unix => 1,
-        Form::Dos => 2,
-        Form::Eplf => 3,
-        Form::Name => 4,
-    }
+    Form::ALL.iter().position(|f| *f == form).unwrap_or(0)
 }
 
 /// A streaming listing parser: feed it the data connection's bytes in any chunks.
