@@ -27,14 +27,19 @@ BUILTIN_MISSES = {
 }
 
 
-@pytest.fixture(scope="module")
-def results():
+def _compare(directory):
+    """scripts/vs-builtin.py's judgement of the captures in tests/captures/DIRECTORY, by case."""
     if not harness.tshark_available():
         pytest.skip("tshark not installed")
     spec = importlib.util.spec_from_file_location("vs_builtin", ROOT / "scripts" / "vs-builtin.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return {r["case"]: r for r in mod.compare()}
+    return {r["case"]: r for r in mod.compare(directory)}
+
+
+@pytest.fixture(scope="module")
+def results():
+    return _compare("handmade")
 
 
 def test_ftplens_gets_every_corner_case_right(results):
@@ -60,12 +65,7 @@ DEFECTS_RIGHT = ["c04_data_gap", "c05_226_before_last_data", "c05_226_before_any
 
 @pytest.fixture(scope="module")
 def defect_results():
-    if not harness.tshark_available():
-        pytest.skip("tshark not installed")
-    spec = importlib.util.spec_from_file_location("vs_builtin", ROOT / "scripts" / "vs-builtin.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return {r["case"]: r for r in mod.compare("defects")}
+    return _compare("defects")
 
 
 def test_ftplens_on_the_defect_captures(defect_results):

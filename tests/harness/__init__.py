@@ -15,6 +15,7 @@ Captures and their facts
   make_real_captures(outdir) -> CaptureSet    run tests/captures/real.py (raises CapturesUnavailable)
   make_real_defect_captures(outdir)           the same for tests/captures/real_defects.py
   find_corpus() -> Path | None                /work/shared/corpus or ../shared/corpus
+  check_generator_output(script, dir, out)    a capture generator still writes the committed files
 
 tshark
   run_tshark(pcap, args, home=None, unprivileged=True, ...) -> CompletedProcess
@@ -51,7 +52,7 @@ __all__ = [
     "NOBODY", "CaptureSet", "CapturesUnavailable", "load_captures", "seed_capture",
     "real_scenario_names", "handmade_names", "defect_names", "make_real_captures",
     "make_real_defect_captures", "find_corpus", "run_tshark", "tshark_fields", "values",
-    "readable_copy", "stream_payload", "sha256_hex", "tshark_available",
+    "readable_copy", "stream_payload", "sha256_hex", "tshark_available", "check_generator_output",
 ]
 
 
@@ -192,6 +193,18 @@ def make_real_defect_captures(outdir) -> CaptureSet:
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         raise CapturesUnavailable(str(e)) from e
     return CaptureSet(outdir, facts)
+
+
+def check_generator_output(script, committed_dir, outdir) -> None:
+    """Run a capture generator (`python3 SCRIPT OUTDIR`) and assert that it wrote exactly the
+    committed files of committed_dir, byte for byte."""
+    import filecmp
+    p = subprocess.run([sys.executable, str(script), str(outdir)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    fresh = sorted(os.listdir(outdir))
+    assert fresh == sorted(os.listdir(committed_dir)), "run %s and commit" % script
+    _, mismatch, errors = filecmp.cmpfiles(outdir, committed_dir, fresh, shallow=False)
+    assert not mismatch and not errors, "stale: %s; run %s and commit" % (mismatch, script)
 
 
 def find_corpus():
