@@ -28,7 +28,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import handmade  # noqa: E402  (the shared writer)
-from handmade import CLIENT, SERVER, Session, TcpConn, _port_args, payload_text, sha256  # noqa: E402
+from handmade import (CLIENT, SERVER, Session, TcpConn, _port_args, payload_text,  # noqa: E402
+                      sha256)
 
 
 def reply_lines(code: int, text: str):

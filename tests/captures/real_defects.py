@@ -67,7 +67,8 @@ def stou_ftplib(ctx):
         ftp.set_pasv(False)
         ftp.storbinary("STOU", io.BytesIO(second))
 
-    spec = _ftplib_spec(ctx, "stou_ftplib", "ftplib: CWD /, STOU in passive then in active mode; the server "
+    spec = _ftplib_spec(ctx, "stou_ftplib",
+                        "ftplib: CWD /, STOU in passive then in active mode; the server "
                         "names each file in its 125 or 150 (FILE: name)", "127.0.0.1", 21, body)
     f = spec["facts"]
     f["defect"] = {"class": 10, "title": "STOU names"}
