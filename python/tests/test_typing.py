@@ -1,0 +1,26 @@
+"""`mypy --strict` on the package as it is imported here (the installed copy in a venv, or
+python/src): the public API is typed and stays so."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ftplens
+
+
+def test_mypy_strict_passes_on_the_package() -> None:
+    pytest.importorskip("mypy", reason="mypy is not installed (the [test] extra has it)")
+    package = Path(ftplens.__file__).resolve().parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", "/dev/null", str(package)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=package.parent,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Success: no issues found" in proc.stdout
