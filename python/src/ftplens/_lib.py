@@ -30,11 +30,12 @@ __all__ = ["ffi", "lib", "library_path", "check", "string", "FtplensError"]
 _HERE = Path(__file__).resolve().parent
 
 
-def _load_ffi() -> cffi.FFI:
+def _load_ffi() -> Any:
+    """The built ``_ffi`` module's FFI (a ``_cffi_backend.FFI``), or a ``cffi.FFI`` over the header."""
     try:
         from ._ffi import ffi as built  # type: ignore[import-not-found,unused-ignore]
 
-        return built  # type: ignore[no-any-return,unused-ignore]
+        return built
     except ImportError:
         pass
     header = os.environ.get("FTPLENS_HEADER")
