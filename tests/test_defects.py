@@ -77,7 +77,8 @@ def test_cli_class2_unterminated_replies_are_reported(ftplens_bin, name):
     (x,) = [x for x in c["exchanges"] if x["incomplete"]]
     (r,) = [r for r in recs if r["command"] == x["command"]]
     assert (r.get("reply_code"), r.get("reply_msg"), r["frame"]) == \
-        (x["code"], x["lines"][0], x["command_frame"])
+        (x["code"], "\n".join(x["lines"]), x["command_frame"])
+    assert r.get("reply_incomplete") is True
 
 
 def test_cli_class2_cut_command_is_reported(ftplens_bin):
@@ -87,6 +88,7 @@ def test_cli_class2_cut_command_is_reported(ftplens_bin):
     assert [(r["command"], r.get("arg"), r["frame"]) for r in recs][-1] == \
         (x["command"], x["arg"], x["command_frame"])
     assert "reply_code" not in recs[-1]
+    assert recs[-1].get("command_incomplete") is True
 
 
 def test_cli_class4_data_gap_is_partial_and_extract_keeps_offsets(ftplens_bin, tmp_path):

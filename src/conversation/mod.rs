@@ -955,6 +955,7 @@ impl Conversations {
             if let Some(slot) = s.slots.get_mut(&key) {
                 if !slot.exchange_seen {
                     slot.exchange_seen = true;
+                    slot.command_ts = Some(p.ex.ts);
                     slot.exchange = Some(p.ex);
                     let now = s.last_ts;
                     self.try_report(sid, key, now);
@@ -1243,6 +1244,7 @@ impl Conversations {
             late_bound: slot.late_bound,
             transfer: t,
             exchange: ex,
+            command_ts: slot.command_ts,
             data: slot.data.take(),
             direction,
             complete,

@@ -151,6 +151,16 @@ pub struct CommandRecord {
     pub frame: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_frame: Option<u64>,
+    /// The command's line end is not in the capture (its argument may be cut).
+    #[serde(skip_serializing_if = "is_false")]
+    pub command_incomplete: bool,
+    /// Part of the final reply is not in the capture.
+    #[serde(skip_serializing_if = "is_false")]
+    pub reply_incomplete: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 /// One data transfer.
@@ -402,6 +412,8 @@ impl From<&Exchange> for CommandRecord {
             anomalies: ex.anomalies.clone(),
             frame: ex.frame,
             reply_frame: ex.reply.as_ref().map(|r| r.frame),
+            command_incomplete: ex.command.as_ref().is_some_and(|c| c.incomplete),
+            reply_incomplete: ex.reply.as_ref().is_some_and(|r| r.incomplete),
         }
     }
 }

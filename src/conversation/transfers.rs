@@ -78,8 +78,11 @@ pub struct TransferDone {
     /// The session's view: command, arg, path, TYPE, REST, size, outcome, reply code, frames.
     /// `None` for a data connection no transfer command claimed.
     pub transfer: Option<Transfer>,
-    /// The transfer command's exchange, when it ended in this session.
+    /// The transfer command's exchange, when it ended in this session and was not reported
+    /// before (an exchange waiting for late data is reported in its place).
     pub exchange: Option<Exchange>,
+    /// When the transfer command was sent, when it was seen.
+    pub command_ts: Option<f64>,
     pub mode: Option<DataMode>,
     /// The data channel number (`None` when the command found no prediction).
     pub channel: Option<u32>,
@@ -99,7 +102,7 @@ impl TransferDone {
         self.data
             .as_ref()
             .map(|d| d.first_ts)
-            .or_else(|| self.exchange.as_ref().map(|e| e.ts))
+            .or(self.command_ts)
     }
 }
 
@@ -119,6 +122,7 @@ pub(crate) struct Slot {
     pub exchange: Option<Exchange>,
     /// The command's exchange ended (it may have been reported already, see `ready`).
     pub exchange_seen: bool,
+    pub command_ts: Option<f64>,
     pub user: Option<String>,
 }
 
