@@ -99,10 +99,7 @@ pub struct TransferDone {
 impl TransferDone {
     /// When the data started, else when the command was sent; `None` when neither is known.
     pub fn ts(&self) -> Option<f64> {
-        self.data
-            .as_ref()
-            .map(|d| d.first_ts)
-            .or(self.command_ts)
+        self.data.as_ref().map(|d| d.first_ts).or(self.command_ts)
     }
 }
 
