@@ -19,6 +19,9 @@ pub struct ReplyText {
     /// The frame and time of the reply's last line.
     pub frame: u64,
     pub ts: f64,
+    /// Part of it is not in the capture (a gap inside it, or the end came before its line end or
+    /// closing line).
+    pub incomplete: bool,
 }
 
 impl ReplyText {
@@ -34,6 +37,8 @@ pub struct CommandLine {
     /// The verb, case kept.
     pub verb: String,
     pub arg: Option<String>,
+    /// Its line end is not in the capture: the argument may be cut.
+    pub incomplete: bool,
 }
 
 /// A command and what answered it, or a reply no command was waiting for (`command` is `None`).
@@ -149,7 +154,7 @@ pub(crate) struct Control {
 #[derive(Debug)]
 pub(crate) enum Step {
     /// Emit this exchange (or hand it to its transfer).
-    Finished(Open),
+    Finished(Box<Open>),
     /// A prediction was made: publish it.
     Expect(Expectation),
     /// A transfer's slot changed: it may be ready to report.
@@ -160,20 +165,6 @@ pub(crate) enum Step {
     Counted(&'static str),
     /// The control connection is TLS from here on.
     Tls,
-}
-
-/// Text after the code and separator of a multi-line reply's inner line, when it repeats the code.
-fn strip_code_prefix(code: u16, line: &str) -> &str {
-    let b = line.as_bytes();
-    if b.len() >= 4
-        && line.is_char_boundary(3)
-        && line[..3].parse::<u16>() == Ok(code)
-        && matches!(b[3], b'-' | b' ')
-    {
-        &line[4..]
-    } else {
-        line
-    }
 }
 
 /// Where the greeting (the first complete reply) ends in `bytes`: after its last line.
@@ -217,7 +208,7 @@ impl Control {
     /// The staged exchange is done: it leaves.
     fn flush_staged(&mut self, out: &mut Vec<Step>) {
         if let Some(p) = self.staged.take() {
-            out.push(Step::Finished(p));
+            out.push(Step::Finished(Box::new(p)));
         }
     }
 
@@ -225,13 +216,22 @@ impl Control {
     /// `out`.
     pub fn on_event(&mut self, ev: Event, out: &mut Vec<Step>) {
         match ev.kind {
-            EventKind::Command { verb, arg, .. } => {
+            EventKind::Command {
+                verb,
+                arg,
+                incomplete,
+                ..
+            } => {
                 self.flush_staged(out);
                 self.commands += 1;
                 let upper = verb.to_ascii_uppercase();
                 self.user_seen |= upper == "USER";
                 let mut ex = self.new_exchange(ev.ts, ev.frame);
-                ex.command = Some(CommandLine { verb, arg });
+                ex.command = Some(CommandLine {
+                    verb,
+                    arg,
+                    incomplete,
+                });
                 ex.cwd = self.session.cwd().map(str::to_string);
                 self.pending.push_back(Open {
                     ex,
@@ -242,24 +242,18 @@ impl Control {
                 let cap = self.session.limits().max_pending_commands + 1;
                 let excess = self.pending.len().saturating_sub(cap);
                 for p in self.pending.drain(..excess) {
-                    out.push(Step::Finished(p));
+                    out.push(Step::Finished(Box::new(p)));
                 }
             }
             EventKind::Reply(r) => {
                 self.flush_staged(out);
-                let code = r.code.0;
-                let mut lines = r.lines;
-                for l in lines.iter_mut().skip(1) {
-                    let stripped = strip_code_prefix(code, l);
-                    if stripped.len() != l.len() {
-                        *l = stripped.to_string();
-                    }
-                }
+                // The session already gives every line without its code prefix.
                 let text = ReplyText {
-                    code,
-                    lines,
+                    code: r.code.0,
+                    lines: r.lines,
                     frame: ev.frame,
                     ts: ev.ts,
+                    incomplete: r.incomplete,
                 };
                 let pos = r.request.as_ref().and_then(|q| {
                     self.pending
@@ -293,7 +287,7 @@ impl Control {
                 p.ex.response_time = r.request.as_ref().map(|q| q.elapsed);
                 p.ex.reply = Some(text);
                 self.staged = Some(p);
-                out.extend(older.into_iter().map(Step::Finished));
+                out.extend(older.into_iter().map(|o| Step::Finished(Box::new(o))));
             }
             EventKind::Login(l) => {
                 // The session reports "" when the USER command was not seen (a capture that began
@@ -346,6 +340,16 @@ impl Control {
                 let slot = self.slots.entry(key).or_default();
                 slot.transfer = Some(t);
                 slot.user = user;
+            }
+            // STOU's server-chosen name: the slot keeps the transfer as it ends, which has it.
+            EventKind::TransferUpdated(t) => {
+                if let Some(slot) = self
+                    .slots
+                    .get_mut(&t.channel_id)
+                    .filter(|_| t.channel_id > 0)
+                {
+                    slot.transfer = Some(t);
+                }
             }
             EventKind::TransferEnded(t) => {
                 let key = if t.channel_id == 0 {
@@ -424,14 +428,6 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn inner_lines_lose_their_code_prefix() {
-        assert_eq!(strip_code_prefix(220, "220-Welcome"), "Welcome");
-        assert_eq!(strip_code_prefix(211, " MDTM"), " MDTM");
-        assert_eq!(strip_code_prefix(211, "230-x"), "230-x");
-        assert_eq!(strip_code_prefix(220, "22é"), "22é");
-    }
 
     #[test]
     fn greeting_ends_after_its_last_line() {

@@ -111,6 +111,8 @@ pub struct Note {
 pub struct Replay {
     pub conn: ConnRef,
     pub from: SocketAddr,
+    /// The peer of `from`.
+    pub to: SocketAddr,
     pub offset: u64,
     pub bytes: Vec<u8>,
     pub frame: u64,
@@ -121,7 +123,7 @@ pub struct Replay {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// A command and its replies, or an unmatched reply (not part of a transfer).
-    Exchange(Exchange),
+    Exchange(Box<Exchange>),
     /// A transfer, with its command's exchange.
     Transfer(Box<TransferDone>),
     /// A control connection ended.
@@ -627,9 +629,11 @@ impl Conversations {
                 let Some(s) = self.sessions.get_mut(&sid) else {
                     return;
                 };
-                // The partial line before the hole must not join the bytes after it.
-                s.session.gap(dir);
                 let ts = if ts > 0.0 { ts } else { s.last_ts };
+                // The partial line before the hole must not join the bytes after it: the session
+                // reports it as incomplete and resynchronises after the hole.
+                let events = s.session.gap(dir, frame, ts).to_vec();
+                self.events(sid, events);
                 let who = if dir == Direction::ToServer {
                     "client"
                 } else {
@@ -695,12 +699,12 @@ impl Conversations {
                         ts,
                     );
                 }
-                self.replay_held(c, cand);
+                self.replay_held(c, *cand);
             }
         }
     }
 
-    fn replay_held(&mut self, c: ConnRef, cand: Box<Candidate>) {
+    fn replay_held(&mut self, c: ConnRef, cand: Candidate) {
         let data = self.role(c) == RoleKind::Data;
         let Some(sides) = self.get(c).map(|x| x.sides) else {
             return;
@@ -719,6 +723,7 @@ impl Conversations {
                         self.outputs.push(Output::Replay(Replay {
                             conn: c,
                             from: sides[side],
+                            to: sides[1 - side],
                             offset,
                             bytes,
                             frame,
@@ -940,7 +945,7 @@ impl Conversations {
     }
 
     /// An exchange is over: report it, or hand it to its transfer.
-    fn exchange_done(&mut self, sid: u32, mut p: Open) {
+    fn exchange_done(&mut self, sid: u32, mut p: Box<Open>) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -948,7 +953,9 @@ impl Conversations {
         p.ex.password = s.password.clone();
         if let Some(key) = p.channel {
             if let Some(slot) = s.slots.get_mut(&key) {
-                if slot.exchange.is_none() {
+                if !slot.exchange_seen {
+                    slot.exchange_seen = true;
+                    slot.command_ts = Some(p.ex.ts);
                     slot.exchange = Some(p.ex);
                     let now = s.last_ts;
                     self.try_report(sid, key, now);
@@ -956,7 +963,7 @@ impl Conversations {
                 }
             }
         }
-        self.outputs.push(Output::Exchange(p.ex));
+        self.outputs.push(Output::Exchange(Box::new(p.ex)));
     }
 
     /// A control connection ended (or the input did): report everything it still holds.
@@ -978,7 +985,7 @@ impl Conversations {
             };
             let pending: Vec<Open> = s.pending.drain(..).collect();
             for p in pending {
-                self.exchange_done(sid, p);
+                self.exchange_done(sid, Box::new(p));
             }
             let Some(s) = self.sessions.get_mut(&sid) else {
                 return;
@@ -1124,7 +1131,7 @@ impl Conversations {
             self.pending_total -= cand.bytes;
             self.bind_slot(sid, ch, true);
             self.fill_data(sid, ch, r);
-            self.replay_held(r, cand);
+            self.replay_held(r, *cand);
             if closed {
                 self.data_closed(r);
                 self.forget(r);
@@ -1195,24 +1202,32 @@ impl Conversations {
             return;
         };
         let closed = s.closed;
-        if !s
-            .slots
-            .get(&key)
-            .is_some_and(|c| c.ready(closed, now, window))
-        {
+        let Some(slot) = s.slots.get_mut(&key) else {
+            return;
+        };
+        if !slot.ready(closed, now, window) {
+            // While the transfer waits for data that may come after its final reply, its
+            // exchange is reported in its place among the others.
+            if slot.ended && slot.awaits_data() {
+                if let Some(mut ex) = slot.exchange.take() {
+                    ex.file_size = slot.transfer.as_ref().and_then(|t| t.size);
+                    self.outputs.push(Output::Exchange(Box::new(ex)));
+                }
+            }
             return;
         }
         let Some(mut slot) = s.slots.remove(&key) else {
             return;
         };
+        let reportable = slot.reportable();
         let t = slot.transfer.take();
         let mut ex = slot.exchange.take();
         if let Some(ex) = ex.as_mut() {
             ex.file_size = t.as_ref().and_then(|t| t.size);
         }
-        if !slot.reportable() {
+        if !reportable {
             if let Some(ex) = ex {
-                self.outputs.push(Output::Exchange(ex));
+                self.outputs.push(Output::Exchange(Box::new(ex)));
             }
             return;
         }
@@ -1229,6 +1244,7 @@ impl Conversations {
             late_bound: slot.late_bound,
             transfer: t,
             exchange: ex,
+            command_ts: slot.command_ts,
             data: slot.data.take(),
             direction,
             complete,

@@ -49,6 +49,16 @@ pub struct DataFields {
     pub resp_p: u16,
 }
 
+impl IdFields {
+    pub fn orig(&self) -> std::net::SocketAddr {
+        (self.orig_h, self.orig_p).into()
+    }
+
+    pub fn resp(&self) -> std::net::SocketAddr {
+        (self.resp_h, self.resp_p).into()
+    }
+}
+
 impl From<ConnId> for IdFields {
     fn from(c: ConnId) -> Self {
         IdFields {
@@ -141,6 +151,16 @@ pub struct CommandRecord {
     pub frame: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_frame: Option<u64>,
+    /// The command's line end is not in the capture (its argument may be cut).
+    #[serde(skip_serializing_if = "is_false")]
+    pub command_incomplete: bool,
+    /// Part of the final reply is not in the capture.
+    #[serde(skip_serializing_if = "is_false")]
+    pub reply_incomplete: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 /// One data transfer.
@@ -322,6 +342,45 @@ impl Record {
     }
 }
 
+/// A line of the extraction manifest: where an extracted file went and what it is.
+#[derive(Serialize)]
+struct ManifestLine<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extracted: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ftp_path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<&'a str>,
+    uid: &'a str,
+    bytes: u64,
+    offset: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<&'a str>,
+    #[serde(rename = "state", serialize_with = "state")]
+    complete: bool,
+    partial_reasons: &'a [&'static str],
+}
+
+/// The manifest line of an extracted transfer, with its line end.
+pub fn write_manifest(out: &mut String, t: &TransferRecord, file: Option<&str>) {
+    let line = ManifestLine {
+        file,
+        extracted: t.extracted.as_deref(),
+        ftp_path: t.path.as_deref(),
+        command: t.command.as_deref(),
+        uid: &t.uid,
+        bytes: t.bytes,
+        offset: t.offset,
+        sha256: t.sha256.as_deref(),
+        complete: t.complete,
+        partial_reasons: &t.partial_reasons,
+    };
+    let _ = serde_json::to_writer(StringWriter(out), &line);
+    out.push('\n');
+}
+
 // ------------------------------------------------------------------------ from the layer
 
 impl From<&Exchange> for CommandRecord {
@@ -353,6 +412,8 @@ impl From<&Exchange> for CommandRecord {
             anomalies: ex.anomalies.clone(),
             frame: ex.frame,
             reply_frame: ex.reply.as_ref().map(|r| r.frame),
+            command_incomplete: ex.command.as_ref().is_some_and(|c| c.incomplete),
+            reply_incomplete: ex.reply.as_ref().is_some_and(|r| r.incomplete),
         }
     }
 }

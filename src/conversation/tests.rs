@@ -75,6 +75,7 @@ fn a_login_is_exchanges_and_a_session() {
             command: Some(CommandLine {
                 verb: verb.into(),
                 arg: Some(arg.into()),
+                incomplete: false,
             }),
             user: user.map(String::from),
             password: (code == 230).then(|| "s3cret".to_string()),
@@ -85,6 +86,7 @@ fn a_login_is_exchanges_and_a_session() {
                 lines: vec![text.into()],
                 frame: frame + 1,
                 ts: (frame + 1) as f64,
+                incomplete: false,
             }),
             response_time: Some(1.0),
             data_channel: None,
@@ -95,15 +97,22 @@ fn a_login_is_exchanges_and_a_session() {
     assert_eq!(
         out,
         vec![
-            Output::Exchange(exchange(
+            Output::Exchange(Box::new(exchange(
                 4,
                 "USER",
                 "alice",
                 331,
                 "password please",
                 Some("alice")
-            )),
-            Output::Exchange(exchange(6, "PASS", "s3cret", 230, "in", Some("alice"))),
+            ))),
+            Output::Exchange(Box::new(exchange(
+                6,
+                "PASS",
+                "s3cret",
+                230,
+                "in",
+                Some("alice")
+            ))),
             Output::Session(SessionSummary {
                 uid: uid.clone(),
                 id,

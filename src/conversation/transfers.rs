@@ -78,8 +78,11 @@ pub struct TransferDone {
     /// The session's view: command, arg, path, TYPE, REST, size, outcome, reply code, frames.
     /// `None` for a data connection no transfer command claimed.
     pub transfer: Option<Transfer>,
-    /// The transfer command's exchange, when it ended in this session.
+    /// The transfer command's exchange, when it ended in this session and was not reported
+    /// before (an exchange waiting for late data is reported in its place).
     pub exchange: Option<Exchange>,
+    /// When the transfer command was sent, when it was seen.
+    pub command_ts: Option<f64>,
     pub mode: Option<DataMode>,
     /// The data channel number (`None` when the command found no prediction).
     pub channel: Option<u32>,
@@ -96,10 +99,7 @@ pub struct TransferDone {
 impl TransferDone {
     /// When the data started, else when the command was sent; `None` when neither is known.
     pub fn ts(&self) -> Option<f64> {
-        self.data
-            .as_ref()
-            .map(|d| d.first_ts)
-            .or_else(|| self.exchange.as_ref().map(|e| e.ts))
+        self.data.as_ref().map(|d| d.first_ts).or(self.command_ts)
     }
 }
 
@@ -117,6 +117,9 @@ pub(crate) struct Slot {
     pub late_bound: bool,
     pub data: Option<DataSeen>,
     pub exchange: Option<Exchange>,
+    /// The command's exchange ended (it may have been reported already, see `ready`).
+    pub exchange_seen: bool,
+    pub command_ts: Option<f64>,
     pub user: Option<String>,
 }
 
@@ -151,16 +154,20 @@ impl Slot {
         if session_closed {
             return true;
         }
-        if self.transfer.is_some() && self.exchange.is_none() {
+        if self.transfer.is_some() && !self.exchange_seen {
             return false;
         }
-        let awaiting_data = !self.bound
+        !(self.awaits_data() && now - self.ended_ts <= late_window)
+    }
+
+    /// The server called the transfer complete before its data connection appeared: the data
+    /// may still come (a final reply that overtook the data).
+    pub fn awaits_data(&self) -> bool {
+        !self.bound
             && self
                 .transfer
                 .as_ref()
                 .is_some_and(|t| t.outcome == Outcome::Complete && !t.command.is_empty())
-            && now - self.ended_ts <= late_window;
-        !awaiting_data
     }
 
     /// Whether it is worth reporting at all: data was seen, or the server said it sent it.
