@@ -3,7 +3,7 @@
 processes, next to `ftplens log -j 1` and `-j 2` on the same files, and each worker's peak resident
 size.
 
-    cargo build --release --lib --bin ftplens --bin ftplens-gen
+    cargo build --release -p ftplens --lib --bin ftplens && cargo build --release -p ftplens-gen
     python3 scripts/bench-python-dask.py                 # 48 generated captures of 1 MiB
     python3 scripts/bench-python-dask.py --files 200 --size 4M
     python3 scripts/bench-python-dask.py --dir /data/captures   # your own captures

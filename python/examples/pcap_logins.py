@@ -22,7 +22,7 @@ def host(h: str, port: int) -> str:
 def main() -> int:
     try:
         for r in ftplens.analyze(sys.argv[1:]):
-            if r["type"] == "ftp" and r["command"].upper() == "PASS":
+            if r["type"] == "ftp" and r.get("command", "").upper() == "PASS":
                 outcome = {2: "success", 5: "failure"}.get(r.get("reply_code", 0) // 100, "no reply")
                 print("login    %s -> %s  user=%s password=%s  %s" % (
                     r["id.orig_h"], host(r["id.resp_h"], r["id.resp_p"]), r.get("user"), r.get("password"), outcome))

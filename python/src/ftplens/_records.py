@@ -24,7 +24,8 @@ __all__ = [
     "columns",
 ]
 
-#: One command and its final reply (``"type": "ftp"``).
+#: One command and its final reply, or a reply no command was waiting for (no ``command``)
+#: (``"type": "ftp"``).
 FtpRecord = TypedDict(
     "FtpRecord",
     {
@@ -53,9 +54,12 @@ FtpRecord = TypedDict(
         "cwd": str,
         "rest_offset": int,
         "preliminary": List[int],
+        "preliminary_msg": List[str],
         "anomalies": List[str],
         "frame": int,
         "reply_frame": int,
+        "command_incomplete": bool,
+        "reply_incomplete": bool,
     },
     total=False,
 )
