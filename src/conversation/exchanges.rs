@@ -683,7 +683,8 @@ impl super::Conversations {
             let Some(s) = self.sessions.get_mut(&sid) else {
                 return;
             };
-            let keys: Vec<u32> = s.slots.keys().copied().collect();
+            let mut keys: Vec<u32> = s.slots.keys().copied().collect();
+            keys.sort_unstable();
             for k in keys {
                 if let Some(slot) = self
                     .sessions

@@ -468,7 +468,7 @@ impl Conversations {
         }
         self.pending = keep;
         self.table.expire(now);
-        let waiting: Vec<(u32, u32)> = self
+        let mut waiting: Vec<(u32, u32)> = self
             .sessions
             .iter()
             .flat_map(|(sid, s)| {
@@ -478,6 +478,8 @@ impl Conversations {
                     .map(move |(k, _)| (*sid, *k))
             })
             .collect();
+        // In the order the sessions and their channels began (the tables are hash maps).
+        waiting.sort_unstable();
         for (sid, k) in waiting {
             self.try_report(sid, k, now);
         }
