@@ -1,4 +1,4 @@
-"""The CLI on the defect-class captures of issue 11 that the conversation layer fixed (classes 5,
+"""The CLI on the defect-class captures (tests/captures/README.md) that the conversation layer fixed (classes 5,
 6, 7, 8, 9, 11, 12), each checked against the facts the capture was built to contain
 (tests/captures/defects/facts.json), never against the CLI's own output.
 """
