@@ -628,7 +628,7 @@ impl Conversations {
                 let Some(s) = self.sessions.get_mut(&sid) else {
                     return;
                 };
-                let ts = if ts > 0.0 { ts } else { s.last_ts };
+                let ts = if ts > 0.0 { ts } else { s.facts.end_ts };
                 // The partial line before the hole must not join the bytes after it: the session
                 // reports it as incomplete and resynchronises after the hole.
                 let events = s.session.gap(dir, frame, ts).to_vec();
