@@ -139,6 +139,15 @@ pub struct LayerStats {
     pub anomalies: BTreeMap<&'static str, u64>,
 }
 
+/// Which way bytes from `side` go on a control connection whose client is `client`.
+fn direction(side: usize, client: usize) -> Direction {
+    if side == client {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    }
+}
+
 /// The connection `c` names, borrowing only the table (so other fields stay usable).
 fn conn_mut(conns: &mut [Entry], c: ConnRef) -> Option<&mut Connection> {
     conns
@@ -549,11 +558,7 @@ impl Conversations {
             }
             Role::Control { sid, client } => {
                 let sid = *sid;
-                let dir = if side == *client {
-                    Direction::ToServer
-                } else {
-                    Direction::ToClient
-                };
+                let dir = direction(side, *client);
                 self.feed_ordered(sid, dir, bytes, frame, ts);
                 RoleKind::Control
             }
@@ -619,11 +624,7 @@ impl Conversations {
             }
             Role::Control { sid, client } => {
                 let sid = *sid;
-                let dir = if side == *client {
-                    Direction::ToServer
-                } else {
-                    Direction::ToClient
-                };
+                let dir = direction(side, *client);
                 self.release_held(sid);
                 let Some(s) = self.sessions.get_mut(&sid) else {
                     return;
