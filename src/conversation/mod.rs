@@ -50,6 +50,26 @@ pub mod anomaly {
     /// A transfer's bytes went the other way than its command asks (RETR uploading, STOR
     /// downloading).
     pub const DIRECTION_MISMATCH: &str = "direction_mismatch";
+
+    /// The layer's anomalies with when each is raised (the session's are [`crate::Anomaly::ALL`]).
+    pub const ALL: &[(&str, &str)] = &[
+        (
+            CAPTURE_GAP,
+            "bytes of a control or data connection are missing from the capture",
+        ),
+        (
+            REASSEMBLY_MEMCAP,
+            "the CLI's out-of-order buffer cap forced a gap",
+        ),
+        (
+            MIDSTREAM,
+            "a control connection began before the capture (no SYN)",
+        ),
+        (
+            DIRECTION_MISMATCH,
+            "a transfer's bytes went the other way than its command asks (RETR uploading, STOR downloading); the transfer's direction is as seen",
+        ),
+    ];
 }
 
 /// Tunables of the layer, each with a default.
