@@ -1,4 +1,4 @@
-//! The conversation layer: everything between one control connection's [`Session`] and a
+//! The conversation layer: everything between one control connection's [`Session`](crate::Session) and a
 //! presenter (the CLI's records, the C ABI for the Wireshark plugin and the Lua fallback).
 //!
 //! ```text
