@@ -550,17 +550,22 @@ impl super::Conversations {
         s.facts.end_ts = ts;
         s.last_frame = frame;
         let events = s.session.feed(dir, bytes, frame, ts).to_vec();
-        if self.cfg.keep_frames {
-            self.frames.add(
-                frame,
-                crate::present::items(&events),
-                crate::present::summary(&events),
-            );
-        }
         self.events(sid, events);
     }
 
+    /// One batch of a session's events (from a feed, a gap or the end): stored per frame when
+    /// asked, then turned into exchanges and transfers.
     pub(super) fn events(&mut self, sid: u32, events: Vec<crate::Event>) {
+        if self.cfg.keep_frames {
+            // A gap or the end reports lines of earlier frames: each event goes to its own frame.
+            for run in events.chunk_by(|a, b| a.frame == b.frame) {
+                self.frames.add(
+                    run[0].frame,
+                    crate::present::items(run),
+                    crate::present::summary(run),
+                );
+            }
+        }
         let mut steps = Vec::new();
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;

@@ -288,3 +288,37 @@ fn readme_lists_every_anomaly_as_declared() {
         assert!(readme.contains(&row), "README lacks {row}");
     }
 }
+
+/// With per-frame storage, each frame keeps what it shows, and a line only the end of the
+/// connection completes is shown at the frame that carried it, not at the last frame.
+#[test]
+fn frames_keep_what_they_show() {
+    let mut run = Run {
+        conv: Conversations::new(Config {
+            keep_frames: true,
+            ..Config::default()
+        }),
+        out: Vec::new(),
+    };
+    let conn = control(
+        &mut run,
+        &[
+            (true, "220 ready\r\n", 3),
+            (false, "USER alice\r\n", 4),
+            (true, "331 password please", 5),
+            (false, "NOOP\r\n", 6),
+        ],
+    );
+    run.conv.close(conn);
+    let summary = |n| {
+        run.conv
+            .frame(n)
+            .map(|v| v.summary.clone())
+            .unwrap_or_default()
+    };
+    assert!(summary(4).contains("USER alice"), "{}", summary(4));
+    assert!(summary(5).contains("331"), "{}", summary(5));
+    assert!(!summary(6).contains("331"), "{}", summary(6));
+    assert!(run.conv.frame(4).is_some_and(|v| !v.items.is_empty()));
+    assert_eq!(run.conv.frame(99), None);
+}
