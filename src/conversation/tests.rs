@@ -182,6 +182,13 @@ fn data_after_the_final_reply_counts_and_the_prediction_is_an_action() {
     let (dc, ds) = (addr("192.168.1.106:58985"), addr("192.168.1.109:26758"));
     let data = run.conv.connect(dc, ds, Some(dc), 9, 9.0);
     assert_eq!(run.conv.role(data), RoleKind::Data);
+    let view = run.conv.data_channel(data).expect("a data connection");
+    assert_eq!((view.control, view.channel), (ctl, 1));
+    assert_eq!(
+        view.transfer.map(|t| (t.command.as_str(), t.path.as_str())),
+        Some(("RETR", "seed.txt"))
+    );
+    assert_eq!(run.conv.data_channel(ctl), None);
     assert_eq!(
         run.conv.payload(data, ds, 0, &[7u8; 154], 10, 10.0),
         RoleKind::Data
