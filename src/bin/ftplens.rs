@@ -604,19 +604,7 @@ fn analyze(
 }
 
 fn manifest_line(out: &mut String, t: &TransferRecord, file: Option<&str>) {
-    let mut o = ftplens::capture::record::JsonObject::new(out);
-    o.opt_str("file", file)
-        .opt_str("extracted", t.extracted.as_deref())
-        .opt_str("ftp_path", t.path.as_deref())
-        .opt_str("command", t.command.as_deref())
-        .str("uid", &t.uid)
-        .u64("bytes", t.bytes)
-        .u64("offset", t.offset)
-        .opt_str("sha256", t.sha256.as_deref())
-        .str("state", if t.complete { "complete" } else { "partial" })
-        .strs("partial_reasons", &t.partial_reasons);
-    o.end();
-    out.push('\n');
+    ftplens::capture::record::write_manifest(out, t, file);
 }
 
 // ------------------------------------------------------------------------------- summary
@@ -645,7 +633,7 @@ impl Summary {
                 for a in c.anomalies {
                     let detail = format!(
                         "{} {}",
-                        c.command,
+                        c.command.as_deref().unwrap_or(""),
                         c.arg
                             .as_deref()
                             .unwrap_or("")
@@ -764,8 +752,8 @@ fn print_summary(
         }
         for x in &s.sessions {
             let id = x.id.as_ref();
-            let client = id.map_or("-".into(), |i| i.orig.to_string());
-            let server = id.map_or("-".into(), |i| i.resp.to_string());
+            let client = id.map_or("-".into(), |i| i.orig().to_string());
+            let server = id.map_or("-".into(), |i| i.resp().to_string());
             sessions.push(vec![
                 x.uid.clone(),
                 client.clone(),
