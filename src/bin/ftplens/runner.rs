@@ -1,0 +1,361 @@
+//! Running the analyser over every input, several at once, and handing each record to the mode.
+//!
+//! Workers take inputs in turn; a mode's record function turns each record into bytes for one of
+//! the mode's output streams (or keeps it for the end). The printer writes the streams in input
+//! order, streaming the earliest unfinished input, so output never interleaves and never waits for
+//! the whole run.
+
+use crate::flags::When;
+use crate::settings::{Input, Settings};
+use ftplens::capture::{Analyzer, CaptureReader, ReadSummary, Record, Stats};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+/// Exit statuses, documented in `--help` ([`crate::flags::EXIT_CODES`]).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Status {
+    Clean = 0,
+    Anomalies = 1,
+    Partial = 3,
+    Error = 4, // reported as 2; ordered last so that it wins
+}
+
+impl Status {
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Error => 2,
+            s => s as u8,
+        }
+    }
+}
+
+/// Bytes gathered above this are handed to the printer.
+const BATCH: usize = 64 * 1024;
+
+/// What a mode's record function may do with one record of one input.
+pub struct Emit<'a> {
+    /// The input's name when the run has several (records then carry a `file` field).
+    pub file: Option<&'a str>,
+    /// One buffer per output stream of the mode.
+    pub out: &'a mut [String],
+    /// Records kept for the mode's end (summary, report).
+    pub keep: &'a mut Vec<Record>,
+}
+
+/// The outcome of one input.
+pub struct Report {
+    pub name: String,
+    pub read: Option<ReadSummary>,
+    pub open_error: Option<String>,
+    pub stats: Stats,
+    pub kept: Vec<Record>,
+}
+
+/// What a worker tells the printer.
+enum Msg {
+    Out(usize, usize, Vec<u8>),
+    Done(usize, Box<Report>),
+}
+
+/// Analyse every input; `on_record` renders records into `outputs` (one writer per stream).
+/// Returns the reports in input order, or the first write error.
+pub fn run<F>(
+    settings: &Settings,
+    outputs: &mut [&mut dyn Write],
+    on_record: F,
+) -> io::Result<Vec<Report>>
+where
+    F: Fn(Record, &mut Emit<'_>) + Sync,
+{
+    let inputs = &settings.inputs;
+    let multi = inputs.len() > 1;
+    let streams = outputs.len();
+    let bar = progress_bar(settings);
+    let cancel = AtomicBool::new(false);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::sync_channel::<Msg>(64);
+    let mut reports: Vec<Option<Report>> = (0..inputs.len()).map(|_| None).collect();
+    let mut write_result: io::Result<()> = Ok(());
+    std::thread::scope(|scope| {
+        for _ in 0..settings.jobs.min(inputs.len()) {
+            let tx = tx.clone();
+            let (next, cancel, bar, on_record) = (&next, &cancel, bar.as_ref(), &on_record);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= inputs.len() || cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let mut opts = settings.options.clone();
+                    opts.uid_salt = i as u64;
+                    let job = Job {
+                        idx: i,
+                        file: multi.then(|| inputs[i].name()),
+                        streams,
+                        tx: &tx,
+                        bar,
+                        cancel,
+                    };
+                    let report = job.analyze(&inputs[i], opts, on_record);
+                    if tx.send(Msg::Done(i, Box::new(report))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut printer = Printer {
+            outputs,
+            current: 0,
+            parked: HashMap::new(),
+            done: HashMap::new(),
+        };
+        for msg in rx {
+            if write_result.is_err() {
+                continue; // drain so that workers can finish
+            }
+            write_result = printer.take(msg, &mut reports);
+            if write_result.is_err() {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        }
+        if write_result.is_ok() {
+            write_result = printer.outputs.iter_mut().try_for_each(|o| o.flush());
+        }
+    });
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    write_result?;
+    Ok(reports.into_iter().flatten().collect())
+}
+
+/// Writes each input's bytes in input order.
+struct Printer<'o, 'w> {
+    outputs: &'o mut [&'w mut dyn Write],
+    current: usize,
+    parked: HashMap<usize, Vec<(usize, Vec<u8>)>>,
+    done: HashMap<usize, Box<Report>>,
+}
+
+impl Printer<'_, '_> {
+    fn take(&mut self, msg: Msg, reports: &mut [Option<Report>]) -> io::Result<()> {
+        match msg {
+            Msg::Out(i, s, bytes) if i == self.current => self.outputs[s].write_all(&bytes)?,
+            Msg::Out(i, s, bytes) => self.parked.entry(i).or_default().push((s, bytes)),
+            Msg::Done(i, r) => {
+                self.done.insert(i, r);
+            }
+        }
+        while let Some(r) = self.done.remove(&self.current) {
+            self.write_parked()?;
+            reports[self.current] = Some(*r);
+            self.current += 1;
+            self.write_parked()?;
+        }
+        Ok(())
+    }
+
+    fn write_parked(&mut self) -> io::Result<()> {
+        for (s, b) in self.parked.remove(&self.current).unwrap_or_default() {
+            self.outputs[s].write_all(&b)?;
+        }
+        Ok(())
+    }
+}
+
+/// Progress: bytes of all files, on a terminal, for runs big enough to wait for.
+fn progress_bar(settings: &Settings) -> Option<ProgressBar> {
+    let total: u64 = settings
+        .inputs
+        .iter()
+        .map(|i| match i {
+            Input::File(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            Input::Stdin => 0,
+        })
+        .sum();
+    let show = match settings.progress {
+        When::Always => true,
+        When::Never => false,
+        When::Auto => io::stderr().is_terminal() && total >= 64 << 20,
+    };
+    show.then(|| {
+        let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    })
+}
+
+/// Counts bytes for the progress bar and stops reading when the run is cancelled.
+struct Counting<'a, R> {
+    inner: R,
+    bar: Option<&'a ProgressBar>,
+    cancel: &'a AtomicBool,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        if let Some(b) = self.bar {
+            b.inc(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+/// One input on one worker.
+struct Job<'a> {
+    idx: usize,
+    file: Option<String>,
+    streams: usize,
+    tx: &'a mpsc::SyncSender<Msg>,
+    bar: Option<&'a ProgressBar>,
+    cancel: &'a AtomicBool,
+}
+
+impl Job<'_> {
+    fn analyze<F>(&self, input: &Input, opts: ftplens::capture::Options, on_record: &F) -> Report
+    where
+        F: Fn(Record, &mut Emit<'_>) + Sync,
+    {
+        let mut report = Report {
+            name: input.name(),
+            read: None,
+            open_error: None,
+            stats: Stats::default(),
+            kept: Vec::new(),
+        };
+        let reader: Box<dyn Read + Send> = match input {
+            Input::Stdin => Box::new(io::stdin()),
+            Input::File(p) => match File::open(p) {
+                Ok(f) => Box::new(f),
+                Err(e) => {
+                    report.open_error = Some(e.to_string());
+                    return report;
+                }
+            },
+        };
+        let reader = Counting {
+            inner: reader,
+            bar: self.bar,
+            cancel: self.cancel,
+        };
+        let capture = match CaptureReader::new(reader) {
+            Ok(c) => c,
+            Err(e) => {
+                report.open_error = Some(e.to_string());
+                return report;
+            }
+        };
+        let mut bufs: Vec<String> = (0..self.streams)
+            .map(|_| String::with_capacity(2 * BATCH))
+            .collect();
+        let kept = &mut report.kept;
+        let mut sink = |r: Record| {
+            let mut emit = Emit {
+                file: self.file.as_deref(),
+                out: &mut bufs,
+                keep: kept,
+            };
+            on_record(r, &mut emit);
+            self.send(&mut bufs, BATCH);
+        };
+        let (read, stats) = {
+            let mut analyzer = match Analyzer::new(opts, &mut sink) {
+                Ok(a) => a,
+                Err(e) => {
+                    report.open_error = Some(format!("cannot write there: {e}"));
+                    return report;
+                }
+            };
+            let read = capture.for_each(|f| analyzer.frame(f));
+            (read, analyzer.finish())
+        };
+        self.send(&mut bufs, 1);
+        report.read = Some(read);
+        report.stats = stats;
+        report
+    }
+
+    /// Hand every buffer holding at least `min` bytes to the printer.
+    fn send(&self, bufs: &mut [String], min: usize) {
+        for (s, b) in bufs.iter_mut().enumerate() {
+            if b.len() >= min {
+                let bytes = std::mem::replace(b, String::with_capacity(2 * BATCH)).into_bytes();
+                let _ = self.tx.send(Msg::Out(self.idx, s, bytes));
+            }
+        }
+    }
+}
+
+/// Report each input's problems on standard error; the run's status.
+pub fn judge(settings: &Settings, reports: &[Report]) -> Status {
+    let mut status = Status::Clean;
+    for e in &settings.input_errors {
+        eprintln!("ftplens: {e}");
+        status = Status::Error;
+    }
+    for r in reports {
+        if let Some(e) = &r.open_error {
+            eprintln!("ftplens: {}: {e}", r.name);
+            status = status.max(Status::Error);
+        }
+        if let Some(read) = &r.read {
+            if let Some(why) = &read.stopped {
+                eprintln!(
+                    "ftplens: {}: stopped after {} frames ({} bytes of {}): {why}; the output covers \
+                     those frames (FTP sessions: {}, transfers: {}, anomalies: {})",
+                    r.name,
+                    read.frames,
+                    read.bytes,
+                    read.format,
+                    r.stats.control_sessions,
+                    r.stats.transfers,
+                    r.stats.anomaly_total()
+                );
+                status = status.max(Status::Partial);
+            }
+        }
+        if r.stats.unknown_link > 0 {
+            let types: Vec<String> = r
+                .stats
+                .unknown_linktypes
+                .iter()
+                .map(i32::to_string)
+                .collect();
+            eprintln!(
+                "ftplens: {}: {} frames of unsupported link type {} skipped (supported: Ethernet, \
+                 raw IP, Linux SLL/SLL2, loopback)",
+                r.name,
+                r.stats.unknown_link,
+                types.join(", ")
+            );
+            if r.stats.unknown_link == r.stats.frames {
+                status = status.max(Status::Error);
+            }
+        }
+        for e in &r.stats.io_errors {
+            eprintln!("ftplens: {}: {e}", r.name);
+            status = status.max(Status::Error);
+        }
+        if r.stats.anomaly_total() > 0 {
+            status = status.max(Status::Anomalies);
+        }
+    }
+    if reports.is_empty() {
+        status = status.max(Status::Error);
+    }
+    status
+}
