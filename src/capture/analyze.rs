@@ -13,6 +13,7 @@
 
 use super::decode::{Decoded, Segment, decode};
 use super::extract::{Extractor, Spool};
+use super::hash::{Algorithms, Digests, Hasher};
 use super::record::{
     AnomalyRecord, CommandRecord, ConnId, DataChannel, Record, SessionRecord, TransferRecord,
     anomaly, sniff_mime,
@@ -23,17 +24,15 @@ use crate::heuristic::{Verdict, classify};
 use crate::parse::command::TransferKind;
 use crate::predict::ChannelTable;
 use crate::{Direction, Event, EventKind, Expectation, Limits, LoginState, Outcome, Session};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Tunables, each with a default and a CLI flag.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Compute sha256 of transferred data.
-    pub hash: bool,
+    /// Digests of transferred data (`--hash`).
+    pub hashes: Algorithms,
     /// Seconds of capture time after which an idle connection is closed.
     pub tcp_timeout: f64,
     /// Out-of-order bytes one stream may hold before a gap is forced.
@@ -60,7 +59,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            hash: true,
+            hashes: Algorithms::default(),
             tcp_timeout: 600.0,
             stream_memcap: 16 << 20,
             total_memcap: 256 << 20,
@@ -184,7 +183,7 @@ struct Candidate {
 #[derive(Debug, Default)]
 struct DataDir {
     bytes: u64,
-    hasher: Option<Sha256>,
+    hasher: Option<Hasher>,
     head: Vec<u8>,
     spool: Option<Spool>,
     spool_failed: bool,
@@ -255,7 +254,7 @@ struct PendingCmd {
 #[derive(Debug, Default)]
 struct DataResult {
     bytes: u64,
-    sha256: Option<String>,
+    digests: Digests,
     mime: Option<&'static str>,
     spool: Option<Spool>,
     syn_seen: bool,
@@ -871,7 +870,7 @@ impl Ctx<'_> {
             Role::Data { dirs, .. } => {
                 let d = dirs[dir].get_or_insert_with(|| {
                     Box::new(DataDir {
-                        hasher: self.opts.hash.then(Sha256::new),
+                        hasher: self.opts.hashes.hasher(),
                         ..Default::default()
                     })
                 });
@@ -1503,11 +1502,11 @@ impl Ctx<'_> {
         if let Some(d) = dirs[pick].take() {
             let d = *d;
             res.bytes = d.bytes;
-            res.sha256 = d.hasher.map(|h| hex(&h.finalize()));
+            res.digests = d.hasher.map(Hasher::finish).unwrap_or_default();
             res.mime = sniff_mime(&d.head);
             res.spool = d.spool;
-        } else if self.opts.hash {
-            res.sha256 = Some(hex(&Sha256::digest(b"")));
+        } else {
+            res.digests = Digests::of_nothing(self.opts.hashes);
         }
         if res.gaps > 0 {
             let detail = format!(
@@ -1625,7 +1624,9 @@ impl Ctx<'_> {
         match data {
             Some(d) => {
                 r.bytes = d.bytes;
-                r.sha256 = d.sha256;
+                r.sha256 = d.digests.sha256;
+                r.md5 = d.digests.md5;
+                r.sha1 = d.digests.sha1;
                 r.mime_type = d.mime;
                 r.data = d.id;
                 r.data_uid = Some(d.uid);
@@ -1739,12 +1740,4 @@ impl Ctx<'_> {
             midstream: s.midstream,
         }));
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }

@@ -7,6 +7,7 @@
 pub mod analyze;
 pub mod decode;
 pub mod extract;
+pub mod hash;
 pub mod record;
 pub mod source;
 pub mod tcp;

@@ -73,6 +73,9 @@ pub struct TransferRecord {
     /// Bytes seen on the data connection.
     pub bytes: u64,
     pub sha256: Option<String>,
+    /// With `--hash md5` / `--hash sha1`.
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
     pub complete: bool,
     pub partial_reasons: Vec<&'static str>,
     /// REST offset: where these bytes belong in the file.
@@ -345,6 +348,8 @@ impl Record {
                     .opt_str("transfer_type", r.transfer_type.as_deref())
                     .u64("bytes", r.bytes)
                     .opt_str("sha256", r.sha256.as_deref())
+                    .opt_str("md5", r.md5.as_deref())
+                    .opt_str("sha1", r.sha1.as_deref())
                     .str("state", if r.complete { "complete" } else { "partial" });
                 if !r.partial_reasons.is_empty() {
                     o.strs("partial_reasons", &r.partial_reasons);

@@ -29,6 +29,8 @@ fn manifest_line(out: &mut String, t: &TransferRecord, file: Option<&str>) {
         .u64("bytes", t.bytes)
         .u64("offset", t.offset)
         .opt_str("sha256", t.sha256.as_deref())
+        .opt_str("md5", t.md5.as_deref())
+        .opt_str("sha1", t.sha1.as_deref())
         .str("state", if t.complete { "complete" } else { "partial" })
         .strs("partial_reasons", &t.partial_reasons);
     o.end();

@@ -2,6 +2,7 @@
 //! what clap parses; [`crate::settings`] turns these into validated settings.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ftplens::capture::hash::Algorithms;
 use std::path::PathBuf;
 
 pub const EXIT_CODES: &str = "\
@@ -60,7 +61,15 @@ pub struct Common {
     /// Captures: files, globs (quoted: 'caps/*.pcap') or - for standard input
     #[arg(value_name = "CAPTURE")]
     pub inputs: Vec<String>,
-    /// Skip hashing transferred data
+    /// Digests of transferred data, comma-separated: sha256, md5, sha1, or none
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "sha256",
+        conflicts_with = "no_hash"
+    )]
+    pub hash: Algorithms,
+    /// Skip hashing transferred data (the same as --hash none)
     #[arg(long)]
     pub no_hash: bool,
     /// Inputs analysed at once [default: the number of CPUs]

@@ -5,6 +5,7 @@
 use crate::flags::{Command, Common, When};
 use ftplens::Limits;
 use ftplens::capture::Options;
+use ftplens::capture::hash::Algorithms;
 use std::fmt;
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
@@ -120,7 +121,11 @@ fn options(common: &Common) -> Result<Options, UsageError> {
     let mut control_ports = vec![21];
     control_ports.extend(&common.ftp_port);
     Ok(Options {
-        hash: !common.no_hash,
+        hashes: if common.no_hash {
+            Algorithms::NONE
+        } else {
+            common.hash
+        },
         tcp_timeout: common.tcp_timeout,
         stream_memcap: (common.stream_memcap * 1048576.0) as usize,
         total_memcap: common.memcap << 20,
