@@ -87,6 +87,8 @@ pub struct Stats {
     /// The link types of those frames.
     pub unknown_linktypes: std::collections::BTreeSet<i32>,
     pub malformed: u64,
+    /// Frames nested in more encapsulations than the decoder opens.
+    pub too_deep: u64,
     pub connections: u64,
     pub control_sessions: u64,
     pub data_connections: u64,
@@ -411,6 +413,7 @@ impl<'s> Analyzer<'s> {
                 self.ctx.stats.unknown_linktypes.insert(frame.linktype);
             }
             Decoded::Malformed => self.ctx.stats.malformed += 1,
+            Decoded::TooDeep => self.ctx.stats.too_deep += 1,
         }
     }
 

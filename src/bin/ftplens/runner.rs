@@ -346,6 +346,14 @@ pub fn judge(settings: &Settings, reports: &[Report]) -> Status {
                 status = status.max(Status::Error);
             }
         }
+        if r.stats.too_deep > 0 {
+            eprintln!(
+                "ftplens: {}: {} frames nested in more than {} layers of encapsulation skipped",
+                r.name,
+                r.stats.too_deep,
+                ftplens::capture::decode::MAX_NESTING
+            );
+        }
         for e in &r.stats.io_errors {
             eprintln!("ftplens: {}: {e}", r.name);
             status = status.max(Status::Error);
