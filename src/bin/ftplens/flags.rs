@@ -59,8 +59,15 @@ pub enum Command {
 #[derive(Args, Clone)]
 pub struct Common {
     /// Captures: files, globs (quoted: 'caps/*.pcap') or - for standard input
-    #[arg(value_name = "CAPTURE")]
+    #[arg(value_name = "CAPTURE", conflicts_with = "interface")]
     pub inputs: Vec<String>,
+    /// Capture live on this network interface (libpcap; needs root or CAP_NET_RAW) until
+    /// SIGINT or SIGTERM, then finish the open sessions. Records are written as they happen
+    #[arg(short = 'i', long, value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// BPF filter for the live capture (tcpdump syntax), e.g. 'host 10.0.0.5 and tcp'
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
     /// Digests of transferred data, comma-separated: sha256, md5, sha1, or none
     #[arg(
         long,

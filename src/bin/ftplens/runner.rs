@@ -7,11 +7,13 @@
 
 use crate::flags::When;
 use crate::settings::{Input, Settings};
+use ftplens::capture::live::LiveSummary;
 use ftplens::capture::{Analyzer, CaptureReader, ReadSummary, Record, Stats};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
@@ -50,6 +52,8 @@ pub struct Emit<'a> {
 pub struct Report {
     pub name: String,
     pub read: Option<ReadSummary>,
+    /// For an interface: what was captured and what libpcap dropped.
+    pub live: Option<LiveSummary>,
     pub open_error: Option<String>,
     pub stats: Stats,
     pub kept: Vec<Record>,
@@ -75,7 +79,10 @@ where
     let multi = inputs.len() > 1;
     let streams = outputs.len();
     let bar = progress_bar(settings);
-    let cancel = AtomicBool::new(false);
+    let cancel = Arc::new(AtomicBool::new(false));
+    if settings.live {
+        stop_on_signals(&cancel)?;
+    }
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Msg>(64);
     let mut reports: Vec<Option<Report>> = (0..inputs.len()).map(|_| None).collect();
@@ -83,7 +90,7 @@ where
     std::thread::scope(|scope| {
         for _ in 0..settings.jobs.min(inputs.len()) {
             let tx = tx.clone();
-            let (next, cancel, bar, on_record) = (&next, &cancel, bar.as_ref(), &on_record);
+            let (next, cancel, bar, on_record) = (&next, &*cancel, bar.as_ref(), &on_record);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -96,6 +103,7 @@ where
                         idx: i,
                         file: multi.then(|| inputs[i].name()),
                         streams,
+                        batch: if settings.live { 1 } else { BATCH },
                         tx: &tx,
                         bar,
                         cancel,
@@ -110,6 +118,7 @@ where
         drop(tx);
         let mut printer = Printer {
             outputs,
+            flush_each: settings.live,
             current: 0,
             parked: HashMap::new(),
             done: HashMap::new(),
@@ -137,6 +146,8 @@ where
 /// Writes each input's bytes in input order.
 struct Printer<'o, 'w> {
     outputs: &'o mut [&'w mut dyn Write],
+    /// Live: every write reaches the reader at once.
+    flush_each: bool,
     current: usize,
     parked: HashMap<usize, Vec<(usize, Vec<u8>)>>,
     done: HashMap<usize, Box<Report>>,
@@ -145,7 +156,12 @@ struct Printer<'o, 'w> {
 impl Printer<'_, '_> {
     fn take(&mut self, msg: Msg, reports: &mut [Option<Report>]) -> io::Result<()> {
         match msg {
-            Msg::Out(i, s, bytes) if i == self.current => self.outputs[s].write_all(&bytes)?,
+            Msg::Out(i, s, bytes) if i == self.current => {
+                self.outputs[s].write_all(&bytes)?;
+                if self.flush_each {
+                    self.outputs[s].flush()?;
+                }
+            }
             Msg::Out(i, s, bytes) => self.parked.entry(i).or_default().push((s, bytes)),
             Msg::Done(i, r) => {
                 self.done.insert(i, r);
@@ -175,7 +191,7 @@ fn progress_bar(settings: &Settings) -> Option<ProgressBar> {
         .iter()
         .map(|i| match i {
             Input::File(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
-            Input::Stdin => 0,
+            Input::Stdin | Input::Interface { .. } => 0,
         })
         .sum();
     let show = match settings.progress {
@@ -220,6 +236,8 @@ struct Job<'a> {
     idx: usize,
     file: Option<String>,
     streams: usize,
+    /// Bytes gathered before they go to the printer (1 when live: each record at once).
+    batch: usize,
     tx: &'a mpsc::SyncSender<Msg>,
     bar: Option<&'a ProgressBar>,
     cancel: &'a AtomicBool,
@@ -233,11 +251,15 @@ impl Job<'_> {
         let mut report = Report {
             name: input.name(),
             read: None,
+            live: None,
             open_error: None,
             stats: Stats::default(),
             kept: Vec::new(),
         };
         let reader: Box<dyn Read + Send> = match input {
+            Input::Interface { name, filter } => {
+                return self.analyze_live(name, filter.as_deref(), opts, on_record, report);
+            }
             Input::Stdin => Box::new(io::stdin()),
             Input::File(p) => match File::open(p) {
                 Ok(f) => Box::new(f),
@@ -259,10 +281,34 @@ impl Job<'_> {
                 return report;
             }
         };
+        let (read, stats) = match self.drive(opts, on_record, &mut report.kept, |analyzer| {
+            capture.for_each(|f| analyzer.frame(f))
+        }) {
+            Ok(r) => r,
+            Err(e) => {
+                report.open_error = Some(e);
+                return report;
+            }
+        };
+        report.read = Some(read);
+        report.stats = stats;
+        report
+    }
+
+    /// Run the analyser over the frames `feed` hands it, rendering records as they come.
+    fn drive<F, T>(
+        &self,
+        opts: ftplens::capture::Options,
+        on_record: &F,
+        kept: &mut Vec<Record>,
+        feed: impl FnOnce(&mut Analyzer<'_>) -> T,
+    ) -> Result<(T, Stats), String>
+    where
+        F: Fn(Record, &mut Emit<'_>) + Sync,
+    {
         let mut bufs: Vec<String> = (0..self.streams)
             .map(|_| String::with_capacity(2 * BATCH))
             .collect();
-        let kept = &mut report.kept;
         let mut sink = |r: Record| {
             let mut emit = Emit {
                 file: self.file.as_deref(),
@@ -270,22 +316,65 @@ impl Job<'_> {
                 keep: kept,
             };
             on_record(r, &mut emit);
-            self.send(&mut bufs, BATCH);
+            self.send(&mut bufs, self.batch);
         };
-        let (read, stats) = {
-            let mut analyzer = match Analyzer::new(opts, &mut sink) {
-                Ok(a) => a,
-                Err(e) => {
-                    report.open_error = Some(format!("cannot write there: {e}"));
-                    return report;
-                }
-            };
-            let read = capture.for_each(|f| analyzer.frame(f));
-            (read, analyzer.finish())
+        let (fed, stats) = {
+            let mut analyzer =
+                Analyzer::new(opts, &mut sink).map_err(|e| format!("cannot write there: {e}"))?;
+            let fed = feed(&mut analyzer);
+            (fed, analyzer.finish())
         };
         self.send(&mut bufs, 1);
-        report.read = Some(read);
-        report.stats = stats;
+        Ok((fed, stats))
+    }
+
+    #[cfg(feature = "live")]
+    fn analyze_live<F>(
+        &self,
+        name: &str,
+        filter: Option<&str>,
+        opts: ftplens::capture::Options,
+        on_record: &F,
+        mut report: Report,
+    ) -> Report
+    where
+        F: Fn(Record, &mut Emit<'_>) + Sync,
+    {
+        let capture = match ftplens::capture::live::LiveCapture::open(name, filter) {
+            Ok(c) => c,
+            Err(e) => {
+                report.open_error = Some(e);
+                return report;
+            }
+        };
+        eprintln!(
+            "ftplens: capturing on {}{}; SIGINT (Ctrl-C) or SIGTERM ends the capture",
+            capture.interface(),
+            filter.map_or(String::new(), |f| format!(" (filter: {f})"))
+        );
+        let cancel = self.cancel;
+        match self.drive(opts, on_record, &mut report.kept, |analyzer| {
+            capture.for_each(cancel, |f| analyzer.frame(f))
+        }) {
+            Ok((live, stats)) => {
+                report.live = Some(live);
+                report.stats = stats;
+            }
+            Err(e) => report.open_error = Some(e),
+        }
+        report
+    }
+
+    #[cfg(not(feature = "live"))]
+    fn analyze_live<F>(
+        &self,
+        _: &str,
+        _: Option<&str>,
+        _: ftplens::capture::Options,
+        _: &F,
+        mut report: Report,
+    ) -> Report {
+        report.open_error = Some("built without live capture".into());
         report
     }
 
@@ -298,6 +387,23 @@ impl Job<'_> {
             }
         }
     }
+}
+
+/// SIGINT and SIGTERM set `stop`: the capture ends, the open sessions are finished and their
+/// records written. A second signal ends the process at once.
+#[cfg(feature = "live")]
+fn stop_on_signals(stop: &Arc<AtomicBool>) -> io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "live"))]
+fn stop_on_signals(_: &Arc<AtomicBool>) -> io::Result<()> {
+    Ok(())
 }
 
 /// Report each input's problems on standard error; the run's status.
@@ -344,6 +450,20 @@ pub fn judge(settings: &Settings, reports: &[Report]) -> Status {
             );
             if r.stats.unknown_link == r.stats.frames {
                 status = status.max(Status::Error);
+            }
+        }
+        if let Some(live) = &r.live {
+            eprintln!(
+                "ftplens: {}: {} packets captured ({} bytes); libpcap received {}, dropped {} \
+                 (buffer full) and the interface dropped {}",
+                r.name, live.frames, live.bytes, live.received, live.dropped, live.if_dropped
+            );
+            if let Some(e) = &live.error {
+                eprintln!("ftplens: {}: capture ended: {e}", r.name);
+                status = status.max(Status::Error);
+            }
+            if live.dropped > 0 || live.if_dropped > 0 {
+                status = status.max(Status::Partial);
             }
         }
         if r.stats.too_deep > 0 {

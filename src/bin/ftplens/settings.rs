@@ -25,6 +25,11 @@ impl fmt::Display for UsageError {
 pub enum Input {
     Stdin,
     File(PathBuf),
+    /// A network interface, read live with an optional BPF filter.
+    Interface {
+        name: String,
+        filter: Option<String>,
+    },
 }
 
 impl Input {
@@ -32,6 +37,7 @@ impl Input {
         match self {
             Input::Stdin => "<stdin>".into(),
             Input::File(p) => p.display().to_string(),
+            Input::Interface { name, .. } => name.clone(),
         }
     }
 }
@@ -47,6 +53,9 @@ pub struct Settings {
     pub options: Options,
     pub jobs: usize,
     pub progress: When,
+    /// Reading an interface: every record is written and flushed at once, and SIGINT/SIGTERM
+    /// end the capture cleanly.
+    pub live: bool,
 }
 
 /// The subcommand with its own validated settings.
@@ -79,6 +88,30 @@ impl Settings {
             options.extract_dir = Some(dir);
             options.extract_listings = listings;
         }
+        if common.filter.is_some() && common.interface.is_none() {
+            return Err(UsageError(
+                "--filter applies to a live capture: give --interface too".into(),
+            ));
+        }
+        if let Some(name) = common.interface {
+            if !cfg!(feature = "live") {
+                return Err(UsageError(
+                    "this ftplens was built without live capture (cargo feature live)".into(),
+                ));
+            }
+            let settings = Settings {
+                inputs: vec![Input::Interface {
+                    name,
+                    filter: common.filter,
+                }],
+                input_errors: Vec::new(),
+                options,
+                jobs: 1,
+                progress: When::Never,
+                live: true,
+            };
+            return Ok((mode, settings));
+        }
         if common.inputs.is_empty() && io::stdin().is_terminal() {
             return Err(UsageError(
                 "no capture given (name files, globs, or - for standard input); see --help".into(),
@@ -98,6 +131,7 @@ impl Settings {
             options,
             jobs,
             progress: common.progress,
+            live: false,
         };
         Ok((mode, settings))
     }
