@@ -30,6 +30,7 @@
 
 #[cfg(feature = "cli")]
 pub mod capture;
+pub mod conversation;
 pub mod ffi;
 pub mod fields;
 pub mod heuristic;
