@@ -1,7 +1,7 @@
 //! `ftplens extract -o DIR`: the analyser writes the files (its options carry the directory);
 //! standard output gets one JSON line per file written.
 
-use crate::runner::{self, Status};
+use crate::runner::{self, Each, Status};
 use crate::settings::Settings;
 use ftplens::capture::record::{JsonObject, Record, TransferRecord};
 use std::io::{self, Write};
@@ -9,13 +9,14 @@ use std::io::{self, Write};
 pub fn run(settings: &Settings) -> io::Result<Status> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let reports = runner::run(settings, &mut [&mut out as &mut dyn Write], |r, emit| {
+    let mode = Each(|r: Record, out: &mut runner::Out<'_>| {
         if let Record::Transfer(t) = &r {
             if t.extracted.is_some() {
-                manifest_line(&mut emit.out[0], t, emit.file);
+                manifest_line(&mut out.streams[0], t, out.file);
             }
         }
-    })?;
+    });
+    let reports = runner::run(settings, &mut [&mut out as &mut dyn Write], &mode)?;
     Ok(runner::judge(settings, &reports))
 }
 

@@ -38,43 +38,58 @@ impl Status {
 /// Bytes gathered above this are handed to the printer.
 const BATCH: usize = 64 * 1024;
 
-/// What a mode's record function may do with one record of one input.
-pub struct Emit<'a> {
+/// Where a mode writes while an input is read.
+pub struct Out<'a> {
     /// The input's name when the run has several (records then carry a `file` field).
     pub file: Option<&'a str>,
     /// One buffer per output stream of the mode.
-    pub out: &'a mut [String],
-    /// Records kept for the mode's end (summary, report).
-    pub keep: &'a mut Vec<Record>,
+    pub streams: &'a mut [String],
+}
+
+/// What a mode does with the records of one input: render them into its streams, or keep what
+/// it needs in its per-input state (returned in the input's [`Report`]).
+pub trait Render: Sync {
+    type State: Default + Send;
+    fn record(&self, r: Record, state: &mut Self::State, out: &mut Out<'_>);
+    /// The input is read to its end (every record has been given).
+    fn end(&self, _state: &mut Self::State, _out: &mut Out<'_>) {}
+}
+
+/// A mode that renders each record on its own.
+pub struct Each<F>(pub F);
+
+impl<F: Fn(Record, &mut Out<'_>) + Sync> Render for Each<F> {
+    type State = ();
+    fn record(&self, r: Record, _: &mut (), out: &mut Out<'_>) {
+        (self.0)(r, out)
+    }
 }
 
 /// The outcome of one input.
-pub struct Report {
+pub struct Report<S = ()> {
     pub name: String,
     pub read: Option<ReadSummary>,
     /// For an interface: what was captured and what libpcap dropped.
     pub live: Option<LiveSummary>,
     pub open_error: Option<String>,
     pub stats: Stats,
-    pub kept: Vec<Record>,
+    /// The mode's per-input state after the last record.
+    pub state: S,
 }
 
 /// What a worker tells the printer.
-enum Msg {
+enum Msg<S> {
     Out(usize, usize, Vec<u8>),
-    Done(usize, Box<Report>),
+    Done(usize, Box<Report<S>>),
 }
 
-/// Analyse every input; `on_record` renders records into `outputs` (one writer per stream).
+/// Analyse every input; `mode` renders records into `outputs` (one writer per stream).
 /// Returns the reports in input order, or the first write error.
-pub fn run<F>(
+pub fn run<M: Render>(
     settings: &Settings,
     outputs: &mut [&mut dyn Write],
-    on_record: F,
-) -> io::Result<Vec<Report>>
-where
-    F: Fn(Record, &mut Emit<'_>) + Sync,
-{
+    mode: &M,
+) -> io::Result<Vec<Report<M::State>>> {
     let inputs = &settings.inputs;
     let multi = inputs.len() > 1;
     let streams = outputs.len();
@@ -84,13 +99,13 @@ where
         stop_on_signals(&cancel)?;
     }
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<Msg>(64);
-    let mut reports: Vec<Option<Report>> = (0..inputs.len()).map(|_| None).collect();
+    let (tx, rx) = mpsc::sync_channel::<Msg<M::State>>(64);
+    let mut reports: Vec<Option<Report<M::State>>> = (0..inputs.len()).map(|_| None).collect();
     let mut write_result: io::Result<()> = Ok(());
     std::thread::scope(|scope| {
         for _ in 0..settings.jobs.min(inputs.len()) {
             let tx = tx.clone();
-            let (next, cancel, bar, on_record) = (&next, &*cancel, bar.as_ref(), &on_record);
+            let (next, cancel, bar) = (&next, &*cancel, bar.as_ref());
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -108,7 +123,7 @@ where
                         bar,
                         cancel,
                     };
-                    let report = job.analyze(&inputs[i], opts, on_record);
+                    let report = job.analyze(&inputs[i], opts, mode);
                     if tx.send(Msg::Done(i, Box::new(report))).is_err() {
                         break;
                     }
@@ -144,17 +159,17 @@ where
 }
 
 /// Writes each input's bytes in input order.
-struct Printer<'o, 'w> {
+struct Printer<'o, 'w, S> {
     outputs: &'o mut [&'w mut dyn Write],
     /// Live: every write reaches the reader at once.
     flush_each: bool,
     current: usize,
     parked: HashMap<usize, Vec<(usize, Vec<u8>)>>,
-    done: HashMap<usize, Box<Report>>,
+    done: HashMap<usize, Box<Report<S>>>,
 }
 
-impl Printer<'_, '_> {
-    fn take(&mut self, msg: Msg, reports: &mut [Option<Report>]) -> io::Result<()> {
+impl<S> Printer<'_, '_, S> {
+    fn take(&mut self, msg: Msg<S>, reports: &mut [Option<Report<S>>]) -> io::Result<()> {
         match msg {
             Msg::Out(i, s, bytes) if i == self.current => {
                 self.outputs[s].write_all(&bytes)?;
@@ -232,33 +247,35 @@ impl<R: Read> Read for Counting<'_, R> {
 }
 
 /// One input on one worker.
-struct Job<'a> {
+struct Job<'a, S> {
     idx: usize,
     file: Option<String>,
     streams: usize,
     /// Bytes gathered before they go to the printer (1 when live: each record at once).
     batch: usize,
-    tx: &'a mpsc::SyncSender<Msg>,
+    tx: &'a mpsc::SyncSender<Msg<S>>,
     bar: Option<&'a ProgressBar>,
     cancel: &'a AtomicBool,
 }
 
-impl Job<'_> {
-    fn analyze<F>(&self, input: &Input, opts: ftplens::capture::Options, on_record: &F) -> Report
-    where
-        F: Fn(Record, &mut Emit<'_>) + Sync,
-    {
+impl<S: Default + Send> Job<'_, S> {
+    fn analyze<M: Render<State = S>>(
+        &self,
+        input: &Input,
+        opts: ftplens::capture::Options,
+        mode: &M,
+    ) -> Report<S> {
         let mut report = Report {
             name: input.name(),
             read: None,
             live: None,
             open_error: None,
             stats: Stats::default(),
-            kept: Vec::new(),
+            state: S::default(),
         };
         let reader: Box<dyn Read + Send> = match input {
             Input::Interface { name, filter } => {
-                return self.analyze_live(name, filter.as_deref(), opts, on_record, report);
+                return self.analyze_live(name, filter.as_deref(), opts, mode, report);
             }
             Input::Stdin => Box::new(io::stdin()),
             Input::File(p) => match File::open(p) {
@@ -281,7 +298,7 @@ impl Job<'_> {
                 return report;
             }
         };
-        let (read, stats) = match self.drive(opts, on_record, &mut report.kept, |analyzer| {
+        let (read, stats) = match self.drive(opts, mode, &mut report.state, |analyzer| {
             capture.for_each(|f| analyzer.frame(f))
         }) {
             Ok(r) => r,
@@ -296,26 +313,22 @@ impl Job<'_> {
     }
 
     /// Run the analyser over the frames `feed` hands it, rendering records as they come.
-    fn drive<F, T>(
+    fn drive<M: Render<State = S>, T>(
         &self,
         opts: ftplens::capture::Options,
-        on_record: &F,
-        kept: &mut Vec<Record>,
+        mode: &M,
+        state: &mut S,
         feed: impl FnOnce(&mut Analyzer<'_>) -> T,
-    ) -> Result<(T, Stats), String>
-    where
-        F: Fn(Record, &mut Emit<'_>) + Sync,
-    {
+    ) -> Result<(T, Stats), String> {
         let mut bufs: Vec<String> = (0..self.streams)
             .map(|_| String::with_capacity(2 * BATCH))
             .collect();
         let mut sink = |r: Record| {
-            let mut emit = Emit {
+            let mut out = Out {
                 file: self.file.as_deref(),
-                out: &mut bufs,
-                keep: kept,
+                streams: &mut bufs,
             };
-            on_record(r, &mut emit);
+            mode.record(r, state, &mut out);
             self.send(&mut bufs, self.batch);
         };
         let (fed, stats) = {
@@ -324,22 +337,24 @@ impl Job<'_> {
             let fed = feed(&mut analyzer);
             (fed, analyzer.finish())
         };
+        let mut out = Out {
+            file: self.file.as_deref(),
+            streams: &mut bufs,
+        };
+        mode.end(state, &mut out);
         self.send(&mut bufs, 1);
         Ok((fed, stats))
     }
 
     #[cfg(feature = "live")]
-    fn analyze_live<F>(
+    fn analyze_live<M: Render<State = S>>(
         &self,
         name: &str,
         filter: Option<&str>,
         opts: ftplens::capture::Options,
-        on_record: &F,
-        mut report: Report,
-    ) -> Report
-    where
-        F: Fn(Record, &mut Emit<'_>) + Sync,
-    {
+        mode: &M,
+        mut report: Report<S>,
+    ) -> Report<S> {
         let capture = match ftplens::capture::live::LiveCapture::open(name, filter) {
             Ok(c) => c,
             Err(e) => {
@@ -353,7 +368,7 @@ impl Job<'_> {
             filter.map_or(String::new(), |f| format!(" (filter: {f})"))
         );
         let cancel = self.cancel;
-        match self.drive(opts, on_record, &mut report.kept, |analyzer| {
+        match self.drive(opts, mode, &mut report.state, |analyzer| {
             capture.for_each(cancel, |f| analyzer.frame(f))
         }) {
             Ok((live, stats)) => {
@@ -366,14 +381,14 @@ impl Job<'_> {
     }
 
     #[cfg(not(feature = "live"))]
-    fn analyze_live<F>(
+    fn analyze_live<M: Render<State = S>>(
         &self,
         _: &str,
         _: Option<&str>,
         _: ftplens::capture::Options,
-        _: &F,
-        mut report: Report,
-    ) -> Report {
+        _: &M,
+        mut report: Report<S>,
+    ) -> Report<S> {
         report.open_error = Some("built without live capture".into());
         report
     }
@@ -407,7 +422,7 @@ fn stop_on_signals(_: &Arc<AtomicBool>) -> io::Result<()> {
 }
 
 /// Report each input's problems on standard error; the run's status.
-pub fn judge(settings: &Settings, reports: &[Report]) -> Status {
+pub fn judge<S>(settings: &Settings, reports: &[Report<S>]) -> Status {
     let mut status = Status::Clean;
     for e in &settings.input_errors {
         eprintln!("ftplens: {e}");

@@ -7,18 +7,28 @@ use ftplens::capture::record::{Record, SessionRecord, TransferRecord, write_str}
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+/// Keeps what the tables show: sessions, transfers, anomalies (also those on commands).
+struct Keep;
+
+impl runner::Render for Keep {
+    type State = Vec<Record>;
+    fn record(&self, r: Record, kept: &mut Vec<Record>, _: &mut runner::Out<'_>) {
+        match r {
+            Record::Session(_) | Record::Transfer(_) | Record::Anomaly(_) => kept.push(r),
+            Record::Command(ref c) if !c.anomalies.is_empty() => kept.push(r),
+            Record::Command(_) => {}
+        }
+    }
+}
+
 pub fn run(settings: &Settings, show_passwords: bool, max_rows: usize) -> io::Result<Status> {
-    let reports = runner::run(settings, &mut [], |r, emit| match r {
-        Record::Session(_) | Record::Transfer(_) | Record::Anomaly(_) => emit.keep.push(r),
-        Record::Command(ref c) if !c.anomalies.is_empty() => emit.keep.push(r),
-        Record::Command(_) => {}
-    })?;
+    let reports = runner::run(settings, &mut [], &Keep)?;
     let status = runner::judge(settings, &reports);
-    let tables: Vec<(&Report, Summary)> = reports
+    let tables: Vec<(&Report<Vec<Record>>, Summary)> = reports
         .iter()
         .map(|r| {
             let mut s = Summary::default();
-            for rec in &r.kept {
+            for rec in &r.state {
                 s.add(rec.clone());
             }
             (r, s)
@@ -144,7 +154,7 @@ fn clean(s: &str, max: usize) -> String {
 
 fn print_summary(
     out: &mut impl Write,
-    reports: &[(&Report, Summary)],
+    reports: &[(&Report<Vec<Record>>, Summary)],
     show_passwords: bool,
     max_rows: usize,
 ) -> io::Result<()> {
