@@ -266,6 +266,8 @@ struct DataResult {
     id: Option<ConnId>,
     uid: String,
     first_ts: f64,
+    /// From the data connection's first packet to its last.
+    duration: f64,
 }
 
 #[derive(Debug, Default)]
@@ -1500,6 +1502,7 @@ impl Ctx<'_> {
             id: Some(id),
             uid: flow.uid.clone(),
             first_ts: flow.first_ts,
+            duration: flow.last_ts - flow.first_ts,
             ..Default::default()
         };
         if let Some(d) = dirs[pick].take() {
@@ -1635,6 +1638,7 @@ impl Ctx<'_> {
                 r.data_uid = Some(d.uid);
                 r.gaps = d.gaps;
                 r.gap_bytes = d.gap_bytes;
+                r.duration = Some(d.duration);
                 if r.ts == 0.0 {
                     r.ts = d.first_ts;
                 }

@@ -89,6 +89,8 @@ pub struct TransferRecord {
     pub data_uid: Option<String>,
     pub gaps: u32,
     pub gap_bytes: u64,
+    /// Seconds from the data connection's first packet to its last.
+    pub duration: Option<f64>,
     pub encrypted: bool,
     /// The data connection was seen before the reply or command that predicted it.
     pub late_bound: bool,
@@ -193,6 +195,13 @@ impl<'a> JsonObject<'a> {
     pub fn opt_u64(&mut self, k: &str, v: Option<u64>) -> &mut Self {
         match v {
             Some(v) => self.u64(k, v),
+            None => self,
+        }
+    }
+
+    pub fn opt_f64(&mut self, k: &str, v: Option<f64>) -> &mut Self {
+        match v {
+            Some(v) => self.f64(k, v),
             None => self,
         }
     }
@@ -363,6 +372,7 @@ impl Record {
                     .opt_str("data_uid", r.data_uid.as_deref())
                     .u64("gaps", r.gaps.into())
                     .u64("gap_bytes", r.gap_bytes)
+                    .opt_f64("duration", r.duration)
                     .bool("encrypted", r.encrypted)
                     .bool("late_bound", r.late_bound)
                     .u64("channel", r.channel_id.into())

@@ -113,6 +113,20 @@ pub struct Common {
 pub struct LogArgs {
     #[command(flatten)]
     pub common: Common,
+    /// json: JSON lines on standard output; zeek: Zeek's ftp.log and files.log (tab-separated,
+    /// with #fields/#types headers) written under --output DIR
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    pub format: LogFormat,
+    /// Directory for the zeek format's logs (created if missing; ftp.log and files.log there
+    /// are replaced)
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum LogFormat {
+    Json,
+    Zeek,
 }
 
 #[derive(Args)]

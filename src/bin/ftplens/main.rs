@@ -2,7 +2,7 @@
 //!
 //! The command line is read in three steps, after ripgrep: [`flags`] holds clap's definitions as
 //! typed, [`settings`] validates them into settings every mode can trust, and each subcommand is
-//! one function ([`log::run`], [`summary::run`], [`extract::run`]) over the shared [`runner`].
+//! one function ([`log::run`], [`zeek::run`], [`summary::run`], [`extract::run`]) over the shared [`runner`].
 //! Errors that stop one input are reported and the others go on; a closed output pipe ends the
 //! run quietly.
 
@@ -12,6 +12,7 @@ mod log;
 mod runner;
 mod settings;
 mod summary;
+mod zeek;
 
 use clap::Parser;
 use settings::{Mode, Settings};
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     };
     let result = match mode {
         Mode::Log => log::run(&settings),
+        Mode::ZeekLogs(dir) => zeek::run(&settings, &dir),
         Mode::Summary {
             show_passwords,
             max_rows,

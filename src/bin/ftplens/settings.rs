@@ -2,7 +2,7 @@
 //! range, limits known, inputs resolved. Every usage error is found here, before any input is
 //! opened, so a mode never has to report one.
 
-use crate::flags::{Command, Common, When};
+use crate::flags::{Command, Common, LogFormat, When};
 use ftplens::Limits;
 use ftplens::capture::Options;
 use ftplens::capture::hash::Algorithms;
@@ -61,6 +61,8 @@ pub struct Settings {
 /// The subcommand with its own validated settings.
 pub enum Mode {
     Log,
+    /// Zeek's ftp.log and files.log in this directory.
+    ZeekLogs(PathBuf),
     Summary {
         show_passwords: bool,
         max_rows: usize,
@@ -72,7 +74,24 @@ impl Settings {
     /// Validate the command line; the mode and the settings it runs with.
     pub fn from_args(command: Command) -> Result<(Mode, Settings), UsageError> {
         let (mode, common, extract) = match command {
-            Command::Log(a) => (Mode::Log, a.common, None),
+            Command::Log(a) => {
+                let mode = match (a.format, a.output) {
+                    (LogFormat::Json, None) => Mode::Log,
+                    (LogFormat::Zeek, Some(dir)) => Mode::ZeekLogs(dir),
+                    (LogFormat::Json, Some(_)) => {
+                        return Err(UsageError(
+                            "--output applies to --format zeek (JSON lines go to standard output)"
+                                .into(),
+                        ));
+                    }
+                    (LogFormat::Zeek, None) => {
+                        return Err(UsageError(
+                            "--format zeek writes ftp.log and files.log: give --output DIR".into(),
+                        ));
+                    }
+                };
+                (mode, a.common, None)
+            }
             Command::Summary(a) => (
                 Mode::Summary {
                     show_passwords: a.show_passwords,
