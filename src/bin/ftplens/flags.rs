@@ -54,6 +54,13 @@ pub enum Command {
     /// written at its offset; partial files end in `.partial`.
     #[command(after_help = EXIT_CODES)]
     Extract(ExtractArgs),
+    /// One self-contained HTML page: sessions, logins, transfers with sizes and digests,
+    /// anomalies, and a ladder picture per session
+    ///
+    /// The page needs no network (inline CSS and SVG, no script). Passwords are masked unless
+    /// --show-passwords.
+    #[command(after_help = EXIT_CODES)]
+    Report(ReportArgs),
 }
 
 #[derive(Args, Clone)]
@@ -138,6 +145,21 @@ pub struct SummaryArgs {
     pub show_passwords: bool,
     /// Rows shown per table (0: all)
     #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_rows: usize,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The HTML file to write
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Show passwords in clear instead of masking them
+    #[arg(long)]
+    pub show_passwords: bool,
+    /// Rows shown per table (0: all)
+    #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_rows: usize,
 }
 

@@ -2,13 +2,14 @@
 //!
 //! The command line is read in three steps, after ripgrep: [`flags`] holds clap's definitions as
 //! typed, [`settings`] validates them into settings every mode can trust, and each subcommand is
-//! one function ([`log::run`], [`zeek::run`], [`summary::run`], [`extract::run`]) over the shared [`runner`].
+//! one function ([`log::run`], [`zeek::run`], [`summary::run`], [`extract::run`], [`report::run`]) over the shared [`runner`].
 //! Errors that stop one input are reported and the others go on; a closed output pipe ends the
 //! run quietly.
 
 mod extract;
 mod flags;
 mod log;
+mod report;
 mod runner;
 mod settings;
 mod summary;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
             max_rows,
         } => summary::run(&settings, show_passwords, max_rows),
         Mode::Extract => extract::run(&settings),
+        Mode::Report { output, options } => report::run(&settings, &output, &options),
     };
     match result {
         Ok(status) => ExitCode::from(status.code()),

@@ -68,6 +68,10 @@ pub enum Mode {
         max_rows: usize,
     },
     Extract,
+    Report {
+        output: PathBuf,
+        options: crate::report::ReportOptions,
+    },
 }
 
 impl Settings {
@@ -101,6 +105,17 @@ impl Settings {
                 None,
             ),
             Command::Extract(a) => (Mode::Extract, a.common, Some((a.output, a.listings))),
+            Command::Report(a) => (
+                Mode::Report {
+                    output: a.output,
+                    options: crate::report::ReportOptions {
+                        show_passwords: a.show_passwords,
+                        max_rows: a.max_rows,
+                    },
+                },
+                a.common,
+                None,
+            ),
         };
         let mut options = options(&common)?;
         if let Some((dir, listings)) = extract {
