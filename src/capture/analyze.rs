@@ -20,6 +20,7 @@ use super::record::{
 };
 use super::source::Frame;
 use super::tcp::{Chunk, HalfStream};
+use super::tls::{HandshakeReader, TlsInfo, TlsObserver, starts_tls};
 use crate::heuristic::{Verdict, classify};
 use crate::parse::command::TransferKind;
 use crate::predict::ChannelTable;
@@ -187,6 +188,8 @@ struct DataDir {
     bytes: u64,
     hasher: Option<Hasher>,
     head: Vec<u8>,
+    /// This direction began with a TLS handshake: what it shows.
+    tls: Option<Box<HandshakeReader>>,
     spool: Option<Spool>,
     spool_failed: bool,
 }
@@ -257,6 +260,8 @@ struct PendingCmd {
 struct DataResult {
     bytes: u64,
     digests: Digests,
+    /// The TLS handshake either direction began with.
+    tls: Option<TlsInfo>,
     mime: Option<&'static str>,
     spool: Option<Spool>,
     syn_seen: bool,
@@ -298,6 +303,8 @@ struct Sess {
     login: &'static str,
     failed_logins: u32,
     tls: Option<String>,
+    /// The control connection's TLS handshake, read once it was upgraded.
+    tls_handshake: Option<Box<TlsObserver>>,
     pending: VecDeque<PendingCmd>,
     staged: Option<PendingCmd>,
     /// Client bytes sent before the server's greeting, held until it is complete (`None` once
@@ -880,6 +887,12 @@ impl Ctx<'_> {
                     })
                 });
                 if let Chunk::Data { offset, bytes, .. } = chunk {
+                    if d.bytes == 0 && starts_tls(bytes) {
+                        d.tls = Some(Box::default());
+                    }
+                    if let Some(t) = d.tls.as_mut().filter(|t| !t.done()) {
+                        t.feed(bytes);
+                    }
                     d.bytes += bytes.len() as u64;
                     if let Some(h) = d.hasher.as_mut() {
                         h.update(bytes);
@@ -918,7 +931,17 @@ impl Ctx<'_> {
                 match chunk {
                     Chunk::Data {
                         bytes, frame, ts, ..
-                    } => self.feed_ordered(sid, direction, bytes, frame, ts),
+                    } => {
+                        if let Some(t) = self
+                            .sessions
+                            .get_mut(&sid)
+                            .and_then(|s| s.tls_handshake.as_mut())
+                            .filter(|t| !t.done())
+                        {
+                            t.feed(usize::from(direction != Direction::ToServer), bytes);
+                        }
+                        self.feed_ordered(sid, direction, bytes, frame, ts)
+                    }
                     Chunk::Gap { offset, len } => {
                         self.release_held(sid);
                         // The partial line before the hole must not join the bytes after it.
@@ -992,6 +1015,72 @@ impl Ctx<'_> {
         }
     }
 
+    /// A connection that begins with a TLS handshake between the two hosts of a control
+    /// connection already upgraded to TLS is that session's data connection: its PASV or PORT
+    /// was sent encrypted, so no prediction will ever claim it. It becomes a transfer of the
+    /// session with no command, encrypted.
+    fn claim_encrypted_data(&mut self, flow: &mut Flow) {
+        let hosts = [flow.a.ip(), flow.b.ip()];
+        let sid = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.tls.is_some() && !s.closed)
+            .filter(|(_, s)| {
+                let (c, v) = (s.id.orig.ip(), s.id.resp.ip());
+                hosts == [c, v] || hosts == [v, c]
+            })
+            .max_by(|a, b| a.1.start_ts.total_cmp(&b.1.start_ts))
+            .map(|(sid, _)| *sid);
+        let Some(sid) = sid else { return };
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        s.next_orphan += 1;
+        let key = s.next_orphan;
+        s.channels.insert(
+            key,
+            Channel {
+                ended: true,
+                ..Default::default()
+            },
+        );
+        let Role::Candidate(c) = std::mem::replace(
+            &mut flow.role,
+            Role::Data {
+                sid,
+                ch: key,
+                dirs: Default::default(),
+            },
+        ) else {
+            return;
+        };
+        self.candidate_total -= c.bytes;
+        self.bind_data(sid, key, false);
+        for h in c.held {
+            match h {
+                Held::Data {
+                    dir,
+                    offset,
+                    bytes,
+                    frame,
+                    ts,
+                } => self.deliver(
+                    &mut flow.role,
+                    dir,
+                    Chunk::Data {
+                        offset,
+                        bytes: &bytes,
+                        frame,
+                        ts,
+                    },
+                ),
+                Held::Gap { dir, offset, len } => {
+                    self.deliver(&mut flow.role, dir, Chunk::Gap { offset, len })
+                }
+            }
+        }
+    }
+
     /// Decide whether a candidate is a control connection; replay its bytes if so. Called by the
     /// flow after each delivery batch, and with `last` when the flow closes.
     fn judge(&mut self, flow: &mut Flow, last: bool) {
@@ -1041,6 +1130,8 @@ impl Ctx<'_> {
         let Some(client) = client else {
             if c.overflow {
                 flow.role = Role::Other; // cannot be claimed whole any more
+            } else if c.first.iter().any(|f| starts_tls(f)) {
+                self.claim_encrypted_data(flow);
             }
             return; // stays a candidate for late binding, then becomes Other
         };
@@ -1108,6 +1199,7 @@ impl Ctx<'_> {
             login: "none",
             failed_logins: 0,
             tls: None,
+            tls_handshake: None,
             pending: VecDeque::new(),
             staged: None,
             before_greeting: (!midstream).then(Vec::new),
@@ -1427,6 +1519,7 @@ impl Ctx<'_> {
                 }
                 EventKind::TlsUpgrade { mechanism } => {
                     s.tls = Some(mechanism);
+                    s.tls_handshake.get_or_insert_with(Default::default);
                 }
                 EventKind::DataProtected => {}
                 EventKind::Anomaly { anomaly, detail } => {
@@ -1505,6 +1598,13 @@ impl Ctx<'_> {
             duration: flow.last_ts - flow.first_ts,
             ..Default::default()
         };
+        for dir in dirs.iter().flatten() {
+            if let Some(t) = &dir.tls {
+                res.tls
+                    .get_or_insert_with(TlsInfo::default)
+                    .merge(t.info.clone());
+            }
+        }
         if let Some(d) = dirs[pick].take() {
             let d = *d;
             res.bytes = d.bytes;
@@ -1623,9 +1723,13 @@ impl Ctx<'_> {
         } else {
             reasons.push("no_command");
         }
+        if data.as_ref().is_some_and(|d| d.tls.is_some()) {
+            r.encrypted = true;
+        }
         if r.encrypted {
             reasons.push("encrypted");
         }
+        let mut cleartext_after_prot_p = false;
         let mut spool = None;
         match data {
             Some(d) => {
@@ -1639,6 +1743,12 @@ impl Ctx<'_> {
                 r.gaps = d.gaps;
                 r.gap_bytes = d.gap_bytes;
                 r.duration = Some(d.duration);
+                // PROT P agreed, yet the data connection began in the clear: a client or
+                // server that ignored the protection level.
+                if r.encrypted && d.tls.is_none() && d.bytes > 0 {
+                    cleartext_after_prot_p = true;
+                }
+                r.tls = d.tls;
                 if r.ts == 0.0 {
                     r.ts = d.first_ts;
                 }
@@ -1679,6 +1789,20 @@ impl Ctx<'_> {
                     Err(e) => self.stats.io_errors.push(format!("extract {name}: {e}")),
                 }
             }
+        }
+        if cleartext_after_prot_p {
+            let detail = format!(
+                "{} bytes in the clear on data connection {} after PROT P",
+                r.bytes,
+                r.data_uid.as_deref().unwrap_or("-")
+            );
+            self.session_anomaly(
+                sid,
+                anomaly::CLEARTEXT_AFTER_PROT_P,
+                detail,
+                r.command_frame,
+                r.ts,
+            );
         }
         self.emit(Record::Transfer(r));
     }
@@ -1744,6 +1868,7 @@ impl Ctx<'_> {
             transfers: s.transfers,
             anomalies: s.anomalies,
             tls: s.tls,
+            tls_info: s.tls_handshake.map(|t| t.info()).filter(|i| !i.is_empty()),
             midstream: s.midstream,
         }));
     }

@@ -12,6 +12,7 @@ pub mod live;
 pub mod record;
 pub mod source;
 pub mod tcp;
+pub mod tls;
 
 pub use analyze::{Analyzer, Options, Sink, Stats};
 pub use record::Record;

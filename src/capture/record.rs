@@ -91,6 +91,8 @@ pub struct TransferRecord {
     pub gap_bytes: u64,
     /// Seconds from the data connection's first packet to its last.
     pub duration: Option<f64>,
+    /// What the data connection's TLS handshake showed.
+    pub tls: Option<crate::capture::tls::TlsInfo>,
     pub encrypted: bool,
     /// The data connection was seen before the reply or command that predicted it.
     pub late_bound: bool,
@@ -117,6 +119,8 @@ pub struct SessionRecord {
     pub transfers: u64,
     pub anomalies: u64,
     pub tls: Option<String>,
+    /// What the control connection's TLS handshake showed.
+    pub tls_info: Option<crate::capture::tls::TlsInfo>,
     /// The connection began before the capture.
     pub midstream: bool,
 }
@@ -148,6 +152,8 @@ pub mod anomaly {
     pub const REASSEMBLY_MEMCAP: &str = "reassembly_memcap";
     /// A control connection that began before the capture.
     pub const MIDSTREAM: &str = "midstream";
+    /// PROT P was agreed, yet a data connection began in the clear.
+    pub const CLEARTEXT_AFTER_PROT_P: &str = "cleartext_after_prot_p";
 }
 
 // ---------------------------------------------------------------------------------- JSON
@@ -256,6 +262,20 @@ impl<'a> JsonObject<'a> {
                 .u64(&format!("{prefix}.resp_p"), id.resp.port().into());
         }
         self
+    }
+
+    /// A TLS handshake's facts as `tls.version`, `tls.sni`, ... (those seen).
+    pub fn tls(&mut self, info: Option<&crate::capture::tls::TlsInfo>) -> &mut Self {
+        let Some(t) = info else { return self };
+        self.opt_str("tls.version", t.version.as_deref())
+            .opt_str("tls.sni", t.sni.as_deref())
+            .opt_str("tls.cipher", t.cipher.as_deref())
+            .opt_str("tls.cert_subject", t.cert_subject.as_deref())
+            .opt_str("tls.cert_issuer", t.cert_issuer.as_deref())
+            .opt_str("tls.cert_not_before", t.cert_not_before.as_deref())
+            .opt_str("tls.cert_not_after", t.cert_not_after.as_deref())
+            .opt_str("tls.cert_sha256", t.cert_sha256.as_deref())
+            .opt_u64("tls.alert", t.alert.map(u64::from))
     }
 
     pub fn end(&mut self) {
@@ -374,6 +394,7 @@ impl Record {
                     .u64("gap_bytes", r.gap_bytes)
                     .opt_f64("duration", r.duration)
                     .bool("encrypted", r.encrypted)
+                    .tls(r.tls.as_ref())
                     .bool("late_bound", r.late_bound)
                     .u64("channel", r.channel_id.into())
                     .u64("command_frame", r.command_frame)
@@ -394,6 +415,7 @@ impl Record {
                     .u64("transfers", r.transfers)
                     .u64("anomalies", r.anomalies)
                     .opt_str("tls", r.tls.as_deref())
+                    .tls(r.tls_info.as_ref())
                     .bool("midstream", r.midstream);
             }
             Record::Anomaly(r) => {

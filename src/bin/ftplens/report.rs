@@ -204,7 +204,13 @@ fn sessions_table(h: &mut String, g: &Gathered<'_>, opts: &ReportOptions) {
                 s.commands.to_string(),
                 s.transfers.to_string(),
                 s.anomalies.to_string(),
-                esc(s.tls.as_deref().unwrap_or("-")),
+                esc(
+                    &match (&s.tls, s.tls_info.as_ref().and_then(|i| i.version.as_ref())) {
+                        (Some(m), Some(v)) => format!("{m} ({v})"),
+                        (Some(m), None) => m.clone(),
+                        _ => "-".into(),
+                    },
+                ),
                 format!("{:.3} s", (s.end_ts - s.ts).max(0.0)),
             ]
         })
