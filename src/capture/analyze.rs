@@ -1748,7 +1748,7 @@ impl Ctx<'_> {
                 if r.encrypted && d.tls.is_none() && d.bytes > 0 {
                     cleartext_after_prot_p = true;
                 }
-                r.tls = d.tls;
+                r.tls = d.tls.map(Box::new);
                 if r.ts == 0.0 {
                     r.ts = d.first_ts;
                 }
@@ -1868,7 +1868,11 @@ impl Ctx<'_> {
             transfers: s.transfers,
             anomalies: s.anomalies,
             tls: s.tls,
-            tls_info: s.tls_handshake.map(|t| t.info()).filter(|i| !i.is_empty()),
+            tls_info: s
+                .tls_handshake
+                .map(|t| t.info())
+                .filter(|i| !i.is_empty())
+                .map(Box::new),
             midstream: s.midstream,
         }));
     }

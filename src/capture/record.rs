@@ -92,7 +92,7 @@ pub struct TransferRecord {
     /// Seconds from the data connection's first packet to its last.
     pub duration: Option<f64>,
     /// What the data connection's TLS handshake showed.
-    pub tls: Option<crate::capture::tls::TlsInfo>,
+    pub tls: Option<Box<crate::capture::tls::TlsInfo>>,
     pub encrypted: bool,
     /// The data connection was seen before the reply or command that predicted it.
     pub late_bound: bool,
@@ -120,7 +120,7 @@ pub struct SessionRecord {
     pub anomalies: u64,
     pub tls: Option<String>,
     /// What the control connection's TLS handshake showed.
-    pub tls_info: Option<crate::capture::tls::TlsInfo>,
+    pub tls_info: Option<Box<crate::capture::tls::TlsInfo>>,
     /// The connection began before the capture.
     pub midstream: bool,
 }
@@ -394,7 +394,7 @@ impl Record {
                     .u64("gap_bytes", r.gap_bytes)
                     .opt_f64("duration", r.duration)
                     .bool("encrypted", r.encrypted)
-                    .tls(r.tls.as_ref())
+                    .tls(r.tls.as_deref())
                     .bool("late_bound", r.late_bound)
                     .u64("channel", r.channel_id.into())
                     .u64("command_frame", r.command_frame)
@@ -415,7 +415,7 @@ impl Record {
                     .u64("transfers", r.transfers)
                     .u64("anomalies", r.anomalies)
                     .opt_str("tls", r.tls.as_deref())
-                    .tls(r.tls_info.as_ref())
+                    .tls(r.tls_info.as_deref())
                     .bool("midstream", r.midstream);
             }
             Record::Anomaly(r) => {

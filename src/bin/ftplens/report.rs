@@ -143,7 +143,7 @@ fn render(reports: &[Report<Vec<Record>>], opts: &ReportOptions) -> String {
 }
 
 fn table(h: &mut String, id: &str, title: &str, head: &[&str], rows: Vec<Vec<String>>, max: usize) {
-    let _ = write!(h, "<h2 id=\"{id}\">{title} ({})</h2>\n", rows.len());
+    let _ = writeln!(h, "<h2 id=\"{id}\">{title} ({})</h2>", rows.len());
     if rows.is_empty() {
         h.push_str("<p class=\"none\">None.</p>\n");
         return;
