@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn design_contract_fields_exist() {
-        // ../shared/DESIGN.md "Wireshark field contract".
+        // docs/architecture.md, "The Wireshark field contract".
         let contract = [
             "ftplens.request.command",
             "ftplens.request.arg",

@@ -5,6 +5,7 @@ Fixtures
                               (set FTPLENS_REAL_CAPTURES=DIR to reuse/keep a dir); skips
                               with the reason when real captures cannot be made here.
   handmade_captures  session  CaptureSet of the committed tests/captures/handmade/
+  defect_captures    session  CaptureSet of the committed tests/captures/defects/ (issue classes)
   seed_capture       session  facts dict of samples/seed-pasv.pcap (with "path")
   corpus_dir         session  Path of the shared corpus, or skip ("../shared/corpus absent: ...")
   tshark_home        function an empty HOME dir that uid 65534 can use
@@ -43,6 +44,11 @@ def real_captures(tmp_path_factory):
 @pytest.fixture(scope="session")
 def handmade_captures():
     return harness.load_captures(harness.HANDMADE_DIR)
+
+
+@pytest.fixture(scope="session")
+def defect_captures():
+    return harness.load_captures(harness.DEFECTS_DIR)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-//! Regression and replay tests for the hardening work (issue 7).
+//! Regression and replay tests for the hardening work (hostile input, caps, stalls).
 //!
 //! - `replay_committed_inputs` runs every committed fuzz seed (`fuzz/seeds/<target>/`) and every
 //!   input that once crashed a target (`fuzz/regressions/<target>/`) through its own target's driver,

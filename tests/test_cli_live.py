@@ -30,7 +30,7 @@ needs_root = pytest.mark.skipif(
     reason="live capture needs root (a network namespace and a packet socket), unshare and "
            "tcpdump")
 
-TIME_FIELDS = {"ts", "end_ts", "response_time"}
+TIME_FIELDS = {"ts", "end_ts", "response_time", "duration"}
 UID_FIELDS = {"uid", "data_uid"}
 TOLERANCE = 200e-6
 

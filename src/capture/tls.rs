@@ -17,26 +17,42 @@ use tls_parser::{
     parse_tls_server_hello_extensions,
 };
 
+/// PROT P was agreed, yet a data connection began in the clear (the CLI's own anomaly).
+pub const CLEARTEXT_AFTER_PROT_P: &str = "cleartext_after_prot_p";
+
 /// Bytes of one direction looked at for its handshake: a certificate chain rarely passes 16 KiB.
 pub const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
 
-/// What a handshake showed. Every field is absent when it was not seen.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a handshake showed. Every field is absent when it was not seen. In records its fields
+/// are `tls.version`, `tls.sni` ... (flattened into the session or transfer record).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TlsInfo {
     /// Negotiated: `TLSv1.2`, `TLSv1.3` (from supported_versions), ...
+    #[serde(rename = "tls.version", skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// The host name the client asked for.
+    #[serde(rename = "tls.sni", skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
     /// IANA name of the negotiated suite.
+    #[serde(rename = "tls.cipher", skip_serializing_if = "Option::is_none")]
     pub cipher: Option<String>,
+    #[serde(rename = "tls.cert_subject", skip_serializing_if = "Option::is_none")]
     pub cert_subject: Option<String>,
+    #[serde(rename = "tls.cert_issuer", skip_serializing_if = "Option::is_none")]
     pub cert_issuer: Option<String>,
     /// RFC 3339, UTC.
+    #[serde(
+        rename = "tls.cert_not_before",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cert_not_before: Option<String>,
+    #[serde(rename = "tls.cert_not_after", skip_serializing_if = "Option::is_none")]
     pub cert_not_after: Option<String>,
     /// SHA-256 of the leaf certificate's DER, lowercase hex.
+    #[serde(rename = "tls.cert_sha256", skip_serializing_if = "Option::is_none")]
     pub cert_sha256: Option<String>,
     /// The handshake ended in an alert (a rejected handshake), by its description number.
+    #[serde(rename = "tls.alert", skip_serializing_if = "Option::is_none")]
     pub alert: Option<u8>,
 }
 

@@ -4,7 +4,9 @@
 //! counts) and the hold that puts the greeting before commands an impatient client sent early.
 
 use super::connections::ConnId;
+use super::transfers::ORPHAN_BASE;
 use super::transfers::Slot;
+use super::{Action, ConnRef, Note, Output, anomaly};
 use crate::parse::parse_reply_line;
 use crate::predict::Expectation;
 use crate::{Direction, Event, EventKind, LoginState, Session};
@@ -19,6 +21,9 @@ pub struct ReplyText {
     /// The frame and time of the reply's last line.
     pub frame: u64,
     pub ts: f64,
+    /// Part of it is not in the capture (a gap inside it, or the end came before its line end or
+    /// closing line).
+    pub incomplete: bool,
 }
 
 impl ReplyText {
@@ -34,6 +39,8 @@ pub struct CommandLine {
     /// The verb, case kept.
     pub verb: String,
     pub arg: Option<String>,
+    /// Its line end is not in the capture: the argument may be cut.
+    pub incomplete: bool,
 }
 
 /// A command and what answered it, or a reply no command was waiting for (`command` is `None`).
@@ -149,7 +156,7 @@ pub(crate) struct Control {
 #[derive(Debug)]
 pub(crate) enum Step {
     /// Emit this exchange (or hand it to its transfer).
-    Finished(Open),
+    Finished(Box<Open>),
     /// A prediction was made: publish it.
     Expect(Expectation),
     /// A transfer's slot changed: it may be ready to report.
@@ -160,20 +167,6 @@ pub(crate) enum Step {
     Counted(&'static str),
     /// The control connection is TLS from here on.
     Tls,
-}
-
-/// Text after the code and separator of a multi-line reply's inner line, when it repeats the code.
-fn strip_code_prefix(code: u16, line: &str) -> &str {
-    let b = line.as_bytes();
-    if b.len() >= 4
-        && line.is_char_boundary(3)
-        && line[..3].parse::<u16>() == Ok(code)
-        && matches!(b[3], b'-' | b' ')
-    {
-        &line[4..]
-    } else {
-        line
-    }
 }
 
 /// Where the greeting (the first complete reply) ends in `bytes`: after its last line.
@@ -217,7 +210,7 @@ impl Control {
     /// The staged exchange is done: it leaves.
     fn flush_staged(&mut self, out: &mut Vec<Step>) {
         if let Some(p) = self.staged.take() {
-            out.push(Step::Finished(p));
+            out.push(Step::Finished(Box::new(p)));
         }
     }
 
@@ -225,13 +218,22 @@ impl Control {
     /// `out`.
     pub fn on_event(&mut self, ev: Event, out: &mut Vec<Step>) {
         match ev.kind {
-            EventKind::Command { verb, arg, .. } => {
+            EventKind::Command {
+                verb,
+                arg,
+                incomplete,
+                ..
+            } => {
                 self.flush_staged(out);
                 self.commands += 1;
                 let upper = verb.to_ascii_uppercase();
                 self.user_seen |= upper == "USER";
                 let mut ex = self.new_exchange(ev.ts, ev.frame);
-                ex.command = Some(CommandLine { verb, arg });
+                ex.command = Some(CommandLine {
+                    verb,
+                    arg,
+                    incomplete,
+                });
                 ex.cwd = self.session.cwd().map(str::to_string);
                 self.pending.push_back(Open {
                     ex,
@@ -242,24 +244,18 @@ impl Control {
                 let cap = self.session.limits().max_pending_commands + 1;
                 let excess = self.pending.len().saturating_sub(cap);
                 for p in self.pending.drain(..excess) {
-                    out.push(Step::Finished(p));
+                    out.push(Step::Finished(Box::new(p)));
                 }
             }
             EventKind::Reply(r) => {
                 self.flush_staged(out);
-                let code = r.code.0;
-                let mut lines = r.lines;
-                for l in lines.iter_mut().skip(1) {
-                    let stripped = strip_code_prefix(code, l);
-                    if stripped.len() != l.len() {
-                        *l = stripped.to_string();
-                    }
-                }
+                // The session already gives every line without its code prefix.
                 let text = ReplyText {
-                    code,
-                    lines,
+                    code: r.code.0,
+                    lines: r.lines,
                     frame: ev.frame,
                     ts: ev.ts,
+                    incomplete: r.incomplete,
                 };
                 let pos = r.request.as_ref().and_then(|q| {
                     self.pending
@@ -293,7 +289,7 @@ impl Control {
                 p.ex.response_time = r.request.as_ref().map(|q| q.elapsed);
                 p.ex.reply = Some(text);
                 self.staged = Some(p);
-                out.extend(older.into_iter().map(Step::Finished));
+                out.extend(older.into_iter().map(|o| Step::Finished(Box::new(o))));
             }
             EventKind::Login(l) => {
                 // The session reports "" when the USER command was not seen (a capture that began
@@ -346,6 +342,16 @@ impl Control {
                 let slot = self.slots.entry(key).or_default();
                 slot.transfer = Some(t);
                 slot.user = user;
+            }
+            // STOU's server-chosen name: the slot keeps the transfer as it ends, which has it.
+            EventKind::TransferUpdated(t) => {
+                if let Some(slot) = self
+                    .slots
+                    .get_mut(&t.channel_id)
+                    .filter(|_| t.channel_id > 0)
+                {
+                    slot.transfer = Some(t);
+                }
             }
             EventKind::TransferEnded(t) => {
                 let key = if t.channel_id == 0 {
@@ -421,17 +427,292 @@ impl Control {
     }
 }
 
+// ------------------------------------------------------------------ the engine's sessions
+
+impl super::Conversations {
+    pub(super) fn new_session(&mut self, c: ConnRef, client: usize) -> u32 {
+        let sid = self.next_sid;
+        self.next_sid += 1;
+        self.stats.control_sessions += 1;
+        let Some(x) = self.get(c) else {
+            return sid;
+        };
+        let id = ConnId {
+            orig: x.sides[client],
+            resp: x.sides[1 - client],
+        };
+        let midstream = x.initiator.is_none();
+        let s = Control {
+            conn: c,
+            session: Session::new(Some(id.orig), Some(id.resp), self.cfg.limits),
+            uid: x.uid.clone(),
+            id,
+            start_ts: x.first_ts,
+            last_ts: x.first_ts,
+            last_frame: x.last_frame,
+            midstream,
+            banner: None,
+            user: None,
+            password: None,
+            anonymous: false,
+            login: LoginSummary::None,
+            failed_logins: 0,
+            tls: None,
+            pending: Default::default(),
+            staged: None,
+            before_greeting: (!midstream).then(Vec::new),
+            user_seen: false,
+            slots: HashMap::new(),
+            next_orphan: ORPHAN_BASE,
+            commands: 0,
+            transfers: 0,
+            anomalies: 0,
+            closed: false,
+        };
+        let ts = x.first_ts;
+        self.sessions.insert(sid, s);
+        if midstream {
+            self.session_note(
+                sid,
+                anomaly::MIDSTREAM,
+                "the control connection began before the capture".into(),
+                None,
+                ts,
+            );
+        }
+        sid
+    }
+
+    /// An anomaly of a session that no exchange carries.
+    pub(super) fn session_note(
+        &mut self,
+        sid: u32,
+        name: &'static str,
+        detail: String,
+        frame: Option<u64>,
+        ts: f64,
+    ) {
+        self.count(name);
+        let (uid, id) = match self.sessions.get_mut(&sid) {
+            Some(s) => {
+                s.anomalies += 1;
+                (Some(s.uid.clone()), Some(s.id))
+            }
+            None => (None, None),
+        };
+        self.outputs.push(Output::Anomaly(Note {
+            uid,
+            id,
+            name,
+            detail,
+            frame,
+            ts,
+        }));
+    }
+
+    /// Feed a control connection, putting the greeting first: commands a client sent before the
+    /// server's greeting (seen from the connection's start) wait until the greeting is complete,
+    /// so that the 220 is not taken for the reply to the first command.
+    pub(super) fn feed_ordered(
+        &mut self,
+        sid: u32,
+        dir: Direction,
+        bytes: &[u8],
+        frame: u64,
+        ts: f64,
+    ) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let Some(held) = s.before_greeting.as_mut() else {
+            return self.feed(sid, dir, bytes, frame, ts);
+        };
+        if dir == Direction::ToServer {
+            let total: usize = held.iter().map(|h| h.0.len()).sum();
+            if total + bytes.len() <= GREETING_HOLD {
+                held.push((bytes.to_vec(), frame, ts));
+                return;
+            }
+            self.release_held(sid);
+            return self.feed(sid, dir, bytes, frame, ts);
+        }
+        match greeting_end(bytes) {
+            Some(end) => {
+                self.feed(sid, dir, &bytes[..end], frame, ts);
+                self.release_held(sid);
+                if end < bytes.len() {
+                    self.feed(sid, dir, &bytes[end..], frame, ts);
+                }
+            }
+            None => {
+                if held.is_empty() {
+                    // Nothing waits: no need to look for the greeting's end any more.
+                    s.before_greeting = None;
+                }
+                self.feed(sid, dir, bytes, frame, ts);
+            }
+        }
+    }
+
+    /// Deliver the client bytes held back for the greeting, and stop holding.
+    pub(super) fn release_held(&mut self, sid: u32) {
+        let Some(held) = self
+            .sessions
+            .get_mut(&sid)
+            .and_then(|s| s.before_greeting.take())
+        else {
+            return;
+        };
+        for (bytes, frame, ts) in held {
+            self.feed(sid, Direction::ToServer, &bytes, frame, ts);
+        }
+    }
+
+    pub(super) fn feed(&mut self, sid: u32, dir: Direction, bytes: &[u8], frame: u64, ts: f64) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        s.last_ts = ts;
+        s.last_frame = frame;
+        let events = s.session.feed(dir, bytes, frame, ts).to_vec();
+        if self.cfg.keep_frames {
+            self.frames.add(
+                frame,
+                crate::present::items(&events),
+                crate::present::summary(&events),
+            );
+        }
+        self.events(sid, events);
+    }
+
+    pub(super) fn events(&mut self, sid: u32, events: Vec<crate::Event>) {
+        let mut steps = Vec::new();
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        for ev in events {
+            let frame = ev.frame;
+            s.on_event(ev, &mut steps);
+            if steps.iter().any(|s| matches!(s, Step::Tls)) {
+                let conn = s.conn;
+                self.actions.push(Action::StartTls { conn, frame });
+                steps.retain(|s| !matches!(s, Step::Tls));
+            }
+        }
+        s.end_batch(&mut steps);
+        self.run_steps(sid, steps);
+    }
+
+    pub(super) fn run_steps(&mut self, sid: u32, steps: Vec<Step>) {
+        for step in steps {
+            match step {
+                Step::Finished(open) => self.exchange_done(sid, open),
+                Step::Expect(e) => {
+                    if let Some(s) = self.sessions.get(&sid) {
+                        self.actions.push(Action::ExpectConnection {
+                            control: s.conn,
+                            channel: e.channel_id,
+                            listener: e.listener,
+                            alt_listener: e.alt_listener,
+                            port: e.port,
+                            connector: e.connector,
+                            frame: e.setup_frame,
+                            expectation: e.clone(),
+                        });
+                    }
+                    self.new_expectations.push((sid, e));
+                }
+                Step::SlotChanged(k) => {
+                    let now = self.sessions.get(&sid).map_or(0.0, |s| s.last_ts);
+                    self.try_report(sid, k, now);
+                }
+                Step::Anomaly(name, detail) => {
+                    let ts = self.sessions.get(&sid).map_or(0.0, |s| s.last_ts);
+                    let frame = self.sessions.get(&sid).map(|s| s.last_frame);
+                    self.session_note(sid, name, detail, frame.filter(|&f| f > 0), ts);
+                }
+                Step::Counted(name) => self.count(name),
+                Step::Tls => {}
+            }
+        }
+    }
+
+    /// An exchange is over: report it, or hand it to its transfer.
+    pub(super) fn exchange_done(&mut self, sid: u32, mut p: Box<Open>) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        p.ex.user = s.user.clone();
+        p.ex.password = s.password.clone();
+        if let Some(key) = p.channel {
+            if let Some(slot) = s.slots.get_mut(&key) {
+                if !slot.exchange_seen {
+                    slot.exchange_seen = true;
+                    slot.command_ts = Some(p.ex.ts);
+                    slot.exchange = Some(p.ex);
+                    let now = s.last_ts;
+                    self.try_report(sid, key, now);
+                    return;
+                }
+            }
+        }
+        self.outputs.push(Output::Exchange(Box::new(p.ex)));
+    }
+
+    /// A control connection ended (or the input did): report everything it still holds.
+    pub(super) fn end_session(&mut self, sid: u32, input_ended: bool) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if !s.closed {
+            self.release_held(sid);
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                return;
+            };
+            s.closed = true;
+            let (frame, ts) = (s.last_frame, s.last_ts);
+            let events = s.session.finish(frame, ts).to_vec();
+            self.events(sid, events);
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                return;
+            };
+            let pending: Vec<Open> = s.pending.drain(..).collect();
+            for p in pending {
+                self.exchange_done(sid, Box::new(p));
+            }
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                return;
+            };
+            let mut keys: Vec<u32> = s.slots.keys().copied().collect();
+            keys.sort_unstable();
+            for k in keys {
+                if let Some(slot) = self
+                    .sessions
+                    .get_mut(&sid)
+                    .and_then(|s| s.slots.get_mut(&k))
+                {
+                    slot.ended = true;
+                }
+                self.try_report(sid, k, ts);
+            }
+        }
+        let Some(s) = self.sessions.get(&sid) else {
+            return;
+        };
+        let open = s.slots.values().any(|c| c.data_open);
+        if open && !input_ended {
+            return; // the data connections still running will finish it
+        }
+        let Some(s) = self.sessions.remove(&sid) else {
+            return;
+        };
+        self.outputs.push(Output::Session(s.summary()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn inner_lines_lose_their_code_prefix() {
-        assert_eq!(strip_code_prefix(220, "220-Welcome"), "Welcome");
-        assert_eq!(strip_code_prefix(211, " MDTM"), " MDTM");
-        assert_eq!(strip_code_prefix(211, "230-x"), "230-x");
-        assert_eq!(strip_code_prefix(220, "22é"), "22é");
-    }
 
     #[test]
     fn greeting_ends_after_its_last_line() {

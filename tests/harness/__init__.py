@@ -5,11 +5,12 @@ sys.path while pytest runs, because tests/conftest.py lives there).  The
 fixtures built on these live in tests/conftest.py.
 
 Captures and their facts
-  ROOT, SAMPLES, SEED_PCAP, SEED_FACTS, CAPTURES_DIR, HANDMADE_DIR
+  ROOT, SAMPLES, SEED_PCAP, SEED_FACTS, CAPTURES_DIR, HANDMADE_DIR, DEFECTS_DIR
   load_captures(dir) -> CaptureSet           a dir with facts.json
   seed_capture() -> dict                      samples/seed-pasv.pcap's facts (+ "path")
   real_scenario_names() -> [str]              names real.py makes (for parametrize)
   handmade_names(pred=None) -> [str]          names in tests/captures/handmade (for parametrize)
+  defect_names(pred=None) -> [str]            names in tests/captures/defects (for parametrize)
   make_real_captures(outdir) -> CaptureSet    run tests/captures/real.py (raises CapturesUnavailable)
   find_corpus() -> Path | None                /work/shared/corpus or ../shared/corpus
 
@@ -40,12 +41,13 @@ SEED_PCAP = SAMPLES / "seed-pasv.pcap"
 SEED_FACTS = SAMPLES / "seed-pasv.facts.json"
 CAPTURES_DIR = ROOT / "tests" / "captures"
 HANDMADE_DIR = CAPTURES_DIR / "handmade"
+DEFECTS_DIR = CAPTURES_DIR / "defects"
 NOBODY = 65534
 
 __all__ = [
-    "ROOT", "SAMPLES", "SEED_PCAP", "SEED_FACTS", "CAPTURES_DIR", "HANDMADE_DIR", "NOBODY",
+    "ROOT", "SAMPLES", "SEED_PCAP", "SEED_FACTS", "CAPTURES_DIR", "HANDMADE_DIR", "DEFECTS_DIR", "NOBODY",
     "CaptureSet", "CapturesUnavailable", "load_captures", "seed_capture", "real_scenario_names",
-    "handmade_names", "make_real_captures", "find_corpus", "run_tshark", "tshark_fields",
+    "handmade_names", "defect_names", "make_real_captures", "find_corpus", "run_tshark", "tshark_fields",
     "values", "readable_copy", "stream_payload", "sha256_hex", "tshark_available",
 ]
 
@@ -121,6 +123,14 @@ def handmade_names(pred=None):
     """Names of the committed hand-made captures (usable at collection time)."""
     try:
         return load_captures(HANDMADE_DIR).names(pred)
+    except FileNotFoundError:
+        return []
+
+
+def defect_names(pred=None):
+    """Names of the committed defect-class captures (usable at collection time)."""
+    try:
+        return load_captures(DEFECTS_DIR).names(pred)
     except FileNotFoundError:
         return []
 

@@ -11,7 +11,7 @@
 use crate::runner::{self, Out, Render, Report, Status};
 use crate::settings::Settings;
 use ftplens::capture::record::{
-    AnomalyRecord, CommandRecord, ConnId, Record, SessionRecord, TransferRecord,
+    AnomalyRecord, CommandRecord, IdFields, Record, SessionRecord, TransferRecord,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -65,7 +65,11 @@ fn gather(reports: &[Report<Vec<Record>>]) -> Gathered<'_> {
                 Record::Session(s) => g.sessions.push(s),
                 Record::Command(c) => {
                     for a in &c.anomalies {
-                        let detail = format!("{} {}", c.command, c.arg.as_deref().unwrap_or(""));
+                        let detail = format!(
+                            "{} {}",
+                            c.command.as_deref().unwrap_or(""),
+                            c.arg.as_deref().unwrap_or("")
+                        );
                         g.anomalies.push((a, detail, Some(&c.uid), c.ts));
                     }
                     g.commands.entry(&c.uid).or_default().push(c);
@@ -176,9 +180,9 @@ fn table(h: &mut String, id: &str, title: &str, head: &[&str], rows: Vec<Vec<Str
     }
 }
 
-fn endpoint(id: Option<&ConnId>, server: bool) -> String {
+fn endpoint(id: Option<&IdFields>, server: bool) -> String {
     id.map_or("-".into(), |i| {
-        esc(&if server { i.resp } else { i.orig }.to_string())
+        esc(&if server { i.resp() } else { i.orig() }.to_string())
     })
 }
 
@@ -292,7 +296,7 @@ fn transfers_table(h: &mut String, g: &Gathered<'_>, opts: &ReportOptions) {
                 esc(t.command.as_deref().unwrap_or("-")),
                 esc(t.path.as_deref().or(t.arg.as_deref()).unwrap_or("-")),
                 esc(t.mode.unwrap_or("-")),
-                esc(t.direction),
+                esc(t.direction.unwrap_or("-")),
                 t.bytes.to_string(),
                 esc(t.mime_type.unwrap_or("-")),
                 esc(&state),
@@ -368,6 +372,11 @@ fn ladder(h: &mut String, s: &SessionRecord, g: &Gathered<'_>, opts: &ReportOpti
     // Steps in time order: each request, and its final reply when there was one.
     let mut steps: Vec<(f64, Step<'_>)> = Vec::new();
     for c in drawn {
+        if c.command.is_none() {
+            // A reply no command was waiting for.
+            steps.push((c.ts, Step::Reply(c)));
+            continue;
+        }
         steps.push((c.ts, Step::Request(c)));
         if let Some(rt) = c.response_time {
             steps.push((c.ts + rt, Step::Reply(c)));
@@ -379,7 +388,12 @@ fn ladder(h: &mut String, s: &SessionRecord, g: &Gathered<'_>, opts: &ReportOpti
         .iter()
         .copied()
         .filter(|t| t.uid == s.uid && t.data.is_some())
-        .filter(|t| drawn.iter().any(|c| c.frame == t.command_frame))
+        // Those of the commands drawn, and those no command is known for (an encrypted
+        // control connection's data connections).
+        .filter(|t| {
+            t.command_frame
+                .is_none_or(|f| drawn.iter().any(|c| c.frame == f))
+        })
         .collect();
     // A row per step; a data connection's bar spans the rows of its first and last packet.
     let row_of = |ts: f64| steps.partition_point(|(t, _)| *t <= ts);
@@ -435,19 +449,22 @@ fn ladder(h: &mut String, s: &SessionRecord, g: &Gathered<'_>, opts: &ReportOpti
     }
     for (lane, t) in transfers.iter().enumerate() {
         let x = X_DATA + lane as f64 * DATA_LANE;
-        let start = row_of(t.ts - 1e-9);
-        let end = row_of(t.ts + t.duration.unwrap_or(0.0)).max(start + 1);
+        let ts = t.ts.unwrap_or(s.ts);
+        let start = row_of(ts - 1e-9);
+        let end = row_of(ts + t.duration.unwrap_or(0.0)).max(start + 1);
         let (y1, y2) = (y(start) + 4.0, y(end) - 4.0);
         let origin = steps
             .iter()
-            .position(|(_, st)| matches!(st, Step::Request(c) if c.frame == t.command_frame))
+            .position(|(_, st)| matches!(st, Step::Request(c) if Some(c.frame) == t.command_frame))
             .map_or(y1, |r| y(r) + ROW / 2.0);
         let tip = format!(
             "{} {} bytes, {}{}",
             t.command.as_deref().unwrap_or("data"),
             t.bytes,
-            t.data
-                .map_or(String::new(), |d| format!("{} \u{2192} {}", d.orig, d.resp)),
+            t.data.map_or(String::new(), |d| format!(
+                "{}:{} \u{2192} {}:{}",
+                d.orig_h, d.orig_p, d.resp_h, d.resp_p
+            )),
             if t.complete { "" } else { ", partial" },
         );
         let _ = write!(
@@ -488,12 +505,17 @@ fn request_label(c: &CommandRecord, opts: &ReportOptions) -> String {
     let arg = match c.arg.as_deref() {
         None => String::new(),
         // PASS carries the password itself.
-        Some(_) if c.command.eq_ignore_ascii_case("PASS") && !opts.show_passwords => {
+        Some(_)
+            if c.command
+                .as_deref()
+                .is_some_and(|v| v.eq_ignore_ascii_case("PASS"))
+                && !opts.show_passwords =>
+        {
             " ********".into()
         }
         Some(a) => format!(" {a}"),
     };
-    format!("{}{arg}", c.command)
+    format!("{}{arg}", c.command.as_deref().unwrap_or("(no command)"))
 }
 
 fn reply_label(c: &CommandRecord) -> String {

@@ -65,7 +65,7 @@ impl Summary {
                 for a in c.anomalies {
                     let detail = format!(
                         "{} {}",
-                        c.command,
+                        c.command.as_deref().unwrap_or(""),
                         c.arg
                             .as_deref()
                             .unwrap_or("")
@@ -183,8 +183,8 @@ fn print_summary(
         }
         for x in &s.sessions {
             let id = x.id.as_ref();
-            let client = id.map_or("-".into(), |i| i.orig.to_string());
-            let server = id.map_or("-".into(), |i| i.resp.to_string());
+            let client = id.map_or("-".into(), |i| i.orig().to_string());
+            let server = id.map_or("-".into(), |i| i.resp().to_string());
             sessions.push(vec![
                 x.uid.clone(),
                 client.clone(),

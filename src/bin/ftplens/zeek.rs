@@ -23,12 +23,12 @@
 use crate::runner::{self, Out, Render, Status};
 use crate::settings::Settings;
 use ftplens::capture::Record;
-use ftplens::capture::record::{CommandRecord, ConnId, TransferRecord};
+use ftplens::capture::record::{CommandRecord, TransferRecord};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -162,6 +162,9 @@ impl Render for ZeekLogs {
     fn record(&self, r: Record, held: &mut Held, out: &mut Out<'_>) {
         match r {
             Record::Command(c) => {
+                let Some(verb) = c.command.as_deref().map(str::to_ascii_uppercase) else {
+                    return; // a reply no command was waiting for: no row in Zeek's log
+                };
                 let s = held.sessions.entry(c.uid.clone()).or_insert_with(|| {
                     held.order.push(c.uid.clone());
                     Session {
@@ -169,7 +172,6 @@ impl Render for ZeekLogs {
                         rows: Vec::new(),
                     }
                 });
-                let verb = c.command.to_ascii_uppercase();
                 if LOGGED_COMMANDS.contains(&verb.as_str()) {
                     let url = FILE_COMMANDS
                         .contains(&verb.as_str())
@@ -183,8 +185,8 @@ impl Render for ZeekLogs {
                 }
             }
             Record::Transfer(t) => {
-                if let Some(fuid) = files_row(&t, out) {
-                    held.fuids.insert((t.uid.clone(), t.command_frame), fuid);
+                if let (Some(fuid), Some(frame)) = (files_row(&t, out), t.command_frame) {
+                    held.fuids.insert((t.uid.clone(), frame), fuid);
                 }
             }
             Record::Session(s) => flush(held, &s.uid, out),
@@ -228,7 +230,7 @@ fn url(c: &CommandRecord, cwd: &str) -> String {
     if !path.starts_with('/') {
         path.insert(0, '/');
     }
-    let host = match c.id.map(|i| i.resp.ip()) {
+    let host = match c.id.map(|i| i.resp_h) {
         Some(IpAddr::V6(a)) => format!("[{a}]"),
         Some(a) => a.to_string(),
         None => String::new(),
@@ -304,10 +306,12 @@ fn ftp_row(c: &CommandRecord, url: &str, fuid: Option<&str>, out: &mut String) {
         Some(url)
     };
     let mut row = Row::new(out);
-    row.time(c.ts).str(&c.uid).conn(c.id.as_ref());
+    row.time(c.ts)
+        .str(&c.uid)
+        .conn(c.id.map(|i| (i.orig(), i.resp())));
     row.str(user)
         .opt_str(password)
-        .str(&c.command.to_ascii_uppercase())
+        .str(&c.command.as_deref().unwrap_or("").to_ascii_uppercase())
         .opt_str(arg)
         .opt_str(c.mime_type)
         .opt_count(c.file_size)
@@ -315,12 +319,12 @@ fn ftp_row(c: &CommandRecord, url: &str, fuid: Option<&str>, out: &mut String) {
         .opt_str(c.reply_msg.as_deref());
     match &c.data_channel {
         Some(d) => {
-            let orig = d.orig_h.or(c
-                .id
-                .map(|i| if d.passive { i.orig.ip() } else { i.resp.ip() }));
-            let resp = d.resp_h.or(c
-                .id
-                .map(|i| if d.passive { i.resp.ip() } else { i.orig.ip() }));
+            let orig = d
+                .orig_h
+                .or(c.id.map(|i| if d.passive { i.orig_h } else { i.resp_h }));
+            let resp = d
+                .resp_h
+                .or(c.id.map(|i| if d.passive { i.resp_h } else { i.orig_h }));
             row.bool(d.passive)
                 .opt_addr(orig)
                 .opt_addr(resp)
@@ -349,12 +353,15 @@ fn files_row(t: &TransferRecord, out: &mut Out<'_>) -> Option<String> {
     let passive = t
         .mode
         .is_some_and(|m| matches!(m, "PASV" | "EPSV" | "LPSV"));
-    let upload = t.direction == "upload";
+    let upload = t.direction == Some("upload");
     let mut row = Row::new(&mut out.streams[FILES_LOG]);
-    row.time(t.ts)
+    let data = t
+        .data
+        .map(|d| ((d.orig_h, d.orig_p).into(), (d.resp_h, d.resp_p).into()));
+    row.time(t.ts.unwrap_or(0.0))
         .str(&fuid)
         .str(data_uid)
-        .conn(t.data.as_ref());
+        .conn(data);
     row.str("FTP_DATA")
         .count(0)
         .set(&analyzers)
@@ -458,13 +465,14 @@ impl<'a> Row<'a> {
         }
     }
 
-    fn conn(&mut self, id: Option<&ConnId>) -> &mut Self {
+    /// A connection's originator and responder.
+    fn conn(&mut self, id: Option<(SocketAddr, SocketAddr)>) -> &mut Self {
         match id {
-            Some(i) => self
-                .opt_addr(Some(i.orig.ip()))
-                .count(u64::from(i.orig.port()))
-                .opt_addr(Some(i.resp.ip()))
-                .count(u64::from(i.resp.port())),
+            Some((orig, resp)) => self
+                .opt_addr(Some(orig.ip()))
+                .count(u64::from(orig.port()))
+                .opt_addr(Some(resp.ip()))
+                .count(u64::from(resp.port())),
             None => self.unset().unset().unset().unset(),
         }
     }
