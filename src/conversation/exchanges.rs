@@ -124,19 +124,9 @@ pub(crate) const GREETING_HOLD: usize = 64 * 1024;
 pub(crate) struct Control {
     pub conn: super::ConnRef,
     pub session: Session,
-    pub uid: String,
-    pub id: ConnId,
-    pub start_ts: f64,
-    pub last_ts: f64,
+    /// What the session's record will say, kept up to date.
+    pub facts: SessionSummary,
     pub last_frame: u64,
-    pub midstream: bool,
-    pub banner: Option<String>,
-    pub user: Option<String>,
-    pub password: Option<String>,
-    pub anonymous: bool,
-    pub login: LoginSummary,
-    pub failed_logins: u32,
-    pub tls: Option<String>,
     pub pending: VecDeque<Open>,
     /// The exchange whose final reply came last: anomalies of that reply's line still join it.
     pub staged: Option<Open>,
@@ -146,9 +136,6 @@ pub(crate) struct Control {
     pub user_seen: bool,
     pub slots: HashMap<u32, Slot>,
     pub next_orphan: u32,
-    pub commands: u64,
-    pub transfers: u64,
-    pub anomalies: u64,
     pub closed: bool,
 }
 
@@ -189,8 +176,8 @@ pub(crate) fn greeting_end(bytes: &[u8]) -> Option<usize> {
 impl Control {
     fn new_exchange(&self, ts: f64, frame: u64) -> Exchange {
         Exchange {
-            uid: self.uid.clone(),
-            id: self.id,
+            uid: self.facts.uid.clone(),
+            id: self.facts.id,
             ts,
             frame,
             command: None,
@@ -225,7 +212,7 @@ impl Control {
                 ..
             } => {
                 self.flush_staged(out);
-                self.commands += 1;
+                self.facts.commands += 1;
                 let upper = verb.to_ascii_uppercase();
                 self.user_seen |= upper == "USER";
                 let mut ex = self.new_exchange(ev.ts, ev.frame);
@@ -264,8 +251,11 @@ impl Control {
                 });
                 let Some(pos) = pos else {
                     // The greeting answers the connection, not a command.
-                    if self.banner.is_none() && self.commands == 0 && r.request.is_none() {
-                        self.banner = Some(text.text());
+                    if self.facts.banner.is_none()
+                        && self.facts.commands == 0
+                        && r.request.is_none()
+                    {
+                        self.facts.banner = Some(text.text());
                         return;
                     }
                     let mut ex = self.new_exchange(ev.ts, ev.frame);
@@ -295,15 +285,15 @@ impl Control {
                 // The session reports "" when the USER command was not seen (a capture that began
                 // after it); keep that unknown rather than empty.
                 if self.user_seen {
-                    self.user = Some(l.user.clone());
+                    self.facts.user = Some(l.user.clone());
                 }
-                self.anonymous = l.anonymous;
+                self.facts.anonymous = l.anonymous;
                 if l.password.is_some() {
-                    self.password = l.password.clone();
+                    self.facts.password = l.password.clone();
                 }
-                self.failed_logins = l.failures;
-                self.login = match l.state {
-                    LoginState::Attempt if self.login == LoginSummary::Success => {
+                self.facts.failed_logins = l.failures;
+                self.facts.login = match l.state {
+                    LoginState::Attempt if self.facts.login == LoginSummary::Success => {
                         LoginSummary::Success
                     }
                     LoginState::Attempt => LoginSummary::Attempt,
@@ -338,7 +328,7 @@ impl Control {
                         }
                     }
                 }
-                let user = self.user.clone();
+                let user = self.facts.user.clone();
                 let slot = self.slots.entry(key).or_default();
                 slot.transfer = Some(t);
                 slot.user = user;
@@ -376,7 +366,7 @@ impl Control {
                 out.push(Step::SlotChanged(key));
             }
             EventKind::TlsUpgrade { mechanism } => {
-                self.tls = Some(mechanism);
+                self.facts.tls = Some(mechanism);
                 out.push(Step::Tls);
             }
             EventKind::DataProtected => {}
@@ -392,7 +382,7 @@ impl Control {
                 match attached {
                     Some(p) => {
                         p.ex.anomalies.push(name);
-                        self.anomalies += 1;
+                        self.facts.anomalies += 1;
                         out.push(Step::Counted(name));
                     }
                     None => out.push(Step::Anomaly(name, detail)),
@@ -404,26 +394,6 @@ impl Control {
     /// The end of an event batch: the staged exchange is complete.
     pub fn end_batch(&mut self, out: &mut Vec<Step>) {
         self.flush_staged(out);
-    }
-
-    pub fn summary(&self) -> SessionSummary {
-        SessionSummary {
-            uid: self.uid.clone(),
-            id: self.id,
-            ts: self.start_ts,
-            end_ts: self.last_ts,
-            banner: self.banner.clone(),
-            user: self.user.clone(),
-            password: self.password.clone(),
-            anonymous: self.anonymous,
-            login: self.login,
-            failed_logins: self.failed_logins,
-            commands: self.commands,
-            transfers: self.transfers,
-            anomalies: self.anomalies,
-            tls: self.tls.clone(),
-            midstream: self.midstream,
-        }
     }
 }
 
@@ -445,28 +415,30 @@ impl super::Conversations {
         let s = Control {
             conn: c,
             session: Session::new(Some(id.orig), Some(id.resp), self.cfg.limits),
-            uid: x.uid.clone(),
-            id,
-            start_ts: x.first_ts,
-            last_ts: x.first_ts,
+            facts: SessionSummary {
+                uid: x.uid.clone(),
+                id,
+                ts: x.first_ts,
+                end_ts: x.first_ts,
+                banner: None,
+                user: None,
+                password: None,
+                anonymous: false,
+                login: LoginSummary::None,
+                failed_logins: 0,
+                commands: 0,
+                transfers: 0,
+                anomalies: 0,
+                tls: None,
+                midstream,
+            },
             last_frame: x.last_frame,
-            midstream,
-            banner: None,
-            user: None,
-            password: None,
-            anonymous: false,
-            login: LoginSummary::None,
-            failed_logins: 0,
-            tls: None,
             pending: Default::default(),
             staged: None,
             before_greeting: (!midstream).then(Vec::new),
             user_seen: false,
             slots: HashMap::new(),
             next_orphan: ORPHAN_BASE,
-            commands: 0,
-            transfers: 0,
-            anomalies: 0,
             closed: false,
         };
         let ts = x.first_ts;
@@ -495,8 +467,8 @@ impl super::Conversations {
         self.count(name);
         let (uid, id) = match self.sessions.get_mut(&sid) {
             Some(s) => {
-                s.anomalies += 1;
-                (Some(s.uid.clone()), Some(s.id))
+                s.facts.anomalies += 1;
+                (Some(s.facts.uid.clone()), Some(s.facts.id))
             }
             None => (None, None),
         };
@@ -572,7 +544,7 @@ impl super::Conversations {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
-        s.last_ts = ts;
+        s.facts.end_ts = ts;
         s.last_frame = frame;
         let events = s.session.feed(dir, bytes, frame, ts).to_vec();
         if self.cfg.keep_frames {
@@ -623,11 +595,11 @@ impl super::Conversations {
                     self.new_expectations.push((sid, e));
                 }
                 Step::SlotChanged(k) => {
-                    let now = self.sessions.get(&sid).map_or(0.0, |s| s.last_ts);
+                    let now = self.sessions.get(&sid).map_or(0.0, |s| s.facts.end_ts);
                     self.try_report(sid, k, now);
                 }
                 Step::Anomaly(name, detail) => {
-                    let ts = self.sessions.get(&sid).map_or(0.0, |s| s.last_ts);
+                    let ts = self.sessions.get(&sid).map_or(0.0, |s| s.facts.end_ts);
                     let frame = self.sessions.get(&sid).map(|s| s.last_frame);
                     self.session_note(sid, name, detail, frame.filter(|&f| f > 0), ts);
                 }
@@ -642,15 +614,15 @@ impl super::Conversations {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
-        p.ex.user = s.user.clone();
-        p.ex.password = s.password.clone();
+        p.ex.user = s.facts.user.clone();
+        p.ex.password = s.facts.password.clone();
         if let Some(key) = p.channel {
             if let Some(slot) = s.slots.get_mut(&key) {
                 if !slot.exchange_seen {
                     slot.exchange_seen = true;
                     slot.command_ts = Some(p.ex.ts);
                     slot.exchange = Some(p.ex);
-                    let now = s.last_ts;
+                    let now = s.facts.end_ts;
                     self.try_report(sid, key, now);
                     return;
                 }
@@ -670,7 +642,7 @@ impl super::Conversations {
                 return;
             };
             s.closed = true;
-            let (frame, ts) = (s.last_frame, s.last_ts);
+            let (frame, ts) = (s.last_frame, s.facts.end_ts);
             let events = s.session.finish(frame, ts).to_vec();
             self.events(sid, events);
             let Some(s) = self.sessions.get_mut(&sid) else {
@@ -706,7 +678,7 @@ impl super::Conversations {
         let Some(s) = self.sessions.remove(&sid) else {
             return;
         };
-        self.outputs.push(Output::Session(s.summary()));
+        self.outputs.push(Output::Session(s.facts));
     }
 }
 

@@ -50,6 +50,26 @@ pub mod anomaly {
     /// A transfer's bytes went the other way than its command asks (RETR uploading, STOR
     /// downloading).
     pub const DIRECTION_MISMATCH: &str = "direction_mismatch";
+
+    /// The layer's anomalies with when each is raised (the session's are [`crate::Anomaly::ALL`]).
+    pub const ALL: &[(&str, &str)] = &[
+        (
+            CAPTURE_GAP,
+            "bytes of a control or data connection are missing from the capture",
+        ),
+        (
+            REASSEMBLY_MEMCAP,
+            "the CLI's out-of-order buffer cap forced a gap",
+        ),
+        (
+            MIDSTREAM,
+            "a control connection began before the capture (no SYN)",
+        ),
+        (
+            DIRECTION_MISMATCH,
+            "a transfer's bytes went the other way than its command asks (RETR uploading, STOR downloading); the transfer's direction is as seen",
+        ),
+    ];
 }
 
 /// Tunables of the layer, each with a default.
@@ -137,6 +157,15 @@ pub struct LayerStats {
     pub late_bound: u64,
     pub transfers: u64,
     pub anomalies: BTreeMap<&'static str, u64>,
+}
+
+/// Which way bytes from `side` go on a control connection whose client is `client`.
+fn direction(side: usize, client: usize) -> Direction {
+    if side == client {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    }
 }
 
 /// The connection `c` names, borrowing only the table (so other fields stay usable).
@@ -549,11 +578,7 @@ impl Conversations {
             }
             Role::Control { sid, client } => {
                 let sid = *sid;
-                let dir = if side == *client {
-                    Direction::ToServer
-                } else {
-                    Direction::ToClient
-                };
+                let dir = direction(side, *client);
                 self.feed_ordered(sid, dir, bytes, frame, ts);
                 RoleKind::Control
             }
@@ -619,16 +644,12 @@ impl Conversations {
             }
             Role::Control { sid, client } => {
                 let sid = *sid;
-                let dir = if side == *client {
-                    Direction::ToServer
-                } else {
-                    Direction::ToClient
-                };
+                let dir = direction(side, *client);
                 self.release_held(sid);
                 let Some(s) = self.sessions.get_mut(&sid) else {
                     return;
                 };
-                let ts = if ts > 0.0 { ts } else { s.last_ts };
+                let ts = if ts > 0.0 { ts } else { s.facts.end_ts };
                 // The partial line before the hole must not join the bytes after it: the session
                 // reports it as incomplete and resynchronises after the hole.
                 let events = s.session.gap(dir, frame, ts).to_vec();

@@ -275,3 +275,16 @@ fn late_binding_replays_the_held_bytes() {
         ts: 6.0,
     })));
 }
+
+/// The README's anomaly table says what the declarations say, for every anomaly.
+#[test]
+fn readme_lists_every_anomaly_as_declared() {
+    let readme = include_str!("../../README.md").replace('`', "");
+    let session = crate::Anomaly::ALL
+        .iter()
+        .map(|a| (a.name(), a.description()));
+    for (name, when) in session.chain(anomaly::ALL.iter().copied()) {
+        let row = format!("| {name} | {when} |");
+        assert!(readme.contains(&row), "README lacks {row}");
+    }
+}

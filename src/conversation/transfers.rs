@@ -511,14 +511,14 @@ impl super::Conversations {
             }
             return;
         }
-        s.transfers += 1;
+        s.facts.transfers += 1;
         self.stats.transfers += 1;
         let (direction, mismatch, complete, partial_reasons) =
             judge(t.as_ref(), slot.data.as_ref());
         let done = TransferDone {
-            uid: s.uid.clone(),
-            id: s.id,
-            user: slot.user.clone().or_else(|| s.user.clone()),
+            uid: s.facts.uid.clone(),
+            id: s.facts.id,
+            user: slot.user.clone().or_else(|| s.facts.user.clone()),
             mode: slot.exp.as_ref().map(|e| e.mode),
             channel: (key < ORPHAN_BASE).then_some(key),
             late_bound: slot.late_bound,
