@@ -17,7 +17,7 @@ use super::record::{
 };
 use super::source::Frame;
 use super::tcp::{Chunk, HalfStream};
-use super::tls::{CLEARTEXT_AFTER_PROT_P, HandshakeReader, TlsInfo, TlsObserver, starts_tls};
+use super::tls::{HandshakeReader, TlsInfo, TlsObserver, starts_tls};
 use crate::Limits;
 use crate::conversation::{
     self, ConnRef, Conversations, DataDirection, Output, RoleKind, TransferDone, anomaly,
@@ -884,7 +884,7 @@ impl Ctx<'_> {
                     ts: r.ts.unwrap_or(0.0),
                     uid: Some(r.uid.clone()),
                     id: r.id,
-                    name: CLEARTEXT_AFTER_PROT_P,
+                    name: anomaly::CLEARTEXT_AFTER_PROT_P,
                     detail: format!(
                         "{} bytes in the clear on data connection {} after PROT P",
                         r.bytes,
@@ -895,7 +895,7 @@ impl Ctx<'_> {
                 *self
                     .stats
                     .cli_anomalies
-                    .entry(CLEARTEXT_AFTER_PROT_P)
+                    .entry(anomaly::CLEARTEXT_AFTER_PROT_P)
                     .or_default() += 1;
             }
             if tls.is_some() && !r.encrypted {

@@ -17,9 +17,6 @@ use tls_parser::{
     parse_tls_server_hello_extensions,
 };
 
-/// PROT P was agreed, yet a data connection began in the clear (the CLI's own anomaly).
-pub const CLEARTEXT_AFTER_PROT_P: &str = "cleartext_after_prot_p";
-
 /// Bytes of one direction looked at for its handshake: a certificate chain rarely passes 16 KiB.
 pub const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
 
