@@ -219,7 +219,7 @@ struct TlsControl {
 }
 
 /// A connection that began with a TLS handshake between the hosts of a [`TlsControl`]: its
-/// PASV or PORT was encrypted, so the layer cannot bind it; the analyser reports it.
+/// data-channel announcement was encrypted, so the layer cannot bind it; the analyser reports it.
 #[derive(Debug)]
 struct EncryptedData {
     /// The control connection's uid.
@@ -609,8 +609,8 @@ impl Ctx<'_> {
         self.sink.record(r);
     }
 
-    /// Bytes of a control connection: once a direction begins a TLS handshake (after AUTH
-    /// TLS, or from the first byte on an implicit-TLS port), read it.
+    /// Bytes of a control connection: once a direction begins a TLS handshake (after the
+    /// upgrade to TLS, or from the first byte on an implicit-TLS port), read it.
     fn control_tls(&mut self, conn: ConnRef, dir: usize, bytes: &[u8]) {
         if !self.tls_by_conn.contains_key(&conn) {
             if !starts_tls(bytes) {
@@ -643,7 +643,7 @@ impl Ctx<'_> {
     }
 
     /// A new connection that begins with a TLS handshake between the hosts of a control
-    /// connection already in TLS is that session's data connection (its PASV or PORT was
+    /// connection already in TLS is that session's data connection (its data-channel announcement was
     /// encrypted): the analyser keeps its bytes and reports it as a transfer of the session.
     fn claim_encrypted(&mut self, conn: ConnRef, sides: [SocketAddr; 2], ts: f64) -> bool {
         let hosts = [sides[0].ip(), sides[1].ip()];
@@ -877,7 +877,7 @@ impl Ctx<'_> {
             if let (Some(d), Some(last)) = (&t.data, last_ts) {
                 r.duration = Some((last - d.first_ts).max(0.0));
             }
-            // PROT P was agreed, yet the data connection began in the clear: a client or server
+            // Private data protection was agreed, yet the data connection began in the clear: a client or server
             // that ignored the protection level.
             if r.encrypted && tls.is_none() && r.bytes > 0 {
                 self.emit(Record::Anomaly(AnomalyRecord {
@@ -886,7 +886,7 @@ impl Ctx<'_> {
                     id: r.id,
                     name: anomaly::CLEARTEXT_AFTER_PROT_P,
                     detail: format!(
-                        "{} bytes in the clear on data connection {} after PROT P",
+                        "{} bytes in the clear on data connection {} after data protection was agreed",
                         r.bytes,
                         r.data_uid.as_deref().unwrap_or("-")
                     ),

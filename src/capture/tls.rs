@@ -1,5 +1,5 @@
-//! What the clear part of a TLS handshake says (FTPS: a control connection after `AUTH TLS`, an
-//! implicit-TLS control connection, a data connection after `PROT P`): the version, the server
+//! What the clear part of a TLS handshake says (FTPS: a control connection after its upgrade to
+//! TLS, an implicit-TLS control connection, a protected data connection): the version, the server
 //! name the client asked for (SNI), the cipher suite, and, while the handshake is in the clear
 //! (TLS 1.2 and older; TLS 1.3 encrypts it), the server certificate's subject, issuer, validity
 //! and SHA-256 fingerprint. Parsing is rusticata's: tls-parser for records and handshake
