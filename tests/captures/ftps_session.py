@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import real  # noqa: E402  (the pyftpdlib server child and the tcpdump wrapper)
+from netns_session import reexec_in_netns, retr_passive_then_active, served_root  # noqa: E402
 
 INSIDE = "FTPLENS_FTPS_NETNS"
 # OpenSSL's name for the pinned TLS 1.2 suite; its IANA name (RFC 5289) is the fact to find.
@@ -62,13 +63,7 @@ def tls_session(version: str, root, cert, key) -> dict:
         control = {"version": ftp.sock.version(), "cipher": ftp.sock.cipher()[0]}
         ftp.login(real.USER, real.PASSWORD)
         ftp.prot_p()
-        got = io.BytesIO()
-        ftp.retrbinary("RETR hello.txt", got.write)
-        assert got.getvalue() == real.HELLO
-        ftp.set_pasv(False)
-        got = io.BytesIO()
-        ftp.retrbinary("RETR big.bin", got.write)
-        assert got.getvalue() == real.BIG
+        retr_passive_then_active(ftp)
         ftp.quit()
     finally:
         srv.stop()
@@ -97,16 +92,10 @@ def refused(root, cert, key) -> dict:
 
 def main() -> int:
     outdir = os.path.abspath(sys.argv[1])
-    if os.environ.get(INSIDE) != "1":
-        env = dict(os.environ, **{INSIDE: "1"})
-        return subprocess.run(["unshare", "-n", sys.executable, os.path.abspath(__file__),
-                               outdir], env=env).returncode
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    root = os.path.join(outdir, "root")
-    os.makedirs(root, exist_ok=True)
-    for name, content in (("hello.txt", real.HELLO), ("big.bin", real.BIG)):
-        with open(os.path.join(root, name), "wb") as f:
-            f.write(content)
+    rc = reexec_in_netns(__file__, [outdir], INSIDE)
+    if rc is not None:
+        return rc
+    root = served_root(outdir)
     cert, key = os.path.join(outdir, "cert.pem"), os.path.join(outdir, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,

@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import real  # noqa: E402  (the server child and tcpdump wrapper the real captures use)
+from netns_session import reexec_in_netns, retr_passive_then_active, served_root  # noqa: E402
 
 INSIDE = "FTPLENS_LIVE_NETNS"
 
@@ -35,12 +36,7 @@ def wait_for(stream, needle: str, timeout: float = 15) -> str:
 
 
 def scenario(outdir: str, binary: str, sig: int) -> dict:
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    root = os.path.join(outdir, "root")
-    os.makedirs(root, exist_ok=True)
-    for name, content in (("hello.txt", real.HELLO), ("big.bin", real.BIG)):
-        with open(os.path.join(root, name), "wb") as f:
-            f.write(content)
+    root = served_root(outdir)
     pcap = os.path.join(outdir, "tcpdump.pcap")
     dump = real.Tcpdump(pcap, iface="lo", bpf="tcp")
     out = open(os.path.join(outdir, "live.jsonl"), "wb")
@@ -53,13 +49,7 @@ def scenario(outdir: str, binary: str, sig: int) -> dict:
         ftp = ftplib.FTP()
         ftp.connect("127.0.0.1", 21, timeout=10)
         ftp.login(real.USER, real.PASSWORD)
-        got = io.BytesIO()
-        ftp.retrbinary("RETR hello.txt", got.write)
-        assert got.getvalue() == real.HELLO
-        ftp.set_pasv(False)
-        got = io.BytesIO()
-        ftp.retrbinary("RETR big.bin", got.write)
-        assert got.getvalue() == real.BIG
+        retr_passive_then_active(ftp)
         ftp.set_pasv(True)
         ftp.storbinary("STOR upload.txt", io.BytesIO(real.UPLOAD))
         ftp.retrlines("LIST", lambda line: None)
@@ -94,10 +84,9 @@ def scenario(outdir: str, binary: str, sig: int) -> dict:
 def main() -> int:
     outdir, binary = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     sig = int(sys.argv[3]) if len(sys.argv) > 3 else int(signal.SIGINT)
-    if os.environ.get(INSIDE) != "1":
-        env = dict(os.environ, **{INSIDE: "1"})
-        return subprocess.run(["unshare", "-n", sys.executable, os.path.abspath(__file__),
-                               outdir, binary, str(sig)], env=env).returncode
+    rc = reexec_in_netns(__file__, [outdir, binary, str(sig)], INSIDE)
+    if rc is not None:
+        return rc
     facts = scenario(outdir, binary, sig)
     with open(os.path.join(outdir, "facts.json"), "w") as f:
         json.dump(facts, f)
