@@ -8,7 +8,6 @@ pub mod analyze;
 pub mod decode;
 pub mod extract;
 pub mod hash;
-pub mod live;
 pub mod record;
 pub mod source;
 pub mod tcp;

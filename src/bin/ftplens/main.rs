@@ -8,6 +8,7 @@
 
 mod extract;
 mod flags;
+mod live;
 mod log;
 mod report;
 mod runner;

@@ -6,8 +6,8 @@
 //! the whole run.
 
 use crate::flags::When;
+use crate::live::LiveSummary;
 use crate::settings::{Input, Settings};
-use ftplens::capture::live::LiveSummary;
 use ftplens::capture::{Analyzer, CaptureReader, ReadSummary, Record, Stats};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
@@ -355,7 +355,7 @@ impl<S: Default + Send> Job<'_, S> {
         mode: &M,
         mut report: Report<S>,
     ) -> Report<S> {
-        let capture = match ftplens::capture::live::LiveCapture::open(name, filter) {
+        let capture = match crate::live::LiveCapture::open(name, filter) {
             Ok(c) => c,
             Err(e) => {
                 report.open_error = Some(e);

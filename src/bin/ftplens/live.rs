@@ -1,4 +1,5 @@
-//! Frames from a network interface as they arrive, through libpcap (the `pcap` crate).
+//! Frames from a network interface as they arrive, through libpcap (the `pcap` crate). It lives in
+//! the command, not the library: the C library and the Wireshark plugin must not need libpcap.
 //!
 //! Immediate mode hands each packet over at once (no buffering until a block fills). A read blocks
 //! until a packet comes (libpcap's read timeout is not honoured in immediate mode on Linux), so a
@@ -25,7 +26,7 @@ pub struct LiveSummary {
 #[cfg(feature = "live")]
 mod capture {
     use super::LiveSummary;
-    use crate::capture::source::Frame;
+    use ftplens::capture::Frame;
     use pcap::{Active, Capture, Error};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
