@@ -520,6 +520,11 @@ fn request_label(c: &CommandRecord, opts: &ReportOptions) -> String {
 
 fn reply_label(c: &CommandRecord) -> String {
     match (c.reply_code, c.reply_msg.as_deref()) {
+        // A multi-line reply: its first line with text, and how many lines it has.
+        (Some(code), Some(msg)) if msg.contains('\n') => {
+            let first = msg.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            format!("{code} {} ({} lines)", first.trim(), msg.lines().count())
+        }
         (Some(code), Some(msg)) => format!("{code} {msg}"),
         (Some(code), None) => code.to_string(),
         _ => "(no reply)".into(),
