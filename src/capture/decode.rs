@@ -272,10 +272,10 @@ mod tests {
 
     #[test]
     fn link_types() {
-        let ip = ipv4_tcp(b"USER a\r\n");
+        let ip = ipv4_tcp(b"any bytes\r\n");
         let check = |lt: i32, frame: Vec<u8>| match decode(lt, &frame) {
             Decoded::Tcp(s) => {
-                assert_eq!(s.payload, b"USER a\r\n", "linktype {lt}");
+                assert_eq!(s.payload, b"any bytes\r\n", "linktype {lt}");
                 assert_eq!(s.dst.port(), 21);
                 assert_eq!(s.seq, 1000);
             }
@@ -306,9 +306,9 @@ mod tests {
 
     #[test]
     fn cut_segment_keeps_what_was_captured() {
-        let ip = ipv4_tcp(b"RETR file.txt\r\n");
+        let ip = ipv4_tcp(b"some payload\r\n");
         match decode(linktype::RAW, &ip[..ip.len() - 5]) {
-            Decoded::Tcp(s) => assert_eq!(s.payload, b"RETR file."),
+            Decoded::Tcp(s) => assert_eq!(s.payload, b"some payl"),
             other => panic!("{other:?}"),
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! A connection starts *pending*: its first bytes are kept (capped) so that the heuristic can judge
 //! it and so that a prediction announced later in the capture can still claim it (late binding).
-//! The role decision lives in [`decide_control`], apart from the bookkeeping.
+//! The role decision lives in `decide_control`, apart from the bookkeeping.
 
 use super::{Output, Replay, anomaly};
 use crate::heuristic::{Verdict, classify};

@@ -134,6 +134,8 @@ pub(crate) struct Control {
     /// greeting was seen, or when the connection's start was not captured).
     pub before_greeting: Option<Vec<(Vec<u8>, u64, f64)>>,
     pub user_seen: bool,
+    /// A reply was seen (the first one without a request is the greeting).
+    pub replied: bool,
     pub slots: HashMap<u32, Slot>,
     pub next_orphan: u32,
     pub closed: bool,
@@ -236,6 +238,8 @@ impl Control {
             }
             EventKind::Reply(r) => {
                 self.flush_staged(out);
+                let first_reply = !self.replied;
+                self.replied = true;
                 // The session already gives every line without its code prefix.
                 let text = ReplyText {
                     code: r.code.0,
@@ -250,11 +254,9 @@ impl Control {
                         .position(|p| p.ex.frame == q.frame && p.verb == q.verb)
                 });
                 let Some(pos) = pos else {
-                    // The greeting answers the connection, not a command.
-                    if self.facts.banner.is_none()
-                        && self.facts.commands == 0
-                        && r.request.is_none()
-                    {
+                    // The greeting answers the connection, not a command (a gap inside it may
+                    // close it only after the client's first commands).
+                    if self.facts.banner.is_none() && first_reply && r.request.is_none() {
                         self.facts.banner = Some(text.text());
                         return;
                     }
@@ -437,6 +439,7 @@ impl super::Conversations {
             staged: None,
             before_greeting: (!midstream).then(Vec::new),
             user_seen: false,
+            replied: false,
             slots: HashMap::new(),
             next_orphan: ORPHAN_BASE,
             closed: false,
@@ -547,17 +550,22 @@ impl super::Conversations {
         s.facts.end_ts = ts;
         s.last_frame = frame;
         let events = s.session.feed(dir, bytes, frame, ts).to_vec();
-        if self.cfg.keep_frames {
-            self.frames.add(
-                frame,
-                crate::present::items(&events),
-                crate::present::summary(&events),
-            );
-        }
         self.events(sid, events);
     }
 
+    /// One batch of a session's events (from a feed, a gap or the end): stored per frame when
+    /// asked, then turned into exchanges and transfers.
     pub(super) fn events(&mut self, sid: u32, events: Vec<crate::Event>) {
+        if self.cfg.keep_frames {
+            // A gap or the end reports lines of earlier frames: each event goes to its own frame.
+            for run in events.chunk_by(|a, b| a.frame == b.frame) {
+                self.frames.add(
+                    run[0].frame,
+                    crate::present::items(run),
+                    crate::present::summary(run),
+                );
+            }
+        }
         let mut steps = Vec::new();
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;

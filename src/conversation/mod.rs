@@ -1,4 +1,4 @@
-//! The conversation layer: everything between one control connection's [`Session`] and a
+//! The conversation layer: everything between one control connection's [`Session`](crate::Session) and a
 //! presenter (the CLI's records, the C ABI for the Wireshark plugin and the Lua fallback).
 //!
 //! ```text
@@ -143,6 +143,16 @@ pub struct Replay {
     pub ts: f64,
 }
 
+/// A data connection as the layer knows it now ([`Conversations::data_channel`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataChannelView<'a> {
+    pub control: ConnRef,
+    pub channel: u32,
+    pub expectation: Option<&'a Expectation>,
+    /// The transfer command bound to it (path, REST, TYPE...), once seen.
+    pub transfer: Option<&'a crate::Transfer>,
+}
+
 /// What the layer reports, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
@@ -285,6 +295,23 @@ impl Conversations {
     /// The role of a connection (`Other` for one the layer no longer knows).
     pub fn role(&self, c: ConnRef) -> RoleKind {
         self.get(c).map_or(RoleKind::Other, |x| x.role.kind())
+    }
+
+    /// What a data connection carries, as far as it is known now: its control connection, its
+    /// channel, the prediction that announced it and the transfer bound to it (once its command
+    /// was seen). `None` for a connection that is not (or no longer) a data connection.
+    pub fn data_channel(&self, c: ConnRef) -> Option<DataChannelView<'_>> {
+        let Role::Data { sid, channel, .. } = &self.get(c)?.role else {
+            return None;
+        };
+        let s = self.sessions.get(sid)?;
+        let slot = s.slots.get(channel)?;
+        Some(DataChannelView {
+            control: s.conn,
+            channel: *channel,
+            expectation: slot.exp.as_ref(),
+            transfer: slot.transfer.as_ref(),
+        })
     }
 
     /// A connection's uid and endpoints.

@@ -182,6 +182,13 @@ fn data_after_the_final_reply_counts_and_the_prediction_is_an_action() {
     let (dc, ds) = (addr("192.168.1.106:58985"), addr("192.168.1.109:26758"));
     let data = run.conv.connect(dc, ds, Some(dc), 9, 9.0);
     assert_eq!(run.conv.role(data), RoleKind::Data);
+    let view = run.conv.data_channel(data).expect("a data connection");
+    assert_eq!((view.control, view.channel), (ctl, 1));
+    assert_eq!(
+        view.transfer.map(|t| (t.command.as_str(), t.path.as_str())),
+        Some(("RETR", "seed.txt"))
+    );
+    assert_eq!(run.conv.data_channel(ctl), None);
     assert_eq!(
         run.conv.payload(data, ds, 0, &[7u8; 154], 10, 10.0),
         RoleKind::Data
@@ -287,4 +294,38 @@ fn readme_lists_every_anomaly_as_declared() {
         let row = format!("| {name} | {when} |");
         assert!(readme.contains(&row), "README lacks {row}");
     }
+}
+
+/// With per-frame storage, each frame keeps what it shows, and a line only the end of the
+/// connection completes is shown at the frame that carried it, not at the last frame.
+#[test]
+fn frames_keep_what_they_show() {
+    let mut run = Run {
+        conv: Conversations::new(Config {
+            keep_frames: true,
+            ..Config::default()
+        }),
+        out: Vec::new(),
+    };
+    let conn = control(
+        &mut run,
+        &[
+            (true, "220 ready\r\n", 3),
+            (false, "USER alice\r\n", 4),
+            (true, "331 password please", 5),
+            (false, "NOOP\r\n", 6),
+        ],
+    );
+    run.conv.close(conn);
+    let summary = |n| {
+        run.conv
+            .frame(n)
+            .map(|v| v.summary.clone())
+            .unwrap_or_default()
+    };
+    assert!(summary(4).contains("USER alice"), "{}", summary(4));
+    assert!(summary(5).contains("331"), "{}", summary(5));
+    assert!(!summary(6).contains("331"), "{}", summary(6));
+    assert!(run.conv.frame(4).is_some_and(|v| !v.items.is_empty()));
+    assert_eq!(run.conv.frame(99), None);
 }

@@ -3,7 +3,7 @@
 //! the reply that predicted it, and still counted when its bytes come after the final reply), its
 //! bytes and gaps, the direction the bytes were seen to go, and the outcome.
 //!
-//! The rules that decide whether a transfer is complete and why not live in [`judge`].
+//! The rules that decide whether a transfer is complete and why not live in `judge`.
 
 use super::connections::{ConnId, ConnRef};
 use super::connections::{DataCounts, Role};
