@@ -5,7 +5,7 @@ server and Python ftplib clients transfer files, and tcpdump writes the same tra
 
 Two things may differ, and only those: timestamps by a few microseconds, because on loopback each
 packet socket (ours and tcpdump's) stamps a packet when it receives it, and the uids, which are
-derived from the first packet's timestamp. The test maps uids one to one and allows 200 us.
+derived from the first packet's timestamp. The test maps uids one to one and allows 5 ms.
 Needs root (network namespace, packet capture): skipped otherwise, with the reason."""
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ needs_root = pytest.mark.skipif(
 
 TIME_FIELDS = {"ts", "end_ts", "response_time", "duration"}
 UID_FIELDS = {"uid", "data_uid"}
-TOLERANCE = 200e-6
+# Measured differences are a microsecond or two; a loaded machine may delay one socket's stamp.
+TOLERANCE = 5e-3
 
 
 def same_records(live: list[dict], offline: list[dict]):
