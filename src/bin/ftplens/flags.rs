@@ -22,7 +22,8 @@ the run quietly with status 0.";
     about = "FTP traffic analysis of pcap and pcapng captures",
     long_about = "FTP traffic analysis of pcap and pcapng captures.\n\n\
         Reads Ethernet (with VLAN tags), raw IP, Linux cooked (SLL, SLL2) and loopback captures, \
-        also gzip-compressed, from files, globs or standard input. Reassembles TCP, finds FTP \
+        through MPLS, PPPoE, GRE, VXLAN, 6in4 and IP-in-IP encapsulations, also gzip-compressed, \
+        from files, globs or standard input, or live from an interface (-i). Reassembles TCP, finds FTP \
         control connections on any port, follows every command and reply with the ftplens core, \
         and matches data connections to the command that predicted them (PORT, PASV, EPRT, EPSV, \
         LPRT, LPSV).",
