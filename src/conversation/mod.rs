@@ -50,6 +50,9 @@ pub mod anomaly {
     /// A transfer's bytes went the other way than its command asks (RETR uploading, STOR
     /// downloading).
     pub const DIRECTION_MISMATCH: &str = "direction_mismatch";
+    /// PROT P was agreed in the clear, yet a data connection began in the clear (the CLI finds
+    /// it from the data connection's first bytes).
+    pub const CLEARTEXT_AFTER_PROT_P: &str = "cleartext_after_prot_p";
 
     /// The layer's anomalies with when each is raised (the session's are [`crate::Anomaly::ALL`]).
     pub const ALL: &[(&str, &str)] = &[
@@ -64,6 +67,10 @@ pub mod anomaly {
         (
             MIDSTREAM,
             "a control connection began before the capture (no SYN)",
+        ),
+        (
+            CLEARTEXT_AFTER_PROT_P,
+            "PROT P was agreed in the clear, yet a data connection began without a TLS handshake",
         ),
         (
             DIRECTION_MISMATCH,
