@@ -34,7 +34,7 @@ fn log(path: &Path, extra: &[&str]) -> Run {
 }
 
 fn load_json(path: &Path) -> Json {
-    Json::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// Check one capture's transfers and anomalies against its facts.json entry.

@@ -6,6 +6,7 @@ Fixtures
                               with the reason when real captures cannot be made here.
   handmade_captures  session  CaptureSet of the committed tests/captures/handmade/
   defect_captures    session  CaptureSet of the committed tests/captures/defects/ (issue classes)
+  real_defect_captures session CaptureSet made once by tests/captures/real_defects.py
   seed_capture       session  facts dict of samples/seed-pasv.pcap (with "path")
   corpus_dir         session  Path of the shared corpus, or skip ("../shared/corpus absent: ...")
   tshark_home        function an empty HOME dir that uid 65534 can use
@@ -39,6 +40,16 @@ def real_captures(tmp_path_factory):
     except harness.CapturesUnavailable as e:
         pytest.skip("real captures cannot be made here (needs root, "
                     "tcpdump, curl, lftp, pyftpdlib): %s" % e)
+
+
+@pytest.fixture(scope="session")
+def real_defect_captures(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("real-defect-captures")
+    try:
+        return harness.make_real_defect_captures(outdir)
+    except harness.CapturesUnavailable as e:
+        pytest.skip("real defect captures cannot be made here (needs root, tcpdump, "
+                    "pyftpdlib, vsftpd): %s" % e)
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,6 @@ facts are checked against an independent reader first.
 """
 from __future__ import annotations
 
-import filecmp
-import os
-import subprocess
-import sys
-
 import pytest
 
 import harness
@@ -24,13 +19,7 @@ DEFECTS = harness.defect_names()
 
 def test_defect_files_are_up_to_date(tmp_path):
     """The committed files are exactly what defects.py writes now."""
-    p = subprocess.run([sys.executable, str(harness.CAPTURES_DIR / "defects.py"), str(tmp_path)],
-                       capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    fresh = sorted(os.listdir(tmp_path))
-    assert fresh == sorted(os.listdir(DEFECTS_DIR)), "run tests/captures/defects.py and commit"
-    _, mismatch, errors = filecmp.cmpfiles(tmp_path, DEFECTS_DIR, fresh, shallow=False)
-    assert not mismatch and not errors, "stale: %s; run tests/captures/defects.py" % mismatch
+    harness.check_generator_output(harness.CAPTURES_DIR / "defects.py", DEFECTS_DIR, tmp_path)
 
 
 def test_every_class_has_a_capture(defect_captures):

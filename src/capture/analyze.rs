@@ -11,24 +11,26 @@
 
 use super::decode::{Decoded, Segment, decode};
 use super::extract::{Extractor, Spool};
-use super::record::{AnomalyRecord, CommandRecord, Record, TransferRecord, sniff_mime};
+use super::hash::{Algorithms, Digests, Hasher};
+use super::record::{
+    AnomalyRecord, CommandRecord, DataFields, Record, SessionRecord, TransferRecord, sniff_mime,
+};
 use super::source::Frame;
 use super::tcp::{Chunk, HalfStream};
+use super::tls::{HandshakeReader, TlsInfo, TlsObserver, starts_tls};
 use crate::Limits;
 use crate::conversation::{
     self, ConnRef, Conversations, DataDirection, Output, RoleKind, TransferDone, anomaly,
 };
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Tunables, each with a default and a CLI flag.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Compute sha256 of transferred data.
-    pub hash: bool,
+    /// Digests of transferred data (`--hash`).
+    pub hashes: Algorithms,
     /// Seconds of capture time after which an idle connection is closed.
     pub tcp_timeout: f64,
     /// Out-of-order bytes one stream may hold before a gap is forced.
@@ -56,7 +58,7 @@ impl Default for Options {
     fn default() -> Self {
         let layer = conversation::Config::default();
         Options {
-            hash: true,
+            hashes: Algorithms::default(),
             tcp_timeout: 600.0,
             stream_memcap: 16 << 20,
             total_memcap: 256 << 20,
@@ -98,12 +100,16 @@ pub struct Stats {
     /// The link types of those frames.
     pub unknown_linktypes: std::collections::BTreeSet<i32>,
     pub malformed: u64,
+    /// Frames nested in more encapsulations than the decoder opens.
+    pub too_deep: u64,
     pub connections: u64,
     pub control_sessions: u64,
     pub data_connections: u64,
     pub late_bound: u64,
     pub transfers: u64,
     pub anomalies: BTreeMap<&'static str, u64>,
+    /// Anomalies the analyser raises itself (from the bytes of data connections).
+    pub cli_anomalies: BTreeMap<&'static str, u64>,
     /// Extraction errors (the analysis goes on).
     pub io_errors: Vec<String>,
 }
@@ -184,8 +190,10 @@ struct Flow {
 /// What the analyser keeps of one direction of a data connection: digest, first bytes, spool.
 #[derive(Debug, Default)]
 struct DataDir {
-    hasher: Option<Sha256>,
+    hasher: Option<Hasher>,
     head: Vec<u8>,
+    /// This direction began with a TLS handshake: what it shows.
+    tls: Option<Box<HandshakeReader>>,
     spool: Option<Spool>,
     spool_failed: bool,
 }
@@ -195,6 +203,30 @@ struct DataDir {
 struct DataAcc {
     sides: [SocketAddr; 2],
     dirs: [Option<Box<DataDir>>; 2],
+    /// Capture time of the last data byte.
+    last_ts: f64,
+}
+
+/// A control connection that went to TLS: its handshake, and what is needed to give it the
+/// data connections hidden by its encryption.
+#[derive(Debug)]
+struct TlsControl {
+    uid: String,
+    id: crate::conversation::ConnId,
+    handshake: TlsObserver,
+    /// Encrypted data connections claimed for it (added to its session's transfer count).
+    claimed: u64,
+}
+
+/// A connection that began with a TLS handshake between the hosts of a [`TlsControl`]: its
+/// data-channel announcement was encrypted, so the layer cannot bind it; the analyser reports it.
+#[derive(Debug)]
+struct EncryptedData {
+    /// The control connection's uid.
+    session: String,
+    acc: DataAcc,
+    first_ts: f64,
+    bytes: [u64; 2],
 }
 
 /// Closed connections remembered for retransmission detection.
@@ -209,6 +241,11 @@ struct Ctx<'s> {
     /// reported, and bytes replayed by late binding.
     data: HashMap<ConnRef, DataAcc>,
     outputs: Vec<Output>,
+    /// Control connections upgraded to TLS, by their uid.
+    tls_controls: HashMap<String, TlsControl>,
+    /// The same, by connection (for feeding their handshakes).
+    tls_by_conn: HashMap<ConnRef, String>,
+    encrypted: HashMap<ConnRef, EncryptedData>,
     extractor: Option<Extractor>,
     stats: Stats,
     held_total: usize,
@@ -249,6 +286,9 @@ impl<'s> Analyzer<'s> {
                 sink,
                 data: HashMap::new(),
                 outputs: Vec::new(),
+                tls_controls: HashMap::new(),
+                tls_by_conn: HashMap::new(),
+                encrypted: HashMap::new(),
                 extractor,
                 stats: Stats::default(),
                 held_total: 0,
@@ -282,6 +322,7 @@ impl<'s> Analyzer<'s> {
                 self.ctx.stats.unknown_linktypes.insert(frame.linktype);
             }
             Decoded::Malformed => self.ctx.stats.malformed += 1,
+            Decoded::TooDeep => self.ctx.stats.too_deep += 1,
         }
     }
 
@@ -313,6 +354,9 @@ impl<'s> Analyzer<'s> {
         s.late_bound = layer.late_bound;
         s.transfers = layer.transfers;
         s.anomalies = layer.anomalies.clone();
+        for (name, n) in &s.cli_anomalies {
+            *s.anomalies.entry(name).or_default() += n;
+        }
         s
     }
 
@@ -519,6 +563,9 @@ impl<'s> Analyzer<'s> {
         if let Some(acc) = data.take() {
             ctx.data.insert(conn, acc);
         }
+        if let Some(e) = ctx.encrypted.remove(&conn) {
+            ctx.encrypted_transfer(conn, e);
+        }
         ctx.conv.close(conn);
         self.flows[idx] = None;
         self.free.push(idx);
@@ -530,9 +577,136 @@ impl<'s> Analyzer<'s> {
     }
 }
 
+impl DataAcc {
+    fn new(sides: [SocketAddr; 2]) -> Self {
+        DataAcc {
+            sides,
+            dirs: Default::default(),
+            last_ts: 0.0,
+        }
+    }
+
+    /// What the TLS handshake of either direction showed, when one began the connection.
+    fn tls(&self) -> Option<TlsInfo> {
+        let mut out: Option<TlsInfo> = None;
+        for t in self.dirs.iter().flatten().filter_map(|d| d.tls.as_ref()) {
+            out.get_or_insert_with(TlsInfo::default)
+                .merge(t.info.clone());
+        }
+        out
+    }
+}
+
+/// The digests asked for, on a transfer record.
+fn set_digests(r: &mut TransferRecord, d: Digests) {
+    r.sha256 = d.sha256;
+    r.md5 = d.md5;
+    r.sha1 = d.sha1;
+}
+
 impl Ctx<'_> {
     fn emit(&mut self, r: Record) {
         self.sink.record(r);
+    }
+
+    /// Bytes of a control connection: once a direction begins a TLS handshake (after the
+    /// upgrade to TLS, or from the first byte on an implicit-TLS port), read it.
+    fn control_tls(&mut self, conn: ConnRef, dir: usize, bytes: &[u8]) {
+        if !self.tls_by_conn.contains_key(&conn) {
+            if !starts_tls(bytes) {
+                return;
+            }
+            let Some((uid, id)) = self.conv.conn_id(conn).map(|(u, i)| (u.to_string(), i)) else {
+                return;
+            };
+            self.tls_by_conn.insert(conn, uid.clone());
+            self.tls_controls.insert(
+                uid.clone(),
+                TlsControl {
+                    uid,
+                    id,
+                    handshake: TlsObserver::default(),
+                    claimed: 0,
+                },
+            );
+        }
+        let Some(t) = self
+            .tls_by_conn
+            .get(&conn)
+            .and_then(|uid| self.tls_controls.get_mut(uid))
+        else {
+            return;
+        };
+        if !t.handshake.done() {
+            t.handshake.feed(dir, bytes);
+        }
+    }
+
+    /// A new connection that begins with a TLS handshake between the hosts of a control
+    /// connection already in TLS is that session's data connection (its data-channel announcement was
+    /// encrypted): the analyser keeps its bytes and reports it as a transfer of the session.
+    fn claim_encrypted(&mut self, conn: ConnRef, sides: [SocketAddr; 2], ts: f64) -> bool {
+        let hosts = [sides[0].ip(), sides[1].ip()];
+        let session = self
+            .tls_controls
+            .values()
+            .filter(|t| {
+                let (c, v) = (t.id.orig.ip(), t.id.resp.ip());
+                hosts == [c, v] || hosts == [v, c]
+            })
+            .max_by(|a, b| a.uid.cmp(&b.uid))
+            .map(|t| t.uid.clone());
+        let Some(session) = session else {
+            return false;
+        };
+        if let Some(t) = self.tls_controls.get_mut(&session) {
+            t.claimed += 1;
+        }
+        self.encrypted.insert(
+            conn,
+            EncryptedData {
+                session,
+                acc: DataAcc::new(sides),
+                first_ts: ts,
+                bytes: [0, 0],
+            },
+        );
+        true
+    }
+
+    /// An encrypted data connection claimed by [`Ctx::claim_encrypted`] ended: its transfer.
+    fn encrypted_transfer(&mut self, conn: ConnRef, mut e: EncryptedData) {
+        let Some(t) = self.tls_controls.get(&e.session) else {
+            return;
+        };
+        let (uid, id) = (t.uid.clone(), t.id);
+        let data_id = self.conv.conn_id(conn).map(|(u, i)| (u.to_string(), i));
+        let tls = e.acc.tls();
+        // The direction that carried more bytes carried the file.
+        let sender = usize::from(e.bytes[1] > e.bytes[0]);
+        let digests = e.acc.dirs[sender]
+            .take()
+            .and_then(|d| d.hasher)
+            .map(Hasher::finish)
+            .unwrap_or_else(|| Digests::of_nothing(self.opts.hashes));
+        let mut r = TransferRecord {
+            ts: Some(e.first_ts),
+            uid,
+            id: Some(id.into()),
+            bytes: e.bytes[sender],
+            complete: false,
+            partial_reasons: vec!["no_command", "encrypted"],
+            outcome: crate::Outcome::Unknown.name(),
+            data: data_id.as_ref().map(|(_, i)| DataFields::from(*i)),
+            data_uid: data_id.map(|(u, _)| u),
+            duration: Some((e.acc.last_ts - e.first_ts).max(0.0)),
+            encrypted: true,
+            tls: tls.map(Box::new),
+            ..Default::default()
+        };
+        set_digests(&mut r, digests);
+        self.stats.transfers += 1;
+        self.emit(Record::Transfer(r));
     }
 
     /// In-order bytes (or a gap) of one direction of a flow.
@@ -551,17 +725,36 @@ impl Ctx<'_> {
                 frame,
                 ts,
             } => {
+                if let Some(e) = self.encrypted.get_mut(&conn) {
+                    e.bytes[dir] += bytes.len() as u64;
+                    let mut acc = std::mem::replace(&mut e.acc, DataAcc::new(sides));
+                    acc.last_ts = ts;
+                    self.data_bytes(&mut acc, dir, offset, bytes);
+                    if let Some(e) = self.encrypted.get_mut(&conn) {
+                        e.acc = acc;
+                    }
+                    return RoleKind::Data;
+                }
+                if offset == 0
+                    && starts_tls(bytes)
+                    && self.conv.role(conn) == RoleKind::Pending
+                    && self.claim_encrypted(conn, sides, ts)
+                {
+                    return self.deliver(conn, sides, dir, chunk, data);
+                }
                 let role = self
                     .conv
                     .payload(conn, sides[dir], offset, bytes, frame, ts);
-                if role == RoleKind::Data {
-                    let acc = data.get_or_insert_with(|| {
-                        self.data.remove(&conn).unwrap_or(DataAcc {
-                            sides,
-                            dirs: Default::default(),
-                        })
-                    });
-                    self.data_bytes(acc, dir, offset, bytes);
+                match role {
+                    RoleKind::Data => {
+                        let acc = data.get_or_insert_with(|| {
+                            self.data.remove(&conn).unwrap_or(DataAcc::new(sides))
+                        });
+                        acc.last_ts = ts;
+                        self.data_bytes(acc, dir, offset, bytes);
+                    }
+                    RoleKind::Control => self.control_tls(conn, dir, bytes),
+                    _ => {}
                 }
                 role
             }
@@ -574,13 +767,19 @@ impl Ctx<'_> {
 
     /// Bytes of a data connection: digest, first bytes for the MIME type, spool for extraction.
     fn data_bytes(&mut self, acc: &mut DataAcc, dir: usize, offset: u64, bytes: &[u8]) {
-        let hash = self.opts.hash;
+        let hashes = self.opts.hashes;
         let d = acc.dirs[dir].get_or_insert_with(|| {
             Box::new(DataDir {
-                hasher: hash.then(Sha256::new),
+                hasher: hashes.hasher(),
                 ..Default::default()
             })
         });
+        if offset == 0 && starts_tls(bytes) {
+            d.tls = Some(Box::default());
+        }
+        if let Some(t) = d.tls.as_mut().filter(|t| !t.done()) {
+            t.feed(bytes);
+        }
         if let Some(h) = d.hasher.as_mut() {
             h.update(bytes);
         }
@@ -619,13 +818,22 @@ impl Ctx<'_> {
             match o {
                 Output::Exchange(ex) => self.emit(Record::Command(ex.as_ref().into())),
                 Output::Transfer(t) => self.transfer(t),
-                Output::Session(s) => self.emit(Record::Session(s.into())),
+                Output::Session(s) => {
+                    let mut r = SessionRecord::from(s);
+                    if let Some(t) = self.tls_controls.remove(&s.uid) {
+                        self.tls_by_conn.retain(|_, uid| *uid != s.uid);
+                        let info = t.handshake.info();
+                        r.tls_info = (!info.is_empty()).then(|| Box::new(info));
+                        r.transfers += t.claimed;
+                    }
+                    self.emit(Record::Session(r));
+                }
                 Output::Anomaly(n) => self.emit(Record::Anomaly(AnomalyRecord::from(n))),
                 Output::Replay(r) => {
-                    let mut acc = self.data.remove(&r.conn).unwrap_or(DataAcc {
-                        sides: [r.from, r.to],
-                        dirs: Default::default(),
-                    });
+                    let mut acc = self
+                        .data
+                        .remove(&r.conn)
+                        .unwrap_or(DataAcc::new([r.from, r.to]));
                     let dir = usize::from(r.from != acc.sides[0]);
                     self.data_bytes(&mut acc, dir, r.offset, &r.bytes);
                     self.data.insert(r.conn, acc);
@@ -640,6 +848,8 @@ impl Ctx<'_> {
     /// A transfer: its command record (with the MIME type of its data), then its own record.
     fn transfer(&mut self, t: &TransferDone) {
         let mut acc = t.data.as_ref().and_then(|d| self.data.remove(&d.conn));
+        let tls = acc.as_ref().and_then(DataAcc::tls);
+        let last_ts = acc.as_ref().map(|a| a.last_ts);
         let picked = t.data.as_ref().and_then(|d| {
             let acc = acc.as_mut()?;
             let sender = d.sender?;
@@ -656,14 +866,44 @@ impl Ctx<'_> {
         let mut spool = None;
         if t.data.is_some() {
             r.mime_type = mime;
-            match picked {
+            let digests = match picked {
                 Some(d) => {
-                    r.sha256 = d.hasher.map(|h| hex(&h.finalize()));
                     spool = d.spool;
+                    d.hasher.map(Hasher::finish).unwrap_or_default()
                 }
-                None if self.opts.hash => r.sha256 = Some(hex(&Sha256::digest(b""))),
-                None => {}
+                None => Digests::of_nothing(self.opts.hashes),
+            };
+            set_digests(&mut r, digests);
+            if let (Some(d), Some(last)) = (&t.data, last_ts) {
+                r.duration = Some((last - d.first_ts).max(0.0));
             }
+            // Private data protection was agreed, yet the data connection began in the clear: a client or server
+            // that ignored the protection level.
+            if r.encrypted && tls.is_none() && r.bytes > 0 {
+                self.emit(Record::Anomaly(AnomalyRecord {
+                    ts: r.ts.unwrap_or(0.0),
+                    uid: Some(r.uid.clone()),
+                    id: r.id,
+                    name: anomaly::CLEARTEXT_AFTER_PROT_P,
+                    detail: format!(
+                        "{} bytes in the clear on data connection {} after data protection was agreed",
+                        r.bytes,
+                        r.data_uid.as_deref().unwrap_or("-")
+                    ),
+                    frame: r.command_frame,
+                }));
+                *self
+                    .stats
+                    .cli_anomalies
+                    .entry(anomaly::CLEARTEXT_AFTER_PROT_P)
+                    .or_default() += 1;
+            }
+            if tls.is_some() && !r.encrypted {
+                r.encrypted = true;
+                r.complete = false;
+                r.partial_reasons.push("encrypted");
+            }
+            r.tls = tls.map(Box::new);
         }
         // Files go to disk; listings only on request; encrypted bytes never.
         let listing = t.direction == Some(DataDirection::Listing);
@@ -687,12 +927,4 @@ impl Ctx<'_> {
         }
         self.emit(Record::Transfer(r));
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }

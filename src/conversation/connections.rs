@@ -3,8 +3,9 @@
 //!
 //! A connection starts *pending*: its first bytes are kept (capped) so that the heuristic can judge
 //! it and so that a prediction announced later in the capture can still claim it (late binding).
-//! The role decision lives in [`decide_control`], apart from the bookkeeping.
+//! The role decision lives in `decide_control`, apart from the bookkeeping.
 
+use super::{Output, Replay, anomaly};
 use crate::heuristic::{Verdict, classify};
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -228,6 +229,101 @@ pub(crate) fn make_uid(salt: u64, counter: u64, a: SocketAddr, b: SocketAddr, ts
         }
     }
     s
+}
+
+// ------------------------------------------------------------------ the engine's role decisions
+
+impl super::Conversations {
+    /// Judge a pending connection: a control connection gets a session and its held bytes.
+    pub(super) fn judge(&mut self, c: ConnRef, last: bool) {
+        let ports = &self.cfg.control_ports;
+        let Some(x) = self.get(c) else {
+            return;
+        };
+        let Role::Pending(cand) = &x.role else {
+            return;
+        };
+        if cand.judged && !last {
+            return;
+        }
+        let port_server = (0..2).find(|&i| ports.contains(&x.sides[i].port()));
+        let verdict = decide_control(&cand.first, port_server, x.initiator.is_some(), last);
+        let Some(x) = self.get_mut(c) else {
+            return;
+        };
+        let Role::Pending(cand) = &mut x.role else {
+            return;
+        };
+        match verdict {
+            Judgement::Wait => {}
+            Judgement::NotControl => {
+                cand.judged = true;
+                if cand.overflow {
+                    x.role = Role::Other; // cannot be claimed whole any more
+                }
+            }
+            Judgement::Control { client } => {
+                let Role::Pending(cand) = std::mem::replace(&mut x.role, Role::Other) else {
+                    return;
+                };
+                self.pending_total -= cand.bytes;
+                self.pending.retain(|&r| r != c);
+                let sid = self.new_session(c, client);
+                if let Some(x) = self.get_mut(c) {
+                    x.role = Role::Control { sid, client };
+                }
+                if cand.overflow {
+                    let ts = self.get(c).map_or(0.0, |x| x.first_ts);
+                    self.session_note(
+                        sid,
+                        anomaly::CAPTURE_GAP,
+                        "control bytes dropped before the connection was recognised".into(),
+                        None,
+                        ts,
+                    );
+                }
+                self.replay_held(c, *cand);
+            }
+        }
+    }
+
+    pub(super) fn replay_held(&mut self, c: ConnRef, cand: Candidate) {
+        let data = self.role(c) == RoleKind::Data;
+        let Some(sides) = self.get(c).map(|x| x.sides) else {
+            return;
+        };
+        for h in cand.held {
+            match h {
+                Held::Data {
+                    side,
+                    offset,
+                    bytes,
+                    frame,
+                    ts,
+                } => {
+                    self.deliver(c, side, offset, &bytes, frame, ts);
+                    if data {
+                        self.outputs.push(Output::Replay(Replay {
+                            conn: c,
+                            from: sides[side],
+                            to: sides[1 - side],
+                            offset,
+                            bytes,
+                            frame,
+                            ts,
+                        }));
+                    }
+                }
+                Held::Gap {
+                    side,
+                    offset,
+                    len,
+                    frame,
+                    ts,
+                } => self.deliver_gap(c, side, offset, len, frame, ts),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! counts) and the hold that puts the greeting before commands an impatient client sent early.
 
 use super::connections::ConnId;
+use super::transfers::ORPHAN_BASE;
 use super::transfers::Slot;
+use super::{Action, ConnRef, Note, Output, anomaly};
 use crate::parse::parse_reply_line;
 use crate::predict::Expectation;
 use crate::{Direction, Event, EventKind, LoginState, Session};
@@ -19,6 +21,9 @@ pub struct ReplyText {
     /// The frame and time of the reply's last line.
     pub frame: u64,
     pub ts: f64,
+    /// Part of it is not in the capture (a gap inside it, or the end came before its line end or
+    /// closing line).
+    pub incomplete: bool,
 }
 
 impl ReplyText {
@@ -34,6 +39,8 @@ pub struct CommandLine {
     /// The verb, case kept.
     pub verb: String,
     pub arg: Option<String>,
+    /// Its line end is not in the capture: the argument may be cut.
+    pub incomplete: bool,
 }
 
 /// A command and what answered it, or a reply no command was waiting for (`command` is `None`).
@@ -117,19 +124,9 @@ pub(crate) const GREETING_HOLD: usize = 64 * 1024;
 pub(crate) struct Control {
     pub conn: super::ConnRef,
     pub session: Session,
-    pub uid: String,
-    pub id: ConnId,
-    pub start_ts: f64,
-    pub last_ts: f64,
+    /// What the session's record will say, kept up to date.
+    pub facts: SessionSummary,
     pub last_frame: u64,
-    pub midstream: bool,
-    pub banner: Option<String>,
-    pub user: Option<String>,
-    pub password: Option<String>,
-    pub anonymous: bool,
-    pub login: LoginSummary,
-    pub failed_logins: u32,
-    pub tls: Option<String>,
     pub pending: VecDeque<Open>,
     /// The exchange whose final reply came last: anomalies of that reply's line still join it.
     pub staged: Option<Open>,
@@ -137,11 +134,10 @@ pub(crate) struct Control {
     /// greeting was seen, or when the connection's start was not captured).
     pub before_greeting: Option<Vec<(Vec<u8>, u64, f64)>>,
     pub user_seen: bool,
+    /// A reply was seen (the first one without a request is the greeting).
+    pub replied: bool,
     pub slots: HashMap<u32, Slot>,
     pub next_orphan: u32,
-    pub commands: u64,
-    pub transfers: u64,
-    pub anomalies: u64,
     pub closed: bool,
 }
 
@@ -160,20 +156,6 @@ pub(crate) enum Step {
     Counted(&'static str),
     /// The control connection is TLS from here on.
     Tls,
-}
-
-/// Text after the code and separator of a multi-line reply's inner line, when it repeats the code.
-fn strip_code_prefix(code: u16, line: &str) -> &str {
-    let b = line.as_bytes();
-    if b.len() >= 4
-        && line.is_char_boundary(3)
-        && line[..3].parse::<u16>() == Ok(code)
-        && matches!(b[3], b'-' | b' ')
-    {
-        &line[4..]
-    } else {
-        line
-    }
 }
 
 /// Where the greeting (the first complete reply) ends in `bytes`: after its last line.
@@ -196,8 +178,8 @@ pub(crate) fn greeting_end(bytes: &[u8]) -> Option<usize> {
 impl Control {
     fn new_exchange(&self, ts: f64, frame: u64) -> Exchange {
         Exchange {
-            uid: self.uid.clone(),
-            id: self.id,
+            uid: self.facts.uid.clone(),
+            id: self.facts.id,
             ts,
             frame,
             command: None,
@@ -225,13 +207,22 @@ impl Control {
     /// `out`.
     pub fn on_event(&mut self, ev: Event, out: &mut Vec<Step>) {
         match ev.kind {
-            EventKind::Command { verb, arg, .. } => {
+            EventKind::Command {
+                verb,
+                arg,
+                incomplete,
+                ..
+            } => {
                 self.flush_staged(out);
-                self.commands += 1;
+                self.facts.commands += 1;
                 let upper = verb.to_ascii_uppercase();
                 self.user_seen |= upper == "USER";
                 let mut ex = self.new_exchange(ev.ts, ev.frame);
-                ex.command = Some(CommandLine { verb, arg });
+                ex.command = Some(CommandLine {
+                    verb,
+                    arg,
+                    incomplete,
+                });
                 ex.cwd = self.session.cwd().map(str::to_string);
                 self.pending.push_back(Open {
                     ex,
@@ -247,19 +238,15 @@ impl Control {
             }
             EventKind::Reply(r) => {
                 self.flush_staged(out);
-                let code = r.code.0;
-                let mut lines = r.lines;
-                for l in lines.iter_mut().skip(1) {
-                    let stripped = strip_code_prefix(code, l);
-                    if stripped.len() != l.len() {
-                        *l = stripped.to_string();
-                    }
-                }
+                let first_reply = !self.replied;
+                self.replied = true;
+                // The session already gives every line without its code prefix.
                 let text = ReplyText {
-                    code,
-                    lines,
+                    code: r.code.0,
+                    lines: r.lines,
                     frame: ev.frame,
                     ts: ev.ts,
+                    incomplete: r.incomplete,
                 };
                 let pos = r.request.as_ref().and_then(|q| {
                     self.pending
@@ -267,9 +254,10 @@ impl Control {
                         .position(|p| p.ex.frame == q.frame && p.verb == q.verb)
                 });
                 let Some(pos) = pos else {
-                    // The greeting answers the connection, not a command.
-                    if self.banner.is_none() && self.commands == 0 && r.request.is_none() {
-                        self.banner = Some(text.text());
+                    // The greeting answers the connection, not a command (a gap inside it may
+                    // close it only after the client's first commands).
+                    if self.facts.banner.is_none() && first_reply && r.request.is_none() {
+                        self.facts.banner = Some(text.text());
                         return;
                     }
                     let mut ex = self.new_exchange(ev.ts, ev.frame);
@@ -299,15 +287,15 @@ impl Control {
                 // The session reports "" when the USER command was not seen (a capture that began
                 // after it); keep that unknown rather than empty.
                 if self.user_seen {
-                    self.user = Some(l.user.clone());
+                    self.facts.user = Some(l.user.clone());
                 }
-                self.anonymous = l.anonymous;
+                self.facts.anonymous = l.anonymous;
                 if l.password.is_some() {
-                    self.password = l.password.clone();
+                    self.facts.password = l.password.clone();
                 }
-                self.failed_logins = l.failures;
-                self.login = match l.state {
-                    LoginState::Attempt if self.login == LoginSummary::Success => {
+                self.facts.failed_logins = l.failures;
+                self.facts.login = match l.state {
+                    LoginState::Attempt if self.facts.login == LoginSummary::Success => {
                         LoginSummary::Success
                     }
                     LoginState::Attempt => LoginSummary::Attempt,
@@ -342,7 +330,7 @@ impl Control {
                         }
                     }
                 }
-                let user = self.user.clone();
+                let user = self.facts.user.clone();
                 let slot = self.slots.entry(key).or_default();
                 slot.transfer = Some(t);
                 slot.user = user;
@@ -380,7 +368,7 @@ impl Control {
                 out.push(Step::SlotChanged(key));
             }
             EventKind::TlsUpgrade { mechanism } => {
-                self.tls = Some(mechanism);
+                self.facts.tls = Some(mechanism);
                 out.push(Step::Tls);
             }
             EventKind::DataProtected => {}
@@ -396,7 +384,7 @@ impl Control {
                 match attached {
                     Some(p) => {
                         p.ex.anomalies.push(name);
-                        self.anomalies += 1;
+                        self.facts.anomalies += 1;
                         out.push(Step::Counted(name));
                     }
                     None => out.push(Step::Anomaly(name, detail)),
@@ -409,39 +397,302 @@ impl Control {
     pub fn end_batch(&mut self, out: &mut Vec<Step>) {
         self.flush_staged(out);
     }
+}
 
-    pub fn summary(&self) -> SessionSummary {
-        SessionSummary {
-            uid: self.uid.clone(),
-            id: self.id,
-            ts: self.start_ts,
-            end_ts: self.last_ts,
-            banner: self.banner.clone(),
-            user: self.user.clone(),
-            password: self.password.clone(),
-            anonymous: self.anonymous,
-            login: self.login,
-            failed_logins: self.failed_logins,
-            commands: self.commands,
-            transfers: self.transfers,
-            anomalies: self.anomalies,
-            tls: self.tls.clone(),
-            midstream: self.midstream,
+// ------------------------------------------------------------------ the engine's sessions
+
+impl super::Conversations {
+    pub(super) fn new_session(&mut self, c: ConnRef, client: usize) -> u32 {
+        let sid = self.next_sid;
+        self.next_sid += 1;
+        self.stats.control_sessions += 1;
+        let Some(x) = self.get(c) else {
+            return sid;
+        };
+        let id = ConnId {
+            orig: x.sides[client],
+            resp: x.sides[1 - client],
+        };
+        let midstream = x.initiator.is_none();
+        let s = Control {
+            conn: c,
+            session: Session::new(Some(id.orig), Some(id.resp), self.cfg.limits),
+            facts: SessionSummary {
+                uid: x.uid.clone(),
+                id,
+                ts: x.first_ts,
+                end_ts: x.first_ts,
+                banner: None,
+                user: None,
+                password: None,
+                anonymous: false,
+                login: LoginSummary::None,
+                failed_logins: 0,
+                commands: 0,
+                transfers: 0,
+                anomalies: 0,
+                tls: None,
+                midstream,
+            },
+            last_frame: x.last_frame,
+            pending: Default::default(),
+            staged: None,
+            before_greeting: (!midstream).then(Vec::new),
+            user_seen: false,
+            replied: false,
+            slots: HashMap::new(),
+            next_orphan: ORPHAN_BASE,
+            closed: false,
+        };
+        let ts = x.first_ts;
+        self.sessions.insert(sid, s);
+        if midstream {
+            self.session_note(
+                sid,
+                anomaly::MIDSTREAM,
+                "the control connection began before the capture".into(),
+                None,
+                ts,
+            );
         }
+        sid
+    }
+
+    /// An anomaly of a session that no exchange carries.
+    pub(super) fn session_note(
+        &mut self,
+        sid: u32,
+        name: &'static str,
+        detail: String,
+        frame: Option<u64>,
+        ts: f64,
+    ) {
+        self.count(name);
+        let (uid, id) = match self.sessions.get_mut(&sid) {
+            Some(s) => {
+                s.facts.anomalies += 1;
+                (Some(s.facts.uid.clone()), Some(s.facts.id))
+            }
+            None => (None, None),
+        };
+        self.outputs.push(Output::Anomaly(Note {
+            uid,
+            id,
+            name,
+            detail,
+            frame,
+            ts,
+        }));
+    }
+
+    /// Feed a control connection, putting the greeting first: commands a client sent before the
+    /// server's greeting (seen from the connection's start) wait until the greeting is complete,
+    /// so that the 220 is not taken for the reply to the first command.
+    pub(super) fn feed_ordered(
+        &mut self,
+        sid: u32,
+        dir: Direction,
+        bytes: &[u8],
+        frame: u64,
+        ts: f64,
+    ) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let Some(held) = s.before_greeting.as_mut() else {
+            return self.feed(sid, dir, bytes, frame, ts);
+        };
+        if dir == Direction::ToServer {
+            let total: usize = held.iter().map(|h| h.0.len()).sum();
+            if total + bytes.len() <= GREETING_HOLD {
+                held.push((bytes.to_vec(), frame, ts));
+                return;
+            }
+            self.release_held(sid);
+            return self.feed(sid, dir, bytes, frame, ts);
+        }
+        match greeting_end(bytes) {
+            Some(end) => {
+                self.feed(sid, dir, &bytes[..end], frame, ts);
+                self.release_held(sid);
+                if end < bytes.len() {
+                    self.feed(sid, dir, &bytes[end..], frame, ts);
+                }
+            }
+            None => {
+                if held.is_empty() {
+                    // Nothing waits: no need to look for the greeting's end any more.
+                    s.before_greeting = None;
+                }
+                self.feed(sid, dir, bytes, frame, ts);
+            }
+        }
+    }
+
+    /// Deliver the client bytes held back for the greeting, and stop holding.
+    pub(super) fn release_held(&mut self, sid: u32) {
+        let Some(held) = self
+            .sessions
+            .get_mut(&sid)
+            .and_then(|s| s.before_greeting.take())
+        else {
+            return;
+        };
+        for (bytes, frame, ts) in held {
+            self.feed(sid, Direction::ToServer, &bytes, frame, ts);
+        }
+    }
+
+    pub(super) fn feed(&mut self, sid: u32, dir: Direction, bytes: &[u8], frame: u64, ts: f64) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        s.facts.end_ts = ts;
+        s.last_frame = frame;
+        let events = s.session.feed(dir, bytes, frame, ts).to_vec();
+        self.events(sid, events);
+    }
+
+    /// One batch of a session's events (from a feed, a gap or the end): stored per frame when
+    /// asked, then turned into exchanges and transfers.
+    pub(super) fn events(&mut self, sid: u32, events: Vec<crate::Event>) {
+        if self.cfg.keep_frames {
+            // A gap or the end reports lines of earlier frames: each event goes to its own frame.
+            for run in events.chunk_by(|a, b| a.frame == b.frame) {
+                self.frames.add(
+                    run[0].frame,
+                    crate::present::items(run),
+                    crate::present::summary(run),
+                );
+            }
+        }
+        let mut steps = Vec::new();
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        for ev in events {
+            let frame = ev.frame;
+            s.on_event(ev, &mut steps);
+            if steps.iter().any(|s| matches!(s, Step::Tls)) {
+                let conn = s.conn;
+                self.actions.push(Action::StartTls { conn, frame });
+                steps.retain(|s| !matches!(s, Step::Tls));
+            }
+        }
+        s.end_batch(&mut steps);
+        self.run_steps(sid, steps);
+    }
+
+    pub(super) fn run_steps(&mut self, sid: u32, steps: Vec<Step>) {
+        for step in steps {
+            match step {
+                Step::Finished(open) => self.exchange_done(sid, open),
+                Step::Expect(e) => {
+                    if let Some(s) = self.sessions.get(&sid) {
+                        self.actions.push(Action::ExpectConnection {
+                            control: s.conn,
+                            channel: e.channel_id,
+                            listener: e.listener,
+                            alt_listener: e.alt_listener,
+                            port: e.port,
+                            connector: e.connector,
+                            frame: e.setup_frame,
+                            expectation: e.clone(),
+                        });
+                    }
+                    self.new_expectations.push((sid, e));
+                }
+                Step::SlotChanged(k) => {
+                    let now = self.sessions.get(&sid).map_or(0.0, |s| s.facts.end_ts);
+                    self.try_report(sid, k, now);
+                }
+                Step::Anomaly(name, detail) => {
+                    let ts = self.sessions.get(&sid).map_or(0.0, |s| s.facts.end_ts);
+                    let frame = self.sessions.get(&sid).map(|s| s.last_frame);
+                    self.session_note(sid, name, detail, frame.filter(|&f| f > 0), ts);
+                }
+                Step::Counted(name) => self.count(name),
+                Step::Tls => {}
+            }
+        }
+    }
+
+    /// An exchange is over: report it, or hand it to its transfer.
+    pub(super) fn exchange_done(&mut self, sid: u32, mut p: Box<Open>) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        p.ex.user = s.facts.user.clone();
+        p.ex.password = s.facts.password.clone();
+        if let Some(key) = p.channel {
+            if let Some(slot) = s.slots.get_mut(&key) {
+                if !slot.exchange_seen {
+                    slot.exchange_seen = true;
+                    slot.command_ts = Some(p.ex.ts);
+                    slot.exchange = Some(p.ex);
+                    let now = s.facts.end_ts;
+                    self.try_report(sid, key, now);
+                    return;
+                }
+            }
+        }
+        self.outputs.push(Output::Exchange(Box::new(p.ex)));
+    }
+
+    /// A control connection ended (or the input did): report everything it still holds.
+    pub(super) fn end_session(&mut self, sid: u32, input_ended: bool) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if !s.closed {
+            self.release_held(sid);
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                return;
+            };
+            s.closed = true;
+            let (frame, ts) = (s.last_frame, s.facts.end_ts);
+            let events = s.session.finish(frame, ts).to_vec();
+            self.events(sid, events);
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                return;
+            };
+            let pending: Vec<Open> = s.pending.drain(..).collect();
+            for p in pending {
+                self.exchange_done(sid, Box::new(p));
+            }
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                return;
+            };
+            let mut keys: Vec<u32> = s.slots.keys().copied().collect();
+            keys.sort_unstable();
+            for k in keys {
+                if let Some(slot) = self
+                    .sessions
+                    .get_mut(&sid)
+                    .and_then(|s| s.slots.get_mut(&k))
+                {
+                    slot.ended = true;
+                }
+                self.try_report(sid, k, ts);
+            }
+        }
+        let Some(s) = self.sessions.get(&sid) else {
+            return;
+        };
+        let open = s.slots.values().any(|c| c.data_open);
+        if open && !input_ended {
+            return; // the data connections still running will finish it
+        }
+        let Some(s) = self.sessions.remove(&sid) else {
+            return;
+        };
+        self.outputs.push(Output::Session(s.facts));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn inner_lines_lose_their_code_prefix() {
-        assert_eq!(strip_code_prefix(220, "220-Welcome"), "Welcome");
-        assert_eq!(strip_code_prefix(211, " MDTM"), " MDTM");
-        assert_eq!(strip_code_prefix(211, "230-x"), "230-x");
-        assert_eq!(strip_code_prefix(220, "22é"), "22é");
-    }
 
     #[test]
     fn greeting_ends_after_its_last_line() {

@@ -1,4 +1,4 @@
-//! The conversation layer: everything between one control connection's [`Session`] and a
+//! The conversation layer: everything between one control connection's [`Session`](crate::Session) and a
 //! presenter (the CLI's records, the C ABI for the Wireshark plugin and the Lua fallback).
 //!
 //! ```text
@@ -13,8 +13,8 @@
 //!
 //! The host feeds each TCP connection's bytes in stream order per direction and drains outputs
 //! ([`Conversations::take_outputs`]) and actions ([`Conversations::take_actions`]) after each call.
-//! Pairing lives in the session and [`exchanges`], binding in [`transfers`] and this module's
-//! `bind_*` functions, roles in [`connections`], per-frame storage in [`frames`], and the records
+//! Pairing lives in the session and [`exchanges`], binding in [`transfers`]
+//! (its `bind_*` functions), roles in [`connections`], per-frame storage in [`frames`], and the records
 //! the CLI writes in [`records`].
 
 pub mod actions;
@@ -32,15 +32,12 @@ pub use frames::FrameView;
 pub use transfers::{DataDirection, DataSeen, TransferDone};
 
 use crate::predict::{ChannelTable, Expectation};
-use crate::{Direction, Limits, Session};
-use connections::{
-    Candidate, Connection, DataCounts, Held, JUDGE_BYTES, Judgement, Role, decide_control, make_uid,
-};
-use exchanges::{Control, GREETING_HOLD, Open, Step, greeting_end};
+use crate::{Direction, Limits};
+use connections::{Connection, DataCounts, Held, JUDGE_BYTES, Role, make_uid};
+use exchanges::Control;
 use frames::FrameStore;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use transfers::{ORPHAN_BASE, Slot};
 
 /// Anomaly names the layer adds to the session's ([`crate::Anomaly::name`]).
 pub mod anomaly {
@@ -53,6 +50,33 @@ pub mod anomaly {
     /// A transfer's bytes went the other way than its command asks (RETR uploading, STOR
     /// downloading).
     pub const DIRECTION_MISMATCH: &str = "direction_mismatch";
+    /// PROT P was agreed in the clear, yet a data connection began in the clear (the CLI finds
+    /// it from the data connection's first bytes).
+    pub const CLEARTEXT_AFTER_PROT_P: &str = "cleartext_after_prot_p";
+
+    /// The layer's anomalies with when each is raised (the session's are [`crate::Anomaly::ALL`]).
+    pub const ALL: &[(&str, &str)] = &[
+        (
+            CAPTURE_GAP,
+            "bytes of a control or data connection are missing from the capture",
+        ),
+        (
+            REASSEMBLY_MEMCAP,
+            "the CLI's out-of-order buffer cap forced a gap",
+        ),
+        (
+            MIDSTREAM,
+            "a control connection began before the capture (no SYN)",
+        ),
+        (
+            CLEARTEXT_AFTER_PROT_P,
+            "PROT P was agreed in the clear, yet a data connection began without a TLS handshake",
+        ),
+        (
+            DIRECTION_MISMATCH,
+            "a transfer's bytes went the other way than its command asks (RETR uploading, STOR downloading); the transfer's direction is as seen",
+        ),
+    ];
 }
 
 /// Tunables of the layer, each with a default.
@@ -119,6 +143,16 @@ pub struct Replay {
     pub ts: f64,
 }
 
+/// A data connection as the layer knows it now ([`Conversations::data_channel`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataChannelView<'a> {
+    pub control: ConnRef,
+    pub channel: u32,
+    pub expectation: Option<&'a Expectation>,
+    /// The transfer command bound to it (path, REST, TYPE...), once seen.
+    pub transfer: Option<&'a crate::Transfer>,
+}
+
 /// What the layer reports, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
@@ -140,6 +174,15 @@ pub struct LayerStats {
     pub late_bound: u64,
     pub transfers: u64,
     pub anomalies: BTreeMap<&'static str, u64>,
+}
+
+/// Which way bytes from `side` go on a control connection whose client is `client`.
+fn direction(side: usize, client: usize) -> Direction {
+    if side == client {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    }
 }
 
 /// The connection `c` names, borrowing only the table (so other fields stay usable).
@@ -252,6 +295,23 @@ impl Conversations {
     /// The role of a connection (`Other` for one the layer no longer knows).
     pub fn role(&self, c: ConnRef) -> RoleKind {
         self.get(c).map_or(RoleKind::Other, |x| x.role.kind())
+    }
+
+    /// What a data connection carries, as far as it is known now: its control connection, its
+    /// channel, the prediction that announced it and the transfer bound to it (once its command
+    /// was seen). `None` for a connection that is not (or no longer) a data connection.
+    pub fn data_channel(&self, c: ConnRef) -> Option<DataChannelView<'_>> {
+        let Role::Data { sid, channel, .. } = &self.get(c)?.role else {
+            return None;
+        };
+        let s = self.sessions.get(sid)?;
+        let slot = s.slots.get(channel)?;
+        Some(DataChannelView {
+            control: s.conn,
+            channel: *channel,
+            expectation: slot.exp.as_ref(),
+            transfer: slot.transfer.as_ref(),
+        })
     }
 
     /// A connection's uid and endpoints.
@@ -471,7 +531,7 @@ impl Conversations {
         }
         self.pending = keep;
         self.table.expire(now);
-        let waiting: Vec<(u32, u32)> = self
+        let mut waiting: Vec<(u32, u32)> = self
             .sessions
             .iter()
             .flat_map(|(sid, s)| {
@@ -481,6 +541,8 @@ impl Conversations {
                     .map(move |(k, _)| (*sid, *k))
             })
             .collect();
+        // In the order the sessions and their channels began (the tables are hash maps).
+        waiting.sort_unstable();
         for (sid, k) in waiting {
             self.try_report(sid, k, now);
         }
@@ -550,11 +612,7 @@ impl Conversations {
             }
             Role::Control { sid, client } => {
                 let sid = *sid;
-                let dir = if side == *client {
-                    Direction::ToServer
-                } else {
-                    Direction::ToClient
-                };
+                let dir = direction(side, *client);
                 self.feed_ordered(sid, dir, bytes, frame, ts);
                 RoleKind::Control
             }
@@ -620,16 +678,12 @@ impl Conversations {
             }
             Role::Control { sid, client } => {
                 let sid = *sid;
-                let dir = if side == *client {
-                    Direction::ToServer
-                } else {
-                    Direction::ToClient
-                };
+                let dir = direction(side, *client);
                 self.release_held(sid);
                 let Some(s) = self.sessions.get_mut(&sid) else {
                     return;
                 };
-                let ts = if ts > 0.0 { ts } else { s.last_ts };
+                let ts = if ts > 0.0 { ts } else { s.facts.end_ts };
                 // The partial line before the hole must not join the bytes after it: the session
                 // reports it as incomplete and resynchronises after the hole.
                 let events = s.session.gap(dir, frame, ts).to_vec();
@@ -649,610 +703,6 @@ impl Conversations {
                 );
             }
         }
-    }
-
-    /// Judge a pending connection: a control connection gets a session and its held bytes.
-    fn judge(&mut self, c: ConnRef, last: bool) {
-        let ports = &self.cfg.control_ports;
-        let Some(x) = self.get(c) else {
-            return;
-        };
-        let Role::Pending(cand) = &x.role else {
-            return;
-        };
-        if cand.judged && !last {
-            return;
-        }
-        let port_server = (0..2).find(|&i| ports.contains(&x.sides[i].port()));
-        let verdict = decide_control(&cand.first, port_server, x.initiator.is_some(), last);
-        let Some(x) = self.get_mut(c) else {
-            return;
-        };
-        let Role::Pending(cand) = &mut x.role else {
-            return;
-        };
-        match verdict {
-            Judgement::Wait => {}
-            Judgement::NotControl => {
-                cand.judged = true;
-                if cand.overflow {
-                    x.role = Role::Other; // cannot be claimed whole any more
-                }
-            }
-            Judgement::Control { client } => {
-                let Role::Pending(cand) = std::mem::replace(&mut x.role, Role::Other) else {
-                    return;
-                };
-                self.pending_total -= cand.bytes;
-                self.pending.retain(|&r| r != c);
-                let sid = self.new_session(c, client);
-                if let Some(x) = self.get_mut(c) {
-                    x.role = Role::Control { sid, client };
-                }
-                if cand.overflow {
-                    let ts = self.get(c).map_or(0.0, |x| x.first_ts);
-                    self.session_note(
-                        sid,
-                        anomaly::CAPTURE_GAP,
-                        "control bytes dropped before the connection was recognised".into(),
-                        None,
-                        ts,
-                    );
-                }
-                self.replay_held(c, *cand);
-            }
-        }
-    }
-
-    fn replay_held(&mut self, c: ConnRef, cand: Candidate) {
-        let data = self.role(c) == RoleKind::Data;
-        let Some(sides) = self.get(c).map(|x| x.sides) else {
-            return;
-        };
-        for h in cand.held {
-            match h {
-                Held::Data {
-                    side,
-                    offset,
-                    bytes,
-                    frame,
-                    ts,
-                } => {
-                    self.deliver(c, side, offset, &bytes, frame, ts);
-                    if data {
-                        self.outputs.push(Output::Replay(Replay {
-                            conn: c,
-                            from: sides[side],
-                            to: sides[1 - side],
-                            offset,
-                            bytes,
-                            frame,
-                            ts,
-                        }));
-                    }
-                }
-                Held::Gap {
-                    side,
-                    offset,
-                    len,
-                    frame,
-                    ts,
-                } => self.deliver_gap(c, side, offset, len, frame, ts),
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------------------ sessions
-
-    fn new_session(&mut self, c: ConnRef, client: usize) -> u32 {
-        let sid = self.next_sid;
-        self.next_sid += 1;
-        self.stats.control_sessions += 1;
-        let Some(x) = self.get(c) else {
-            return sid;
-        };
-        let id = ConnId {
-            orig: x.sides[client],
-            resp: x.sides[1 - client],
-        };
-        let midstream = x.initiator.is_none();
-        let s = Control {
-            conn: c,
-            session: Session::new(Some(id.orig), Some(id.resp), self.cfg.limits),
-            uid: x.uid.clone(),
-            id,
-            start_ts: x.first_ts,
-            last_ts: x.first_ts,
-            last_frame: x.last_frame,
-            midstream,
-            banner: None,
-            user: None,
-            password: None,
-            anonymous: false,
-            login: LoginSummary::None,
-            failed_logins: 0,
-            tls: None,
-            pending: Default::default(),
-            staged: None,
-            before_greeting: (!midstream).then(Vec::new),
-            user_seen: false,
-            slots: HashMap::new(),
-            next_orphan: ORPHAN_BASE,
-            commands: 0,
-            transfers: 0,
-            anomalies: 0,
-            closed: false,
-        };
-        let ts = x.first_ts;
-        self.sessions.insert(sid, s);
-        if midstream {
-            self.session_note(
-                sid,
-                anomaly::MIDSTREAM,
-                "the control connection began before the capture".into(),
-                None,
-                ts,
-            );
-        }
-        sid
-    }
-
-    /// An anomaly of a session that no exchange carries.
-    fn session_note(
-        &mut self,
-        sid: u32,
-        name: &'static str,
-        detail: String,
-        frame: Option<u64>,
-        ts: f64,
-    ) {
-        self.count(name);
-        let (uid, id) = match self.sessions.get_mut(&sid) {
-            Some(s) => {
-                s.anomalies += 1;
-                (Some(s.uid.clone()), Some(s.id))
-            }
-            None => (None, None),
-        };
-        self.outputs.push(Output::Anomaly(Note {
-            uid,
-            id,
-            name,
-            detail,
-            frame,
-            ts,
-        }));
-    }
-
-    /// Feed a control connection, putting the greeting first: commands a client sent before the
-    /// server's greeting (seen from the connection's start) wait until the greeting is complete,
-    /// so that the 220 is not taken for the reply to the first command.
-    fn feed_ordered(&mut self, sid: u32, dir: Direction, bytes: &[u8], frame: u64, ts: f64) {
-        let Some(s) = self.sessions.get_mut(&sid) else {
-            return;
-        };
-        let Some(held) = s.before_greeting.as_mut() else {
-            return self.feed(sid, dir, bytes, frame, ts);
-        };
-        if dir == Direction::ToServer {
-            let total: usize = held.iter().map(|h| h.0.len()).sum();
-            if total + bytes.len() <= GREETING_HOLD {
-                held.push((bytes.to_vec(), frame, ts));
-                return;
-            }
-            self.release_held(sid);
-            return self.feed(sid, dir, bytes, frame, ts);
-        }
-        match greeting_end(bytes) {
-            Some(end) => {
-                self.feed(sid, dir, &bytes[..end], frame, ts);
-                self.release_held(sid);
-                if end < bytes.len() {
-                    self.feed(sid, dir, &bytes[end..], frame, ts);
-                }
-            }
-            None => {
-                if held.is_empty() {
-                    // Nothing waits: no need to look for the greeting's end any more.
-                    s.before_greeting = None;
-                }
-                self.feed(sid, dir, bytes, frame, ts);
-            }
-        }
-    }
-
-    /// Deliver the client bytes held back for the greeting, and stop holding.
-    fn release_held(&mut self, sid: u32) {
-        let Some(held) = self
-            .sessions
-            .get_mut(&sid)
-            .and_then(|s| s.before_greeting.take())
-        else {
-            return;
-        };
-        for (bytes, frame, ts) in held {
-            self.feed(sid, Direction::ToServer, &bytes, frame, ts);
-        }
-    }
-
-    fn feed(&mut self, sid: u32, dir: Direction, bytes: &[u8], frame: u64, ts: f64) {
-        let Some(s) = self.sessions.get_mut(&sid) else {
-            return;
-        };
-        s.last_ts = ts;
-        s.last_frame = frame;
-        let events = s.session.feed(dir, bytes, frame, ts).to_vec();
-        if self.cfg.keep_frames {
-            self.frames.add(
-                frame,
-                crate::present::items(&events),
-                crate::present::summary(&events),
-            );
-        }
-        self.events(sid, events);
-    }
-
-    fn events(&mut self, sid: u32, events: Vec<crate::Event>) {
-        let mut steps = Vec::new();
-        let Some(s) = self.sessions.get_mut(&sid) else {
-            return;
-        };
-        for ev in events {
-            let frame = ev.frame;
-            s.on_event(ev, &mut steps);
-            if steps.iter().any(|s| matches!(s, Step::Tls)) {
-                let conn = s.conn;
-                self.actions.push(Action::StartTls { conn, frame });
-                steps.retain(|s| !matches!(s, Step::Tls));
-            }
-        }
-        s.end_batch(&mut steps);
-        self.run_steps(sid, steps);
-    }
-
-    fn run_steps(&mut self, sid: u32, steps: Vec<Step>) {
-        for step in steps {
-            match step {
-                Step::Finished(open) => self.exchange_done(sid, open),
-                Step::Expect(e) => {
-                    if let Some(s) = self.sessions.get(&sid) {
-                        self.actions.push(Action::ExpectConnection {
-                            control: s.conn,
-                            channel: e.channel_id,
-                            listener: e.listener,
-                            alt_listener: e.alt_listener,
-                            port: e.port,
-                            connector: e.connector,
-                            frame: e.setup_frame,
-                            expectation: e.clone(),
-                        });
-                    }
-                    self.new_expectations.push((sid, e));
-                }
-                Step::SlotChanged(k) => {
-                    let now = self.sessions.get(&sid).map_or(0.0, |s| s.last_ts);
-                    self.try_report(sid, k, now);
-                }
-                Step::Anomaly(name, detail) => {
-                    let ts = self.sessions.get(&sid).map_or(0.0, |s| s.last_ts);
-                    let frame = self.sessions.get(&sid).map(|s| s.last_frame);
-                    self.session_note(sid, name, detail, frame.filter(|&f| f > 0), ts);
-                }
-                Step::Counted(name) => self.count(name),
-                Step::Tls => {}
-            }
-        }
-    }
-
-    /// An exchange is over: report it, or hand it to its transfer.
-    fn exchange_done(&mut self, sid: u32, mut p: Box<Open>) {
-        let Some(s) = self.sessions.get_mut(&sid) else {
-            return;
-        };
-        p.ex.user = s.user.clone();
-        p.ex.password = s.password.clone();
-        if let Some(key) = p.channel {
-            if let Some(slot) = s.slots.get_mut(&key) {
-                if !slot.exchange_seen {
-                    slot.exchange_seen = true;
-                    slot.exchange = Some(p.ex);
-                    let now = s.last_ts;
-                    self.try_report(sid, key, now);
-                    return;
-                }
-            }
-        }
-        self.outputs.push(Output::Exchange(Box::new(p.ex)));
-    }
-
-    /// A control connection ended (or the input did): report everything it still holds.
-    fn end_session(&mut self, sid: u32, input_ended: bool) {
-        let Some(s) = self.sessions.get_mut(&sid) else {
-            return;
-        };
-        if !s.closed {
-            self.release_held(sid);
-            let Some(s) = self.sessions.get_mut(&sid) else {
-                return;
-            };
-            s.closed = true;
-            let (frame, ts) = (s.last_frame, s.last_ts);
-            let events = s.session.finish(frame, ts).to_vec();
-            self.events(sid, events);
-            let Some(s) = self.sessions.get_mut(&sid) else {
-                return;
-            };
-            let pending: Vec<Open> = s.pending.drain(..).collect();
-            for p in pending {
-                self.exchange_done(sid, Box::new(p));
-            }
-            let Some(s) = self.sessions.get_mut(&sid) else {
-                return;
-            };
-            let keys: Vec<u32> = s.slots.keys().copied().collect();
-            for k in keys {
-                if let Some(slot) = self
-                    .sessions
-                    .get_mut(&sid)
-                    .and_then(|s| s.slots.get_mut(&k))
-                {
-                    slot.ended = true;
-                }
-                self.try_report(sid, k, ts);
-            }
-        }
-        let Some(s) = self.sessions.get(&sid) else {
-            return;
-        };
-        let open = s.slots.values().any(|c| c.data_open);
-        if open && !input_ended {
-            return; // the data connections still running will finish it
-        }
-        let Some(s) = self.sessions.remove(&sid) else {
-            return;
-        };
-        self.outputs.push(Output::Session(s.summary()));
-    }
-
-    // ------------------------------------------------------------------------------ binding
-
-    /// A valid, still-open prediction for a new connection `from -> to`.
-    fn take_prediction(&mut self, from: SocketAddr, to: SocketAddr) -> Option<(u32, u32)> {
-        while let Some(((sid, ch), _)) = self.table.take(from, to) {
-            let live = self
-                .sessions
-                .get(&sid)
-                .and_then(|s| s.slots.get(&ch))
-                .is_some_and(Slot::claimable);
-            if live {
-                return Some((sid, ch));
-            }
-        }
-        None
-    }
-
-    fn bind_slot(&mut self, sid: u32, ch: u32, late: bool) {
-        self.stats.data_connections += 1;
-        if late {
-            self.stats.late_bound += 1;
-        }
-        if let Some(slot) = self
-            .sessions
-            .get_mut(&sid)
-            .and_then(|s| s.slots.get_mut(&ch))
-        {
-            slot.bound = true;
-            slot.data_open = true;
-            slot.late_bound = late;
-        }
-    }
-
-    /// Start the slot's record of the data connection `c`.
-    fn fill_data(&mut self, sid: u32, ch: u32, c: ConnRef) {
-        let Some(x) = self.get(c) else {
-            return;
-        };
-        let (sides, uid, first_ts) = (x.sides, x.uid.clone(), x.first_ts);
-        let id = x.conn_id();
-        let Some(slot) = self
-            .sessions
-            .get_mut(&sid)
-            .and_then(|s| s.slots.get_mut(&ch))
-        else {
-            return;
-        };
-        let server = transfers::server_side(slot.exp.as_ref(), sides).map(|i| sides[i]);
-        slot.data = Some(DataSeen {
-            conn: c,
-            id,
-            uid,
-            first_ts,
-            sender: None,
-            server,
-            bytes: 0,
-            gaps: 0,
-            gap_bytes: 0,
-            syn_seen: false,
-            fin_seen: false,
-        });
-    }
-
-    /// New predictions may claim connections already seen (late binding); the rest wait in the
-    /// capture-wide table.
-    fn bind_late(&mut self) {
-        let exps = std::mem::take(&mut self.new_expectations);
-        for (sid, exp) in exps {
-            let claimed = self.pending.iter().enumerate().rev().find_map(|(pos, &r)| {
-                let x = self.get(r)?;
-                let Role::Pending(cand) = &x.role else {
-                    return None;
-                };
-                if cand.overflow || x.first_ts < exp.created - self.cfg.late_window {
-                    return None;
-                }
-                let ok = match x.initiator {
-                    Some(o) => exp.matches_connection(x.sides[o], x.sides[1 - o]),
-                    None => exp.matches_either(x.sides[0], x.sides[1]),
-                };
-                ok.then_some((pos, r))
-            });
-            let Some((pos, r)) = claimed else {
-                if !self
-                    .table
-                    .insert((sid, exp.channel_id), exp.clone(), exp.created)
-                {
-                    self.session_note(
-                        sid,
-                        crate::Anomaly::ExpectationsFull.name(),
-                        "capture-wide table of data-channel predictions is full".into(),
-                        Some(exp.setup_frame),
-                        exp.created,
-                    );
-                }
-                continue;
-            };
-            self.pending.remove(pos);
-            let ch = exp.channel_id;
-            let Some(x) = self.get_mut(r) else {
-                continue;
-            };
-            let Role::Pending(cand) = std::mem::replace(
-                &mut x.role,
-                Role::Data {
-                    sid,
-                    channel: ch,
-                    counts: DataCounts::default(),
-                },
-            ) else {
-                continue;
-            };
-            let closed = x.closed;
-            self.pending_total -= cand.bytes;
-            self.bind_slot(sid, ch, true);
-            self.fill_data(sid, ch, r);
-            self.replay_held(r, *cand);
-            if closed {
-                self.data_closed(r);
-                self.forget(r);
-            }
-        }
-    }
-
-    /// A data connection closed: hand what it carried to its slot.
-    fn data_closed(&mut self, c: ConnRef) {
-        let Some(x) = self.get(c) else {
-            return;
-        };
-        let Role::Data {
-            sid,
-            channel,
-            counts,
-        } = &x.role
-        else {
-            return;
-        };
-        let (sid, ch) = (*sid, *channel);
-        // The side that carried data (the other is empty in stream mode).
-        let pick = usize::from(counts.bytes[1] > counts.bytes[0]);
-        let any = counts.bytes[0] + counts.bytes[1] > 0;
-        let (bytes, gaps, gap_bytes) = (
-            counts.bytes[pick],
-            counts.gaps[pick],
-            counts.gap_bytes[pick],
-        );
-        let sender = any.then_some(x.sides[pick]);
-        let syn_seen = x.initiator.is_some();
-        let fin_seen = x.fin[pick];
-        let (uid, last_frame, last_ts) = (x.uid.clone(), x.last_frame, x.last_ts);
-        if gaps > 0 {
-            self.session_note(
-                sid,
-                anomaly::CAPTURE_GAP,
-                format!("{gap_bytes} bytes missing from data connection {uid} ({gaps} gaps)"),
-                Some(last_frame),
-                last_ts,
-            );
-        }
-        if let Some(slot) = self
-            .sessions
-            .get_mut(&sid)
-            .and_then(|s| s.slots.get_mut(&ch))
-        {
-            slot.data_open = false;
-            if let Some(d) = slot.data.as_mut() {
-                d.sender = sender;
-                d.bytes = bytes;
-                d.gaps = gaps;
-                d.gap_bytes = gap_bytes;
-                d.syn_seen = syn_seen;
-                d.fin_seen = fin_seen;
-            }
-            self.try_report(sid, ch, last_ts);
-        }
-        if self.sessions.get(&sid).is_some_and(|s| s.closed) {
-            self.end_session(sid, false);
-        }
-    }
-
-    /// Report a slot's transfer once it is ready.
-    fn try_report(&mut self, sid: u32, key: u32, now: f64) {
-        let window = self.cfg.late_window;
-        let Some(s) = self.sessions.get_mut(&sid) else {
-            return;
-        };
-        let closed = s.closed;
-        let Some(slot) = s.slots.get_mut(&key) else {
-            return;
-        };
-        if !slot.ready(closed, now, window) {
-            // While the transfer waits for data that may come after its final reply, its
-            // exchange is reported in its place among the others.
-            if slot.ended && slot.awaits_data() {
-                if let Some(mut ex) = slot.exchange.take() {
-                    ex.file_size = slot.transfer.as_ref().and_then(|t| t.size);
-                    self.outputs.push(Output::Exchange(Box::new(ex)));
-                }
-            }
-            return;
-        }
-        let Some(mut slot) = s.slots.remove(&key) else {
-            return;
-        };
-        let reportable = slot.reportable();
-        let t = slot.transfer.take();
-        let mut ex = slot.exchange.take();
-        if let Some(ex) = ex.as_mut() {
-            ex.file_size = t.as_ref().and_then(|t| t.size);
-        }
-        if !reportable {
-            if let Some(ex) = ex {
-                self.outputs.push(Output::Exchange(Box::new(ex)));
-            }
-            return;
-        }
-        s.transfers += 1;
-        self.stats.transfers += 1;
-        let (direction, mismatch, complete, partial_reasons) =
-            transfers::judge(t.as_ref(), slot.data.as_ref());
-        let done = TransferDone {
-            uid: s.uid.clone(),
-            id: s.id,
-            user: slot.user.clone().or_else(|| s.user.clone()),
-            mode: slot.exp.as_ref().map(|e| e.mode),
-            channel: (key < ORPHAN_BASE).then_some(key),
-            late_bound: slot.late_bound,
-            transfer: t,
-            exchange: ex,
-            data: slot.data.take(),
-            direction,
-            complete,
-            partial_reasons,
-        };
-        if let Some(detail) = mismatch {
-            let frame = done.exchange.as_ref().map(|e| e.frame);
-            self.session_note(sid, anomaly::DIRECTION_MISMATCH, detail, frame, now);
-        }
-        self.outputs.push(Output::Transfer(Box::new(done)));
     }
 }
 

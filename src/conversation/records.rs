@@ -151,6 +151,16 @@ pub struct CommandRecord {
     pub frame: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_frame: Option<u64>,
+    /// The command's line end is not in the capture (its argument may be cut).
+    #[serde(skip_serializing_if = "is_false")]
+    pub command_incomplete: bool,
+    /// Part of the final reply is not in the capture.
+    #[serde(skip_serializing_if = "is_false")]
+    pub reply_incomplete: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 /// One data transfer.
@@ -183,6 +193,11 @@ pub struct TransferRecord {
     pub bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// With `--hash md5` / `--hash sha1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
     #[serde(rename = "state", serialize_with = "state")]
     pub complete: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -203,7 +218,13 @@ pub struct TransferRecord {
     pub data_uid: Option<String>,
     pub gaps: u32,
     pub gap_bytes: u64,
+    /// Seconds from the data connection's first byte to its last.
+    #[serde(serialize_with = "opt_micros", skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
     pub encrypted: bool,
+    /// What the data connection's TLS handshake showed (`tls.version` ...).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Box<crate::capture::tls::TlsInfo>>,
     /// The data connection was seen before the reply or command that predicted it.
     pub late_bound: bool,
     /// The data channel number, when a prediction announced it.
@@ -240,6 +261,9 @@ pub struct SessionRecord {
     pub anomalies: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
+    /// What the control connection's TLS handshake showed (`tls.version` ...).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub tls_info: Option<Box<crate::capture::tls::TlsInfo>>,
     /// The connection began before the capture.
     pub midstream: bool,
 }
@@ -348,6 +372,10 @@ struct ManifestLine<'a> {
     offset: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    md5: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha1: Option<&'a str>,
     #[serde(rename = "state", serialize_with = "state")]
     complete: bool,
     partial_reasons: &'a [&'static str],
@@ -364,6 +392,8 @@ pub fn write_manifest(out: &mut String, t: &TransferRecord, file: Option<&str>) 
         bytes: t.bytes,
         offset: t.offset,
         sha256: t.sha256.as_deref(),
+        md5: t.md5.as_deref(),
+        sha1: t.sha1.as_deref(),
         complete: t.complete,
         partial_reasons: &t.partial_reasons,
     };
@@ -402,6 +432,8 @@ impl From<&Exchange> for CommandRecord {
             anomalies: ex.anomalies.clone(),
             frame: ex.frame,
             reply_frame: ex.reply.as_ref().map(|r| r.frame),
+            command_incomplete: ex.command.as_ref().is_some_and(|c| c.incomplete),
+            reply_incomplete: ex.reply.as_ref().is_some_and(|r| r.incomplete),
         }
     }
 }
@@ -426,6 +458,8 @@ impl From<&TransferDone> for TransferRecord {
                 .map(|t| t.transfer_type.clone()),
             bytes: data.map_or(0, |x| x.bytes),
             sha256: None,
+            md5: None,
+            sha1: None,
             complete: d.complete,
             partial_reasons: d.partial_reasons.clone(),
             offset: t.map_or(0, |t| t.rest_offset),
@@ -437,7 +471,9 @@ impl From<&TransferDone> for TransferRecord {
             data_uid: data.map(|x| x.uid.clone()),
             gaps: data.map_or(0, |x| x.gaps),
             gap_bytes: data.map_or(0, |x| x.gap_bytes),
+            duration: None,
             encrypted: t.is_some_and(|t| t.data_tls),
+            tls: None,
             late_bound: d.late_bound,
             channel_id: d.channel,
             command_frame: t.map(|t| t.command_frame),
@@ -468,6 +504,7 @@ impl From<&SessionSummary> for SessionRecord {
             transfers: s.transfers,
             anomalies: s.anomalies,
             tls: s.tls.clone(),
+            tls_info: None,
             midstream: s.midstream,
         }
     }

@@ -3,10 +3,12 @@
 //! the reply that predicted it, and still counted when its bytes come after the final reply), its
 //! bytes and gaps, the direction the bytes were seen to go, and the outcome.
 //!
-//! The rules that decide whether a transfer is complete and why not live in [`judge`].
+//! The rules that decide whether a transfer is complete and why not live in `judge`.
 
 use super::connections::{ConnId, ConnRef};
+use super::connections::{DataCounts, Role};
 use super::exchanges::Exchange;
+use super::{Output, anomaly};
 use crate::parse::command::{TransferKind, lookup_verb};
 use crate::predict::{DataMode, Expectation};
 use crate::{Outcome, Transfer};
@@ -78,8 +80,11 @@ pub struct TransferDone {
     /// The session's view: command, arg, path, TYPE, REST, size, outcome, reply code, frames.
     /// `None` for a data connection no transfer command claimed.
     pub transfer: Option<Transfer>,
-    /// The transfer command's exchange, when it ended in this session.
+    /// The transfer command's exchange, when it ended in this session and was not reported
+    /// before (an exchange waiting for late data is reported in its place).
     pub exchange: Option<Exchange>,
+    /// When the transfer command was sent, when it was seen.
+    pub command_ts: Option<f64>,
     pub mode: Option<DataMode>,
     /// The data channel number (`None` when the command found no prediction).
     pub channel: Option<u32>,
@@ -96,10 +101,7 @@ pub struct TransferDone {
 impl TransferDone {
     /// When the data started, else when the command was sent; `None` when neither is known.
     pub fn ts(&self) -> Option<f64> {
-        self.data
-            .as_ref()
-            .map(|d| d.first_ts)
-            .or_else(|| self.exchange.as_ref().map(|e| e.ts))
+        self.data.as_ref().map(|d| d.first_ts).or(self.command_ts)
     }
 }
 
@@ -119,6 +121,7 @@ pub(crate) struct Slot {
     pub exchange: Option<Exchange>,
     /// The command's exchange ended (it may have been reported already, see `ready`).
     pub exchange_seen: bool,
+    pub command_ts: Option<f64>,
     pub user: Option<String>,
 }
 
@@ -285,6 +288,254 @@ pub(crate) fn judge(
         None => reasons.push("data_not_captured"),
     }
     (direction, mismatch, reasons.is_empty(), reasons)
+}
+
+// ------------------------------------------------------------------ the engine's binding
+
+impl super::Conversations {
+    /// A valid, still-open prediction for a new connection `from -> to`.
+    pub(super) fn take_prediction(
+        &mut self,
+        from: SocketAddr,
+        to: SocketAddr,
+    ) -> Option<(u32, u32)> {
+        while let Some(((sid, ch), _)) = self.table.take(from, to) {
+            let live = self
+                .sessions
+                .get(&sid)
+                .and_then(|s| s.slots.get(&ch))
+                .is_some_and(Slot::claimable);
+            if live {
+                return Some((sid, ch));
+            }
+        }
+        None
+    }
+
+    pub(super) fn bind_slot(&mut self, sid: u32, ch: u32, late: bool) {
+        self.stats.data_connections += 1;
+        if late {
+            self.stats.late_bound += 1;
+        }
+        if let Some(slot) = self
+            .sessions
+            .get_mut(&sid)
+            .and_then(|s| s.slots.get_mut(&ch))
+        {
+            slot.bound = true;
+            slot.data_open = true;
+            slot.late_bound = late;
+        }
+    }
+
+    /// Start the slot's record of the data connection `c`.
+    pub(super) fn fill_data(&mut self, sid: u32, ch: u32, c: ConnRef) {
+        let Some(x) = self.get(c) else {
+            return;
+        };
+        let (sides, uid, first_ts) = (x.sides, x.uid.clone(), x.first_ts);
+        let id = x.conn_id();
+        let Some(slot) = self
+            .sessions
+            .get_mut(&sid)
+            .and_then(|s| s.slots.get_mut(&ch))
+        else {
+            return;
+        };
+        let server = server_side(slot.exp.as_ref(), sides).map(|i| sides[i]);
+        slot.data = Some(DataSeen {
+            conn: c,
+            id,
+            uid,
+            first_ts,
+            sender: None,
+            server,
+            bytes: 0,
+            gaps: 0,
+            gap_bytes: 0,
+            syn_seen: false,
+            fin_seen: false,
+        });
+    }
+
+    /// New predictions may claim connections already seen (late binding); the rest wait in the
+    /// capture-wide table.
+    pub(super) fn bind_late(&mut self) {
+        let exps = std::mem::take(&mut self.new_expectations);
+        for (sid, exp) in exps {
+            let claimed = self.pending.iter().enumerate().rev().find_map(|(pos, &r)| {
+                let x = self.get(r)?;
+                let Role::Pending(cand) = &x.role else {
+                    return None;
+                };
+                if cand.overflow || x.first_ts < exp.created - self.cfg.late_window {
+                    return None;
+                }
+                let ok = match x.initiator {
+                    Some(o) => exp.matches_connection(x.sides[o], x.sides[1 - o]),
+                    None => exp.matches_either(x.sides[0], x.sides[1]),
+                };
+                ok.then_some((pos, r))
+            });
+            let Some((pos, r)) = claimed else {
+                if !self
+                    .table
+                    .insert((sid, exp.channel_id), exp.clone(), exp.created)
+                {
+                    self.session_note(
+                        sid,
+                        crate::Anomaly::ExpectationsFull.name(),
+                        "capture-wide table of data-channel predictions is full".into(),
+                        Some(exp.setup_frame),
+                        exp.created,
+                    );
+                }
+                continue;
+            };
+            self.pending.remove(pos);
+            let ch = exp.channel_id;
+            let Some(x) = self.get_mut(r) else {
+                continue;
+            };
+            let Role::Pending(cand) = std::mem::replace(
+                &mut x.role,
+                Role::Data {
+                    sid,
+                    channel: ch,
+                    counts: DataCounts::default(),
+                },
+            ) else {
+                continue;
+            };
+            let closed = x.closed;
+            self.pending_total -= cand.bytes;
+            self.bind_slot(sid, ch, true);
+            self.fill_data(sid, ch, r);
+            self.replay_held(r, *cand);
+            if closed {
+                self.data_closed(r);
+                self.forget(r);
+            }
+        }
+    }
+
+    /// A data connection closed: hand what it carried to its slot.
+    pub(super) fn data_closed(&mut self, c: ConnRef) {
+        let Some(x) = self.get(c) else {
+            return;
+        };
+        let Role::Data {
+            sid,
+            channel,
+            counts,
+        } = &x.role
+        else {
+            return;
+        };
+        let (sid, ch) = (*sid, *channel);
+        // The side that carried data (the other is empty in stream mode).
+        let pick = usize::from(counts.bytes[1] > counts.bytes[0]);
+        let any = counts.bytes[0] + counts.bytes[1] > 0;
+        let (bytes, gaps, gap_bytes) = (
+            counts.bytes[pick],
+            counts.gaps[pick],
+            counts.gap_bytes[pick],
+        );
+        let sender = any.then_some(x.sides[pick]);
+        let syn_seen = x.initiator.is_some();
+        let fin_seen = x.fin[pick];
+        let (uid, last_frame, last_ts) = (x.uid.clone(), x.last_frame, x.last_ts);
+        if gaps > 0 {
+            self.session_note(
+                sid,
+                anomaly::CAPTURE_GAP,
+                format!("{gap_bytes} bytes missing from data connection {uid} ({gaps} gaps)"),
+                Some(last_frame),
+                last_ts,
+            );
+        }
+        if let Some(slot) = self
+            .sessions
+            .get_mut(&sid)
+            .and_then(|s| s.slots.get_mut(&ch))
+        {
+            slot.data_open = false;
+            if let Some(d) = slot.data.as_mut() {
+                d.sender = sender;
+                d.bytes = bytes;
+                d.gaps = gaps;
+                d.gap_bytes = gap_bytes;
+                d.syn_seen = syn_seen;
+                d.fin_seen = fin_seen;
+            }
+            self.try_report(sid, ch, last_ts);
+        }
+        if self.sessions.get(&sid).is_some_and(|s| s.closed) {
+            self.end_session(sid, false);
+        }
+    }
+
+    /// Report a slot's transfer once it is ready.
+    pub(super) fn try_report(&mut self, sid: u32, key: u32, now: f64) {
+        let window = self.cfg.late_window;
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let closed = s.closed;
+        let Some(slot) = s.slots.get_mut(&key) else {
+            return;
+        };
+        if !slot.ready(closed, now, window) {
+            // While the transfer waits for data that may come after its final reply, its
+            // exchange is reported in its place among the others.
+            if slot.ended && slot.awaits_data() {
+                if let Some(mut ex) = slot.exchange.take() {
+                    ex.file_size = slot.transfer.as_ref().and_then(|t| t.size);
+                    self.outputs.push(Output::Exchange(Box::new(ex)));
+                }
+            }
+            return;
+        }
+        let Some(mut slot) = s.slots.remove(&key) else {
+            return;
+        };
+        let reportable = slot.reportable();
+        let t = slot.transfer.take();
+        let mut ex = slot.exchange.take();
+        if let Some(ex) = ex.as_mut() {
+            ex.file_size = t.as_ref().and_then(|t| t.size);
+        }
+        if !reportable {
+            if let Some(ex) = ex {
+                self.outputs.push(Output::Exchange(Box::new(ex)));
+            }
+            return;
+        }
+        s.facts.transfers += 1;
+        self.stats.transfers += 1;
+        let (direction, mismatch, complete, partial_reasons) =
+            judge(t.as_ref(), slot.data.as_ref());
+        let done = TransferDone {
+            uid: s.facts.uid.clone(),
+            id: s.facts.id,
+            user: slot.user.clone().or_else(|| s.facts.user.clone()),
+            mode: slot.exp.as_ref().map(|e| e.mode),
+            channel: (key < ORPHAN_BASE).then_some(key),
+            late_bound: slot.late_bound,
+            transfer: t,
+            exchange: ex,
+            command_ts: slot.command_ts,
+            data: slot.data.take(),
+            direction,
+            complete,
+            partial_reasons,
+        };
+        if let Some(detail) = mismatch {
+            let frame = done.exchange.as_ref().map(|e| e.frame);
+            self.session_note(sid, anomaly::DIRECTION_MISMATCH, detail, frame, now);
+        }
+        self.outputs.push(Output::Transfer(Box::new(done)));
+    }
 }
 
 #[cfg(test)]

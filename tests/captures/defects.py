@@ -23,13 +23,13 @@ and class-specific keys described in each case's docstring and in tests/captures
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import handmade  # noqa: E402  (the shared writer)
-from handmade import CLIENT, SERVER, Session, TcpConn, _port_args, payload_text, sha256  # noqa: E402
+from handmade import (CLIENT, SERVER, Session, TcpConn, _port_args, payload_text,  # noqa: E402
+                      sha256)
 
 
 def reply_lines(code: int, text: str):
@@ -174,20 +174,7 @@ def c01_gap_in_multiline(d):
     s.reply("215 UNIX Type: L8")
     s.cmd("PWD")
     s.reply('257 "/" is the current directory.')
-    c, r = s.pasv_setup(40101)
-    content = payload_text(s.name)
-    cf = s.cmd("RETR after-gap.txt")
-    dconn = TcpConn(s.w, (CLIENT, 51101), (SERVER, 40101))
-    syn = s.w.frames + 1
-    dconn.open()
-    s.reply("150 File status okay. About to open data connection.")
-    first_data = dconn.b(content)[0]
-    dconn.close(first="b")
-    s.reply("226 Transfer complete.")
-    s.data_facts(command="RETR", fname="after-gap.txt", mode="PASV", content=content,
-                 data_client=(CLIENT, 51101), data_server=(SERVER, 40101), passive=True,
-                 advertised=(SERVER, 40101), command_frame=cf, setup=(c, r), syn_frame=syn,
-                 first_frame=first_data)
+    s.pasv(SERVER, 40101, client_port=51101, fname="after-gap.txt")
     return s.quit()
 
 
@@ -589,32 +576,8 @@ def c13_data_no_syn_port20(d):
     return s.quit()
 
 
-def generate(outdir) -> dict:
-    """Write every case's pcap into outdir plus facts.json; return the facts."""
-    os.makedirs(outdir, exist_ok=True)
-    caps = []
-    for fn in CASES:
-        path = os.path.join(outdir, fn.__name__ + ".pcap")
-        facts = fn(path)
-        facts["description"] = " ".join(facts["description"].split())
-        caps.append(facts)
-    facts = {"schema": 1, "generator": "tests/captures/defects.py", "captures": caps}
-    with open(os.path.join(outdir, "facts.json"), "w") as f:
-        json.dump(facts, f, indent=1, sort_keys=True)
-        f.write("\n")
-    return facts
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    outdir = argv[0] if argv else os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                               "defects")
-    facts = generate(outdir)
-    for c in facts["captures"]:
-        print("%-32s class %-2d %s" % (c["name"], c["defect"]["class"], c["defect"]["title"]))
-    print("wrote %d captures + facts.json to %s" % (len(facts["captures"]), outdir))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(handmade.main(cases=CASES, default_dir="defects",
+                           generator="tests/captures/defects.py",
+                           line=lambda c: "%-32s class %-2d %s" % (
+                               c["name"], c["defect"]["class"], c["defect"]["title"])))

@@ -676,28 +676,30 @@ def stor_active(d):
            direction="upload")
     return s.quit()
 
-def generate(outdir) -> dict:
+def generate(outdir, cases=None, generator="tests/captures/handmade.py") -> dict:
     """Write every case's pcap into outdir plus facts.json; return the facts."""
     os.makedirs(outdir, exist_ok=True)
     caps = []
-    for fn in CASES:
+    for fn in CASES if cases is None else cases:
         path = os.path.join(outdir, fn.__name__ + ".pcap")
         facts = fn(path)
         facts["description"] = " ".join(facts["description"].split())
         caps.append(facts)
-    facts = {"schema": 1, "generator": "tests/captures/handmade.py", "captures": caps}
+    facts = {"schema": 1, "generator": generator, "captures": caps}
     with open(os.path.join(outdir, "facts.json"), "w") as f:
         json.dump(facts, f, indent=1, sort_keys=True)
         f.write("\n")
     return facts
 
-def main(argv=None) -> int:
+def main(argv=None, cases=None, default_dir="handmade", generator="tests/captures/handmade.py",
+         line=lambda c: "%-24s %s" % (c["name"], c["description"])) -> int:
+    """`SCRIPT [OUTDIR]`: write the cases (default: the folder default_dir beside this file)."""
     argv = sys.argv[1:] if argv is None else argv
-    default = os.path.join(os.path.dirname(os.path.abspath(__file__)), "handmade")
+    default = os.path.join(os.path.dirname(os.path.abspath(__file__)), default_dir)
     outdir = argv[0] if argv else default
-    facts = generate(outdir)
+    facts = generate(outdir, cases, generator)
     for c in facts["captures"]:
-        print("%-24s %s" % (c["name"], c["description"]))
+        print(line(c))
     print("wrote %d captures + facts.json to %s" % (len(facts["captures"]), outdir))
     return 0
 
