@@ -68,7 +68,7 @@ pub unsafe extern "C" fn ftplens_capture_options_default(out: *mut ftplens_captu
 fn default_options() -> ftplens_capture_options {
     let d = crate::capture::Options::default();
     ftplens_capture_options {
-        hash: d.hash,
+        hash: !d.hashes.is_empty(),
         tcp_timeout: d.tcp_timeout,
         memcap: d.total_memcap as u64,
         stream_memcap: d.stream_memcap as u64,
@@ -178,7 +178,12 @@ fn start(
     let mut control_ports = vec![21];
     control_ports.extend(ports.iter().filter(|&&p| p != 21));
     let base = crate::capture::Options {
-        hash: options.hash,
+        // The C ABI's switch: the CLI's default digests, or none.
+        hashes: if options.hash {
+            crate::capture::Options::default().hashes
+        } else {
+            crate::capture::hash::Algorithms::NONE
+        },
         tcp_timeout: options.tcp_timeout,
         stream_memcap: usize::try_from(options.stream_memcap).unwrap_or(usize::MAX),
         total_memcap: usize::try_from(options.memcap).unwrap_or(usize::MAX),
