@@ -22,6 +22,7 @@ SIZES=("$@")
 [ ${#SIZES[@]} -eq 0 ] && SIZES=(100M 1G)
 mkdir -p "$DIR"
 cargo build --release --bins --quiet
+cargo build --release --quiet -p ftplens-gen
 BIN=target/release/ftplens
 GEN=target/release/ftplens-gen
 TIME=/usr/bin/time

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 size=${1:-200M}
 runs=${2:-3}
 
-cargo build -q --release --bin ftplens-gen
+cargo build -q --release -p ftplens-gen
 work=$(mktemp -d /tmp/ftplens-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"

@@ -13,6 +13,11 @@ wrote from what it put on the wire, never from either dissector:
   (`ftp-data.command` / `ftplens-data.command`);
 - TLS: after the 234 that accepts AUTH, the control connection is handed to TLS.
 
+With --defects, the same over the defect-class captures (tests/captures/defects/), plus:
+
+- replies: every reply of the facts' exchanges is shown at its frame with its code (all of them,
+  in order, where a segment carries several).
+
 Prints a Markdown table ("yes", "no", or "-" where the check does not apply), or JSON.
 Needs tshark and, as root, setpriv (tshark ignores personal plugins when run as root).
 """
@@ -50,7 +55,7 @@ def judge(rows, case, tool):
             packets = [r for r in rows if {int(r["tcp.srcport"] or 0), int(r["tcp.dstport"] or 0)} == ports
                        and int(r["tcp.len"] or 0) > 0]
             ok = ok and bool(packets) and all(
-                t["data"] in r["frame.protocols"].split(":") and r[t["data_cmd"]].startswith(x["command"])
+                t["data"] in r["frame.protocols"].split(":") and r[t["data_cmd"]].startswith(x["command"] or "")
                 for r in packets)
         result["data"] = ok
     if case.get("tls"):
@@ -65,6 +70,18 @@ def judge(rows, case, tool):
         else:
             result["tls"] = False
     return result
+
+
+def judge_replies(rows, case, tool):
+    """Every reply of the facts is shown at its frame with its code (several in one frame: all, in
+    order): None when the capture's facts list no exchanges."""
+    if "exchanges" not in case:
+        return None
+    want = {}
+    for x in case["exchanges"]:
+        want.setdefault(x["reply_frame"], []).append(str(x["code"]))
+    by_frame = {int(r["frame.number"]): r for r in rows}
+    return all(by_frame[f]["_code"].split(",") == codes for f, codes in want.items())
 
 
 def run(tool, pcap, home):
@@ -90,8 +107,8 @@ def install_plugin() -> Path:
     return home
 
 
-def compare():
-    captures = harness.load_captures(ROOT / "tests" / "captures" / "handmade")
+def compare(directory="handmade"):
+    captures = harness.load_captures(ROOT / "tests" / "captures" / directory)
     plain = Path(tempfile.mkdtemp(prefix="ftplens-vs-builtin-plain-"))
     os.chmod(plain, 0o755)
     plugin = install_plugin()
@@ -99,9 +116,15 @@ def compare():
     for name in captures.names():
         case = captures[name]
         pcap = captures.pcap(name)
-        out.append({"case": name, "description": case["description"],
-                    "built-in": judge(run("built-in", pcap, plain), case, "built-in"),
-                    "ftplens": judge(run("ftplens", pcap, plugin), case, "ftplens")})
+        row = {"case": name, "description": case["description"]}
+        for tool, home in (("built-in", plain), ("ftplens", plugin)):
+            rows = run(tool, pcap, home)
+            row[tool] = judge(rows, case, tool)
+            if "defect" in case:
+                row[tool]["replies"] = judge_replies(rows, case, tool)
+        if "defect" in case:
+            row["class"] = case["defect"]["class"]
+        out.append(row)
     return out
 
 
@@ -112,13 +135,25 @@ def cell(v):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--defects", action="store_true",
+                    help="the defect-class captures (tests/captures/defects/) instead, judged also "
+                    "on the replies shown at each reply's frame")
     args = ap.parse_args()
     if not harness.tshark_available():
         sys.exit("tshark is not installed")
-    results = compare()
+    results = compare("defects" if args.defects else "handmade")
     if args.json:
         json.dump(results, sys.stdout, indent=1)
         print()
+        return
+    if args.defects:
+        keys = ("replies", "commands", "data")
+        print("| class | case | built-in: replies, commands, data | ftplens: replies, commands, data |")
+        print("|---|---|---|---|")
+        for r in results:
+            print("| %d | `%s` | %s | %s |" % (
+                r["class"], r["case"], ", ".join(cell(r["built-in"][k]) for k in keys),
+                ", ".join(cell(r["ftplens"][k]) for k in keys)))
         return
     print("| case | what | built-in: commands, data, TLS | ftplens: commands, data, TLS |")
     print("|---|---|---|---|")

@@ -103,45 +103,51 @@ fn every_link_type_gives_the_same_session() {
 fn pcapng_and_gzip_and_stdin() {
     let data = content(1500);
     let p = pasv_download(Link::Ethernet, "g.bin", &data, in_order);
-    // The same frames as pcapng: SHB, IDB, one EPB each.
-    let mut ng = Vec::new();
-    let block = |ng: &mut Vec<u8>, kind: u32, body: &[u8]| {
-        let len = 12 + body.len().div_ceil(4) * 4;
-        ng.extend_from_slice(&kind.to_le_bytes());
-        ng.extend_from_slice(&(len as u32).to_le_bytes());
-        ng.extend_from_slice(body);
-        ng.resize(ng.len() + (4 - body.len() % 4) % 4, 0);
-        ng.extend_from_slice(&(len as u32).to_le_bytes());
+    // The same frames as pcapng: SHB, IDB, one EPB each (pcap-parser reads the pcap and
+    // serializes the blocks).
+    use pcap_parser::{
+        EnhancedPacketBlock, InterfaceDescriptionBlock, Linktype, SectionHeaderBlock, ToVec,
     };
-    let mut shb = Vec::new();
-    shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
-    shb.extend_from_slice(&1u16.to_le_bytes());
-    shb.extend_from_slice(&0u16.to_le_bytes());
-    shb.extend_from_slice(&(-1i64).to_le_bytes());
-    block(&mut ng, 0x0a0d_0d0a, &shb);
-    let mut idb = Vec::new();
-    idb.extend_from_slice(&1u16.to_le_bytes());
-    idb.extend_from_slice(&0u16.to_le_bytes());
-    idb.extend_from_slice(&0u32.to_le_bytes());
-    block(&mut ng, 1, &idb);
-    let mut at = 24;
-    while at < p.bytes.len() {
-        let r = &p.bytes[at..];
-        let (sec, usec) = (
-            u32::from_le_bytes(r[0..4].try_into().unwrap()) as u64,
-            u32::from_le_bytes(r[4..8].try_into().unwrap()) as u64,
-        );
-        let cap = u32::from_le_bytes(r[8..12].try_into().unwrap()) as usize;
-        let ts = sec * 1_000_000 + usec;
-        let mut epb = Vec::new();
-        epb.extend_from_slice(&0u32.to_le_bytes());
-        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-        epb.extend_from_slice(&(ts as u32).to_le_bytes());
-        epb.extend_from_slice(&(cap as u32).to_le_bytes());
-        epb.extend_from_slice(&(cap as u32).to_le_bytes());
-        epb.extend_from_slice(&r[16..16 + cap]);
-        block(&mut ng, 6, &epb);
-        at += 16 + cap;
+    let mut ng = SectionHeaderBlock {
+        block_type: 0,
+        block_len1: 0,
+        bom: 0,
+        major_version: 1,
+        minor_version: 0,
+        section_len: -1,
+        options: vec![],
+        block_len2: 0,
+    }
+    .to_vec()
+    .unwrap();
+    let mut idb = InterfaceDescriptionBlock {
+        block_type: 0,
+        block_len1: 0,
+        linktype: Linktype::ETHERNET,
+        reserved: 0,
+        snaplen: 0,
+        options: vec![],
+        block_len2: 0,
+        if_tsresol: 6,
+        if_tsoffset: 0,
+    };
+    ng.extend(idb.to_vec().unwrap());
+    let (_, pcap) = pcap_parser::parse_pcap(&p.bytes).unwrap();
+    for r in &pcap.blocks {
+        let ts = r.ts_sec as u64 * 1_000_000 + r.ts_usec as u64;
+        let mut epb = EnhancedPacketBlock {
+            block_type: 0,
+            block_len1: 0,
+            if_id: 0,
+            ts_high: (ts >> 32) as u32,
+            ts_low: ts as u32,
+            caplen: r.caplen,
+            origlen: r.origlen,
+            data: r.data,
+            options: vec![],
+            block_len2: 0,
+        };
+        ng.extend(epb.to_vec().unwrap());
     }
     let dir = tmpdir("ng");
     let f = dir.join("x.pcapng");

@@ -5,6 +5,8 @@ Fixtures
                               (set FTPLENS_REAL_CAPTURES=DIR to reuse/keep a dir); skips
                               with the reason when real captures cannot be made here.
   handmade_captures  session  CaptureSet of the committed tests/captures/handmade/
+  defect_captures    session  CaptureSet of the committed tests/captures/defects/ (issue classes)
+  real_defect_captures session CaptureSet made once by tests/captures/real_defects.py
   seed_capture       session  facts dict of samples/seed-pasv.pcap (with "path")
   corpus_dir         session  Path of the shared corpus, or skip ("../shared/corpus absent: ...")
   tshark_home        function an empty HOME dir that uid 65534 can use
@@ -41,8 +43,23 @@ def real_captures(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def real_defect_captures(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("real-defect-captures")
+    try:
+        return harness.make_real_defect_captures(outdir)
+    except harness.CapturesUnavailable as e:
+        pytest.skip("real defect captures cannot be made here (needs root, tcpdump, "
+                    "pyftpdlib, vsftpd): %s" % e)
+
+
+@pytest.fixture(scope="session")
 def handmade_captures():
     return harness.load_captures(harness.HANDMADE_DIR)
+
+
+@pytest.fixture(scope="session")
+def defect_captures():
+    return harness.load_captures(harness.DEFECTS_DIR)
 
 
 @pytest.fixture(scope="session")

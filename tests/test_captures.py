@@ -6,7 +6,6 @@ rely on, so they are checked against an independent reader.
 """
 from __future__ import annotations
 
-import filecmp
 import functools
 import json
 import os
@@ -148,13 +147,7 @@ HANDMADE = harness.handmade_names()
 
 def test_handmade_files_are_up_to_date(tmp_path):
     """The committed files are exactly what handmade.py writes now."""
-    p = subprocess.run([sys.executable, str(harness.CAPTURES_DIR / "handmade.py"), str(tmp_path)],
-                       capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    fresh = sorted(os.listdir(tmp_path))
-    assert fresh == sorted(os.listdir(HANDMADE_DIR)), "run tests/captures/handmade.py and commit"
-    _, mismatch, errors = filecmp.cmpfiles(tmp_path, HANDMADE_DIR, fresh, shallow=False)
-    assert not mismatch and not errors, "stale: %s; run tests/captures/handmade.py" % mismatch
+    harness.check_generator_output(harness.CAPTURES_DIR / "handmade.py", HANDMADE_DIR, tmp_path)
 
 
 def test_handmade_tcp_is_clean(handmade_captures):

@@ -1,25 +1,19 @@
-"""A tiny stdlib pcap/pcapng writer for the tests: Ethernet + IPv4/IPv6 + TCP with real sequence numbers.
+"""The tests' capture writer: Ethernet + IPv4/IPv6 + TCP with real sequence numbers, built and
+written (pcap or pcapng) by dpkt, which the test extras already install.
 
 Only files are written; nothing touches a network.
 """
 
 from __future__ import annotations
 
+import io
 import ipaddress
-import struct
 from typing import List, Tuple
+
+import dpkt
 
 Endpoint = Tuple[str, int]
 FIN, SYN, PSH, ACK = 0x01, 0x02, 0x08, 0x10
-
-
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 class Capture:
@@ -34,26 +28,18 @@ class Capture:
         self.frames.append((self.t, frame))
         return len(self.frames)
 
-    def pcap(self) -> bytes:
-        out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
+    def _write(self, writer_class: type) -> bytes:
+        out = io.BytesIO()
+        writer = writer_class(out, snaplen=262144, linktype=dpkt.pcap.DLT_EN10MB)
         for t, f in self.frames:
-            sec = int(t)
-            usec = int(round((t - sec) * 1e6))
-            out.append(struct.pack("<IIII", sec, usec, len(f), len(f)) + f)
-        return b"".join(out)
+            writer.writepkt(f, ts=t)
+        return out.getvalue()
+
+    def pcap(self) -> bytes:
+        return self._write(dpkt.pcap.Writer)
 
     def pcapng(self) -> bytes:
-        def block(btype: int, body: bytes) -> bytes:
-            body += b"\0" * (-len(body) % 4)
-            n = len(body) + 12
-            return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
-
-        out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))]
-        out.append(block(1, struct.pack("<HHI", 1, 0, 262144)))  # Ethernet, default usec resolution
-        for t, f in self.frames:
-            us = int(round(t * 1e6))
-            out.append(block(6, struct.pack("<IIIII", 0, us >> 32, us & 0xFFFFFFFF, len(f), len(f)) + f))
-        return b"".join(out)
+        return self._write(dpkt.pcapng.Writer)
 
 
 class Tcp:
@@ -70,22 +56,20 @@ class Tcp:
         (sip, sport), (dip, dport) = self.ep[side], self.ep[other]
         src, dst = ipaddress.ip_address(sip).packed, ipaddress.ip_address(dip).packed
         ack = self.seq[other] if flags & ACK else 0
-        tcp = struct.pack("!HHIIBBHHH", sport, dport, self.seq[side], ack, 5 << 4, flags, 65535, 0, 0) + payload
+        tcp = dpkt.tcp.TCP(sport=sport, dport=dport, seq=self.seq[side], ack=ack, flags=flags,
+                           win=65535, data=payload)
+        # dpkt fills in the lengths and the IP and TCP checksums.
         if self.v6:
-            pseudo = src + dst + struct.pack("!IxxxB", len(tcp), 6)
+            ip = dpkt.ip6.IP6(plen=len(tcp), nxt=dpkt.ip.IP_PROTO_TCP, hlim=64, src=src, dst=dst,
+                              data=tcp)
+            ethertype = dpkt.ethernet.ETH_TYPE_IP6
         else:
-            pseudo = src + dst + struct.pack("!xBH", 6, len(tcp))
-        tcp = tcp[:16] + struct.pack("!H", _csum(pseudo + tcp)) + tcp[18:]
-        if self.v6:
-            ip = struct.pack("!IHBB", 0x60000000, len(tcp), 6, 64) + src + dst
-            ethertype = 0x86DD
-        else:
-            hdr = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0) + src + dst
-            ip = hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:]
-            ethertype = 0x0800
-        eth = b"\x02\x00" + dst[-4:] + b"\x02\x00" + src[-4:] + struct.pack("!H", ethertype)
+            ip = dpkt.ip.IP(id=1, df=1, ttl=64, p=dpkt.ip.IP_PROTO_TCP, src=src, dst=dst, data=tcp)
+            ethertype = dpkt.ethernet.ETH_TYPE_IP
+        eth = dpkt.ethernet.Ethernet(dst=b"\x02\x00" + dst[-4:], src=b"\x02\x00" + src[-4:],
+                                     type=ethertype, data=ip)
         self.seq[side] = (self.seq[side] + len(payload) + (1 if flags & (SYN | FIN) else 0)) & 0xFFFFFFFF
-        return self.cap.add(eth + ip + tcp)
+        return self.cap.add(bytes(eth))
 
     def open(self) -> None:
         self._frame("a", SYN)

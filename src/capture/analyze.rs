@@ -917,11 +917,13 @@ impl Ctx<'_> {
                     } => self.feed_ordered(sid, direction, bytes, frame, ts),
                     Chunk::Gap { offset, len } => {
                         self.release_held(sid);
-                        // The partial line before the hole must not join the bytes after it.
-                        if let Some(s) = self.sessions.get_mut(&sid) {
-                            s.session.gap(direction);
-                        }
+                        // The partial line before the hole must not join the bytes after it:
+                        // the session reports it as incomplete and resynchronises after it.
                         let ts = self.sessions.get(&sid).map_or(0.0, |s| s.last_ts);
+                        if let Some(s) = self.sessions.get_mut(&sid) {
+                            let events = s.session.gap(direction, 0, ts).to_vec();
+                            self.events(sid, events);
+                        }
                         let side = if direction == Direction::ToServer {
                             "client"
                         } else {
@@ -1424,7 +1426,8 @@ impl Ctx<'_> {
                 EventKind::TlsUpgrade { mechanism } => {
                     s.tls = Some(mechanism);
                 }
-                EventKind::DataProtected => {}
+                // The transfer record takes the path from TransferEnded, which has STOU's name.
+                EventKind::DataProtected | EventKind::TransferUpdated(_) => {}
                 EventKind::Anomaly { anomaly, detail } => {
                     let name = anomaly.name();
                     let attached = if ev.direction == Direction::ToServer {

@@ -430,8 +430,11 @@ impl Published {
                 e.peer = endpoint(x.connector, 0);
                 fill(&mut e.arithmetic, &present::arithmetic(x));
             }
-            EventKind::TransferStarted(t) | EventKind::TransferEnded(t) => {
-                e.kind = if matches!(ev.kind, EventKind::TransferStarted(_)) {
+            // An update (STOU's server-chosen name) is told as the start again, with the path.
+            EventKind::TransferStarted(t)
+            | EventKind::TransferUpdated(t)
+            | EventKind::TransferEnded(t) => {
+                e.kind = if !matches!(ev.kind, EventKind::TransferEnded(_)) {
                     FTPLENS_EVENT_TRANSFER_STARTED
                 } else {
                     FTPLENS_EVENT_TRANSFER_ENDED

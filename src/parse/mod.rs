@@ -12,7 +12,7 @@ pub mod reply;
 pub use address::{AddressError, DataEndpoint, PortArithmetic};
 pub use codes::{ReplyCode, reply_category, reply_class, reply_meaning};
 pub use command::{Command, CommandInfo, TransferKind, lookup_verb, parse_command};
-pub use reply::{ReplyLine, Separator, parse_reply_line};
+pub use reply::{ReplyLine, Separator, parse_reply_line, stou_file_name};
 
 /// Strip one trailing line end: CRLF, or a bare LF that many clients send (RFC 1123 4.1.2.13 asks us
 /// to be liberal).

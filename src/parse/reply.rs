@@ -15,7 +15,8 @@ use super::codes::ReplyCode;
 use nom::{
     IResult, Parser,
     branch::alt,
-    bytes::complete::{tag, take_while_m_n},
+    bytes::complete::{tag, tag_no_case, take_while_m_n},
+    character::complete::space0,
     combinator::{eof, map, rest, value},
 };
 
@@ -74,6 +75,20 @@ pub fn parse_reply_line(line: &[u8]) -> IResult<&[u8], ReplyLine<'_>> {
     ))
 }
 
+/// `FILE:` and the spaces after it.
+fn file_label(i: &[u8]) -> IResult<&[u8], ()> {
+    value((), (tag_no_case(&b"FILE:"[..]), space0)).parse(i)
+}
+
+/// The file name in the preliminary reply to STOU: `125 FILE: pppp` or `150 FILE: pppp`, `pppp`
+/// being the unique pathname the server chose (RFC 1123 4.1.2.9). `text` is the reply's text after
+/// the code; `FILE:` is matched in any case, and spaces around the name are not part of it.
+pub fn stou_file_name(text: &[u8]) -> Option<&[u8]> {
+    let (name, _) = file_label(text).ok()?;
+    let name = name.trim_ascii_end();
+    (!name.is_empty()).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +138,18 @@ mod tests {
         assert!(parse_reply_line(b"2200 four digits").is_err());
         assert!(parse_reply_line(b"").is_err());
         assert!(parse_reply_line(b" 220 leading space").is_err());
+    }
+
+    #[test]
+    fn stou_names() {
+        // RFC 1123 4.1.2.9's format, and the name alone.
+        assert_eq!(stou_file_name(b"FILE: ftpd.a1b2"), Some(&b"ftpd.a1b2"[..]));
+        assert_eq!(
+            stou_file_name(b"file:  /in/x.txt "),
+            Some(&b"/in/x.txt"[..])
+        );
+        assert_eq!(stou_file_name(b"FILE:"), None);
+        assert_eq!(stou_file_name(b"Opening BINARY mode data connection"), None);
     }
 
     #[test]

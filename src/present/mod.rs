@@ -185,6 +185,7 @@ pub(crate) fn item_refs(events: &[Event]) -> Vec<ItemRef<'_>> {
                 arg,
                 arg_offset,
                 known,
+                ..
             } => {
                 let at = b.within(0, verb.len());
                 b.add(Field::RequestCommand, 0, at, ValueRef::Str(verb.into()));
@@ -224,7 +225,7 @@ pub(crate) fn item_refs(events: &[Event]) -> Vec<ItemRef<'_>> {
                     b.generated(Field::DataTls, ValueRef::Bool(true));
                 }
             }
-            EventKind::TransferStarted(_) => {}
+            EventKind::TransferStarted(_) | EventKind::TransferUpdated(_) => {}
             EventKind::TransferEnded(t) => ended(&mut b, t),
             EventKind::TlsUpgrade { mechanism } => {
                 b.generated(Field::TlsUpgrade, ValueRef::Str(mechanism.into()));

@@ -18,7 +18,9 @@ pub struct Event {
     pub frame: u64,
     pub ts: f64,
     pub direction: Direction,
-    /// Span of the line that caused it in the last fed buffer (offset, length).
+    /// Span of the line that caused it in the last fed buffer (offset, length); (0, 0) when the
+    /// event is about bytes of an earlier frame (a line reported as incomplete at a gap or at the
+    /// end, a multi-line reply closed because a gap ate its closing line): `frame` names that frame.
     pub span: (usize, usize),
     pub kind: EventKind,
 }
@@ -33,11 +35,17 @@ pub enum EventKind {
         /// Offset of the argument within the line, for highlighting.
         arg_offset: usize,
         known: bool,
+        /// Its line end is not in the capture (a gap, or the connection or capture ended first):
+        /// the argument may be cut.
+        incomplete: bool,
     },
     Reply(Reply),
     Login(Login),
     DataExpected(Expectation),
     TransferStarted(Transfer),
+    /// A running transfer learned more from a preliminary reply: the name STOU's server chose
+    /// (RFC 1123 4.1.2.9), now in `path`. Same `channel_id` and `command_frame` as its start.
+    TransferUpdated(Transfer),
     TransferEnded(Transfer),
     /// `AUTH TLS`/`AUTH SSL` (any case) answered by 234: the rest of the control connection is TLS.
     TlsUpgrade {
@@ -55,8 +63,12 @@ pub enum EventKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub code: ReplyCode,
-    /// Each line's text after the code and separator (inner lines as sent).
+    /// Each line's text after the code and separator: an inner line that repeats the reply's code
+    /// (`220-...`) without it, other inner lines as sent.
     pub lines: Vec<String>,
+    /// Part of it is not in the capture: a gap fell inside it, or the connection or capture ended
+    /// before its line end or before the closing line of a multi-line reply.
+    pub incomplete: bool,
     /// The command this answers: its frame, verb (upper-case) and the seconds it took.
     pub request: Option<RequestRef>,
 }

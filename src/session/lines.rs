@@ -115,9 +115,16 @@ impl LineBuffer {
     }
 
     /// Bytes held waiting for a line end.
-    #[cfg(test)]
     pub fn pending(&self) -> usize {
         self.partial.len()
+    }
+
+    /// The unterminated tail held so far (none while skipping an over-long line, whose head was
+    /// already reported), and a fresh start: the stream ends or a gap follows.
+    pub fn take_partial(&mut self) -> Option<Vec<u8>> {
+        let partial = std::mem::take(&mut self.partial);
+        let skipping = std::mem::take(&mut self.skipping);
+        (!skipping && !partial.is_empty()).then_some(partial)
     }
 }
 

@@ -35,7 +35,14 @@ struct MultiLine {
     lines: Vec<String>,
     offset: usize,
     truncated: bool,
+    /// A capture gap fell inside it: some of its lines are lost.
+    gap: bool,
+    /// The frame and time of its latest line, for reporting it when it never closes.
+    last: (u64, f64),
 }
+
+/// Where the line being handled is: frame, timestamp, direction, span in the fed buffer.
+type Cursor = (u64, f64, Direction, (usize, usize));
 
 /// Login progress (RFC 959 5.4 state diagrams for USER/PASS).
 #[derive(Debug, Default)]
@@ -69,7 +76,13 @@ pub struct Session {
     greeted: bool,
     events: Vec<Event>,
     /// Context of the line being handled.
-    cur: (u64, f64, Direction, (usize, usize)),
+    cur: Cursor,
+    /// Per direction: after a capture gap, lines are skipped until one that can start a command
+    /// or a reply, because the bytes after a hole may be the tail of a line whose head was lost.
+    resync: [bool; 2],
+    /// Per direction: the frame and time that last fed the unterminated tail of the stream, so
+    /// that it can be reported at that frame when a gap or the end comes before its line end.
+    tail: [(u64, f64); 2],
 }
 
 impl Default for Session {
@@ -146,6 +159,8 @@ impl Session {
             greeted: false,
             events: Vec::new(),
             cur: (0, 0.0, Direction::ToServer, (0, 0)),
+            resync: [false; 2],
+            tail: [(0, 0.0); 2],
         }
     }
 
@@ -186,9 +201,12 @@ impl Session {
         let max_line = self.limits.max_line;
         buf.feed(data, max_line, |line| {
             if !self.tls {
-                self.on_line(dir, line, frame, ts);
+                self.on_line(dir, line, frame, ts, false);
             }
         });
+        if buf.pending() > 0 {
+            self.tail[idx] = (frame, ts);
+        }
         self.lines[idx] = buf;
         &self.events
     }
@@ -224,15 +242,58 @@ impl Session {
         }
     }
 
-    /// Bytes of one direction were lost (a capture gap): forget the partial line of that direction,
-    /// so that its head is not joined to unrelated bytes after the hole.
-    pub fn gap(&mut self, dir: Direction) {
-        self.lines[dir as usize] = LineBuffer::default();
+    /// Bytes of one direction were lost (a capture gap), noticed at `frame`. The partial line
+    /// before the hole is reported as what it is (a command or a reply) marked incomplete, never
+    /// joined to the unrelated bytes after the hole. A multi-line reply the hole fell into is
+    /// marked incomplete. Then the framing resynchronises: lines are skipped until one that can
+    /// start a command or a reply, and a reply with another code closes the multi-line reply the
+    /// hole fell into (its closing line was lost), so later replies pair with their own commands.
+    pub fn gap(&mut self, dir: Direction, frame: u64, ts: f64) -> &[Event] {
+        self.events.clear();
+        self.cur = (frame, ts, dir, (0, 0));
+        self.flush_tail(dir);
+        self.resync[dir as usize] = true;
+        if dir == Direction::ToClient {
+            if let Some(ml) = self.multiline.as_mut() {
+                ml.gap = true;
+            }
+        }
+        &self.events
     }
 
-    /// The connection ended: close running transfers and unused predictions.
+    /// Report the unterminated tail of one direction, if any, as an incomplete line.
+    fn flush_tail(&mut self, dir: Direction) {
+        let idx = dir as usize;
+        let Some(bytes) = self.lines[idx].take_partial() else {
+            return;
+        };
+        if self.tls {
+            return;
+        }
+        // Reported at the frame that carried its last bytes, with no span: the events of this call
+        // are not about the buffer that frame fed.
+        let (frame, ts) = self.tail[idx];
+        let line = FramedLine {
+            bytes: bytes.into(),
+            offset: 0,
+            length: 0,
+            truncated: false,
+            last_in_feed: true,
+        };
+        self.on_line(dir, line, frame, ts, true);
+    }
+
+    /// The connection ended (FIN, RST, or the end of the capture): report a last line that has no
+    /// line end and a multi-line reply still open as incomplete, then close running transfers and
+    /// unused predictions.
     pub fn finish(&mut self, frame: u64, ts: f64) -> &[Event] {
         self.events.clear();
+        self.flush_tail(Direction::ToServer);
+        self.flush_tail(Direction::ToClient);
+        if let Some(ml) = self.multiline.take() {
+            self.cur = (ml.last.0, ml.last.1, Direction::ToClient, (0, 0));
+            self.close_multiline(ml, true);
+        }
         self.cur = (frame, ts, Direction::ToClient, (0, 0));
         while let Some(mut t) = self.transfers.pop_front() {
             t.outcome = Outcome::Unknown;
@@ -262,7 +323,15 @@ impl Session {
         });
     }
 
-    fn on_line(&mut self, dir: Direction, line: FramedLine<'_>, frame: u64, ts: f64) {
+    /// One line of `dir`; `incomplete` when its line end is not in the capture.
+    fn on_line(
+        &mut self,
+        dir: Direction,
+        line: FramedLine<'_>,
+        frame: u64,
+        ts: f64,
+        incomplete: bool,
+    ) {
         self.cur = (frame, ts, dir, (line.offset, line.length));
         if line.truncated {
             self.anomaly(
@@ -275,16 +344,27 @@ impl Session {
         }
         let bytes = strip_telnet(&line.bytes);
         match dir {
-            Direction::ToServer => self.on_command_line(&bytes),
-            Direction::ToClient => self.on_reply_line(&bytes, line.offset, line.last_in_feed),
+            Direction::ToServer => self.on_command_line(&bytes, incomplete),
+            Direction::ToClient => {
+                self.on_reply_line(&bytes, line.offset, line.last_in_feed, incomplete)
+            }
         }
     }
 
     // ------------------------------------------------------------------ commands
 
-    fn on_command_line(&mut self, line: &[u8]) {
+    fn on_command_line(&mut self, line: &[u8], incomplete: bool) {
         if line.is_empty() {
             return;
+        }
+        if self.resync[Direction::ToServer as usize] {
+            // After a gap, the first bytes may be the tail of a lost line: wait for a known verb.
+            match parse::parse_command(line) {
+                Ok((_, cmd)) if cmd.info().is_some() => {
+                    self.resync[Direction::ToServer as usize] = false
+                }
+                _ => return,
+            }
         }
         let Ok((_, cmd)) = parse::parse_command(line) else {
             self.anomaly(
@@ -304,6 +384,7 @@ impl Session {
             arg: arg.clone(),
             arg_offset: cmd.verb.len() + 1,
             known: info.is_some(),
+            incomplete,
         });
         if info.is_none() {
             self.anomaly(Anomaly::UnknownCommand, format!("unknown command {verb}"));
@@ -532,7 +613,10 @@ impl Session {
 
     // ------------------------------------------------------------------ replies
 
-    fn on_reply_line(&mut self, line: &[u8], offset: usize, last_in_feed: bool) {
+    fn on_reply_line(&mut self, line: &[u8], offset: usize, last_in_feed: bool, incomplete: bool) {
+        if self.resync[Direction::ToClient as usize] && !self.resync_reply(line) {
+            return;
+        }
         if let Some(ml) = self.multiline.as_mut() {
             let closing = match parse::parse_reply_line(line) {
                 // RFC 959 4.2: the last line begins with the same code and a space.
@@ -547,7 +631,14 @@ impl Session {
                 }
                 _ => None,
             };
-            let text = closing.unwrap_or(line);
+            // Inner lines that repeat the code (`220-...`, as many banners do) keep only their
+            // text; other inner lines are text as sent, even when they begin with digits.
+            let text = closing.unwrap_or_else(|| match parse::parse_reply_line(line) {
+                Ok((_, r)) if r.code == ml.code && r.separator == Separator::Hyphen => r.text,
+                _ => line,
+            });
+            ml.last = (self.cur.0, self.cur.1);
+            ml.gap |= incomplete;
             if ml.lines.len() < self.limits.max_reply_lines {
                 ml.lines.push(lossy(text));
             } else if !ml.truncated {
@@ -565,7 +656,8 @@ impl Session {
                     let start = if ml.offset <= offset { ml.offset } else { 0 };
                     let end = self.cur.3.0 + self.cur.3.1;
                     self.cur.3 = (start, end - start);
-                    self.on_reply(ml.code, ml.lines);
+                    let incomplete = ml.gap;
+                    self.close_multiline(ml, incomplete);
                 }
             }
             return;
@@ -582,9 +674,11 @@ impl Session {
                         lines: vec![text],
                         offset,
                         truncated: false,
+                        gap: incomplete,
+                        last: (self.cur.0, self.cur.1),
                     });
                 } else {
-                    self.on_reply(r.code, vec![text]);
+                    self.on_reply(r.code, vec![text], incomplete);
                 }
             }
             _ => {
@@ -601,7 +695,38 @@ impl Session {
         }
     }
 
-    fn on_reply(&mut self, code: ReplyCode, lines: Vec<String>) {
+    /// After a gap in the server's stream: is `line` where the framing picks up again? A line
+    /// that cannot start a reply is skipped, or kept as text of the multi-line reply the gap fell
+    /// into. A line that can start one ends the resynchronisation; if it has another code than
+    /// that multi-line reply, the reply's closing line was lost, so it is closed as incomplete
+    /// first and the line starts a reply of its own.
+    fn resync_reply(&mut self, line: &[u8]) -> bool {
+        let start = match parse::parse_reply_line(line) {
+            Ok((_, r)) if r.code.is_valid() && r.separator != Separator::None => Some(r),
+            _ => None,
+        };
+        let Some(r) = start else {
+            return self.multiline.is_some();
+        };
+        self.resync[Direction::ToClient as usize] = false;
+        if self.multiline.as_ref().is_some_and(|ml| ml.code != r.code) {
+            if let Some(ml) = self.multiline.take() {
+                // At the frame of its last line, with no span: this feed holds none of it.
+                let here = self.cur;
+                self.cur = (ml.last.0, ml.last.1, Direction::ToClient, (0, 0));
+                self.close_multiline(ml, true);
+                self.cur = here;
+            }
+        }
+        true
+    }
+
+    /// A multi-line reply is over: report it, `incomplete` when lines of it are not in the capture.
+    fn close_multiline(&mut self, ml: MultiLine, incomplete: bool) {
+        self.on_reply(ml.code, ml.lines, incomplete);
+    }
+
+    fn on_reply(&mut self, code: ReplyCode, lines: Vec<String>, incomplete: bool) {
         let ts = self.cur.1;
         // The greeting (RFC 959 5.4: 120, then 220; or 421) answers the connection, not a command,
         // even when an impatient client sent commands before it.
@@ -625,6 +750,7 @@ impl Session {
         self.push(EventKind::Reply(Reply {
             code,
             lines,
+            incomplete,
             request: request.as_ref().map(|(verb, _, f, t)| RequestRef {
                 frame: *f,
                 verb: verb.clone(),
@@ -719,6 +845,14 @@ impl Session {
         if code.is_preliminary() {
             if let Some(n) = bytes_in_150(text) {
                 self.transfers[pos].size = Some(n);
+            }
+            if verb == "STOU" {
+                // RFC 1123 4.1.2.9: the server names the unique file in its 125 or 150.
+                if let Some(name) = parse::stou_file_name(text.as_bytes()) {
+                    self.transfers[pos].path = resolve_path(self.cwd.as_deref(), &lossy(name));
+                    let t = self.transfers[pos].clone();
+                    self.push(EventKind::TransferUpdated(t));
+                }
             }
             return;
         }

@@ -193,7 +193,7 @@ fn multiline_reply_shapes() {
     let EventKind::Reply(r) = &ev[0] else {
         panic!("{ev:?}")
     };
-    assert_eq!((r.code.0, r.lines.len()), (230, 4));
+    assert_eq!(r.lines, ["Welcome", "", "  1 file", "done"]);
     // Split across segments.
     let mut s = session();
     assert!(kinds(&mut s, S, b"211-Features:\r\n EPRT\r\n", 1).is_empty());
@@ -533,16 +533,278 @@ fn a_reply_without_a_code_still_answers_its_command() {
     assert!(ev.iter().any(|k| matches!(k, EventKind::Reply(r) if r.code.0 == 221 && r.request.as_ref().unwrap().verb == "QUIT")));
 }
 
-#[test]
-fn a_gap_drops_the_partial_line() {
+/// Feed at a timestamp equal to the frame number (exact in binary, so elapsed times compare).
+fn at(s: &mut Session, dir: Direction, data: &[u8], frame: u64) -> Vec<EventKind> {
+    s.feed(dir, data, frame, frame as f64)
+        .iter()
+        .map(|e| e.kind.clone())
+        .collect()
+}
+
+fn kinds_of(events: &[Event]) -> Vec<EventKind> {
+    events.iter().map(|e| e.kind.clone()).collect()
+}
+
+fn reply(
+    code: u16,
+    lines: &[&str],
+    incomplete: bool,
+    request: Option<(u64, &str, f64)>,
+) -> EventKind {
+    EventKind::Reply(Reply {
+        code: ReplyCode(code),
+        lines: lines.iter().map(|l| l.to_string()).collect(),
+        incomplete,
+        request: request.map(|(frame, verb, elapsed)| RequestRef {
+            frame,
+            verb: verb.into(),
+            elapsed,
+        }),
+    })
+}
+
+fn command(verb: &str, arg: Option<&str>, incomplete: bool) -> EventKind {
+    EventKind::Command {
+        verb: verb.into(),
+        arg: arg.map(str::to_string),
+        arg_offset: verb.len() + 1,
+        known: true,
+        incomplete,
+    }
+}
+
+fn alice(state: LoginState) -> EventKind {
+    EventKind::Login(Login {
+        user: "alice".into(),
+        password: Some("s3cret".into()),
+        anonymous: false,
+        state,
+        failures: 0,
+    })
+}
+
+/// Greeting, USER, 331 and PASS at frames 1 to 4.
+fn up_to_pass() -> Session {
     let mut s = session();
-    s.feed(C, b"RETR fir", 1, 0.0);
-    s.gap(C);
-    let ev = kinds(&mut s, C, b"NOOP\r\n", 2);
-    assert!(
-        matches!(&ev[0], EventKind::Command { verb, arg: None, .. } if verb == "NOOP"),
-        "{ev:?}"
+    at(&mut s, S, b"220 ready\r\n", 1);
+    at(&mut s, C, b"USER alice\r\n", 2);
+    at(&mut s, S, b"331 Password?\r\n", 3);
+    at(&mut s, C, b"PASS s3cret\r\n", 4);
+    s
+}
+
+/// Issue 11 class 1: the closing line of a multi-line 230 is lost in a gap. The next reply, with
+/// another code, shows the 230 ended in the gap: it is closed there (incomplete, at the frame of
+/// its last line) and every later reply answers its own command. The login succeeded: the code is
+/// on the first line.
+#[test]
+fn a_gap_inside_a_multiline_reply_resynchronises_on_the_next_reply() {
+    let mut s = up_to_pass();
+    assert_eq!(at(&mut s, S, b"230-Welcome to the server.\r\n", 5), []);
+    assert_eq!(s.gap(S, 7, 7.0), []);
+    at(&mut s, C, b"SYST\r\n", 6);
+    let ev = s.feed(S, b"215 UNIX Type: L8\r\n", 7, 7.0).to_vec();
+    assert_eq!(
+        ev.iter()
+            .map(|e| (e.frame, e.kind.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                5,
+                reply(
+                    230,
+                    &["Welcome to the server."],
+                    true,
+                    Some((4, "PASS", 1.0))
+                )
+            ),
+            (5, alice(LoginState::Success)),
+            (
+                7,
+                reply(215, &["UNIX Type: L8"], false, Some((6, "SYST", 1.0)))
+            ),
+        ]
     );
+    at(&mut s, C, b"PWD\r\n", 8);
+    assert_eq!(
+        at(&mut s, S, b"257 \"/\"\r\n", 9),
+        [reply(257, &["\"/\""], false, Some((8, "PWD", 1.0)))]
+    );
+}
+
+/// The gap falls in the middle of the multi-line reply and its closing line survives: it still
+/// closes the reply, which is incomplete; a fragment after the hole is kept as its text.
+#[test]
+fn a_gap_inside_a_multiline_reply_whose_closing_line_survives() {
+    let mut s = up_to_pass();
+    at(&mut s, S, b"230-Welcome\r\n230-Usage is", 5);
+    assert_eq!(s.gap(S, 6, 6.0), [], "a 230- line is no reply of its own");
+    assert_eq!(
+        at(&mut s, S, b" logged.\r\n230 Login successful.\r\n", 6),
+        [
+            reply(
+                230,
+                &["Welcome", "Usage is", " logged.", "Login successful."],
+                true,
+                Some((4, "PASS", 2.0))
+            ),
+            alice(LoginState::Success),
+        ]
+    );
+}
+
+/// A gap in the middle of a line: the head before the hole is reported as the reply it begins
+/// (incomplete), the tail after the hole is skipped up to the next line that can start a reply.
+#[test]
+fn a_gap_in_the_middle_of_a_reply_line() {
+    let mut s = session();
+    at(&mut s, S, b"220 ready\r\n", 1);
+    at(&mut s, C, b"USER alice\r\nPASS s3cret\r\n", 2);
+    at(&mut s, S, b"331 Passw", 3);
+    assert_eq!(
+        kinds_of(s.gap(S, 4, 4.0)),
+        [reply(331, &["Passw"], true, Some((2, "USER", 1.0)))]
+    );
+    assert_eq!(
+        at(&mut s, S, b"ord required\r\n230 OK\r\n", 4),
+        [
+            reply(230, &["OK"], false, Some((2, "PASS", 2.0))),
+            alice(LoginState::Success),
+        ]
+    );
+}
+
+/// The same in the client's stream: the cut command is reported (the server answers it), the
+/// tail after the hole is not taken for a command.
+#[test]
+fn a_gap_in_the_middle_of_a_command_line() {
+    let mut s = session();
+    at(&mut s, C, b"NOOP\r\nSTAT fir", 1);
+    assert_eq!(
+        kinds_of(s.gap(C, 2, 2.0)),
+        [command("STAT", Some("fir"), true)]
+    );
+    assert_eq!(
+        at(&mut s, C, b"st.txt\r\nHELP\r\n", 2),
+        [command("HELP", None, false)]
+    );
+    let ev = at(&mut s, S, b"200 ok\r\n211 stat\r\n214 help\r\n", 3);
+    let answered: Vec<_> = ev
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::Reply(r) => r.request.as_ref().map(|q| (r.code.0, q.verb.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        answered,
+        [
+            (200, "NOOP".into()),
+            (211, "STAT".into()),
+            (214, "HELP".into())
+        ]
+    );
+}
+
+/// Issue 11 class 2: a last reply with no line end before FIN.
+#[test]
+fn finish_reports_a_last_reply_without_line_end() {
+    let mut s = session();
+    at(&mut s, S, b"220 ready\r\n", 1);
+    at(&mut s, C, b"QUIT\r\n", 2);
+    assert_eq!(at(&mut s, S, b"221 Goodbye.", 3), []);
+    let ev = s.finish(4, 4.0).to_vec();
+    assert_eq!(
+        ev,
+        [Event {
+            frame: 3,
+            ts: 3.0,
+            direction: S,
+            span: (0, 0),
+            kind: reply(221, &["Goodbye."], true, Some((2, "QUIT", 1.0))),
+        }]
+    );
+}
+
+/// Issue 11 class 2: a multi-line reply still open when the connection closes.
+#[test]
+fn finish_reports_an_open_multiline_reply() {
+    let mut s = session();
+    at(&mut s, S, b"220 ready\r\n", 1);
+    at(&mut s, C, b"HELP\r\n", 2);
+    assert_eq!(
+        at(&mut s, S, b"214-Commands:\r\n USER PASS QUIT\r\n", 3),
+        []
+    );
+    assert_eq!(
+        s.finish(4, 4.0)
+            .iter()
+            .map(|e| (e.frame, e.kind.clone()))
+            .collect::<Vec<_>>(),
+        [(
+            3,
+            reply(
+                214,
+                &["Commands:", " USER PASS QUIT"],
+                true,
+                Some((2, "HELP", 1.0))
+            )
+        )]
+    );
+}
+
+/// Issue 11 class 2: the capture ends inside a command.
+#[test]
+fn finish_reports_a_cut_command() {
+    let mut s = session();
+    at(&mut s, S, b"220 ready\r\n", 1);
+    at(&mut s, C, b"NOOP\r\nMKD repo", 2);
+    let ev = s.finish(3, 3.0).to_vec();
+    assert_eq!(
+        (ev[0].frame, ev[0].span, ev[0].kind.clone()),
+        (2, (0, 0), command("MKD", Some("repo"), true))
+    );
+    assert_eq!(ev.len(), 1);
+}
+
+/// Issue 11 class 10: STOU takes the name the server gives in its 150 or 125 (RFC 1123 4.1.2.9).
+#[test]
+fn stou_takes_the_servers_name() {
+    for prelim in [&b"150"[..], b"125"] {
+        let mut s = session();
+        at(&mut s, S, b"220 ready\r\n", 1);
+        at(&mut s, C, b"CWD /incoming\r\n", 2);
+        at(&mut s, S, b"250 ok\r\n", 3);
+        at(&mut s, C, b"PASV\r\n", 4);
+        at(
+            &mut s,
+            S,
+            b"227 Entering Passive Mode (192,168,1,109,104,134).\r\n",
+            5,
+        );
+        at(&mut s, C, b"STOU\r\n", 6);
+        let mut line = prelim.to_vec();
+        line.extend_from_slice(b" FILE: ftpd.a1b2\r\n");
+        let named: Vec<_> = at(&mut s, S, &line, 7)
+            .into_iter()
+            .filter_map(|k| match k {
+                EventKind::TransferUpdated(t) => Some((t.command_frame, t.path)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(named, [(6, "/incoming/ftpd.a1b2".to_string())]);
+        let ev = at(&mut s, S, b"226 Transfer complete.\r\n", 8);
+        let ended: Vec<_> = ev
+            .iter()
+            .filter_map(|k| match k {
+                EventKind::TransferEnded(t) => {
+                    Some((t.command.as_str(), t.arg.as_str(), t.path.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ended, [("STOU", "", "/incoming/ftpd.a1b2")]);
+    }
 }
 
 #[test]

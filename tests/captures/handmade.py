@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hand-made FTP corner-case captures, written by a stdlib-only pcap writer.
+"""Hand-made FTP corner-case captures, written with dpkt (packets and the pcap file).
 
     python3 tests/captures/handmade.py [OUTDIR]     (default: tests/captures/handmade/)
 
@@ -20,7 +20,8 @@ import os
 import struct
 import sys
 
-LINKTYPE_ETHERNET = 1
+import dpkt
+
 MSS = 1460
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -30,24 +31,16 @@ def mac_for(ip: str) -> bytes:
     packed = ipaddress.ip_address(ip).packed
     return bytes([0x02, 0x00]) + packed[-4:]
 
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
 class PcapWriter:
-    """Writes Ethernet frames to a pcap file with a deterministic clock."""
+    """Writes Ethernet frames to a pcap file (dpkt's writer) with a deterministic clock."""
 
-    def __init__(self, path, t0: float = 1700000000.0, step: float = 0.000250):
-        self.f = open(path, "wb")
+    def __init__(self, path, t0: float = 1700000000.0, step: float = 0.000250,
+                 buffering: int = -1):
+        self.f = open(path, "wb", buffering=buffering)
+        self.pcap = dpkt.pcap.Writer(self.f, snaplen=262144, linktype=dpkt.pcap.DLT_EN10MB)
         self.t = t0
         self.step = step
         self.frames = 0
-        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144,
-                                 LINKTYPE_ETHERNET))
 
     def tick(self, seconds: float) -> None:
         self.t += seconds
@@ -55,12 +48,7 @@ class PcapWriter:
     def frame(self, data: bytes) -> int:
         """Write one frame, advance the clock, return its 1-based frame number."""
         self.t += self.step
-        sec = int(self.t)
-        usec = int(round((self.t - sec) * 1_000_000))
-        if usec >= 1_000_000:
-            sec, usec = sec + 1, usec - 1_000_000
-        self.f.write(struct.pack("<IIII", sec, usec, len(data), len(data)))
-        self.f.write(data)
+        self.pcap.writepkt(data, ts=self.t)
         self.frames += 1
         return self.frames
 
@@ -91,35 +79,39 @@ class TcpConn:
         }
         self.ack = {"a": 0, "b": 0}
         self.ipid = {"a": (initiator[1] * 31) & 0xFFFF, "b": (responder[1] * 17) & 0xFFFF}
+        # Sides whose packets the capture point misses entirely (one-direction captures).
+        self.unseen = set()
+        # The frames each side wrote, in order.
+        self.frames = {"a": [], "b": []}
 
     # -- raw packet construction -------------------------------------------------
     def _packet(self, side: str, flags: int, payload: bytes = b"", options: bytes = b"") -> int:
         other = "b" if side == "a" else "a"
+        if side in self.unseen:
+            # The capture point does not see this side: its sequence space still advances.
+            adv = len(payload) + (1 if flags & (SYN | FIN) else 0)
+            self.seq[side] = (self.seq[side] + adv) & 0xFFFFFFFF
+            return 0
         (sip, sport), (dip, dport) = self.ep[side], self.ep[other]
         src = ipaddress.ip_address(sip).packed
         dst = ipaddress.ip_address(dip).packed
         ack = self.ack[side] if flags & ACK else 0
-        doff = (20 + len(options)) // 4
-        tcp = struct.pack("!HHIIBBHHH", sport, dport, self.seq[side], ack,
-                          doff << 4, flags, 65535 if not self.v6 else 65535, 0, 0)
-        tcp += options + payload
+        tcp = dpkt.tcp.TCP(sport=sport, dport=dport, seq=self.seq[side], ack=ack,
+                           off=(20 + len(options)) // 4, flags=flags, win=65535,
+                           opts=options, data=payload)
+        # dpkt fills in lengths and the IP and TCP checksums (pseudo-header included).
         if self.v6:
-            pseudo = src + dst + struct.pack("!IxxxB", len(tcp), 6)
-        else:
-            pseudo = src + dst + struct.pack("!xBH", 6, len(tcp))
-        cs = _csum(pseudo + tcp)
-        tcp = tcp[:16] + struct.pack("!H", cs) + tcp[18:]
-        if self.v6:
-            ip = struct.pack("!IHBB", 0x60000000, len(tcp), 6, 64) + src + dst
-            ethertype = 0x86DD
+            ip = dpkt.ip6.IP6(plen=len(tcp), nxt=dpkt.ip.IP_PROTO_TCP, hlim=64, src=src,
+                              dst=dst, data=tcp)
+            ethertype = dpkt.ethernet.ETH_TYPE_IP6
         else:
             self.ipid[side] = (self.ipid[side] + 1) & 0xFFFF
-            hdr = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(tcp), self.ipid[side],
-                              0x4000, 64, 6, 0) + src + dst
-            ip = hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:]
-            ethertype = 0x0800
-        eth = mac_for(dip) + mac_for(sip) + struct.pack("!H", ethertype)
-        n = self.w.frame(eth + ip + tcp)
+            ip = dpkt.ip.IP(id=self.ipid[side], df=1, ttl=64,
+                            p=dpkt.ip.IP_PROTO_TCP, src=src, dst=dst, data=tcp)
+            ethertype = dpkt.ethernet.ETH_TYPE_IP
+        eth = dpkt.ethernet.Ethernet(dst=mac_for(dip), src=mac_for(sip), type=ethertype, data=ip)
+        n = self.w.frame(bytes(eth))
+        self.frames[side].append(n)
         adv = len(payload) + (1 if flags & (SYN | FIN) else 0)
         self.seq[side] = (self.seq[side] + adv) & 0xFFFFFFFF
         return n
@@ -132,6 +124,24 @@ class TcpConn:
         self._packet("b", SYN | ACK, options=mss)
         self.ack["a"] = self.seq["b"]
         self._packet("a", ACK)
+
+    def assume_open(self) -> None:
+        """The connection was set up before the capture began: no SYN, SYN/ACK or ACK in it."""
+        for side in ("a", "b"):
+            self.seq[side] = (self.seq[side] + 1) & 0xFFFFFFFF
+        self.ack["b"], self.ack["a"] = self.seq["a"], self.seq["b"]
+
+    def lose(self, side: str, data) -> None:
+        """Bytes that were sent (and acknowledged) but are not in the capture: a capture gap."""
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        other = "b" if side == "a" else "a"
+        self.seq[side] = (self.seq[side] + len(data)) & 0xFFFFFFFF
+        self.ack[other] = self.seq[side]
+
+    def reset(self, side: str) -> int:
+        """An RST from side (with ACK), ending the connection at once."""
+        return self._packet(side, RST | ACK)
 
     def send(self, side: str, data, split=None, ack: bool = True):
         """Send bytes from side "a" or "b".
@@ -666,28 +676,30 @@ def stor_active(d):
            direction="upload")
     return s.quit()
 
-def generate(outdir) -> dict:
+def generate(outdir, cases=None, generator="tests/captures/handmade.py") -> dict:
     """Write every case's pcap into outdir plus facts.json; return the facts."""
     os.makedirs(outdir, exist_ok=True)
     caps = []
-    for fn in CASES:
+    for fn in CASES if cases is None else cases:
         path = os.path.join(outdir, fn.__name__ + ".pcap")
         facts = fn(path)
         facts["description"] = " ".join(facts["description"].split())
         caps.append(facts)
-    facts = {"schema": 1, "generator": "tests/captures/handmade.py", "captures": caps}
+    facts = {"schema": 1, "generator": generator, "captures": caps}
     with open(os.path.join(outdir, "facts.json"), "w") as f:
         json.dump(facts, f, indent=1, sort_keys=True)
         f.write("\n")
     return facts
 
-def main(argv=None) -> int:
+def main(argv=None, cases=None, default_dir="handmade", generator="tests/captures/handmade.py",
+         line=lambda c: "%-24s %s" % (c["name"], c["description"])) -> int:
+    """`SCRIPT [OUTDIR]`: write the cases (default: the folder default_dir beside this file)."""
     argv = sys.argv[1:] if argv is None else argv
-    default = os.path.join(os.path.dirname(os.path.abspath(__file__)), "handmade")
+    default = os.path.join(os.path.dirname(os.path.abspath(__file__)), default_dir)
     outdir = argv[0] if argv else default
-    facts = generate(outdir)
+    facts = generate(outdir, cases, generator)
     for c in facts["captures"]:
-        print("%-24s %s" % (c["name"], c["description"]))
+        print(line(c))
     print("wrote %d captures + facts.json to %s" % (len(facts["captures"]), outdir))
     return 0
 

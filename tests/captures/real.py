@@ -171,6 +171,7 @@ class VsftpdServer:
             "dual_log_enable": "NO", "syslog_enable": "NO", "vsftpd_log_file": self.log,
             "ftpd_banner": "ftplens test server (vsftpd) ready.",
         }
+        conf.update(cfg.get("vsftpd_conf") or {})
         self.conf = os.path.join(d, "vsftpd.conf")
         with open(self.conf, "w") as f:
             f.writelines("%s=%s\n" % kv for kv in conf.items())
@@ -928,7 +929,7 @@ def setup_loopback() -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True)
 
 
-def run_all(outdir: str, names=None) -> dict:
+def run_all(outdir: str, names=None, scenarios=None) -> dict:
     """Run the scenarios (all, or those named) here; the caller must already be
     inside a private network namespace.  Writes pcaps + facts.json."""
     os.makedirs(outdir, exist_ok=True)
@@ -936,7 +937,7 @@ def run_all(outdir: str, names=None) -> dict:
     caps, errors, skipped = [], [], []
     t0 = time.monotonic()
     try:
-        for fn in SCENARIOS:
+        for fn in scenarios or SCENARIOS:
             if names and fn.__name__ not in names:
                 continue
             t = time.monotonic()
@@ -982,7 +983,7 @@ def unshare_prefix():
     return ["unshare", "-n", "--"]
 
 
-def generate(outdir: str, names=None, timeout: float = 300) -> dict:
+def generate(outdir: str, names=None, timeout: float = 300, script=None) -> dict:
     """Run all scenarios in a fresh network namespace; return facts.json's content.
 
     Raises RuntimeError (with the reason) when the namespace cannot be made or
@@ -991,7 +992,8 @@ def generate(outdir: str, names=None, timeout: float = 300) -> dict:
     prefix = unshare_prefix()
     outdir = os.path.abspath(outdir)
     os.makedirs(outdir, exist_ok=True)
-    cmd = prefix + [sys.executable, os.path.abspath(__file__), outdir] + list(names or [])
+    # script: the generator to run (this file, or one that runs its own scenarios through it)
+    cmd = prefix + [sys.executable, os.path.abspath(script or __file__), outdir] + list(names or [])
     env = dict(os.environ, **{ENV_INSIDE: "1"})
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     path = os.path.join(outdir, "facts.json")
@@ -1002,25 +1004,26 @@ def generate(outdir: str, names=None, timeout: float = 300) -> dict:
         return json.load(f)
 
 
-def main(argv=None) -> int:
+def main(argv=None, scenarios=None, script=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--serve"]:
         serve(json.loads(argv[1]))
         return 0
     if not argv or argv[0].startswith("-"):
         print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
-        print("scenarios:", " ".join(fn.__name__ for fn in SCENARIOS), file=sys.stderr)
+        print("scenarios:", " ".join(fn.__name__ for fn in scenarios or SCENARIOS),
+              file=sys.stderr)
         return 2
     outdir, names = argv[0], argv[1:]
     if not in_private_netns():
         try:
-            facts = generate(outdir, names)
+            facts = generate(outdir, names, script=script)
         except (RuntimeError, OSError, subprocess.SubprocessError) as e:
             print("error: %s" % e, file=sys.stderr)
             return 2
     else:
         setup_loopback()
-        facts = run_all(outdir, names)
+        facts = run_all(outdir, names, scenarios)
     for c in facts["captures"]:
         print("%-24s %6d bytes %5.2fs  %s" % (c["name"], c["pcap_size"], c["seconds"],
                                              c["description"]))

@@ -298,7 +298,7 @@ fn string(b: &[u8], i: &mut usize) -> Result<Json, String> {
 
 // ------------------------------------------------------------------------ pcap writing
 
-/// A classic pcap (microseconds, little endian) in memory.
+/// A classic pcap (microseconds, little endian) in memory, written by pcap-parser's serializer.
 pub struct Pcap {
     pub bytes: Vec<u8>,
     pub linktype: u32,
@@ -307,16 +307,14 @@ pub struct Pcap {
 
 impl Pcap {
     pub fn new(linktype: u32) -> Self {
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        bytes.extend_from_slice(&2u16.to_le_bytes());
-        bytes.extend_from_slice(&4u16.to_le_bytes());
-        bytes.extend_from_slice(&0i32.to_le_bytes());
-        bytes.extend_from_slice(&0u32.to_le_bytes());
-        bytes.extend_from_slice(&262_144u32.to_le_bytes());
-        bytes.extend_from_slice(&linktype.to_le_bytes());
+        use pcap_parser::ToVec;
+        let header = pcap_parser::PcapHeader {
+            snaplen: 262_144,
+            network: pcap_parser::Linktype(linktype as i32),
+            ..pcap_parser::PcapHeader::new()
+        };
         Pcap {
-            bytes,
+            bytes: header.to_vec_raw().unwrap(),
             linktype,
             ts: 1_700_000_000.0,
         }
@@ -324,17 +322,17 @@ impl Pcap {
 
     /// A frame, captured whole or cut to `caplen`.
     pub fn frame_cut(&mut self, data: &[u8], caplen: usize) {
+        use pcap_parser::ToVec;
         self.ts += 0.001;
-        let sec = self.ts.floor() as u32;
-        let usec = ((self.ts - self.ts.floor()) * 1e6).round() as u32;
         let cap = caplen.min(data.len());
-        self.bytes.extend_from_slice(&sec.to_le_bytes());
-        self.bytes
-            .extend_from_slice(&usec.min(999_999).to_le_bytes());
-        self.bytes.extend_from_slice(&(cap as u32).to_le_bytes());
-        self.bytes
-            .extend_from_slice(&(data.len() as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&data[..cap]);
+        let record = pcap_parser::LegacyPcapBlock {
+            ts_sec: self.ts.floor() as u32,
+            ts_usec: (((self.ts - self.ts.floor()) * 1e6).round() as u32).min(999_999),
+            caplen: cap as u32,
+            origlen: data.len() as u32,
+            data: &data[..cap],
+        };
+        self.bytes.extend_from_slice(&record.to_vec_raw().unwrap());
     }
 
     /// Let `secs` of capture time pass.

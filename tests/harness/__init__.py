@@ -5,13 +5,17 @@ sys.path while pytest runs, because tests/conftest.py lives there).  The
 fixtures built on these live in tests/conftest.py.
 
 Captures and their facts
-  ROOT, SAMPLES, SEED_PCAP, SEED_FACTS, CAPTURES_DIR, HANDMADE_DIR
+  ROOT, SAMPLES, SEED_PCAP, SEED_FACTS, CAPTURES_DIR, HANDMADE_DIR,
+  DEFECTS_DIR
   load_captures(dir) -> CaptureSet           a dir with facts.json
   seed_capture() -> dict                      samples/seed-pasv.pcap's facts (+ "path")
   real_scenario_names() -> [str]              names real.py makes (for parametrize)
   handmade_names(pred=None) -> [str]          names in tests/captures/handmade (for parametrize)
+  defect_names(pred=None) -> [str]            names in tests/captures/defects (for parametrize)
   make_real_captures(outdir) -> CaptureSet    run tests/captures/real.py (raises CapturesUnavailable)
+  make_real_defect_captures(outdir)           the same for tests/captures/real_defects.py
   find_corpus() -> Path | None                /work/shared/corpus or ../shared/corpus
+  check_generator_output(script, dir, out)    a capture generator still writes the committed files
 
 Other Wiresharks (harness.roots)
   roots.debian_root(suite) -> Path            a cached debootstrap root: "trixie" (4.4), "forky" (4.6)
@@ -44,13 +48,15 @@ SEED_PCAP = SAMPLES / "seed-pasv.pcap"
 SEED_FACTS = SAMPLES / "seed-pasv.facts.json"
 CAPTURES_DIR = ROOT / "tests" / "captures"
 HANDMADE_DIR = CAPTURES_DIR / "handmade"
+DEFECTS_DIR = CAPTURES_DIR / "defects"
 NOBODY = 65534
 
 __all__ = [
-    "ROOT", "SAMPLES", "SEED_PCAP", "SEED_FACTS", "CAPTURES_DIR", "HANDMADE_DIR", "NOBODY",
-    "CaptureSet", "CapturesUnavailable", "load_captures", "seed_capture", "real_scenario_names",
-    "handmade_names", "make_real_captures", "find_corpus", "run_tshark", "tshark_fields",
-    "values", "readable_copy", "stream_payload", "sha256_hex", "tshark_available",
+    "ROOT", "SAMPLES", "SEED_PCAP", "SEED_FACTS", "CAPTURES_DIR", "HANDMADE_DIR", "DEFECTS_DIR",
+    "NOBODY", "CaptureSet", "CapturesUnavailable", "load_captures", "seed_capture",
+    "real_scenario_names", "handmade_names", "defect_names", "make_real_captures",
+    "make_real_defect_captures", "find_corpus", "run_tshark", "tshark_fields", "values",
+    "readable_copy", "stream_payload", "sha256_hex", "tshark_available", "check_generator_output",
 ]
 
 
@@ -129,6 +135,14 @@ def handmade_names(pred=None):
         return []
 
 
+def defect_names(pred=None):
+    """Names of the committed defect-class captures (usable at collection time)."""
+    try:
+        return load_captures(DEFECTS_DIR).names(pred)
+    except FileNotFoundError:
+        return []
+
+
 def _import_real():
     spec = importlib.util.spec_from_file_location("ftplens_captures_real",
                                                   CAPTURES_DIR / "real.py")
@@ -166,6 +180,35 @@ def make_real_captures(outdir, names=None) -> CaptureSet:
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         raise CapturesUnavailable(str(e)) from e
     return CaptureSet(outdir, facts)
+
+
+def make_real_defect_captures(outdir) -> CaptureSet:
+    """Run tests/captures/real_defects.py into outdir (real servers and clients in a fresh
+    network namespace, plus the captures derived from them). Raises CapturesUnavailable."""
+    missing = real_prerequisites()
+    if missing:
+        raise CapturesUnavailable("missing: " + ", ".join(missing))
+    spec = importlib.util.spec_from_file_location("ftplens_captures_real_defects",
+                                                  CAPTURES_DIR / "real_defects.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    try:
+        facts = mod.generate(str(outdir))
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        raise CapturesUnavailable(str(e)) from e
+    return CaptureSet(outdir, facts)
+
+
+def check_generator_output(script, committed_dir, outdir) -> None:
+    """Run a capture generator (`python3 SCRIPT OUTDIR`) and assert that it wrote exactly the
+    committed files of committed_dir, byte for byte."""
+    import filecmp
+    p = subprocess.run([sys.executable, str(script), str(outdir)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    fresh = sorted(os.listdir(outdir))
+    assert fresh == sorted(os.listdir(committed_dir)), "run %s and commit" % script
+    _, mismatch, errors = filecmp.cmpfiles(outdir, committed_dir, fresh, shallow=False)
+    assert not mismatch and not errors, "stale: %s; run %s and commit" % (mismatch, script)
 
 
 def find_corpus():

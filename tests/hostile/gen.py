@@ -4,10 +4,11 @@
     python3 tests/hostile/gen.py SCENARIO N OUT.pcap      prints the capture's facts as JSON
     python3 tests/hostile/gen.py --list
 
-The pcap writer and the TCP connection model are tests/captures/handmade.py's (PcapWriter,
-TcpConn: handshake, correct sequence numbers, acknowledgements, checksums, FIN close); FastConn
-below only makes TcpConn's packet builder fast enough for ten million frames (cached addresses,
-incremental checksums), with the same packets. Stdlib only.
+The pcap writer and the TCP connection model are tests/captures/handmade.py's (PcapWriter over
+dpkt's pcap writer, TcpConn: handshake, correct sequence numbers, acknowledgements, checksums, FIN
+close); FastConn below only makes TcpConn's packet builder fast enough for ten million frames
+(cached addresses, incremental checksums: building each packet as dpkt objects costs several times
+more), with the same packets.
 
 Every scenario takes a size N (what the issue counts: replies, connections, bytes, segments) and
 returns facts: what an analyser must find, whatever N is.
@@ -125,9 +126,7 @@ class Writer(hm.PcapWriter):
     """hm.PcapWriter with a large output buffer."""
 
     def __init__(self, path, **kw):
-        super().__init__(path, **kw)
-        self.f.close()
-        self.f = open(path, "ab", buffering=1 << 20)
+        super().__init__(path, buffering=1 << 20, **kw)
 
 
 def _login(w, client_port=40000, client=CLIENT, server=SERVER, user="anonymous"):

@@ -1,19 +1,25 @@
-//! `ftplens-gen`: the benchmark's capture generator and baselines (std, and sha2 for the hash floor).
+//! `ftplens-gen`: the benchmark's capture generator and baselines. A test tool, not installed with
+//! ftplens (its own workspace member).
 //!
 //! ```text
 //! ftplens-gen capture --size 1G -o big.pcap   many concurrent FTP sessions: logins, PASV, EPSV and
-//!                                             PORT transfers of bulk data, with ACKs, some
-//!                                             reordering and retransmission
+//!                                             PORT transfers of bulk data, ACKed every second
+//!                                             segment as real TCP does, some reordering and
+//!                                             retransmission
 //! ftplens-gen walk big.pcap                   a bare walk over the file's records (the floor any
 //!                                             pcap tool pays), for the benchmark's ratio
 //! ftplens-gen walk --hash big.pcap            the same, plus sha256 over every TCP payload byte (the
 //!                                             floor of a tool that hashes what it transfers)
 //! ```
 //!
-//! Frames are Ethernet + IPv4 + TCP with valid IP and TCP checksums. Output is deterministic for a
-//! given `--seed`. A summary of what was written (sessions, transfers, bytes per mode) goes to
-//! standard error so the benchmark can check the analysers found the same.
+//! Frames are Ethernet + IPv4 + TCP built by etherparse (valid IP and TCP checksums), written by
+//! pcap-parser's serializer. Output is deterministic for a given `--seed`. A summary of what was
+//! written (sessions, transfers, bytes per mode) goes to standard error so the benchmark can check
+//! the analysers found the same.
 
+use clap::{Parser, Subcommand};
+use etherparse::PacketBuilder;
+use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::process::ExitCode;
@@ -41,23 +47,6 @@ impl Rng {
     }
 }
 
-fn checksum(parts: &[&[u8]]) -> u16 {
-    let mut sum: u64 = 0;
-    for p in parts {
-        let mut chunks = p.chunks_exact(2);
-        for c in &mut chunks {
-            sum += u16::from_be_bytes([c[0], c[1]]) as u64;
-        }
-        if let [last] = chunks.remainder() {
-            sum += (*last as u64) << 8;
-        }
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 struct Writer {
     out: BufWriter<File>,
     ts_us: u64,
@@ -71,15 +60,19 @@ const FIN: u8 = 0x01;
 const PSH: u8 = 0x08;
 const ACK: u8 = 0x10;
 
+fn io_error(e: impl std::fmt::Debug) -> io::Error {
+    io::Error::other(format!("{e:?}"))
+}
+
 impl Writer {
     fn new(path: &str) -> io::Result<Self> {
         let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-        out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
-        out.write_all(&2u16.to_le_bytes())?;
-        out.write_all(&4u16.to_le_bytes())?;
-        out.write_all(&[0; 8])?;
-        out.write_all(&65535u32.to_le_bytes())?;
-        out.write_all(&1u32.to_le_bytes())?;
+        let header = PcapHeader {
+            snaplen: 65535,
+            network: Linktype::ETHERNET,
+            ..PcapHeader::new()
+        };
+        out.write_all(&header.to_vec_raw().map_err(io_error)?)?;
         Ok(Writer {
             out,
             ts_us: 1_700_000_000_000_000,
@@ -101,54 +94,36 @@ impl Writer {
         gap_us: u64,
     ) -> io::Result<()> {
         self.ts_us += gap_us;
-        let f = &mut self.frame;
-        f.clear();
-        f.extend_from_slice(&[
-            0x02, 0, 0, 0, 0, dst.0[3], 0x02, 0, 0, 0, 0, src.0[3], 0x08, 0x00,
-        ]);
-        let total = 20 + 20 + payload.len();
-        let ip_start = f.len();
-        f.extend_from_slice(&[
-            0x45,
-            0,
-            (total >> 8) as u8,
-            total as u8,
-            0,
-            0,
-            0x40,
-            0,
-            64,
-            6,
-            0,
-            0,
-        ]);
-        f.extend_from_slice(&src.0);
-        f.extend_from_slice(&dst.0);
-        let c = checksum(&[&f[ip_start..ip_start + 20]]);
-        f[ip_start + 10..ip_start + 12].copy_from_slice(&c.to_be_bytes());
-        let tcp_start = f.len();
-        f.extend_from_slice(&src.1.to_be_bytes());
-        f.extend_from_slice(&dst.1.to_be_bytes());
-        f.extend_from_slice(&seq.to_be_bytes());
-        f.extend_from_slice(&ack.to_be_bytes());
-        f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        f.extend_from_slice(payload);
-        let tcp_len = (20 + payload.len()) as u16;
-        let mut pseudo = [0u8; 12];
-        pseudo[..4].copy_from_slice(&src.0);
-        pseudo[4..8].copy_from_slice(&dst.0);
-        pseudo[9] = 6;
-        pseudo[10..].copy_from_slice(&tcp_len.to_be_bytes());
-        let c = checksum(&[&pseudo, &f[tcp_start..]]);
-        f[tcp_start + 16..tcp_start + 18].copy_from_slice(&c.to_be_bytes());
-        let len = f.len() as u32;
-        let mut hdr = [0u8; 16];
-        hdr[..4].copy_from_slice(&((self.ts_us / 1_000_000) as u32).to_le_bytes());
-        hdr[4..8].copy_from_slice(&((self.ts_us % 1_000_000) as u32).to_le_bytes());
-        hdr[8..12].copy_from_slice(&len.to_le_bytes());
-        hdr[12..16].copy_from_slice(&len.to_le_bytes());
-        self.out.write_all(&hdr)?;
-        self.out.write_all(f)?;
+        let mac = |ip: [u8; 4]| [0x02, 0, 0, 0, 0, ip[3]];
+        let mut b = PacketBuilder::ethernet2(mac(src.0), mac(dst.0))
+            .ipv4(src.0, dst.0, 64)
+            .tcp(src.1, dst.1, seq, 0xffff);
+        // Only the first SYN has no ACK flag; its acknowledgement number is 0.
+        debug_assert!(flags & ACK != 0 || ack == 0);
+        if flags & ACK != 0 {
+            b = b.ack(ack);
+        }
+        if flags & SYN != 0 {
+            b = b.syn();
+        }
+        if flags & FIN != 0 {
+            b = b.fin();
+        }
+        if flags & PSH != 0 {
+            b = b.psh();
+        }
+        self.frame.clear();
+        b.write(&mut self.frame, payload).map_err(io_error)?;
+        let len = self.frame.len() as u32;
+        let record = LegacyPcapBlock {
+            ts_sec: (self.ts_us / 1_000_000) as u32,
+            ts_usec: (self.ts_us % 1_000_000) as u32,
+            caplen: len,
+            origlen: len,
+            data: &self.frame,
+        };
+        self.out
+            .write_all(&record.to_vec_raw().map_err(io_error)?)?;
         self.written += 16 + len as u64;
         self.frames += 1;
         Ok(())
@@ -537,68 +512,74 @@ fn walk(path: &str, hash: bool) -> io::Result<(u64, u64)> {
     Ok((frames, bytes))
 }
 
-fn parse_size(s: &str) -> Option<u64> {
-    let (num, mult) = match s.chars().last()? {
-        'k' | 'K' => (&s[..s.len() - 1], 1u64 << 10),
-        'm' | 'M' => (&s[..s.len() - 1], 1 << 20),
-        'g' | 'G' => (&s[..s.len() - 1], 1 << 30),
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.chars().last() {
+        Some('k' | 'K') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&s[..s.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&s[..s.len() - 1], 1 << 30),
         _ => (s, 1),
     };
-    num.parse::<f64>().ok().map(|n| (n * mult as f64) as u64)
+    num.parse::<f64>()
+        .map(|n| (n * mult as f64) as u64)
+        .map_err(|_| format!("not a size: {s:?} (a number, optionally with K, M or G)"))
 }
 
-fn usage() -> ExitCode {
-    eprintln!(
-        "usage: ftplens-gen capture [--size 1G] [--seed N] [--concurrent 64] -o FILE\n       ftplens-gen walk [--hash] FILE"
-    );
-    ExitCode::from(2)
+/// Synthetic FTP captures for the benchmarks, and the bare-walk baselines they are compared with.
+#[derive(Parser)]
+#[command(name = "ftplens-gen", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a capture of many concurrent FTP sessions and their data connections
+    Capture {
+        /// Stop starting new sessions at this file size (K, M, G suffixes)
+        #[arg(long, default_value = "1G", value_parser = parse_size)]
+        size: u64,
+        /// Seed of the deterministic generator: the same seed gives the same bytes
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Sessions open at once
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+        concurrent: u64,
+        /// The pcap file to write
+        #[arg(short, long = "output", value_name = "FILE")]
+        o: String,
+    },
+    /// Read every record of a pcap file (the floor any reader pays) and print the counts
+    Walk {
+        /// Also sha256 every TCP payload byte (the floor of a tool that hashes transfers)
+        #[arg(long)]
+        hash: bool,
+        file: String,
+    },
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("capture") => {
-            let (mut size, mut seed, mut out, mut conc) = (1u64 << 30, 1u64, None, 64usize);
-            let mut it = args[1..].iter();
-            while let Some(a) = it.next() {
-                let v = it.next();
-                match (a.as_str(), v) {
-                    ("--size", Some(v)) => match parse_size(v) {
-                        Some(s) => size = s,
-                        None => return usage(),
-                    },
-                    ("--seed", Some(v)) => seed = v.parse().unwrap_or(1),
-                    ("--concurrent", Some(v)) => conc = v.parse().unwrap_or(64).max(1),
-                    ("-o", Some(v)) => out = Some(v.clone()),
-                    _ => return usage(),
-                }
-            }
-            let Some(out) = out else { return usage() };
-            match capture(size, &out, seed, conc) {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("ftplens-gen: {out}: {e}");
-                    ExitCode::from(2)
-                }
-            }
+    let (path, result) = match Cli::parse().command {
+        Command::Capture {
+            size,
+            seed,
+            concurrent,
+            o,
+        } => {
+            let r = capture(size, &o, seed, concurrent as usize).map(|_| ());
+            (o, r)
         }
-        Some("walk") if (2..=3).contains(&args.len()) => {
-            let hash = args.len() == 3;
-            if hash && args[1] != "--hash" {
-                return usage();
-            }
-            let path = &args[args.len() - 1];
-            match walk(path, hash) {
-                Ok((frames, bytes)) => {
-                    println!("{frames} frames, {bytes} bytes");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("ftplens-gen: {path}: {e}");
-                    ExitCode::from(2)
-                }
-            }
+        Command::Walk { hash, file } => {
+            let r =
+                walk(&file, hash).map(|(frames, bytes)| println!("{frames} frames, {bytes} bytes"));
+            (file, r)
         }
-        _ => usage(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ftplens-gen: {path}: {e}");
+            ExitCode::from(2)
+        }
     }
 }
