@@ -12,7 +12,8 @@ tests/captures/handmade/). From them:
 - session, ffi: each control connection as a transcript (the format of drivers::steps: a header
   byte with the direction bit and a length, then the bytes), cut where the capture's segments were;
 - capture: the capture files themselves (kept to the first 64 KiB);
-- tcp, flows: synthetic inputs in the drivers' formats (a passive and an active transfer).
+- tcp, flows: synthetic inputs in the drivers' formats (a passive and an active transfer);
+- listing: the real listings of src/parse/listing/testdata/ (header byte: expected form, chunk size).
 
 Everything goes to --out (fuzz/corpus/<target>/, not committed). A small, size-capped selection
 (the shortest distinct inputs, at most 200 KB in all) goes to --seeds (fuzz/seeds/<target>/,
@@ -147,6 +148,14 @@ def tcp_seeds():
     return {"in_order": in_order, "out_of_order": ooo, "memcap": memcap, "wrap": wrap}
 
 
+def listing_seeds():
+    """drivers::listing inputs: byte 0 = expected form (0 LIST, 1 NLST, 2 MLSD) | chunk-1 << 2."""
+    form = {"list.txt": 0, "nlst.txt": 1, "mlsd.txt": 2}
+    for p in sorted((ROOT / "src" / "parse" / "listing" / "testdata").glob("*/*.txt")):
+        if p.name in form:
+            yield bytes([form[p.name] | (len(p.read_bytes()) % 64) << 2]) + p.read_bytes()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", action="append",
@@ -189,6 +198,8 @@ def main(argv=None) -> int:
         add("flows", data)
     for name, data in tcp_seeds().items():
         add("tcp", data)
+    for data in listing_seeds():
+        add("listing", data)
 
     out = Path(args.out)
     for target, items in found.items():

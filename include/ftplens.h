@@ -435,6 +435,69 @@ size_t ftplens_session_complete_prefix(const ftplens_session *session, ftplens_d
  * pointer obtained from those results becomes invalid; the summary reads "" until the next feed. */
 ftplens_result ftplens_session_release(ftplens_session *session);
 
+/* ================================================================ capture files
+ *
+ * The analyser of the ftplens command over whole capture files (pcap, pcapng, either gzip-compressed):
+ * TCP reassembly, FTP control connections on any port, data connections matched to the command that
+ * announced them, sha256 of transferred data. Its records are the JSON lines of `ftplens log`, made by
+ * the same serializer, so a caller gets the same keys and values as the command.
+ *
+ * Use: fill options with ftplens_capture_options_default and change what you need; open an analysis
+ * over one or more paths; call ftplens_capture_next until FTPLENS_END; read ftplens_capture_report;
+ * free. The files are read on a thread of the library that runs ahead of the caller by at most about
+ * one MiB of records, so memory stays flat whatever the capture size. One analysis is used from one
+ * thread at a time; different analyses run in parallel.
+ *
+ * A library built without capture support (the Rust feature "cli" off) answers false to
+ * ftplens_capture_supported and FTPLENS_ERR_INVALID_ARGUMENT to ftplens_capture_open.
+ */
+typedef struct ftplens_capture ftplens_capture;
+
+/* The options of `ftplens log`; ftplens_capture_options_default gives the command's defaults. */
+typedef struct ftplens_capture_options {
+    bool hash;                  /* sha256 of transferred data (--no-hash sets false) */
+    double tcp_timeout;         /* seconds of capture time before an idle connection is closed; > 0 */
+    uint64_t memcap;            /* out-of-order bytes held by all TCP streams together; > 0 */
+    uint64_t stream_memcap;     /* out-of-order bytes held by one TCP stream; > 0 */
+    double late_window;         /* seconds a data connection may precede its announcement; >= 0 */
+    const uint16_t *ftp_ports;  /* more ports whose connections are FTP control (21 always is) */
+    size_t n_ftp_ports;
+    const char *const *limits;  /* session limits as "NAME=N" (--limit), e.g. "max_line=65536"; */
+    size_t n_limits;            /* names and ranges as ftplens_limit_get gives them */
+} ftplens_capture_options;
+
+/* True when this library can read capture files. */
+bool ftplens_capture_supported(void);
+
+/* Fill *out with the defaults of `ftplens log`. NULL is ignored. */
+void ftplens_capture_options_default(ftplens_capture_options *out);
+
+/* Start analysing paths[0..n_paths] (file names as bytes, NUL-terminated), in that order, as
+ * `ftplens log PATH...` would: with several paths every record carries a "file" key naming its input,
+ * and uids differ between inputs. options may be NULL (the defaults); its arrays are copied. On
+ * success *out is a handle to free with ftplens_capture_free. FTPLENS_ERR_INVALID_ARGUMENT for an
+ * option out of range or a limit the command would refuse (*out is then NULL). A path that cannot be
+ * read is not an error here: it ends with an error in the report. */
+ftplens_result ftplens_capture_open(const char *const *paths, size_t n_paths,
+                                    const ftplens_capture_options *options, ftplens_capture **out);
+
+/* The next records: *data_out points to *len_out bytes (not NUL-terminated) of one or more complete
+ * JSON lines, each ending in "\n", valid until the next call on this analysis. Blocks until records
+ * are ready. Returns FTPLENS_OK, FTPLENS_END when every input is done, or FTPLENS_ERR_PANIC when the
+ * analysis hit an internal bug (then the records already returned are all there will be). */
+ftplens_result ftplens_capture_next(ftplens_capture *capture, const uint8_t **data_out,
+                                    size_t *len_out);
+
+/* One JSON line per input finished so far, in input order: {"file", "format", "frames", "bytes",
+ * "error" (the input could not be read as a capture), "stopped" (reading stopped early: the records
+ * cover the frames before), "unknown_link", "io_errors", "sessions", "transfers", "anomalies"}.
+ * NUL-terminated, "" before any input is done; valid until the next call on this analysis. */
+const char *ftplens_capture_report(const ftplens_capture *capture);
+
+/* Stop the analysis (the reading thread is told to stop and joined) and free it. NULL is ignored.
+ * Invalidates every pointer the analysis returned. */
+void ftplens_capture_free(ftplens_capture *capture);
+
 #ifdef __cplusplus
 }
 #endif

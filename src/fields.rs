@@ -179,24 +179,9 @@ experts! {
 }
 
 impl Expert {
-    /// The expert raised for an anomaly.
+    /// The expert raised for an anomaly (declared with the anomaly).
     pub fn for_anomaly(a: crate::Anomaly) -> Expert {
-        use crate::Anomaly as A;
-        match a {
-            A::Bounce => Expert::Bounce,
-            A::PrivilegedPort => Expert::PrivilegedPort,
-            A::NatMismatch => Expert::NatMismatch,
-            A::RepeatedLoginFailures => Expert::RepeatedLoginFailures,
-            A::InvalidReplyCode => Expert::InvalidReplyCode,
-            A::LineTooLong => Expert::LineTooLong,
-            A::MalformedAddress => Expert::MalformedAddress,
-            A::TooManyPending => Expert::TooManyPending,
-            A::ExpectationsFull => Expert::ExpectationsFull,
-            A::ReplyTooLong => Expert::ReplyTooLong,
-            A::UnmatchedReply => Expert::UnmatchedReply,
-            A::UnknownCommand => Expert::UnknownCommand,
-            A::TransferFailed => Expert::TransferFailed,
-        }
+        a.expert()
     }
 }
 
@@ -229,7 +214,7 @@ mod tests {
 
     #[test]
     fn design_contract_fields_exist() {
-        // ../shared/DESIGN.md "Wireshark field contract".
+        // docs/architecture.md, "The Wireshark field contract".
         let contract = [
             "ftplens.request.command",
             "ftplens.request.arg",

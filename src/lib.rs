@@ -12,6 +12,11 @@
 //!   -> present::items                               flat dissector items for Wireshark (C and Lua)
 //! ```
 //!
+//! Above the sessions, [`conversation::Conversations`] owns what every presenter needs across
+//! connections: which connection is control or data, exchanges, transfers bound to their data
+//! connections (late binding included), per-frame storage, actions for a host, and the CLI's
+//! records (see `docs/architecture.md`).
+//!
 //! Specifications: RFC 959 (FTP), RFC 1123 4.1 (host requirements for FTP), RFC 1639 (LPRT/LPSV),
 //! RFC 2228 (security extensions), RFC 2389 (FEAT/OPTS), RFC 2428 (EPRT/EPSV), RFC 3659 (SIZE, MDTM,
 //! REST STREAM, MLST/MLSD), RFC 7151 (HOST), RFC 854 (Telnet, for IAC).
@@ -30,6 +35,7 @@
 
 #[cfg(feature = "cli")]
 pub mod capture;
+pub mod conversation;
 pub mod ffi;
 pub mod fields;
 pub mod heuristic;

@@ -1,6 +1,6 @@
 //! Data-channel prediction: which TCP connection will carry the data a command asked for.
 //!
-//! Rules (learned from the peers' mistakes; see DESIGN.md):
+//! Rules (learned from other dissectors' mistakes; see docs/architecture.md):
 //! - Passive (227/228/229 replies): the client connects, from any port, to the advertised address
 //!   *or* to the control connection's server address, on the advertised port. NAT often leaves the
 //!   advertised address private, so both are expected. The mode follows the reply code, not the

@@ -1,5 +1,5 @@
 //! Builds tests/c/abi_driver.c with the cc crate against the core's C ABI, runs it, and checks what a
-//! C caller sees for the seed example of DESIGN.md.
+//! C caller sees for the README's seed example (samples/seed-pasv.pcap).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,4 +1,4 @@
-//! Regression and replay tests for the hardening work (issue 7).
+//! Regression and replay tests for the hardening work (hostile input, caps, stalls).
 //!
 //! - `replay_committed_inputs` runs every committed fuzz seed (`fuzz/seeds/<target>/`) and every
 //!   input that once crashed a target (`fuzz/regressions/<target>/`) through its own target's driver,
@@ -90,10 +90,10 @@ fn replay_committed_inputs() {
         slowest.0,
         slowest.1
     );
-    // Bounded time: a debug build replays everything in seconds; one slow input means a
-    // super-linear path.
+    // A hang guard: a debug build replays any one input in well under a second; a super-linear
+    // path took tens of seconds. Speed itself is measured by the benchmarks, not here.
     assert!(
-        slowest.0 < Duration::from_secs(10),
+        slowest.0 < Duration::from_secs_f64(HANG_GUARD_SECS),
         "slow input: {slowest:?}"
     );
 }
@@ -110,6 +110,11 @@ fn every_target_has_seeds() {
 // ------------------------------------------------------------------------------ named regressions
 
 use ftplens::{Direction, Session};
+
+/// How long a regression input may run before the test calls it a hang. Far above what the fixed
+/// code needs even in a debug build on a busy machine, far below what the old super-linear paths
+/// took: the tests catch a return of those paths without timing anything finer.
+const HANG_GUARD_SECS: f64 = 30.0;
 
 /// Feed (command, reply) pairs to a fresh session. Gives up once `limit` seconds have passed, so
 /// that a super-linear path fails the test quickly instead of stalling CI. Returns the session and
@@ -143,7 +148,9 @@ fn long_line(prefix: &str, unit: &str) -> Vec<u8> {
 /// scanners re-parsed the rest of a number list from every number in it, so one 8 KB reply of
 /// out-of-range numbers (`999,999,...`) cost O(n^2): about 0.8 s (227) and 2.6 s (228) per line
 /// under ASan. A hostile server (or capture) sending such replies stalls the dissector and the CLI.
-/// Scanning must be linear: 64 such replies in well under a second, even in a debug build.
+/// Scanning must be linear. The guard below is a hang guard, not a speed claim: linear scanning
+/// takes milliseconds, the quadratic one took about a minute for these 64 replies, so 30 s stays
+/// clear of both on a loaded machine (speed is measured by `cargo bench`, not by tests).
 #[test]
 fn pasv_reply_scan_is_linear() {
     for (cmd, code, unit) in [("PASV", "227", "999,"), ("LPSV", "228", "6,")] {
@@ -151,8 +158,8 @@ fn pasv_reply_scan_is_linear() {
         let pairs: Vec<_> = (0..64)
             .map(|_| (format!("{cmd}\r\n").into_bytes(), reply.clone()))
             .collect();
-        if let Err(done) = converse(&pairs, 2.0) {
-            panic!("{code}: only {done} of 64 replies of 8 KB in 2 s");
+        if let Err(done) = converse(&pairs, HANG_GUARD_SECS) {
+            panic!("{code}: only {done} of 64 replies of 8 KB in {HANG_GUARD_SECS} s");
         }
     }
     // The scan still finds a valid address after a run of invalid numbers.
@@ -176,17 +183,18 @@ fn cwd_is_bounded() {
             )
         })
         .collect();
-    let s = match converse(&pairs[..200], 5.0) {
+    let s = match converse(&pairs[..200], HANG_GUARD_SECS) {
         Ok((s, _)) => s,
-        Err(done) => panic!("only {done} of 200 CWD in 5 s"),
+        Err(done) => panic!("only {done} of 200 CWD in {HANG_GUARD_SECS} s"),
     };
     let len = s.cwd().map_or(0, str::len);
     assert!(
         len <= 4 * ftplens::Limits::DEFAULT_MAX_LINE,
         "cwd grew to {len} bytes after 200 CWD"
     );
-    if let Err(done) = converse(&pairs, 5.0) {
-        panic!("only {done} of 2000 CWD in 5 s");
+    // Quadratic resolution of an unbounded cwd took minutes here; linear takes milliseconds.
+    if let Err(done) = converse(&pairs, HANG_GUARD_SECS) {
+        panic!("only {done} of 2000 CWD in {HANG_GUARD_SECS} s");
     }
 }
 

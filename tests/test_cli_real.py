@@ -4,9 +4,11 @@ generator recorded (the served files' sha256 and sizes, REST offsets, modes) and
 built-in FTP dissector (the commands on the wire)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,3 +117,38 @@ def test_commands_agree_with_tshark(ftplens_bin, real_captures, seed_capture):
         # Every final reply we paired is one tshark saw, in the same order.
         it = iter(codes)
         assert all(any(c == x for x in it) for c in ours_codes), capture["name"]
+
+
+def _served_contents():
+    """The files the real servers served, as tests/captures/real.py wrote them (not as we read them)."""
+    sys.path.insert(0, str(ROOT / "tests" / "captures"))
+    import real
+    return [real.HELLO, real.BIG, real.SUB, real.APPE_START, real.APPE_MORE, real.UPLOAD]
+
+
+def test_md5_and_sha1_of_the_served_files(ftplens_bin, real_captures, tmp_path):
+    """--hash sha256,md5,sha1: every transfer of a whole served file carries hashlib's three
+    digests of that file, in the log and in extract's manifest; the default is sha256 alone."""
+    known = {hashlib.sha256(c).hexdigest(): c for c in _served_contents()}
+    checked = 0
+    for capture in real_captures:
+        recs = ftplens_log(ftplens_bin, capture, "--hash", "sha256,md5,sha1")
+        p = subprocess.run([ftplens_bin, "extract", "--hash", "md5,sha1,sha256", "-o",
+                            str(tmp_path / capture["name"]), capture["path"]],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode in (0, 1), p.stderr
+        manifest = [json.loads(line) for line in p.stdout.splitlines()]
+        for t in (r for r in recs + manifest if r.get("sha256") in known):
+            content = known[t["sha256"]]
+            assert t["md5"] == hashlib.md5(content).hexdigest(), (capture["name"], t)
+            assert t["sha1"] == hashlib.sha1(content).hexdigest(), (capture["name"], t)
+            checked += 1
+        default = ftplens_log(ftplens_bin, capture)
+        assert not any("md5" in r or "sha1" in r for r in default)
+    assert checked >= 20, checked
+    first = real_captures.captures[0]
+    only_md5 = ftplens_log(ftplens_bin, first, "--hash", "md5")
+    assert not any("sha256" in r for r in only_md5)
+    bad = subprocess.run([ftplens_bin, "log", "--hash", "crc32", first["path"]],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "crc32" in bad.stderr

@@ -77,7 +77,8 @@ def test_cli_class2_unterminated_replies_are_reported(ftplens_bin, name):
     (x,) = [x for x in c["exchanges"] if x["incomplete"]]
     (r,) = [r for r in recs if r["command"] == x["command"]]
     assert (r.get("reply_code"), r.get("reply_msg"), r["frame"]) == \
-        (x["code"], x["lines"][0], x["command_frame"])
+        (x["code"], "\n".join(x["lines"]), x["command_frame"])
+    assert r.get("reply_incomplete") is True
 
 
 def test_cli_class2_cut_command_is_reported(ftplens_bin):
@@ -87,6 +88,7 @@ def test_cli_class2_cut_command_is_reported(ftplens_bin):
     assert [(r["command"], r.get("arg"), r["frame"]) for r in recs][-1] == \
         (x["command"], x["arg"], x["command_frame"])
     assert "reply_code" not in recs[-1]
+    assert recs[-1].get("command_incomplete") is True
 
 
 def test_cli_class4_data_gap_is_partial_and_extract_keeps_offsets(ftplens_bin, tmp_path):
@@ -134,16 +136,16 @@ def test_cli_class13_data_without_syn_is_bound(ftplens_bin):
 
 def test_cli_real_class1_gap_in_vsftpd_banner(ftplens_bin, real_defect_captures):
     """vsftpd's three-line banner, its last two segments cut out of the real capture: every reply
-    pairs with its own command (ftplib's reading), the login succeeds. (The session record's
-    banner is still missing: the CLI takes a greeting only before the first command, and this
-    one is closed by the 331 that follows USER; see tests/captures/README.md.)"""
+    pairs with its own command (ftplib's reading), the login succeeds, and the session's banner
+    is the greeting's captured lines (closed only by the 331 that follows USER)."""
     if "vsftpd_gap_in_banner" not in real_defect_captures:
         pytest.skip("vsftpd is not installed: no vsftpd capture")
     c = real_defect_captures["vsftpd_gap_in_banner"]
     recs = ftplens_log(ftplens_bin, c)
     (s,) = of_type(recs, "session")
     assert s["login"] == "success" and s["user"] == c["user"]
-    got = {(r["command"], r.get("reply_code")) for r in of_type(recs, "ftp")}
+    assert s["banner"] == "\n".join(c["welcome_captured"])
+    got = {(r.get("command"), r.get("reply_code")) for r in of_type(recs, "ftp")}
     assert {(r["command"], r["code"]) for r in c["replies"] if r["code"] >= 200} <= got
     assert ("USER", 331) in got and ("PASS", 230) in got
     assert "capture_gap" in {r["name"] for r in of_type(recs, "anomaly")}

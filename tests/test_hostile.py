@@ -1,4 +1,4 @@
-"""Hostile captures (issue 7), scaled down for CI: the CLI and tshark + the C plugin must survive
+"""Hostile captures, scaled down for CI: the CLI and tshark + the C plugin must survive
 each, report what it holds, and stay within the memory bounds of tests/hostile/README.md.
 
 The captures are generated into a temp dir by tests/hostile/gen.py (never committed); the full

@@ -1,4 +1,4 @@
-"""Bad capture files and hostile file names against the `ftplens` CLI (issue 7, items 4 and 5).
+"""Bad capture files and hostile file names against the `ftplens` CLI.
 
 Every bad file must end with a documented exit code (0 clean, 1 anomalies, 2 error, 3 partial),
 a message on standard error that names the file and says what is wrong, never a panic (exit

@@ -44,7 +44,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs tshark, libwireshark-dev (pkg-config wireshark), cargo, make and setpriv",
 )
 
-# ../shared/DESIGN.md, "Wireshark field contract".
+# docs/architecture.md, "The Wireshark field contract".
 CONTRACT = [
     "ftplens.request.command", "ftplens.request.arg", "ftplens.response.code", "ftplens.response.arg",
     "ftplens.response.class", "ftplens.response.category", "ftplens.user", "ftplens.password",

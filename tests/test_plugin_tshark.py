@@ -49,7 +49,7 @@ FACTS_BY_NAME = {c["name"]: c for c in FACTS}
 
 # FTPLENS_TSHARK_ROOT=/path/to/a/root runs every test against the tshark of another root (chroot), with the
 # plugin built against that root's headers (make plugin PLUGIN_SYSROOT=...): a debootstrap of Debian trixie
-# gives Wireshark 4.4 (WIRESHARK-FACTS.md).
+# gives Wireshark 4.4 (docs/architecture.md).
 TSHARK_ROOT = Path(os.environ["FTPLENS_TSHARK_ROOT"]) if os.environ.get("FTPLENS_TSHARK_ROOT") else None
 
 

@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, Driver)] = &[
     ("capture", capture),
     ("tcp", tcp),
     ("flows", flows),
+    ("listing", listing),
 ];
 
 /// Look a driver up by target name.
@@ -79,6 +80,54 @@ pub fn reply(data: &[u8]) {
             r.code.is_valid(),
         );
     }
+}
+
+/// `parse::listing::ListingParser` over a listing. Byte 0: bits 0-1 pick what is expected (LIST,
+/// NLST, MLSD), bits 2-7 the chunk size minus one; then the data connection's bytes. Small caps
+/// (50 entries, 200-byte lines) so that both are hit. Invariants: the items handed out are the
+/// same whether the bytes come in one chunk or in many; the counts add up; caps hold; every time
+/// formats as ISO 8601.
+pub fn listing(data: &[u8]) {
+    use ftplens::parse::listing::{Expect, Item, ListingLimits, ListingParser};
+    let Some((&head, body)) = data.split_first() else {
+        return;
+    };
+    let expect = [Expect::List, Expect::Names, Expect::Facts, Expect::List][usize::from(head & 3)];
+    let chunk = usize::from(head >> 2) + 1;
+    let limits = ListingLimits {
+        max_entries: 50,
+        max_line: 200,
+    };
+    let run = |size: usize| {
+        let mut p = ListingParser::new(expect, limits);
+        let mut items = Vec::new();
+        let mut on = |item: Item<'_>| {
+            if let Item::Entry(e) = &item {
+                assert!(!e.name.is_empty());
+                assert!(e.name.len() <= limits.max_line);
+                if let Some(t) = e.modify {
+                    assert!(t.iso().len() >= 10);
+                }
+            }
+            items.push(format!("{item:?}"));
+        };
+        for c in body.chunks(size) {
+            p.feed(c, &mut on);
+        }
+        p.finish(&mut on);
+        (items, *p.stats())
+    };
+    let (whole, stats) = run(body.len().max(1));
+    let (chunked, chunked_stats) = run(chunk);
+    assert_eq!(whole, chunked);
+    assert_eq!(stats, chunked_stats);
+    assert!(stats.entries <= limits.max_entries as u64);
+    let by_form: u64 = ftplens::parse::listing::Form::ALL
+        .iter()
+        .map(|f| stats.of(*f))
+        .sum();
+    assert_eq!(by_form, stats.entries);
+    assert!(stats.entries + stats.unparsed + stats.long_lines + stats.dropped <= stats.lines);
 }
 
 fn within(outer: &[u8], inner: &[u8]) -> bool {

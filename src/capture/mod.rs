@@ -7,9 +7,11 @@
 pub mod analyze;
 pub mod decode;
 pub mod extract;
+pub mod hash;
 pub mod record;
 pub mod source;
 pub mod tcp;
+pub mod tls;
 
 pub use analyze::{Analyzer, Options, Sink, Stats};
 pub use record::Record;

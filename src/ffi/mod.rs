@@ -36,6 +36,13 @@ mod abi_check {
 
 use sys::*;
 
+// The capture analyser of `ftplens log` (`ftplens_capture_*`), for the Python package.
+mod capture;
+pub use capture::{
+    ftplens_capture_free, ftplens_capture_next, ftplens_capture_open,
+    ftplens_capture_options_default, ftplens_capture_report, ftplens_capture_supported,
+};
+
 /// Run `f`, turning a panic into `on_panic`.
 fn guard<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)

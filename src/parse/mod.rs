@@ -7,6 +7,7 @@
 pub mod address;
 pub mod codes;
 pub mod command;
+pub mod listing;
 pub mod reply;
 
 pub use address::{AddressError, DataEndpoint, PortArithmetic};

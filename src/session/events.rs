@@ -160,56 +160,46 @@ pub struct Transfer {
     pub data_tls: bool,
 }
 
-/// Anomalies, with stable names (`Anomaly::name`) for logs, filters and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Anomaly {
-    Bounce = 1,
-    PrivilegedPort = 2,
-    NatMismatch = 3,
-    RepeatedLoginFailures = 4,
-    InvalidReplyCode = 5,
-    LineTooLong = 6,
-    MalformedAddress = 7,
-    TooManyPending = 8,
-    ExpectationsFull = 9,
-    ReplyTooLong = 10,
-    UnmatchedReply = 11,
-    UnknownCommand = 12,
-    TransferFailed = 13,
+/// Declares every anomaly once: its variant and number (the C ABI's constant), its stable name (for
+/// logs, filters and tests), the expert Wireshark raises for it, and when it is raised.
+macro_rules! anomalies {
+    ($( $id:ident = $n:literal => ($name:literal, $expert:ident, $when:literal), )*) => {
+        /// Anomalies, with stable names (`Anomaly::name`) for logs, filters and tests.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Anomaly { $($id = $n,)* }
+
+        impl Anomaly {
+            pub const ALL: [Anomaly; [$($name,)*].len()] = [$(Anomaly::$id,)*];
+
+            pub fn name(self) -> &'static str {
+                match self { $(Anomaly::$id => $name,)* }
+            }
+
+            /// When it is raised, in a sentence.
+            pub fn description(self) -> &'static str {
+                match self { $(Anomaly::$id => $when,)* }
+            }
+
+            /// The Wireshark expert it raises.
+            pub fn expert(self) -> crate::fields::Expert {
+                match self { $(Anomaly::$id => crate::fields::Expert::$expert,)* }
+            }
+        }
+    };
 }
 
-impl Anomaly {
-    pub const ALL: [Anomaly; 13] = [
-        Anomaly::Bounce,
-        Anomaly::PrivilegedPort,
-        Anomaly::NatMismatch,
-        Anomaly::RepeatedLoginFailures,
-        Anomaly::InvalidReplyCode,
-        Anomaly::LineTooLong,
-        Anomaly::MalformedAddress,
-        Anomaly::TooManyPending,
-        Anomaly::ExpectationsFull,
-        Anomaly::ReplyTooLong,
-        Anomaly::UnmatchedReply,
-        Anomaly::UnknownCommand,
-        Anomaly::TransferFailed,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Anomaly::Bounce => "bounce",
-            Anomaly::PrivilegedPort => "privileged_port",
-            Anomaly::NatMismatch => "nat_mismatch",
-            Anomaly::RepeatedLoginFailures => "repeated_login_failures",
-            Anomaly::InvalidReplyCode => "invalid_reply_code",
-            Anomaly::LineTooLong => "line_too_long",
-            Anomaly::MalformedAddress => "malformed_address",
-            Anomaly::TooManyPending => "too_many_pending",
-            Anomaly::ExpectationsFull => "expectations_full",
-            Anomaly::ReplyTooLong => "reply_too_long",
-            Anomaly::UnmatchedReply => "unmatched_reply",
-            Anomaly::UnknownCommand => "unknown_command",
-            Anomaly::TransferFailed => "transfer_failed",
-        }
-    }
+anomalies! {
+    Bounce = 1 => ("bounce", Bounce, "PORT/EPRT/LPRT names a host that is not the client"),
+    PrivilegedPort = 2 => ("privileged_port", PrivilegedPort, "PORT/EPRT/LPRT names a port below 1024"),
+    NatMismatch = 3 => ("nat_mismatch", NatMismatch, "a 227/228 address is not the server's"),
+    RepeatedLoginFailures = 4 => ("repeated_login_failures", RepeatedLoginFailures, "failed logins reach failed_login_alarm"),
+    InvalidReplyCode = 5 => ("invalid_reply_code", InvalidReplyCode, "a server line has no valid 3-digit code"),
+    LineTooLong = 6 => ("line_too_long", LineTooLong, "a line hits max_line; the rest is skipped to the next line end"),
+    MalformedAddress = 7 => ("malformed_address", MalformedAddress, "an address argument or reply does not parse (out-of-range numbers included)"),
+    TooManyPending = 8 => ("too_many_pending", TooManyPending, "more than max_pending_commands commands wait for replies"),
+    ExpectationsFull = 9 => ("expectations_full", ExpectationsFull, "more than max_expectations open predictions"),
+    ReplyTooLong = 10 => ("reply_too_long", ReplyTooLong, "a multi-line reply passes max_reply_lines"),
+    UnmatchedReply = 11 => ("unmatched_reply", UnmatchedReply, "a reply arrives with no command waiting"),
+    UnknownCommand = 12 => ("unknown_command", UnknownCommand, "a verb outside the command table, or a line that is not a command"),
+    TransferFailed = 13 => ("transfer_failed", TransferFailed, "a transfer ends with 425/426/451/55x or ABOR"),
 }

@@ -784,7 +784,7 @@ impl Session {
                 }
             }
             ("CWD" | "XCWD", 200 | 250) => {
-                // Bounded: a path longer than a line could carry becomes unknown (issue 7).
+                // Bounded: a path longer than a line could carry becomes unknown.
                 self.cwd = Some(resolve_path(self.cwd.as_deref(), &arg))
                     .filter(|c| c.len() <= self.limits.max_line)
             }

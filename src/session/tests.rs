@@ -593,7 +593,7 @@ fn up_to_pass() -> Session {
     s
 }
 
-/// Issue 11 class 1: the closing line of a multi-line 230 is lost in a gap. The next reply, with
+/// Defect class (tests/captures/README.md) 1: the closing line of a multi-line 230 is lost in a gap. The next reply, with
 /// another code, shows the 230 ended in the gap: it is closed there (incomplete, at the frame of
 /// its last line) and every later reply answers its own command. The login succeeded: the code is
 /// on the first line.
@@ -706,7 +706,7 @@ fn a_gap_in_the_middle_of_a_command_line() {
     );
 }
 
-/// Issue 11 class 2: a last reply with no line end before FIN.
+/// Defect class (tests/captures/README.md) 2: a last reply with no line end before FIN.
 #[test]
 fn finish_reports_a_last_reply_without_line_end() {
     let mut s = session();
@@ -726,7 +726,7 @@ fn finish_reports_a_last_reply_without_line_end() {
     );
 }
 
-/// Issue 11 class 2: a multi-line reply still open when the connection closes.
+/// Defect class (tests/captures/README.md) 2: a multi-line reply still open when the connection closes.
 #[test]
 fn finish_reports_an_open_multiline_reply() {
     let mut s = session();
@@ -753,7 +753,7 @@ fn finish_reports_an_open_multiline_reply() {
     );
 }
 
-/// Issue 11 class 2: the capture ends inside a command.
+/// Defect class (tests/captures/README.md) 2: the capture ends inside a command.
 #[test]
 fn finish_reports_a_cut_command() {
     let mut s = session();
@@ -767,7 +767,7 @@ fn finish_reports_a_cut_command() {
     assert_eq!(ev.len(), 1);
 }
 
-/// Issue 11 class 10: STOU takes the name the server gives in its 150 or 125 (RFC 1123 4.1.2.9).
+/// Defect class (tests/captures/README.md) 10: STOU takes the name the server gives in its 150 or 125 (RFC 1123 4.1.2.9).
 #[test]
 fn stou_takes_the_servers_name() {
     for prelim in [&b"150"[..], b"125"] {

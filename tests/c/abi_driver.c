@@ -1,4 +1,4 @@
-/* Drives the ftplens C ABI through a whole session (the seed example of DESIGN.md) and prints one line
+/* Drives the ftplens C ABI through a whole session (the README's seed example) and prints one line
  * per event, so that tests/c_abi.rs can check what a C caller sees. Built by the cc crate. */
 #include "ftplens.h"
 

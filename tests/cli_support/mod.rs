@@ -20,7 +20,7 @@ impl Run {
     pub fn records(&self) -> Vec<Json> {
         self.stdout
             .lines()
-            .map(|l| Json::parse(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
             .collect()
     }
 
@@ -96,204 +96,47 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 // ------------------------------------------------------------------------ JSON (reader only)
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
+/// A record line, parsed by serde_json.
+pub type Json = serde_json::Value;
+
+/// The field accessors the tests use on records.
+pub trait Fields {
+    fn str(&self, k: &str) -> Option<&str>;
+    /// A number as an integer (a float is cut).
+    fn u64(&self, k: &str) -> Option<u64>;
+    fn bool(&self, k: &str) -> Option<bool>;
+    /// An array field, empty when absent.
+    fn arr(&self, k: &str) -> &[Json];
+    /// The strings of an array field.
+    fn strs(&self, k: &str) -> Vec<String>;
 }
 
-impl Json {
-    pub fn parse(s: &str) -> Result<Json, String> {
-        let b = s.as_bytes();
-        let mut i = 0;
-        let v = value(b, &mut i)?;
-        ws(b, &mut i);
-        if i != b.len() {
-            return Err(format!("trailing bytes at {i}"));
-        }
-        Ok(v)
+impl Fields for Json {
+    fn str(&self, k: &str) -> Option<&str> {
+        self.get(k)?.as_str()
     }
 
-    pub fn get(&self, k: &str) -> Option<&Json> {
-        match self {
-            Json::Obj(m) => m.iter().find(|(x, _)| x == k).map(|(_, v)| v),
-            _ => None,
-        }
+    fn u64(&self, k: &str) -> Option<u64> {
+        let v = self.get(k)?;
+        v.as_u64().or_else(|| v.as_f64().map(|f| f as u64))
     }
 
-    pub fn str(&self, k: &str) -> Option<&str> {
-        match self.get(k) {
-            Some(Json::Str(s)) => Some(s),
-            _ => None,
-        }
+    fn bool(&self, k: &str) -> Option<bool> {
+        self.get(k)?.as_bool()
     }
 
-    pub fn u64(&self, k: &str) -> Option<u64> {
-        match self.get(k) {
-            Some(Json::Num(n)) => Some(*n as u64),
-            _ => None,
-        }
+    fn arr(&self, k: &str) -> &[Json] {
+        self.get(k)
+            .and_then(Json::as_array)
+            .map_or(&[], Vec::as_slice)
     }
 
-    pub fn bool(&self, k: &str) -> Option<bool> {
-        match self.get(k) {
-            Some(Json::Bool(b)) => Some(*b),
-            _ => None,
-        }
-    }
-
-    pub fn arr(&self, k: &str) -> &[Json] {
-        match self.get(k) {
-            Some(Json::Arr(a)) => a,
-            _ => &[],
-        }
-    }
-
-    pub fn strs(&self, k: &str) -> Vec<String> {
+    fn strs(&self, k: &str) -> Vec<String> {
         self.arr(k)
             .iter()
-            .filter_map(|v| match v {
-                Json::Str(s) => Some(s.clone()),
-                _ => None,
-            })
+            .filter_map(|v| v.as_str().map(String::from))
             .collect()
     }
-
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Json::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-fn ws(b: &[u8], i: &mut usize) {
-    while *i < b.len() && b[*i].is_ascii_whitespace() {
-        *i += 1;
-    }
-}
-
-fn value(b: &[u8], i: &mut usize) -> Result<Json, String> {
-    ws(b, i);
-    match b.get(*i) {
-        Some(b'{') => {
-            *i += 1;
-            let mut m = Vec::new();
-            ws(b, i);
-            if b.get(*i) == Some(&b'}') {
-                *i += 1;
-                return Ok(Json::Obj(m));
-            }
-            loop {
-                ws(b, i);
-                let Json::Str(k) = string(b, i)? else {
-                    unreachable!()
-                };
-                ws(b, i);
-                if b.get(*i) != Some(&b':') {
-                    return Err(format!("expected : at {i}"));
-                }
-                *i += 1;
-                let v = value(b, i)?;
-                m.push((k, v));
-                ws(b, i);
-                match b.get(*i) {
-                    Some(b',') => *i += 1,
-                    Some(b'}') => {
-                        *i += 1;
-                        return Ok(Json::Obj(m));
-                    }
-                    _ => return Err(format!("expected , or }} at {i}")),
-                }
-            }
-        }
-        Some(b'[') => {
-            *i += 1;
-            let mut a = Vec::new();
-            ws(b, i);
-            if b.get(*i) == Some(&b']') {
-                *i += 1;
-                return Ok(Json::Arr(a));
-            }
-            loop {
-                a.push(value(b, i)?);
-                ws(b, i);
-                match b.get(*i) {
-                    Some(b',') => *i += 1,
-                    Some(b']') => {
-                        *i += 1;
-                        return Ok(Json::Arr(a));
-                    }
-                    _ => return Err(format!("expected , or ] at {i}")),
-                }
-            }
-        }
-        Some(b'"') => string(b, i),
-        Some(b't') if b[*i..].starts_with(b"true") => {
-            *i += 4;
-            Ok(Json::Bool(true))
-        }
-        Some(b'f') if b[*i..].starts_with(b"false") => {
-            *i += 5;
-            Ok(Json::Bool(false))
-        }
-        Some(b'n') if b[*i..].starts_with(b"null") => {
-            *i += 4;
-            Ok(Json::Null)
-        }
-        Some(_) => {
-            let start = *i;
-            while *i < b.len() && (b[*i].is_ascii_digit() || b"+-.eE".contains(&b[*i])) {
-                *i += 1;
-            }
-            std::str::from_utf8(&b[start..*i])
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .map(Json::Num)
-                .ok_or_else(|| format!("bad value at {start}"))
-        }
-        None => Err("unexpected end".into()),
-    }
-}
-
-fn string(b: &[u8], i: &mut usize) -> Result<Json, String> {
-    if b.get(*i) != Some(&b'"') {
-        return Err(format!("expected string at {i}"));
-    }
-    *i += 1;
-    let mut out: Vec<u8> = Vec::new();
-    while let Some(&c) = b.get(*i) {
-        *i += 1;
-        match c {
-            b'"' => return Ok(Json::Str(String::from_utf8_lossy(&out).into_owned())),
-            b'\\' => {
-                let e = *b.get(*i).ok_or("bad escape")?;
-                *i += 1;
-                match e {
-                    b'n' => out.push(b'\n'),
-                    b'r' => out.push(b'\r'),
-                    b't' => out.push(b'\t'),
-                    b'b' => out.push(8),
-                    b'f' => out.push(12),
-                    b'u' => {
-                        let hex = std::str::from_utf8(&b[*i..*i + 4]).map_err(|e| e.to_string())?;
-                        let n = u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
-                        *i += 4;
-                        let ch = char::from_u32(n).unwrap_or('\u{fffd}');
-                        let mut buf = [0; 4];
-                        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                    }
-                    other => out.push(other),
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    Err("unterminated string".into())
 }
 
 // ------------------------------------------------------------------------ pcap writing

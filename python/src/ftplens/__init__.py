@@ -15,8 +15,14 @@ Sessions (one per control connection) turn the bytes of both directions into eve
         for event in s.feed(ftplens.Direction.TO_SERVER, b"USER anonymous\\r\\n"):
             print(event)
 
+Capture files, as the ``ftplens log`` command reads them::
+
+    for record in ftplens.analyze("capture.pcap"):
+        if record["type"] == "transfer":
+            print(record["path"], record["bytes"], record.get("sha256"))
+
 Errors are exceptions derived from :class:`FtplensError`. Every enum (:class:`Direction`,
-:class:`EventKind`, :class:`Anomaly`...) is generated from the C header, the single source of the ABI.
+:class:`EventKind`, :class:`Anomaly`...) takes its values from the C header, the single source of the ABI.
 """
 
 from __future__ import annotations
@@ -52,7 +58,16 @@ from ._api import (
     parse_endpoint,
     parse_line,
 )
-from ._api import (  # the enums, generated from include/ftplens.h
+from ._capture import (
+    Analysis,
+    CaptureError,
+    PartialCaptureWarning,
+    analyze,
+    arrow_schema,
+    records_to_arrow,
+    records_to_pandas,
+)
+from ._enums import (  # the enums, bound to the #defines of include/ftplens.h
     Anomaly,
     Direction,
     EventKind,
@@ -66,8 +81,10 @@ from ._api import (  # the enums, generated from include/ftplens.h
     LoginState,
     Mode,
     Outcome,
+    Result,
     Verdict,
 )
+from ._records import AnomalyRecord, FtpRecord, Record, SessionRecord, TransferRecord
 from ._lib import (
     AddressError,
     FtplensError,
@@ -77,16 +94,13 @@ from ._lib import (
     ParseError,
     PoisonedSessionError,
     SessionClosedError,
-    abi as _abi,
     lib as _cdll,
     library_path,
+    string as _string,
 )
 
-#: ``Result`` codes of the C ABI (``ftplens_result``).
-Result = _abi.Result
-
 #: ABI version of the header this package was built from; the loaded library is checked against it.
-ABI_VERSION: int = _abi.FTPLENS_ABI_VERSION
+ABI_VERSION: int = _cdll.FTPLENS_ABI_VERSION
 
 #: Shorthands for the two directions.
 TO_SERVER = Direction.TO_SERVER
@@ -95,8 +109,7 @@ TO_CLIENT = Direction.TO_CLIENT
 
 def library_version() -> str:
     """The version of the loaded libftplens (the crate version, e.g. ``"0.1.0"``)."""
-    raw = _cdll.ftplens_version()
-    return raw.decode("utf-8") if raw else ""
+    return _string(_cdll.ftplens_version()) or ""
 
 
 #: The package version: the crate version of the library it wraps (Cargo.toml is the single source).
@@ -104,6 +117,18 @@ __version__: str = library_version()
 
 __all__ = [
     "ABI_VERSION",
+    "Analysis",
+    "AnomalyRecord",
+    "CaptureError",
+    "FtpRecord",
+    "PartialCaptureWarning",
+    "Record",
+    "SessionRecord",
+    "TransferRecord",
+    "analyze",
+    "arrow_schema",
+    "records_to_arrow",
+    "records_to_pandas",
     "AddressError",
     "Anomaly",
     "AnomalyEvent",

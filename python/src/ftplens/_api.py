@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
 import threading
 from dataclasses import dataclass
@@ -20,61 +19,37 @@ from typing import (
     Union,
 )
 
-from . import _lib
+from ._enums import (
+    Anomaly,
+    Direction,
+    EventKind,
+    ExpertGroup,
+    ExpertSeverity,
+    Family,
+    FieldType,
+    FrameRole,
+    ItemTarget,
+    LineKind,
+    LoginState,
+    Mode,
+    Outcome,
+    Verdict,
+)
 from ._lib import (
     AddressError,
     InvalidArgumentError,
     ParseError,
     SessionClosedError,
-    abi,
     check,
+    ffi,
+    lib,
+    string,
 )
-
-if TYPE_CHECKING:  # the generated module is typed; give checkers the real classes
-    from ._abi import (  # type: ignore[import-not-found,unused-ignore]
-        Anomaly as Anomaly,
-        Direction as Direction,
-        EventKind as EventKind,
-        ExpertGroup as ExpertGroup,
-        ExpertSeverity as ExpertSeverity,
-        Family as Family,
-        FieldType as FieldType,
-        FrameRole as FrameRole,
-        ItemTarget as ItemTarget,
-        LineKind as LineKind,
-        LoginState as LoginState,
-        Mode as Mode,
-        Outcome as Outcome,
-        Verdict as Verdict,
-    )
-else:
-    Anomaly = abi.Anomaly
-    Direction = abi.Direction
-    EventKind = abi.EventKind
-    ExpertGroup = abi.ExpertGroup
-    ExpertSeverity = abi.ExpertSeverity
-    Family = abi.Family
-    FieldType = abi.FieldType
-    FrameRole = abi.FrameRole
-    ItemTarget = abi.ItemTarget
-    LineKind = abi.LineKind
-    LoginState = abi.LoginState
-    Mode = abi.Mode
-    Outcome = abi.Outcome
-    Verdict = abi.Verdict
 
 Bytes = Union[bytes, bytearray, memoryview, str]
 HostPort = Union["Endpoint", Tuple[str, int]]
 
-_f = _lib.func
-_line_parse = _f("ftplens_line_parse")
-_session_new = _f("ftplens_session_new")
-_session_free = _f("ftplens_session_free")
-_session_feed = _f("ftplens_session_feed")
-_session_finish = _f("ftplens_session_finish")
-_session_event = _f("ftplens_session_event")
-_session_items = _f("ftplens_session_items")
-_session_summary = _f("ftplens_session_summary")
+_session_free = lib.ftplens_session_free
 
 
 def _as_bytes(data: Bytes) -> bytes:
@@ -87,19 +62,19 @@ def _as_bytes(data: Bytes) -> bytes:
     raise TypeError("expected bytes-like or str, got %s" % type(data).__name__)
 
 
-def _s(value: Optional[bytes]) -> str:
+def _s(value: Any) -> str:
     """A library C string (UTF-8, possibly NULL) as str."""
-    return value.decode("utf-8", "replace") if value else ""
+    return string(value) or ""
 
 
-def _opt_s(value: Optional[bytes]) -> Optional[str]:
-    return None if value is None else value.decode("utf-8", "replace")
+_opt_s = string
 
 
-def _span(ptr: Optional[int], length: int) -> Optional[str]:
-    if not ptr:
+def _span(ptr: Any, length: int) -> Optional[str]:
+    if ptr == ffi.NULL:
         return None
-    return ctypes.string_at(ptr, length).decode("utf-8", "replace")
+    text: bytes = ffi.unpack(ffi.cast("const char *", ptr), length)
+    return text.decode("utf-8", "replace")
 
 
 # ------------------------------------------------------------------------------------------ values
@@ -138,17 +113,17 @@ class Endpoint(NamedTuple):
 def _endpoint(ep: Any) -> Optional[Endpoint]:
     """ftplens_endpoint -> Endpoint, or None when it carries nothing."""
     family = ep.family
-    if family == abi.FTPLENS_FAMILY_IPV4:
-        return Endpoint(str(ipaddress.IPv4Address(bytes(ep.addr[:4]))), ep.port)
-    if family == abi.FTPLENS_FAMILY_IPV6:
-        return Endpoint(str(ipaddress.IPv6Address(bytes(ep.addr[:16]))), ep.port)
+    if family == lib.FTPLENS_FAMILY_IPV4:
+        return Endpoint(str(ipaddress.IPv4Address(bytes(ep.addr[0:4]))), ep.port)
+    if family == lib.FTPLENS_FAMILY_IPV6:
+        return Endpoint(str(ipaddress.IPv6Address(bytes(ep.addr[0:16]))), ep.port)
     if ep.port:
         return Endpoint(None, ep.port)
     return None
 
 
 def _c_endpoint(value: Optional[HostPort], what: str) -> Any:
-    ep = abi.ftplens_endpoint()
+    ep = ffi.new("ftplens_endpoint *")
     if value is None:
         return ep
     try:
@@ -162,9 +137,9 @@ def _c_endpoint(value: Optional[HostPort], what: str) -> Any:
     if not 0 <= port <= 0xFFFF:
         raise InvalidArgumentError("%s port %d out of range" % (what, port))
     packed = ip.packed
-    ep.family = abi.FTPLENS_FAMILY_IPV4 if ip.version == 4 else abi.FTPLENS_FAMILY_IPV6
+    ep.family = lib.FTPLENS_FAMILY_IPV4 if ip.version == 4 else lib.FTPLENS_FAMILY_IPV6
     ep.port = port
-    ctypes.memmove(ep.addr, packed, len(packed))
+    ffi.memmove(ep.addr, packed, len(packed))
     return ep
 
 
@@ -180,8 +155,8 @@ class Limits:
     failed_login_alarm: Optional[int] = None
 
     def _to_c(self) -> Any:
-        c = abi.ftplens_limits()
-        for name, _ in abi.ftplens_limits._fields_:
+        c = ffi.new("ftplens_limits *")
+        for name, _ in ffi.typeof("ftplens_limits").fields:
             value = getattr(self, name, None) or 0
             if not 0 <= value <= 0xFFFFFFFF:
                 raise InvalidArgumentError("limit %s=%r out of range" % (name, value))
@@ -243,8 +218,9 @@ class ReplyLine(ParsedLine):
 
 
 def _parse(data: bytes, direction: int) -> Union[CommandLine, ReplyLine]:
-    out = abi.ftplens_line()
-    check(_line_parse(data, len(data), direction, ctypes.byref(out)), "ftplens_line_parse")
+    ptr = ffi.new("ftplens_line *")
+    check(lib.ftplens_line_parse(data, len(data), direction, ptr), "ftplens_line_parse")
+    out = ptr[0]
     address = dict(
         mode=Mode(out.mode),
         endpoint=_endpoint(out.endpoint),
@@ -253,7 +229,7 @@ def _parse(data: bytes, direction: int) -> Union[CommandLine, ReplyLine]:
     )
     if address["address_error"]:
         address["endpoint"] = None
-    if out.kind == abi.FTPLENS_LINE_COMMAND:
+    if out.kind == lib.FTPLENS_LINE_COMMAND:
         return CommandLine(
             verb=_span(out.verb, out.verb_len) or "",
             arg=_span(out.arg, out.arg_len),
@@ -292,9 +268,9 @@ def parse_line(line: Bytes, direction: Optional[Direction] = None) -> Union[Comm
         return _parse(data, d)
     first = data.lstrip()[:1]
     order = (
-        (abi.FTPLENS_DIR_TO_CLIENT, abi.FTPLENS_DIR_TO_SERVER)
+        (lib.FTPLENS_DIR_TO_CLIENT, lib.FTPLENS_DIR_TO_SERVER)
         if first.isdigit()
-        else (abi.FTPLENS_DIR_TO_SERVER, abi.FTPLENS_DIR_TO_CLIENT)
+        else (lib.FTPLENS_DIR_TO_SERVER, lib.FTPLENS_DIR_TO_CLIENT)
     )
     try:
         return _parse(data, order[0])
@@ -303,7 +279,7 @@ def parse_line(line: Bytes, direction: Optional[Direction] = None) -> Union[Comm
     try:
         return _parse(data, order[1])
     except ParseError:
-        raise ParseError("not an FTP command or reply: %r" % (data[:80],), abi.FTPLENS_ERR_PARSE) from None
+        raise ParseError("not an FTP command or reply: %r" % (data[:80],), lib.FTPLENS_ERR_PARSE) from None
 
 
 def parse_endpoint(line: Bytes, direction: Optional[Direction] = None) -> Endpoint:
@@ -319,13 +295,13 @@ def heuristic(data: Bytes) -> Verdict:
     """Guess from the first bytes one side of a TCP connection sent whether it is an FTP server, an
     FTP client, not FTP, or too short to tell."""
     b = _as_bytes(data)
-    return Verdict(_f("ftplens_heuristic")(b, len(b)))
+    return Verdict(lib.ftplens_heuristic(b, len(b)))
 
 
 def complete_prefix(data: Bytes, max_line: int = 0) -> int:
     """Length of the longest prefix of ``data`` made only of complete lines (see the C docs)."""
     b = _as_bytes(data)
-    return int(_f("ftplens_complete_prefix")(b, len(b), max_line))
+    return int(lib.ftplens_complete_prefix(b, len(b), max_line))
 
 
 # ------------------------------------------------------------------------------------------ events
@@ -467,9 +443,9 @@ def _event(e: Any) -> Event:
         line_offset=e.line_offset,
         line_length=e.line_length,
     )
-    if kind == abi.FTPLENS_EVENT_COMMAND:
+    if kind == lib.FTPLENS_EVENT_COMMAND:
         return CommandEvent(EventKind.COMMAND, command=_s(e.command), arg=_s(e.arg), **base)
-    if kind == abi.FTPLENS_EVENT_REPLY:
+    if kind == lib.FTPLENS_EVENT_REPLY:
         return ReplyEvent(
             EventKind.REPLY,
             code=e.code,
@@ -480,7 +456,7 @@ def _event(e: Any) -> Event:
             request_command=_s(e.request_command),
             **base,
         )
-    if kind == abi.FTPLENS_EVENT_LOGIN:
+    if kind == lib.FTPLENS_EVENT_LOGIN:
         return LoginEvent(
             EventKind.LOGIN,
             user=_s(e.user),
@@ -490,7 +466,7 @@ def _event(e: Any) -> Event:
             failures=e.failures,
             **base,
         )
-    if kind == abi.FTPLENS_EVENT_DATA_EXPECTED:
+    if kind == lib.FTPLENS_EVENT_DATA_EXPECTED:
         return DataExpectedEvent(
             EventKind.DATA_EXPECTED,
             channel_id=e.channel_id,
@@ -502,7 +478,7 @@ def _event(e: Any) -> Event:
             outcome=_enum(Outcome, e.outcome),
             **base,
         )
-    if kind in (abi.FTPLENS_EVENT_TRANSFER_STARTED, abi.FTPLENS_EVENT_TRANSFER_ENDED):
+    if kind in (lib.FTPLENS_EVENT_TRANSFER_STARTED, lib.FTPLENS_EVENT_TRANSFER_ENDED):
         transfer: Dict[str, Any] = dict(
             channel_id=e.channel_id,
             mode=_enum(Mode, e.mode),
@@ -516,14 +492,14 @@ def _event(e: Any) -> Event:
             size=None if e.size < 0 else e.size,
             data_tls=bool(e.data_tls),
         )
-        if kind == abi.FTPLENS_EVENT_TRANSFER_STARTED:
+        if kind == lib.FTPLENS_EVENT_TRANSFER_STARTED:
             return TransferStartedEvent(EventKind.TRANSFER_STARTED, **transfer, **base)
         return TransferEndedEvent(
             EventKind.TRANSFER_ENDED, outcome=_enum(Outcome, e.outcome), **transfer, **base
         )
-    if kind == abi.FTPLENS_EVENT_TLS_UPGRADE:
+    if kind == lib.FTPLENS_EVENT_TLS_UPGRADE:
         return TlsUpgradeEvent(EventKind.TLS_UPGRADE, mechanism=_s(e.text), **base)
-    if kind == abi.FTPLENS_EVENT_ANOMALY:
+    if kind == lib.FTPLENS_EVENT_ANOMALY:
         return AnomalyEvent(
             EventKind.ANOMALY,
             anomaly=_enum(Anomaly, e.anomaly),
@@ -531,7 +507,7 @@ def _event(e: Any) -> Event:
             detail=_s(e.text),
             **base,
         )
-    if kind == abi.FTPLENS_EVENT_DATA_PROTECTED:
+    if kind == lib.FTPLENS_EVENT_DATA_PROTECTED:
         return DataProtectedEvent(EventKind.DATA_PROTECTED, **base)
     return UnknownEvent(kind, **base)
 
@@ -541,8 +517,8 @@ def _event(e: Any) -> Event:
 def anomaly_name(anomaly: int) -> str:
     """The stable snake_case name of an anomaly (``"bounce"``...). Raises InvalidArgumentError if
     out of range."""
-    name = _f("ftplens_anomaly_name")(int(anomaly))
-    if name is None:
+    name = lib.ftplens_anomaly_name(int(anomaly))
+    if name == ffi.NULL:
         raise InvalidArgumentError("anomaly %r out of range" % (anomaly,))
     return _s(name)
 
@@ -574,9 +550,9 @@ class ExpertInfo:
 @lru_cache(maxsize=None)
 def _fields() -> Tuple[FieldInfo, ...]:
     out = []
-    info = abi.ftplens_field_info()
-    for i in range(_f("ftplens_field_count")()):
-        check(_f("ftplens_field_get")(i, ctypes.byref(info)), "ftplens_field_get")
+    info = ffi.new("ftplens_field_info *")
+    for i in range(lib.ftplens_field_count()):
+        check(lib.ftplens_field_get(i, info), "ftplens_field_get")
         out.append(
             FieldInfo(
                 i,
@@ -599,9 +575,9 @@ def fields() -> List[FieldInfo]:
 @lru_cache(maxsize=None)
 def _experts() -> Tuple[ExpertInfo, ...]:
     out = []
-    info = abi.ftplens_expert_info()
-    for i in range(_f("ftplens_expert_count")()):
-        check(_f("ftplens_expert_get")(i, ctypes.byref(info)), "ftplens_expert_get")
+    info = ffi.new("ftplens_expert_info *")
+    for i in range(lib.ftplens_expert_count()):
+        check(lib.ftplens_expert_get(i, info), "ftplens_expert_get")
         out.append(
             ExpertInfo(
                 i,
@@ -654,7 +630,7 @@ class Session:
 
     A session is safe to share between threads (calls are serialised by a lock), but feeding it from
     several threads at once makes the stream order undefined; use one session per connection.
-    Different sessions run in parallel (ctypes releases the GIL during library calls).
+    Different sessions run in parallel (cffi releases the GIL during library calls).
 
     Use it as a context manager, or call :meth:`close`, to free the native session promptly.
     """
@@ -667,19 +643,20 @@ class Session:
         limits: Optional[Limits] = None,
     ) -> None:
         self._lock = threading.Lock()
-        self._handle: Optional[int] = None
-        config = abi.ftplens_session_config()
-        config.client = _c_endpoint(client, "client")
-        config.server = _c_endpoint(server, "server")
-        config.limits = (limits or Limits())._to_c()
-        handle = _session_new(ctypes.byref(config))
-        if not handle:
+        self._handle: Any = None
+        config = ffi.new("ftplens_session_config *")
+        # Struct assignment copies: the temporaries may go once copied.
+        config.client = _c_endpoint(client, "client")[0]
+        config.server = _c_endpoint(server, "server")[0]
+        config.limits = (limits or Limits())._to_c()[0]
+        handle = lib.ftplens_session_new(config)
+        if handle == ffi.NULL:
             raise InvalidArgumentError("ftplens_session_new refused the configuration")
         self._handle = handle
         self._frame = 0
         self._ts = 0.0
-        self._event = abi.ftplens_event()
-        self._count = ctypes.c_size_t()
+        self._event = ffi.new("ftplens_event *")
+        self._count = ffi.new("size_t *")
 
     # -- lifetime
     def close(self) -> None:
@@ -705,7 +682,7 @@ class Session:
             self._handle = None
             _session_free(handle)
 
-    def _live(self) -> int:
+    def _live(self) -> Any:
         if self._handle is None:
             raise SessionClosedError("the session is closed")
         return self._handle
@@ -716,11 +693,11 @@ class Session:
             self._ts = float(ts)
         return self._frame, self._ts
 
-    def _collect(self, handle: int) -> List[Event]:
+    def _collect(self, handle: Any) -> List[Event]:
         out = []
         ev = self._event
-        for i in range(self._count.value):
-            check(_session_event(handle, i, ctypes.byref(ev)), "ftplens_session_event")
+        for i in range(self._count[0]):
+            check(lib.ftplens_session_event(handle, i, ev), "ftplens_session_event")
             out.append(_event(ev))
         return out
 
@@ -747,7 +724,7 @@ class Session:
             handle = self._live()
             frame_no, stamp = self._stamp(frame, ts)
             check(
-                _session_feed(handle, d, b, len(b), frame_no, stamp, ctypes.byref(self._count)),
+                lib.ftplens_session_feed(handle, d, b, len(b), frame_no, stamp, self._count),
                 "ftplens_session_feed",
             )
             return self._collect(handle)
@@ -758,7 +735,7 @@ class Session:
             handle = self._live()
             frame_no, stamp = self._stamp(frame, ts)
             check(
-                _session_finish(handle, frame_no, stamp, ctypes.byref(self._count)),
+                lib.ftplens_session_finish(handle, frame_no, stamp, self._count),
                 "ftplens_session_finish",
             )
             return self._collect(handle)
@@ -767,13 +744,13 @@ class Session:
         """The dissector items of the last feed or finish."""
         with self._lock:
             handle = self._live()
-            ptr = ctypes.POINTER(abi.ftplens_item)()
-            n = ctypes.c_size_t()
-            check(_session_items(handle, ctypes.byref(ptr), ctypes.byref(n)), "ftplens_session_items")
+            items = ffi.new("const ftplens_item **")
+            n = ffi.new("size_t *")
+            check(lib.ftplens_session_items(handle, items, n), "ftplens_session_items")
             registry = _fields()
             out = []
-            for i in range(n.value):
-                it = ptr[i]
+            for i in range(n[0]):
+                it = items[0][i]
                 out.append(
                     Item(
                         target=_enum(ItemTarget, it.target),
@@ -788,8 +765,8 @@ class Session:
                         uint_value=it.uint_value,
                         time_value=it.time_value,
                         string_value=_opt_s(it.string_value),
-                        addr=bytes(it.addr),
-                        expert=None if it.expert == abi.FTPLENS_NO_EXPERT else it.expert,
+                        addr=bytes(it.addr[0:16]),
+                        expert=None if it.expert == lib.FTPLENS_NO_EXPERT else it.expert,
                         expert_message=_opt_s(it.expert_message),
                     )
                 )
@@ -799,7 +776,7 @@ class Session:
     def summary(self) -> str:
         """A one-line summary of the last feed, for an Info column ("" before any feed)."""
         with self._lock:
-            return _s(_session_summary(self._live()))
+            return _s(lib.ftplens_session_summary(self._live()))
 
 
 EVENT_CLASSES: Dict[EventKind, Type[Event]] = {

@@ -1,58 +1,59 @@
-"""Loading libftplens and declaring its functions from the generated ABI description.
+"""Loading libftplens with cffi (ABI mode) and the enums of its header.
+
+The declarations are cffi's reading of ``include/ftplens.h`` (see :mod:`ftplens._cdef`): the wheel
+carries them precompiled as ``_ffi.py`` (cffi's out-of-line ABI mode, written at build time, no C
+compiler involved); a source checkout (``PYTHONPATH=python/src``) reads the header at import, from
+``$FTPLENS_HEADER`` or the checkout's ``include/ftplens.h``.
 
 Where the library comes from, first match wins:
 
 1. ``$FTPLENS_LIBRARY``: an explicit path (development, or a system copy you want to force);
-2. ``libftplens.so`` inside this package (what ``pip install`` puts there);
+2. the copy inside this package (what ``pip install`` puts there);
 3. the system loader's search (``ctypes.util.find_library("ftplens")``, e.g. after
    ``make install-lib``).
 
-The ABI description (``_abi.py``) is generated from ``include/ftplens.h`` at build time. When the
-package runs straight from a source checkout (``PYTHONPATH=python/src``) it is generated in memory from
-``$FTPLENS_HEADER`` or the checkout's ``include/ftplens.h`` instead.
+cffi releases the GIL around every call into the library, so sessions and analyses on different
+threads run in parallel.
 """
 
 from __future__ import annotations
 
-import ctypes
 import ctypes.util
 import os
-import sys
-import types
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Type
+from typing import Any, Dict, Optional, Type
 
-__all__ = ["abi", "lib", "library_path", "check", "FtplensError"]
+import cffi
+
+__all__ = ["ffi", "lib", "library_path", "check", "string", "FtplensError"]
 
 _HERE = Path(__file__).resolve().parent
 
 
-def _load_abi() -> types.ModuleType:
+def _load_ffi() -> Any:
+    """The built ``_ffi`` module's FFI (a ``_cffi_backend.FFI``), or a ``cffi.FFI`` over the header."""
     try:
-        from . import _abi  # type: ignore[attr-defined]  # generated at build time
+        from ._ffi import ffi as built  # type: ignore[import-not-found,unused-ignore]
 
-        return _abi
+        return built
     except ImportError:
         pass
     header = os.environ.get("FTPLENS_HEADER")
-    candidates = [Path(header)] if header else [_HERE.parents[2] / "include" / "ftplens.h"]
-    for path in candidates:
-        if path.is_file():
-            from . import _abigen
+    path = Path(header) if header else _HERE.parents[2] / "include" / "ftplens.h"
+    if not path.is_file():
+        raise ImportError(
+            "ftplens: the compiled declarations (_ffi.py) are missing and %s was not found; install "
+            "the package with pip, or set FTPLENS_HEADER" % path
+        )
+    from ._cdef import declarations
 
-            source = _abigen.generate(path.read_text(encoding="utf-8"), source=str(path))
-            module = types.ModuleType(__name__.rsplit(".", 1)[0] + "._abi")
-            module.__file__ = str(path)
-            exec(compile(source, str(path) + " (generated)", "exec"), module.__dict__)
-            sys.modules[module.__name__] = module
-            return module
-    raise ImportError(
-        "ftplens: the generated ABI module _abi.py is missing and include/ftplens.h was not found; "
-        "install the package with pip, or set FTPLENS_HEADER"
-    )
+    fresh = cffi.FFI()
+    fresh.cdef(declarations(path.read_text(encoding="utf-8")))
+    return fresh
 
 
-abi = _load_abi()
+# Any: cdata (structs, pointers) has the header's fields, which no static type describes.
+ffi: Any = _load_ffi()
 
 
 def _find_library() -> str:
@@ -61,10 +62,9 @@ def _find_library() -> str:
         if not os.path.exists(env):
             raise ImportError("ftplens: FTPLENS_LIBRARY=%s does not exist" % env)
         return env
-    for name in ("libftplens.so", "libftplens.dylib", "ftplens.dll"):
-        bundled = _HERE / name
-        if bundled.exists():
-            return str(bundled)
+    # setuptools-rust names the cdylib like an extension module (_libftplens.<platform suffix>).
+    for bundled in sorted(_HERE.glob("_libftplens*")):
+        return str(bundled)
     found = ctypes.util.find_library("ftplens")
     if found:
         return found
@@ -75,29 +75,21 @@ def _find_library() -> str:
 
 
 library_path = _find_library()
-lib = ctypes.CDLL(library_path)
-
-_missing = []
-for _name, (_restype, _argtypes, _proto) in abi.FUNCTIONS.items():
-    try:
-        _fn = getattr(lib, _name)
-    except AttributeError:
-        _missing.append(_proto)
-        continue
-    _fn.restype = _restype
-    _fn.argtypes = _argtypes
-if _missing:
-    raise ImportError(
-        "ftplens: %s does not export %d function(s) of the header: %s"
-        % (library_path, len(_missing), "; ".join(_missing))
-    )
+lib: Any = ffi.dlopen(library_path)
 
 _loaded_abi = lib.ftplens_abi_version()
-if _loaded_abi != abi.FTPLENS_ABI_VERSION:
+if _loaded_abi != lib.FTPLENS_ABI_VERSION:
     raise ImportError(
         "ftplens: %s has ABI version %d but this package was built for %d (include/ftplens.h)"
-        % (library_path, _loaded_abi, abi.FTPLENS_ABI_VERSION)
+        % (library_path, _loaded_abi, lib.FTPLENS_ABI_VERSION)
     )
+
+
+def string(value: Any) -> Optional[str]:
+    """A library C string (``const char *`` or ``char[N]``, UTF-8) as str; ``None`` for NULL."""
+    if value == ffi.NULL:
+        return None
+    return ffi.string(value).decode("utf-8", "replace")  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------------------------------ errors
@@ -145,25 +137,22 @@ class AddressError(FtplensError, ValueError):
 
 
 _ERRORS: Dict[int, Type[FtplensError]] = {
-    abi.FTPLENS_ERR_NULL_ARGUMENT: NullArgumentError,
-    abi.FTPLENS_ERR_INVALID_ARGUMENT: InvalidArgumentError,
-    abi.FTPLENS_ERR_PANIC: InternalError,
-    abi.FTPLENS_ERR_POISONED: PoisonedSessionError,
-    abi.FTPLENS_ERR_PARSE: ParseError,
+    lib.FTPLENS_ERR_NULL_ARGUMENT: NullArgumentError,
+    lib.FTPLENS_ERR_INVALID_ARGUMENT: InvalidArgumentError,
+    lib.FTPLENS_ERR_PANIC: InternalError,
+    lib.FTPLENS_ERR_POISONED: PoisonedSessionError,
+    lib.FTPLENS_ERR_PARSE: ParseError,
 }
 
 
 def check(result: int, what: str) -> None:
     """Raise the exception matching a non-zero ``ftplens_result``."""
-    if result == abi.FTPLENS_OK:
+    if result == lib.FTPLENS_OK:
         return
+    from ._enums import Result
+
     try:
-        name = abi.Result(result).name
+        name = Result(result).name
     except ValueError:
         name = "unknown result %d" % result
     raise _ERRORS.get(result, FtplensError)("%s failed: %s" % (what, name), result)
-
-
-def func(name: str) -> Callable[..., Any]:
-    """The declared foreign function ``name``."""
-    return getattr(lib, name)  # type: ignore[no-any-return]

@@ -1,0 +1,710 @@
+//! The conversation layer: everything between one control connection's [`Session`](crate::Session) and a
+//! presenter (the CLI's records, the C ABI for the Wireshark plugin and the Lua fallback).
+//!
+//! ```text
+//! host (TCP reassembly)           Conversations                         host
+//!   connect/open/payload/gap  ->  connections: role of each TCP connection, server side
+//!   fin/close/finish              control -> Session::feed -> events -> exchanges
+//!                                 predictions -> transfers <- data connections (late binding)
+//!                                 per-frame storage                  -> frame(n)
+//!                                 outputs: Exchange, Transfer, Session, Anomaly, Replay
+//!                                 actions: ExpectConnection, StartTls
+//! ```
+//!
+//! The host feeds each TCP connection's bytes in stream order per direction and drains outputs
+//! ([`Conversations::take_outputs`]) and actions ([`Conversations::take_actions`]) after each call.
+//! Pairing lives in the session and [`exchanges`], binding in [`transfers`]
+//! (its `bind_*` functions), roles in [`connections`], per-frame storage in [`frames`], and the records
+//! the CLI writes in [`records`].
+
+pub mod actions;
+pub mod connections;
+pub mod exchanges;
+pub mod frames;
+#[cfg(feature = "cli")]
+pub mod records;
+pub mod transfers;
+
+pub use actions::Action;
+pub use connections::{ConnId, ConnRef, RoleKind};
+pub use exchanges::{CommandLine, Exchange, LoginSummary, ReplyText, SessionSummary};
+pub use frames::FrameView;
+pub use transfers::{DataDirection, DataSeen, TransferDone};
+
+use crate::predict::{ChannelTable, Expectation};
+use crate::{Direction, Limits};
+use connections::{Connection, DataCounts, Held, JUDGE_BYTES, Role, make_uid};
+use exchanges::Control;
+use frames::FrameStore;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+/// Anomaly names the layer adds to the session's ([`crate::Anomaly::name`]).
+pub mod anomaly {
+    /// Bytes missing from a TCP stream (lost by the capture).
+    pub const CAPTURE_GAP: &str = "capture_gap";
+    /// The reassembly buffer cap was hit; a gap was declared to stay within it.
+    pub const REASSEMBLY_MEMCAP: &str = "reassembly_memcap";
+    /// A control connection that began before the capture.
+    pub const MIDSTREAM: &str = "midstream";
+    /// A transfer's bytes went the other way than its command asks (RETR uploading, STOR
+    /// downloading).
+    pub const DIRECTION_MISMATCH: &str = "direction_mismatch";
+    /// PROT P was agreed in the clear, yet a data connection began in the clear (the CLI finds
+    /// it from the data connection's first bytes).
+    pub const CLEARTEXT_AFTER_PROT_P: &str = "cleartext_after_prot_p";
+
+    /// The layer's anomalies with when each is raised (the session's are [`crate::Anomaly::ALL`]).
+    pub const ALL: &[(&str, &str)] = &[
+        (
+            CAPTURE_GAP,
+            "bytes of a control or data connection are missing from the capture",
+        ),
+        (
+            REASSEMBLY_MEMCAP,
+            "the CLI's out-of-order buffer cap forced a gap",
+        ),
+        (
+            MIDSTREAM,
+            "a control connection began before the capture (no SYN)",
+        ),
+        (
+            CLEARTEXT_AFTER_PROT_P,
+            "PROT P was agreed in the clear, yet a data connection began without a TLS handshake",
+        ),
+        (
+            DIRECTION_MISMATCH,
+            "a transfer's bytes went the other way than its command asks (RETR uploading, STOR downloading); the transfer's direction is as seen",
+        ),
+    ];
+}
+
+/// Tunables of the layer, each with a default.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Ports whose connections are FTP control without further evidence.
+    pub control_ports: Vec<u16>,
+    /// Seconds a data connection may precede the prediction that claims it, and seconds a
+    /// transfer the server called complete waits for a data connection not seen yet.
+    pub late_window: f64,
+    /// Bytes kept per pending connection for late binding.
+    pub candidate_bytes: usize,
+    /// Bytes kept across all pending connections.
+    pub candidate_total: usize,
+    /// Predictions across all sessions.
+    pub max_predictions: usize,
+    /// Per-session limits.
+    pub limits: Limits,
+    /// Mixed into uids so that several inputs do not share them.
+    pub uid_salt: u64,
+    /// Keep what to show for each frame ([`Conversations::frame`]).
+    pub keep_frames: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            control_ports: vec![21],
+            late_window: 10.0,
+            candidate_bytes: 1 << 20,
+            candidate_total: 64 << 20,
+            max_predictions: 65_536,
+            limits: Limits::default(),
+            uid_salt: 0,
+            keep_frames: false,
+        }
+    }
+}
+
+/// An anomaly no exchange carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    /// The connection it concerns, when there is one.
+    pub uid: Option<String>,
+    pub id: Option<ConnId>,
+    pub name: &'static str,
+    pub detail: String,
+    /// The frame that showed it, when one did.
+    pub frame: Option<u64>,
+    pub ts: f64,
+}
+
+/// Bytes of a connection that waited as pending and was then claimed as a data connection: the
+/// host treats them as if they had just arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    pub conn: ConnRef,
+    pub from: SocketAddr,
+    /// The peer of `from`.
+    pub to: SocketAddr,
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+    pub frame: u64,
+    pub ts: f64,
+}
+
+/// A data connection as the layer knows it now ([`Conversations::data_channel`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataChannelView<'a> {
+    pub control: ConnRef,
+    pub channel: u32,
+    pub expectation: Option<&'a Expectation>,
+    /// The transfer command bound to it (path, REST, TYPE...), once seen.
+    pub transfer: Option<&'a crate::Transfer>,
+}
+
+/// What the layer reports, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A command and its replies, or an unmatched reply (not part of a transfer).
+    Exchange(Box<Exchange>),
+    /// A transfer, with its command's exchange.
+    Transfer(Box<TransferDone>),
+    /// A control connection ended.
+    Session(SessionSummary),
+    Anomaly(Note),
+    Replay(Replay),
+}
+
+/// Counters for the run.
+#[derive(Debug, Default, Clone)]
+pub struct LayerStats {
+    pub control_sessions: u64,
+    pub data_connections: u64,
+    pub late_bound: u64,
+    pub transfers: u64,
+    pub anomalies: BTreeMap<&'static str, u64>,
+}
+
+/// Which way bytes from `side` go on a control connection whose client is `client`.
+fn direction(side: usize, client: usize) -> Direction {
+    if side == client {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    }
+}
+
+/// The connection `c` names, borrowing only the table (so other fields stay usable).
+fn conn_mut(conns: &mut [Entry], c: ConnRef) -> Option<&mut Connection> {
+    conns
+        .get_mut(c.index as usize)
+        .filter(|e| e.generation == c.generation)?
+        .conn
+        .as_mut()
+}
+
+#[derive(Debug)]
+struct Entry {
+    generation: u32,
+    conn: Option<Connection>,
+}
+
+/// Every connection of a capture (or of a dissection), and the FTP conversations over them.
+#[derive(Debug)]
+pub struct Conversations {
+    cfg: Config,
+    conns: Vec<Entry>,
+    free: Vec<u32>,
+    /// Connections that may still be claimed late (pending).
+    pending: Vec<ConnRef>,
+    pending_total: usize,
+    next_uid: u64,
+    sessions: HashMap<u32, Control>,
+    next_sid: u32,
+    table: ChannelTable<(u32, u32)>,
+    new_expectations: Vec<(u32, Expectation)>,
+    outputs: Vec<Output>,
+    actions: Vec<Action>,
+    frames: FrameStore,
+    stats: LayerStats,
+}
+
+impl Conversations {
+    pub fn new(cfg: Config) -> Self {
+        let table = ChannelTable::new(cfg.max_predictions, cfg.limits.expectation_timeout);
+        Conversations {
+            cfg,
+            conns: Vec::new(),
+            free: Vec::new(),
+            pending: Vec::new(),
+            pending_total: 0,
+            next_uid: 0,
+            sessions: HashMap::new(),
+            next_sid: 1,
+            table,
+            new_expectations: Vec::new(),
+            outputs: Vec::new(),
+            actions: Vec::new(),
+            frames: FrameStore::default(),
+            stats: LayerStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> &LayerStats {
+        &self.stats
+    }
+
+    /// Move the outputs made so far to the end of `into`.
+    pub fn take_outputs(&mut self, into: &mut Vec<Output>) {
+        if into.is_empty() {
+            std::mem::swap(into, &mut self.outputs);
+        } else {
+            into.append(&mut self.outputs);
+        }
+    }
+
+    /// The actions made so far.
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    /// What frame `frame` shows (only with [`Config::keep_frames`]).
+    pub fn frame(&self, frame: u64) -> Option<&FrameView> {
+        self.frames.get(frame)
+    }
+
+    fn get(&self, c: ConnRef) -> Option<&Connection> {
+        self.conns
+            .get(c.index as usize)
+            .filter(|e| e.generation == c.generation)?
+            .conn
+            .as_ref()
+    }
+
+    fn get_mut(&mut self, c: ConnRef) -> Option<&mut Connection> {
+        conn_mut(&mut self.conns, c)
+    }
+
+    fn forget(&mut self, c: ConnRef) {
+        if let Some(e) = self
+            .conns
+            .get_mut(c.index as usize)
+            .filter(|e| e.generation == c.generation)
+        {
+            e.conn = None;
+            e.generation = e.generation.wrapping_add(1);
+            self.free.push(c.index);
+        }
+    }
+
+    /// The role of a connection (`Other` for one the layer no longer knows).
+    pub fn role(&self, c: ConnRef) -> RoleKind {
+        self.get(c).map_or(RoleKind::Other, |x| x.role.kind())
+    }
+
+    /// What a data connection carries, as far as it is known now: its control connection, its
+    /// channel, the prediction that announced it and the transfer bound to it (once its command
+    /// was seen). `None` for a connection that is not (or no longer) a data connection.
+    pub fn data_channel(&self, c: ConnRef) -> Option<DataChannelView<'_>> {
+        let Role::Data { sid, channel, .. } = &self.get(c)?.role else {
+            return None;
+        };
+        let s = self.sessions.get(sid)?;
+        let slot = s.slots.get(channel)?;
+        Some(DataChannelView {
+            control: s.conn,
+            channel: *channel,
+            expectation: slot.exp.as_ref(),
+            transfer: slot.transfer.as_ref(),
+        })
+    }
+
+    /// A connection's uid and endpoints.
+    pub fn conn_id(&self, c: ConnRef) -> Option<(&str, ConnId)> {
+        self.get(c).map(|x| (x.uid.as_str(), x.conn_id()))
+    }
+
+    // ------------------------------------------------------------------------------ inputs
+
+    /// A new TCP connection: `first` sent its first packet seen, `other` is the peer, `initiator`
+    /// the sender of the SYN when that packet was one (a SYN-ACK names the other side). A
+    /// prediction claims it at once; else it is pending until its bytes are judged.
+    pub fn connect(
+        &mut self,
+        first: SocketAddr,
+        other: SocketAddr,
+        initiator: Option<SocketAddr>,
+        frame: u64,
+        ts: f64,
+    ) -> ConnRef {
+        self.next_uid += 1;
+        let uid = make_uid(self.cfg.uid_salt, self.next_uid, first, other, ts);
+        let sides = [first, other];
+        let init = initiator.map(|i| usize::from(i != first));
+        let (from, to) = match init {
+            Some(i) => (sides[i], sides[1 - i]),
+            None => (first, other),
+        };
+        let role = match self.take_prediction(from, to) {
+            Some((sid, ch)) => {
+                self.bind_slot(sid, ch, false);
+                Role::Data {
+                    sid,
+                    channel: ch,
+                    counts: DataCounts::default(),
+                }
+            }
+            None => Role::Pending(Box::default()),
+        };
+        let pending = matches!(role, Role::Pending(_));
+        let conn = Connection {
+            sides,
+            initiator: init,
+            fin: [false; 2],
+            first_ts: ts,
+            last_ts: ts,
+            last_frame: frame,
+            closed: false,
+            uid,
+            role,
+        };
+        let r = match self.free.pop() {
+            Some(i) => {
+                let e = &mut self.conns[i as usize];
+                e.conn = Some(conn);
+                ConnRef {
+                    index: i,
+                    generation: e.generation,
+                }
+            }
+            None => {
+                self.conns.push(Entry {
+                    generation: 0,
+                    conn: Some(conn),
+                });
+                ConnRef {
+                    index: (self.conns.len() - 1) as u32,
+                    generation: 0,
+                }
+            }
+        };
+        if let Some(Role::Data { sid, channel, .. }) = self.get(r).map(|c| &c.role) {
+            let (sid, ch) = (*sid, *channel);
+            self.fill_data(sid, ch, r);
+        }
+        if pending {
+            self.pending.push(r);
+        }
+        r
+    }
+
+    /// A SYN from `initiator` was seen on a known connection.
+    pub fn open(&mut self, c: ConnRef, initiator: SocketAddr) {
+        if let Some(x) = self.get_mut(c) {
+            if x.initiator.is_none() {
+                x.initiator = Some(x.side_of(initiator));
+            }
+        }
+    }
+
+    /// In-order bytes `from` one side, at stream offset `offset`. Returns the connection's role.
+    pub fn payload(
+        &mut self,
+        c: ConnRef,
+        from: SocketAddr,
+        offset: u64,
+        bytes: &[u8],
+        frame: u64,
+        ts: f64,
+    ) -> RoleKind {
+        let Some(x) = self.get_mut(c) else {
+            return RoleKind::Other;
+        };
+        x.last_ts = ts;
+        x.last_frame = frame;
+        let side = x.side_of(from);
+        let kind = self.deliver(c, side, offset, bytes, frame, ts);
+        if !self.new_expectations.is_empty() {
+            self.bind_late();
+        }
+        kind
+    }
+
+    /// `len` bytes from one side are missing at `offset` (the capture lost them).
+    pub fn gap(
+        &mut self,
+        c: ConnRef,
+        from: SocketAddr,
+        offset: u64,
+        len: u64,
+        frame: u64,
+        ts: f64,
+    ) {
+        let Some(x) = self.get_mut(c) else {
+            return;
+        };
+        let side = x.side_of(from);
+        self.deliver_gap(c, side, offset, len, frame, ts);
+    }
+
+    /// A FIN from `from` was seen.
+    pub fn fin(&mut self, c: ConnRef, from: SocketAddr) {
+        if let Some(x) = self.get_mut(c) {
+            let side = x.side_of(from);
+            x.fin[side] = true;
+        }
+    }
+
+    /// An anomaly the host found on a connection (reassembly caps, for example).
+    pub fn note(&mut self, c: ConnRef, name: &'static str, detail: String, frame: u64, ts: f64) {
+        let Some(x) = self.get(c) else {
+            return;
+        };
+        match x.role {
+            Role::Control { sid, .. } => self.session_note(sid, name, detail, Some(frame), ts),
+            _ => {
+                let (uid, id) = (x.uid.clone(), x.conn_id());
+                self.count(name);
+                self.outputs.push(Output::Anomaly(Note {
+                    uid: Some(uid),
+                    id: Some(id),
+                    name,
+                    detail,
+                    frame: Some(frame),
+                    ts,
+                }));
+            }
+        }
+    }
+
+    /// The connection ended (FIN both ways, RST, idle timeout, end of input). A pending connection
+    /// is still kept for the late-binding window.
+    pub fn close(&mut self, c: ConnRef) {
+        let Some(x) = self.get_mut(c) else {
+            return;
+        };
+        if x.closed {
+            return;
+        }
+        x.closed = true;
+        if matches!(x.role, Role::Pending(_)) {
+            self.judge(c, true);
+        }
+        let Some(x) = self.get(c) else {
+            return;
+        };
+        match x.role {
+            Role::Control { sid, .. } => {
+                self.end_session(sid, false);
+                self.forget(c);
+            }
+            Role::Data { .. } => {
+                self.data_closed(c);
+                self.forget(c);
+            }
+            Role::Pending(_) => {}
+            Role::Other => self.forget(c),
+        }
+        if !self.new_expectations.is_empty() {
+            self.bind_late();
+        }
+    }
+
+    /// Capture time moved on to `now`: pending connections past the late-binding window stop
+    /// waiting, predictions expire, and completed transfers stop waiting for their data.
+    pub fn advance(&mut self, now: f64) {
+        let window = self.cfg.late_window;
+        let mut keep = Vec::with_capacity(self.pending.len());
+        for r in std::mem::take(&mut self.pending) {
+            let Some(x) = self.get_mut(r) else {
+                continue;
+            };
+            let Role::Pending(cand) = &x.role else {
+                continue;
+            };
+            if now - x.first_ts <= window {
+                keep.push(r);
+                continue;
+            }
+            let held = cand.bytes;
+            let closed = x.closed;
+            x.role = Role::Other;
+            self.pending_total -= held;
+            if closed {
+                self.forget(r);
+            }
+        }
+        self.pending = keep;
+        self.table.expire(now);
+        let mut waiting: Vec<(u32, u32)> = self
+            .sessions
+            .iter()
+            .flat_map(|(sid, s)| {
+                s.slots
+                    .iter()
+                    .filter(|(_, slot)| slot.ended && !slot.bound)
+                    .map(move |(k, _)| (*sid, *k))
+            })
+            .collect();
+        // In the order the sessions and their channels began (the tables are hash maps).
+        waiting.sort_unstable();
+        for (sid, k) in waiting {
+            self.try_report(sid, k, now);
+        }
+    }
+
+    /// The input ended: close every connection and session, and report what is left. Data
+    /// connections close before control connections, so that their transfers are complete.
+    pub fn finish(&mut self) {
+        let mut open: Vec<ConnRef> = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let c = e.conn.as_ref()?;
+                (!c.closed).then_some(ConnRef {
+                    index: i as u32,
+                    generation: e.generation,
+                })
+            })
+            .collect();
+        open.sort_by_key(|&r| self.role(r) == RoleKind::Control);
+        for r in open {
+            self.close(r);
+        }
+        if !self.new_expectations.is_empty() {
+            self.bind_late();
+        }
+        let mut sids: Vec<u32> = self.sessions.keys().copied().collect();
+        sids.sort_unstable();
+        for sid in sids {
+            self.end_session(sid, true);
+        }
+    }
+
+    // ------------------------------------------------------------------------------ delivery
+
+    fn count(&mut self, name: &'static str) {
+        *self.stats.anomalies.entry(name).or_default() += 1;
+    }
+
+    fn deliver(
+        &mut self,
+        c: ConnRef,
+        side: usize,
+        offset: u64,
+        bytes: &[u8],
+        frame: u64,
+        ts: f64,
+    ) -> RoleKind {
+        let candidate_bytes = self.cfg.candidate_bytes;
+        let candidate_total = self.cfg.candidate_total;
+        let keep_frames = self.cfg.keep_frames;
+        let Some(x) = conn_mut(&mut self.conns, c) else {
+            return RoleKind::Other;
+        };
+        match &mut x.role {
+            Role::Other => RoleKind::Other,
+            Role::Data {
+                counts, channel, ..
+            } => {
+                counts.bytes[side] += bytes.len() as u64;
+                let ch = *channel;
+                if keep_frames {
+                    self.frames.mark_data(frame, ch);
+                }
+                RoleKind::Data
+            }
+            Role::Control { sid, client } => {
+                let sid = *sid;
+                let dir = direction(side, *client);
+                self.feed_ordered(sid, dir, bytes, frame, ts);
+                RoleKind::Control
+            }
+            Role::Pending(cand) => {
+                let cand = cand.as_mut();
+                if cand.first[side].len() < JUDGE_BYTES {
+                    let n = (JUDGE_BYTES - cand.first[side].len()).min(bytes.len());
+                    cand.first[side].extend_from_slice(&bytes[..n]);
+                }
+                if !cand.overflow {
+                    if cand.bytes + bytes.len() > candidate_bytes
+                        || self.pending_total + bytes.len() > candidate_total
+                    {
+                        cand.overflow = true;
+                        self.pending_total -= cand.bytes;
+                        cand.bytes = 0;
+                        cand.held = Vec::new();
+                        if cand.judged {
+                            // Not control, and too big to be claimed late: stop looking at it.
+                            x.role = Role::Other;
+                            return RoleKind::Other;
+                        }
+                    } else {
+                        cand.bytes += bytes.len();
+                        self.pending_total += bytes.len();
+                        cand.held.push(Held::Data {
+                            side,
+                            offset,
+                            bytes: bytes.to_vec(),
+                            frame,
+                            ts,
+                        });
+                    }
+                }
+                if !cand.judged {
+                    self.judge(c, false);
+                }
+                self.role(c)
+            }
+        }
+    }
+
+    fn deliver_gap(&mut self, c: ConnRef, side: usize, offset: u64, len: u64, frame: u64, ts: f64) {
+        let Some(x) = self.get_mut(c) else {
+            return;
+        };
+        match &mut x.role {
+            Role::Other => {}
+            Role::Data { counts, .. } => {
+                counts.gaps[side] += 1;
+                counts.gap_bytes[side] += len;
+            }
+            Role::Pending(cand) => {
+                if !cand.overflow {
+                    cand.held.push(Held::Gap {
+                        side,
+                        offset,
+                        len,
+                        frame,
+                        ts,
+                    });
+                }
+            }
+            Role::Control { sid, client } => {
+                let sid = *sid;
+                let dir = direction(side, *client);
+                self.release_held(sid);
+                let Some(s) = self.sessions.get_mut(&sid) else {
+                    return;
+                };
+                let ts = if ts > 0.0 { ts } else { s.facts.end_ts };
+                // The partial line before the hole must not join the bytes after it: the session
+                // reports it as incomplete and resynchronises after the hole.
+                let events = s.session.gap(dir, frame, ts).to_vec();
+                self.events(sid, events);
+                let who = if dir == Direction::ToServer {
+                    "client"
+                } else {
+                    "server"
+                };
+                let frame = (frame > 0).then_some(frame);
+                self.session_note(
+                    sid,
+                    anomaly::CAPTURE_GAP,
+                    format!("{len} bytes missing from the {who}'s stream at offset {offset}"),
+                    frame,
+                    ts,
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
