@@ -533,10 +533,10 @@ local function next_pdu_key(pinfo)
     return k
 end
 
--- Wireshark 4.6 and later give the decrypted payload on most ports to the dissector that the tls.port
--- table names before they try heuristics (preference tls.try_heuristic_first, 443 only by default):
--- on 465, 636, 853, 993, 995 or 2221 the FTP lines would go to SMTP, LDAP, DNS, IMAP, POP3 or
--- EtherNet/IP, never to tls_app_heuristic. The C plugin names itself as TLS's app-data dissector for
+-- Wireshark 4.6 and later give the decrypted payload on a port that the tls.port table names to that
+-- dissector before they try heuristics (preference tls.try_heuristic_first, 443 only by default): on
+-- 465, 636, 853, 993, 995, 2221 and some 30 other ports the FTP lines would go to SMTP, LDAP, DNS, IMAP,
+-- POP3, EtherNet/IP..., never to tls_app_heuristic. The C plugin names itself as TLS's app-data dissector for
 -- the one connection (ssl_starttls_ack); Lua cannot, so the port is taken in tls.port for this file,
 -- as Decode As would, and given back by proto.init. TLS connections on that port that are not FTP
 -- are turned away by proto.dissector (and then shown as data).
