@@ -167,6 +167,10 @@ typedef struct ftplens_limit_info {
 
 size_t ftplens_limit_count(void);
 ftplens_result ftplens_limit_get(size_t index, ftplens_limit_info *out);
+/* The title of limit index in words, e.g. "Longest line kept (bytes)": the label of a preference
+ * dialog (the name stays the preference's key). Static; NULL for an index out of range. A getter
+ * rather than a field of ftplens_limit_info so that struct keeps its layout. */
+const char *ftplens_limit_title(size_t index);
 
 /* Set limit index of *limits to value (0: the default). FTPLENS_ERR_INVALID_ARGUMENT for an index out
  * of range. */

@@ -129,7 +129,7 @@ proto.prefs.heuristic = Pref.bool("Find FTP on any TCP port", true,
 -- One preference per core limit, named as the core names it (the C plugin registers the same ones).
 local LIMITS = core.limits()
 for _, l in ipairs(LIMITS) do
-    proto.prefs[l.name] = Pref.uint("Limit " .. l.name, l.default, l.help)
+    proto.prefs[l.name] = Pref.uint(l.title, l.default, l.help)
 end
 
 local function limit_prefs()

@@ -1122,8 +1122,9 @@ register_experts(void)
     expert_register_field_array(expert_register_protocol(proto_ftplens_data), ei_data, (int)n_data);
 }
 
-/* One preference per core limit, named as the core names it ("max_line"), defaulting to the core's
- * default. The strings live as long as the process, as Wireshark requires. */
+/* One preference per core limit, named as the core names it ("max_line", the key of -o flags),
+ * titled in the core's words ("Longest line kept (bytes)"), defaulting to the core's default. The
+ * strings are the core's static ones, so they live as long as the process, as Wireshark requires. */
 static void
 register_limit_preferences(module_t *prefs)
 {
@@ -1134,8 +1135,9 @@ register_limit_preferences(module_t *prefs)
         if (ftplens_limit_get(i, &li) != FTPLENS_OK || !li.name)
             continue;
         pref_limits[i] = li.default_value;
-        gchar *title = g_strdup_printf("Limit %s", li.name);
-        prefs_register_uint_preference(prefs, li.name, title, li.help, 10, &pref_limits[i]);
+        const char *title = ftplens_limit_title(i);
+        prefs_register_uint_preference(prefs, li.name, title ? title : li.name, li.help, 10,
+                                       &pref_limits[i]);
     }
 }
 

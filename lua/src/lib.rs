@@ -487,7 +487,7 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
         )?,
     )?;
 
-    // limits() -> { {name, default, help}, ... }: the core's limits, for the script's preferences.
+    // limits() -> { {name, title, default, help}, ... }: the core's limits, for the script's preferences.
     m.set(
         "limits",
         lua.create_function(|lua, ()| {
@@ -495,6 +495,7 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
             for l in LIMITS {
                 let t = lua.create_table()?;
                 t.set("name", l.name)?;
+                t.set("title", l.title)?;
                 t.set("default", l.default as f64)?;
                 t.set("help", l.help())?;
                 out.push(t)?;

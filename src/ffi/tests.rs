@@ -190,12 +190,15 @@ fn limits_by_index() {
             if text(info.name) == "max_line" {
                 assert_eq!(info.default_value, 8192);
                 assert_eq!(text(info.anomaly), "line_too_long");
+                assert_eq!(text(ftplens_limit_title(i)), "Longest line kept (bytes)");
                 assert_eq!(ftplens_limits_set(&mut cfg.limits, i, 16), FTPLENS_OK);
                 found = Some(i);
             }
         }
     }
     assert_eq!(found, Some(0));
+    // SAFETY: any index may be asked; out of range gives NULL.
+    assert!(unsafe { ftplens_limit_title(ftplens_limit_count()) }.is_null());
     // SAFETY: NULL and locals.
     unsafe {
         let n = ftplens_limit_count();
