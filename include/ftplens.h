@@ -189,6 +189,11 @@ ftplens_session *ftplens_session_new(const ftplens_session_config *config);
 /* Free a session. NULL is ignored. Invalidates every pointer the session returned. */
 void ftplens_session_free(ftplens_session *session);
 
+/* Hide passwords (off when a session is made): from the next feed on, every password this session
+ * publishes -- the PASS argument and the login password, in the events, the items, the packed runs and
+ * the summary -- is one '*' per byte. The core decides what a password is; callers need not know. */
+ftplens_result ftplens_session_set_hide_passwords(ftplens_session *session, bool hide);
+
 /* Feed bytes of one direction, in stream order, each byte once. frame is the caller's packet number
  * and ts its time in seconds; both are copied into the events. Lines may be cut anywhere across feeds,
  * and one feed may hold many lines. On success *n_events_out is the number of events this call
