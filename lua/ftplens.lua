@@ -126,6 +126,10 @@ proto.prefs.heuristic = Pref.bool("Find FTP on any TCP port", true,
     "Let the ftplens core judge the first bytes of each side of TCP connections on other ports, "
     .. "and claim those that are FTP")
 
+proto.prefs.hide_passwords = Pref.bool("Hide passwords", false,
+    "Show each password as stars in the tree, the Info column and the statistics, instead of in "
+    .. "clear text (the packet bytes still hold it)")
+
 -- One preference per core limit, named as the core names it (the C plugin registers the same ones).
 local LIMITS = core.limits()
 for _, l in ipairs(LIMITS) do
@@ -428,6 +432,7 @@ local function start_session(cs, pinfo, src_is_server)
         cs.server_ip, cs.server_port, client_ip, client_port = da, dp, sa, sp
     end
     cs.sess = core.new_session(client_ip, client_port, cs.server_ip, cs.server_port, limit_prefs())
+    cs.sess:hide_passwords(proto.prefs.hide_passwords)
     S.ctrl[#S.ctrl + 1] = cs
     S.sessions = S.sessions + 1
     cs.id = S.sessions

@@ -93,6 +93,7 @@ static int ftplens_eo_tap = -1; /* export objects ("ftplens") */
 
 static ws_bool pref_heuristic = TRUE;
 static guint pref_export_max_mib = 64;
+static ws_bool pref_hide_passwords = FALSE; /* the core masks them in everything it publishes */
 static size_t n_limits;
 static guint *pref_limits; /* one preference per core limit (ftplens_limit_get), by its index */
 
@@ -414,8 +415,10 @@ start_session(ctrl_conv_t *cs, packet_info *pinfo, gboolean src_is_server)
         address_to_endpoint(&pinfo->src, pinfo->srcport, &cfg.client);
     }
     cs->sess = ftplens_session_new(&cfg);
-    if (cs->sess)
+    if (cs->sess) {
+        ftplens_session_set_hide_passwords(cs->sess, pref_hide_passwords);
         g_ptr_array_add(sessions, cs);
+    }
     cs->id = ++session_count;
 }
 
@@ -1171,6 +1174,10 @@ proto_register_ftplens(void)
     prefs_register_uint_preference(prefs, "export_max_mib", "Largest exported file (MiB)",
                                    "Export Objects keeps at most this many MiB of each transferred file "
                                    "(0: no limit)", 10, &pref_export_max_mib);
+    prefs_register_bool_preference(prefs, "hide_passwords", "Hide passwords",
+                                   "Show each password as stars in the tree, the Info column and the "
+                                   "statistics, instead of in clear text (the packet bytes still hold it)",
+                                   &pref_hide_passwords);
     register_limit_preferences(prefs);
 
     register_init_routine(ftplens_init);

@@ -190,16 +190,14 @@ pub fn hide_passwords(events: &[Event]) -> Cow<'_, [Event]> {
     let mut out = events.to_vec();
     for ev in &mut out {
         match &mut ev.kind {
-            EventKind::Command { verb, arg, .. } if is_pass(verb) => {
-                if let Some(arg) = arg {
-                    *arg = hidden(arg);
-                }
-            }
-            EventKind::Login(l) => {
-                if let Some(p) = &mut l.password {
-                    *p = hidden(p);
-                }
-            }
+            EventKind::Command {
+                verb,
+                arg: Some(arg),
+                ..
+            } if is_pass(verb) => *arg = hidden(arg),
+            EventKind::Login(crate::session::Login {
+                password: Some(p), ..
+            }) => *p = hidden(p),
             _ => {}
         }
     }
