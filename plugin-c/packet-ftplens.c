@@ -990,18 +990,36 @@ ftplens_stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt
  * default). Runs from the init routine: epan_new() calls the init routines at every file open and
  * every re-dissection, after --disable-protocol or Enabled Protocols has been applied; a disabled
  * protocol's handle in tcp.port would otherwise leave the port as bare TCP data. The built-in then
- * finds its own data connections, as it does without ftplens. */
+ * finds its own data connections, as it does without ftplens. A port that the user gave to another
+ * dissector with Decode As (-d) is left alone: only ports holding ftplens, or the built-in that this
+ * function put there, change hands. */
 static void
 give_ports_to_enabled_dissector(void)
 {
+    static GHashTable *given_back; /* ports this function handed to the built-in */
+    dissector_table_t tcp_port = find_dissector_table("tcp.port");
     range_t *ports = prefs_get_range_value("ftplens", "tcp.port");
-    dissector_handle_t owner = proto_is_protocol_enabled(find_protocol_by_id(proto_ftplens))
-                                   ? ftplens_handle : builtin_ftp_handle;
-    if (!ports || !owner)
+    gboolean enabled = proto_is_protocol_enabled(find_protocol_by_id(proto_ftplens));
+
+    if (!ports || !tcp_port || !builtin_ftp_handle)
         return;
+    if (!given_back)
+        given_back = g_hash_table_new(g_direct_hash, g_direct_equal);
     for (guint r = 0; r < ports->nranges; r++)
-        for (guint32 port = ports->ranges[r].low; port <= ports->ranges[r].high; port++)
-            dissector_change_uint("tcp.port", port, owner);
+        for (guint32 port = ports->ranges[r].low; port <= ports->ranges[r].high; port++) {
+            dissector_handle_t now = dissector_get_uint_handle(tcp_port, port);
+            gboolean ours = now == ftplens_handle ||
+                            (now == builtin_ftp_handle && g_hash_table_contains(given_back, GUINT_TO_POINTER(port)));
+            if (!ours)
+                continue;
+            g_hash_table_remove(given_back, GUINT_TO_POINTER(port));
+            if (enabled) {
+                dissector_change_uint("tcp.port", port, ftplens_handle);
+            } else {
+                dissector_change_uint("tcp.port", port, builtin_ftp_handle);
+                g_hash_table_add(given_back, GUINT_TO_POINTER(port));
+            }
+        }
 }
 
 static void

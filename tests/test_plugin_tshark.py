@@ -531,6 +531,10 @@ def test_disabling_ftplens_gives_port_21_back_to_the_builtin(tshark):
     on = tshark.fields(SEED, fields)
     assert "RETR" in values(on, "ftplens.request.command")
     assert not values(on, "ftp.request.command") and not frames_with(on, "ftp-data")
+    # Decode As still wins while ftplens is enabled: the user's choice of the built-in on port 21 stands.
+    chosen = tshark.fields(SEED, fields, extra=["-d", "tcp.port==21,ftp"])
+    assert "RETR" in values(chosen, "ftp.request.command")
+    assert not values(chosen, "ftplens.request.command")
 
 
 # ------------------------------------------------------------------------------------------ real captures
