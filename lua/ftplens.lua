@@ -71,6 +71,12 @@ local HAVE_CONVERSATION = type(Conversation) == "table" and type(Conversation.fi
 
 local proto = Proto("ftplens", "File Transfer Protocol (ftplens)")
 local proto_data = Proto("ftplens-data", "FTP data channel (ftplens)")
+-- The Protocol column names what is on the wire, as the built-in does; the filter names stay ftplens
+-- and ftplens-data ("ftp" is the built-in's). Lua 4.0's Proto cannot tell whether the user disabled it
+-- (no enabled attribute), so unlike the C plugin this script cannot give port 21 back to the built-in
+-- by itself: see the README ("Switching between ftplens and the built-in").
+local COLUMN_CONTROL = "FTP"
+local COLUMN_DATA = "FTP-DATA"
 
 -- ------------------------------------------------------------------------ fields and experts
 
@@ -407,7 +413,7 @@ function proto_data.dissector(tvb, pinfo, tree)
 
     local n = DEC[tvb:reported_len()]
     local cols = pinfo.cols
-    cols.protocol = "FTPLENS-DATA"
+    cols.protocol = COLUMN_DATA
     cols.info = "FTP data, " .. n .. " bytes" .. (ch.info_suffix or "")
     local ti = tree:add(proto_data, tvb())
     ti:append_text(" (" .. n .. " bytes)")
@@ -596,7 +602,7 @@ local function dissect_ctrl_lines(tvb, pinfo, tree, cs)
         pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
     end
 
-    pinfo.cols.protocol = "FTPLENS"
+    pinfo.cols.protocol = COLUMN_CONTROL
     local ti = tree:add(proto, tvb(0, prefix))
     if not rec then
         ti:append_text(" (inside an over-long line: skipped)")
