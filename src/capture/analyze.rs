@@ -13,7 +13,8 @@ use super::decode::{Decoded, Segment, decode};
 use super::extract::{Extractor, Spool};
 use super::hash::{Algorithms, Digests, Hasher};
 use super::record::{
-    AnomalyRecord, CommandRecord, DataFields, Record, SessionRecord, TransferRecord, sniff_mime,
+    AnomalyRecord, CommandRecord, DataFields, ListingEntry, Record, SessionRecord, TransferRecord,
+    sniff_mime,
 };
 use super::source::Frame;
 use super::tcp::{Chunk, HalfStream};
@@ -22,6 +23,7 @@ use crate::Limits;
 use crate::conversation::{
     self, ConnRef, Conversations, DataDirection, Output, RoleKind, TransferDone, anomaly,
 };
+use crate::parse::listing::{Expect, Item, ListingLimits, ListingParser};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -196,6 +198,51 @@ struct DataDir {
     tls: Option<Box<HandshakeReader>>,
     spool: Option<Spool>,
     spool_failed: bool,
+    /// The entries, when the transfer's command asks for a listing.
+    listing: Option<Box<ListingAcc>>,
+}
+
+/// A listing being read from a data connection: the parser's caps bound `entries`.
+#[derive(Debug)]
+struct ListingAcc {
+    parser: ListingParser,
+    entries: Vec<ListingEntry>,
+}
+
+impl ListingAcc {
+    fn new(expect: Expect) -> Self {
+        ListingAcc {
+            parser: ListingParser::new(expect, ListingLimits::default()),
+            entries: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        let entries = &mut self.entries;
+        self.parser.feed(bytes, &mut |item| {
+            if let Item::Entry(e) = item {
+                entries.push(ListingEntry::from(&e));
+            }
+        });
+    }
+
+    /// The entries, and what the caps left out (`None` when nothing).
+    fn finish(mut self) -> (Vec<ListingEntry>, Option<String>) {
+        let entries = &mut self.entries;
+        self.parser.finish(&mut |item| {
+            if let Item::Entry(e) = item {
+                entries.push(ListingEntry::from(&e));
+            }
+        });
+        let st = self.parser.stats();
+        let lost = (st.dropped > 0 || st.long_lines > 0).then(|| {
+            format!(
+                "listing kept {} entries: {} lines dropped past the entry cap, {} lines too long to parse",
+                st.entries, st.dropped, st.long_lines
+            )
+        });
+        (self.entries, lost)
+    }
 }
 
 /// The bytes side of a data connection, until its transfer is reported.
@@ -729,7 +776,7 @@ impl Ctx<'_> {
                     e.bytes[dir] += bytes.len() as u64;
                     let mut acc = std::mem::replace(&mut e.acc, DataAcc::new(sides));
                     acc.last_ts = ts;
-                    self.data_bytes(&mut acc, dir, offset, bytes);
+                    self.data_bytes(&mut acc, dir, offset, bytes, None);
                     if let Some(e) = self.encrypted.get_mut(&conn) {
                         e.acc = acc;
                     }
@@ -747,11 +794,12 @@ impl Ctx<'_> {
                     .payload(conn, sides[dir], offset, bytes, frame, ts);
                 match role {
                     RoleKind::Data => {
+                        let listing = self.listing_of(conn);
                         let acc = data.get_or_insert_with(|| {
                             self.data.remove(&conn).unwrap_or(DataAcc::new(sides))
                         });
                         acc.last_ts = ts;
-                        self.data_bytes(acc, dir, offset, bytes);
+                        self.data_bytes(acc, dir, offset, bytes, listing);
                     }
                     RoleKind::Control => self.control_tls(conn, dir, bytes),
                     _ => {}
@@ -766,14 +814,30 @@ impl Ctx<'_> {
     }
 
     /// Bytes of a data connection: digest, first bytes for the MIME type, spool for extraction.
-    fn data_bytes(&mut self, acc: &mut DataAcc, dir: usize, offset: u64, bytes: &[u8]) {
+    ///
+    /// `listing`: what the transfer bound to the connection lists, when known; a direction whose
+    /// first bytes come before its command is known gets no listing.
+    fn data_bytes(
+        &mut self,
+        acc: &mut DataAcc,
+        dir: usize,
+        offset: u64,
+        bytes: &[u8],
+        listing: Option<Expect>,
+    ) {
         let hashes = self.opts.hashes;
         let d = acc.dirs[dir].get_or_insert_with(|| {
             Box::new(DataDir {
                 hasher: hashes.hasher(),
+                listing: listing
+                    .filter(|_| offset == 0)
+                    .map(|x| Box::new(ListingAcc::new(x))),
                 ..Default::default()
             })
         });
+        if let Some(l) = d.listing.as_mut() {
+            l.feed(bytes);
+        }
         if offset == 0 && starts_tls(bytes) {
             d.tls = Some(Box::default());
         }
@@ -807,6 +871,12 @@ impl Ctx<'_> {
         }
     }
 
+    /// What a data connection's transfer command lists (LIST, NLST, MLSD), once it is known.
+    fn listing_of(&self, conn: ConnRef) -> Option<Expect> {
+        let t = self.conv.data_channel(conn)?.transfer?;
+        Expect::for_command(t.command.as_bytes())
+    }
+
     /// Turn the layer's outputs into records.
     fn drain(&mut self) {
         self.conv.take_outputs(&mut self.outputs);
@@ -835,7 +905,8 @@ impl Ctx<'_> {
                         .remove(&r.conn)
                         .unwrap_or(DataAcc::new([r.from, r.to]));
                     let dir = usize::from(r.from != acc.sides[0]);
-                    self.data_bytes(&mut acc, dir, r.offset, &r.bytes);
+                    let listing = self.listing_of(r.conn);
+                    self.data_bytes(&mut acc, dir, r.offset, &r.bytes, listing);
                     self.data.insert(r.conn, acc);
                 }
             }
@@ -843,6 +914,23 @@ impl Ctx<'_> {
         // Keep the allocation for the next frame.
         self.outputs = outputs;
         self.outputs.clear();
+    }
+
+    /// A listing lost entries to its parser's caps: say so next to the transfer.
+    fn listing_cap(&mut self, r: &TransferRecord, detail: String) {
+        self.emit(Record::Anomaly(AnomalyRecord {
+            ts: r.ts.unwrap_or(0.0),
+            uid: Some(r.uid.clone()),
+            id: r.id,
+            name: anomaly::LISTING_CAP,
+            detail,
+            frame: r.command_frame,
+        }));
+        *self
+            .stats
+            .cli_anomalies
+            .entry(anomaly::LISTING_CAP)
+            .or_default() += 1;
     }
 
     /// A transfer: its command record (with the MIME type of its data), then its own record.
@@ -867,7 +955,14 @@ impl Ctx<'_> {
         if t.data.is_some() {
             r.mime_type = mime;
             let digests = match picked {
-                Some(d) => {
+                Some(mut d) => {
+                    if let Some(l) = d.listing.take() {
+                        let (entries, lost) = l.finish();
+                        r.listing = Some(entries);
+                        if let Some(detail) = lost {
+                            self.listing_cap(&r, detail);
+                        }
+                    }
                     spool = d.spool;
                     d.hasher.map(Hasher::finish).unwrap_or_default()
                 }

@@ -53,6 +53,9 @@ pub mod anomaly {
     /// PROT P was agreed in the clear, yet a data connection began in the clear (the CLI finds
     /// it from the data connection's first bytes).
     pub const CLEARTEXT_AFTER_PROT_P: &str = "cleartext_after_prot_p";
+    /// A listing hit a cap of its parser (too many entries, or a line too long to parse): the
+    /// transfer's `listing` lacks those entries (the CLI finds it while parsing the data).
+    pub const LISTING_CAP: &str = "listing_cap";
 
     /// The layer's anomalies with when each is raised (the session's are [`crate::Anomaly::ALL`]).
     pub const ALL: &[(&str, &str)] = &[
@@ -71,6 +74,10 @@ pub mod anomaly {
         (
             CLEARTEXT_AFTER_PROT_P,
             "PROT P was agreed in the clear, yet a data connection began without a TLS handshake",
+        ),
+        (
+            LISTING_CAP,
+            "a directory listing had more entries, or longer lines, than the listing parser keeps",
         ),
         (
             DIRECTION_MISMATCH,

@@ -234,6 +234,45 @@ pub struct TransferRecord {
     pub command_frame: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extracted: Option<String>,
+    /// The entries of a LIST, NLST or MLSD listing the data connection carried, in order, up to
+    /// the listing parser's caps (a cap hit is a `listing_cap` anomaly).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Vec<ListingEntry>>,
+}
+
+/// One entry of a directory listing: only what its form gave (RFC 959 4.1.3 LIST/NLST, RFC 3659
+/// 7 MLSD facts). Names are bytes on the wire; invalid UTF-8 is replaced, as in every other field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListingEntry {
+    pub name: String,
+    /// file, dir, link, other or unknown (an NLST name).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// ISO 8601, no more precise than the listing (MLSD: UTC with `Z`; `ls -l`: server local time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modify: Option<String>,
+    /// `ls -l`'s `rwx` characters or MLSD's `perm` fact, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub perm: Option<String>,
+    /// A symbolic link's target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl From<&crate::parse::listing::Entry<'_>> for ListingEntry {
+    fn from(e: &crate::parse::listing::Entry<'_>) -> Self {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        ListingEntry {
+            name: text(e.name),
+            kind: e.kind.name(),
+            size: e.size,
+            modify: e.modify.map(|t| t.iso()),
+            perm: e.perm.map(text),
+            target: e.target.map(text),
+        }
+    }
 }
 
 /// One control connection, at its end.
@@ -478,6 +517,7 @@ impl From<&TransferDone> for TransferRecord {
             channel_id: d.channel,
             command_frame: t.map(|t| t.command_frame),
             extracted: None,
+            listing: None,
         }
     }
 }
