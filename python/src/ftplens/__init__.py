@@ -84,7 +84,14 @@ from ._enums import (  # the enums, bound to the #defines of include/ftplens.h
     Result,
     Verdict,
 )
-from ._records import AnomalyRecord, FtpRecord, Record, SessionRecord, TransferRecord
+from ._records import (
+    AnomalyRecord,
+    FtpRecord,
+    ListingEntry,
+    Record,
+    SessionRecord,
+    TransferRecord,
+)
 from ._lib import (
     AddressError,
     FtplensError,
@@ -121,6 +128,7 @@ __all__ = [
     "AnomalyRecord",
     "CaptureError",
     "FtpRecord",
+    "ListingEntry",
     "PartialCaptureWarning",
     "Record",
     "SessionRecord",

@@ -230,8 +230,11 @@ def arrow_schema(record_type: str) -> Any:
     def arrow_type(t: Any) -> Any:
         if t in scalar:
             return scalar[t]
-        (item,) = t.__args__  # List[str], List[int]
-        return pa.list_(scalar[item])
+        fields = getattr(t, "__annotations__", None)
+        if fields is not None:  # a TypedDict: a transfer's listing entries
+            return pa.struct([(k, arrow_type(v)) for k, v in fields.items()])
+        (item,) = t.__args__  # List[str], List[int], List[ListingEntry]
+        return pa.list_(arrow_type(item))
 
     return pa.schema([(k, arrow_type(t)) for k, t in columns(record_type).items()])
 

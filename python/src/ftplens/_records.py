@@ -17,12 +17,30 @@ from typing import Any, Dict, List, TypedDict, Union
 __all__ = [
     "AnomalyRecord",
     "FtpRecord",
+    "ListingEntry",
     "RECORD_TYPES",
     "Record",
     "SessionRecord",
     "TransferRecord",
     "columns",
 ]
+
+#: One entry of a LIST, NLST or MLSD listing (a transfer's ``listing``). Only what the listing's
+#: form gave is present: NLST gives a name (``type`` ``"unknown"``); ``type`` is ``"file"``,
+#: ``"dir"``, ``"link"``, ``"other"`` or ``"unknown"``; ``modify`` is ISO 8601, no more precise than
+#: the listing; ``perm`` is ``ls -l``'s ``rwx`` characters or MLSD's ``perm`` fact.
+ListingEntry = TypedDict(
+    "ListingEntry",
+    {
+        "name": str,
+        "type": str,
+        "size": int,
+        "modify": str,
+        "perm": str,
+        "target": str,
+    },
+    total=False,
+)
 
 #: One command and its final reply, or a reply no command was waiting for (no ``command``)
 #: (``"type": "ftp"``).
@@ -116,6 +134,7 @@ TransferRecord = TypedDict(
         "channel": int,
         "command_frame": int,
         "extracted": str,
+        "listing": List[ListingEntry],
     },
     total=False,
 )
