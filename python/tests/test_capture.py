@@ -115,7 +115,12 @@ def test_every_key_and_value_is_declared_in_the_record_types() -> None:
                 ok = isinstance(value, (int, float)) if t is float else type(value) is t
                 assert ok or value is None, (r["type"], key, value)
             else:
-                assert all(type(v) is t.__args__[0] for v in value), (r["type"], key, value)
+                item = t.__args__[0]
+                fields = getattr(item, "__annotations__", None)
+                if fields is None:
+                    assert all(type(v) is item for v in value), (r["type"], key, value)
+                else:  # a list of TypedDicts: a transfer's listing entries
+                    assert all(v.keys() <= fields.keys() for v in value), (r["type"], key, value)
 
 
 def test_bad_inputs_and_options_are_clear_errors(tmp_path: Path) -> None:
@@ -167,3 +172,30 @@ def test_tables_when_pandas_and_arrow_are_installed() -> None:
     assert df["file_size"].isna().all()  # missing stays missing in an integer column
     assert isinstance(df["reply_code"].dtype, pd.ArrowDtype)
     assert list(df.columns) == list(columns("ftp"))
+
+
+LISTINGS = REPO / "src" / "parse" / "listing" / "testdata"
+
+
+@pytest.mark.skipif(not (LISTINGS / "proftpd" / "session.pcap").is_file(), reason="no listing fixtures")
+def test_listing_entries_are_the_served_tree() -> None:
+    # proftpd serving the tree of tests/captures/listings.py (its FILES: name, size, mode, mtime).
+    sys.path.insert(0, str(REPO / "tests" / "captures"))
+    try:
+        from listings import FILES
+    finally:
+        sys.path.pop(0)
+    recs = [r for r in ftplens.analyze(LISTINGS / "proftpd" / "session.pcap") if r["type"] == "transfer"]
+    by_command: Dict[str, Any] = {r["command"]: r for r in recs}
+    for command in ("LIST", "MLSD"):
+        listing: List[ftplens.ListingEntry] = by_command[command]["listing"]
+        by_name = {e["name"]: e for e in listing}
+        assert by_name["sub"]["type"] == "dir"
+        for name, size, *_ in FILES:
+            assert (by_name[name]["type"], by_name[name]["size"]) == ("file", size), (command, name)
+        assert {"link", "null"} <= set(by_name)
+    assert by_name.keys() - {"link", "null", "sub", ".", ".."} == {f[0] for f in FILES}
+    assert by_command["LIST"]["listing"][1] == {
+        "name": "link", "type": "link", "size": 9, "modify": by_command["LIST"]["listing"][1]["modify"],
+        "perm": "rwxrwxrwx", "target": "hello.txt"}
+    assert "listing" not in {k for r in recs if r["command"] not in ("LIST", "NLST", "MLSD") for k in r}
