@@ -898,3 +898,63 @@ fn flag_limit_changes_a_session_limit() {
             .contains("max_line takes a whole number from 1 to")
     );
 }
+
+/// A LIST's entries on its transfer record; a line past the listing parser's 4,096-byte line cap
+/// (split over segments) is left out and reported as `listing_cap`, the lines around it kept.
+#[test]
+fn list_entries_and_a_line_too_long() {
+    let mut data = Vec::new();
+    data.extend_from_slice(
+        b"-rw-r--r--    1 0        0             512 Dec 07 00:38 hello.txt\r\n",
+    );
+    data.extend_from_slice(b"drwxr-xr-x    2 0        0            4096 Jun 01  2022 sub\r\n");
+    data.extend_from_slice(b"-rw-r--r--    1 0        0               1 Jun 01  2022 ");
+    data.extend_from_slice(&[b'x'; 5000]);
+    data.extend_from_slice(
+        b"\r\nlrwxrwxrwx    1 0        0               9 Dec 07 01:38 link -> hello.txt\r\n",
+    );
+    let mut p = Pcap::new(Link::Ethernet.linktype());
+    let mut ctl = login(&mut p, Link::Ethernet, 40001);
+    ctl.client(&mut p, b"PASV\r\n");
+    ctl.server(&mut p, &pasv_reply(50000));
+    ctl.client(&mut p, b"LIST\r\n");
+    let mut d = Conn::new((CLIENT, 51000), (SERVER, 50000), Link::Ethernet);
+    d.handshake(&mut p);
+    ctl.server(&mut p, b"150 Here comes the directory listing.\r\n");
+    in_order(&mut p, &mut d, &data);
+    d.close(&mut p);
+    ctl.server(&mut p, b"226 Directory send OK.\r\n");
+    ctl.close(&mut p);
+    let r = analyse(&p, "list_entries", &[]);
+    let t = one_transfer(&r);
+    let listing = t["listing"].as_array().expect("a listing");
+    let names: Vec<&str> = listing.iter().filter_map(|e| e["name"].as_str()).collect();
+    assert_eq!(names, ["hello.txt", "sub", "link"], "{}", r.stdout);
+    assert_eq!(listing[0]["type"], "file");
+    assert_eq!(listing[0]["size"], 512);
+    assert_eq!(listing[0]["perm"], "rw-r--r--");
+    assert_eq!(listing[1]["type"], "dir");
+    assert_eq!(listing[1]["modify"], "2022-06-01");
+    assert_eq!(listing[2]["type"], "link");
+    assert_eq!(listing[2]["target"], "hello.txt");
+    assert!(
+        listing[1].get("target").is_none(),
+        "unknown fields are left out"
+    );
+    assert_eq!(
+        t["state"], "complete",
+        "a cap cuts our view, not the transfer"
+    );
+    let caps: Vec<Json> = r
+        .of_type("anomaly")
+        .into_iter()
+        .filter(|a| a["name"] == "listing_cap")
+        .collect();
+    assert_eq!(caps.len(), 1, "{}", r.stdout);
+    assert!(
+        caps[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 lines too long")
+    );
+}
