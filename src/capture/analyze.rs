@@ -209,6 +209,13 @@ struct ListingAcc {
     entries: Vec<ListingEntry>,
 }
 
+/// Entries are kept; unparsed lines and caps are in the parser's stats, read at the end.
+fn keep_entry(entries: &mut Vec<ListingEntry>, item: Item<'_>) {
+    if let Item::Entry(e) = item {
+        entries.push(ListingEntry::from(&e));
+    }
+}
+
 impl ListingAcc {
     fn new(expect: Expect) -> Self {
         ListingAcc {
@@ -219,21 +226,14 @@ impl ListingAcc {
 
     fn feed(&mut self, bytes: &[u8]) {
         let entries = &mut self.entries;
-        self.parser.feed(bytes, &mut |item| {
-            if let Item::Entry(e) = item {
-                entries.push(ListingEntry::from(&e));
-            }
-        });
+        self.parser
+            .feed(bytes, &mut |item| keep_entry(entries, item));
     }
 
     /// The entries, and what the caps left out (`None` when nothing).
     fn finish(mut self) -> (Vec<ListingEntry>, Option<String>) {
         let entries = &mut self.entries;
-        self.parser.finish(&mut |item| {
-            if let Item::Entry(e) = item {
-                entries.push(ListingEntry::from(&e));
-            }
-        });
+        self.parser.finish(&mut |item| keep_entry(entries, item));
         let st = self.parser.stats();
         let lost = (st.dropped > 0 || st.long_lines > 0).then(|| {
             format!(
