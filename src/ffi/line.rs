@@ -148,7 +148,7 @@ pub unsafe extern "C" fn ftplens_sniff_mime(
         }
         // SAFETY: non-NULL, and the caller guarantees len readable bytes.
         let data = unsafe { std::slice::from_raw_parts(data, len) };
-        crate::capture::record::sniff_mime(data).map_or(std::ptr::null(), interned)
+        crate::mime::sniff_mime(data).map_or(std::ptr::null(), interned)
     })
 }
 
