@@ -921,6 +921,8 @@ ftplens_eo_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_, co
                                   : g_strdup(r->chan->export_name);
         }
     }
+    if (r->len == 0 && r->hole == 0)
+        return TAP_PACKET_REDRAW; /* only the name changed */
     if (row != 0 && r->hole > 0) {
         /* Bytes after a hole stay at their offset: the hole is written as zeros, and the file is
          * named partial, since the zeros are not what was sent. */

@@ -69,3 +69,28 @@ def test_confirmed_files_keep_their_names_and_an_aborted_one_is_named_partial(pc
     run_tshark(pcap, ["-q", "--export-objects", f"ftplens,{out}"], home=home, check=True)
     got = {p.name: p.read_bytes() for p in Path(out).iterdir()}
     assert got == {"notes.txt": TEXT, "logo.png": PNG, "big.iso.partial": CUT}, sorted(got)
+
+
+def test_a_download_the_capture_ends_in_is_named_partial_with_two_passes(tmp_path_factory):
+    """The control connection ends before any final reply: the outcome is unknown, so partial. The
+    core learns that at the end of the capture, which tshark's second pass (-2) can use."""
+    path = tmp_path_factory.mktemp("eo-unknown") / "eo.pcap"
+    s = handmade.Session("eo_unknown", str(path), CLIENT, SERVER, "a RETR the capture ends in")
+    s.open()
+    s.login()
+    s.cmd("PASV")
+    s.reply("227 Entering Passive Mode (%s)." % handmade._port_args(SERVER[0], 50004))
+    s.cmd("RETR cut.bin")
+    d = handmade.TcpConn(s.w, (CLIENT[0], 51004), (SERVER[0], 50004))
+    d.open()
+    s.reply("150 Opening BINARY mode data connection.")
+    d.send("b", CUT)
+    s.w.close()
+    os.chmod(path.parent, 0o755)
+    os.chmod(path, 0o644)
+    home = _install("c")
+    out = _private_dir("ftplens-eo-unknown-")
+    os.chmod(out, 0o777)
+    run_tshark(path, ["-2", "-q", "--export-objects", f"ftplens,{out}"], home=home, check=True)
+    got = {p.name: p.read_bytes() for p in Path(out).iterdir()}
+    assert got == {"cut.bin.partial": CUT}, sorted(got)
