@@ -455,7 +455,8 @@ typedef struct ftplens_capture ftplens_capture;
 
 /* The options of `ftplens log`; ftplens_capture_options_default gives the command's defaults. */
 typedef struct ftplens_capture_options {
-    bool hash;                  /* sha256 of transferred data (--no-hash sets false) */
+    const char *hash;           /* digests of transferred data as --hash takes them: a comma list of
+                                   sha256, md5, sha1, or "none"; NULL means sha256 (the default) */
     double tcp_timeout;         /* seconds of capture time before an idle connection is closed; > 0 */
     uint64_t memcap;            /* out-of-order bytes held by all TCP streams together; > 0 */
     uint64_t stream_memcap;     /* out-of-order bytes held by one TCP stream; > 0 */

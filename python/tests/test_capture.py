@@ -70,6 +70,20 @@ def test_the_sample_gives_its_transfer_with_the_served_files_sha256() -> None:
 
 
 @needs_samples
+def test_other_digests_are_the_served_files() -> None:
+    content = seed_file()
+    for hash_option in ("sha256,md5,sha1", ["md5", "sha1", "sha256"]):
+        (t,) = [r for r in ftplens.analyze(SEED, hash=hash_option) if r["type"] == "transfer"]
+        assert t["md5"] == hashlib.md5(content).hexdigest()
+        assert t["sha1"] == hashlib.sha1(content).hexdigest()
+        assert t["sha256"] == hashlib.sha256(content).hexdigest()
+    (t,) = [r for r in ftplens.analyze(SEED, hash="md5") if r["type"] == "transfer"]
+    assert "sha256" not in t and t["md5"] == hashlib.md5(content).hexdigest()
+    with pytest.raises(ftplens.FtplensError):
+        list(ftplens.analyze(SEED, hash="crc32"))
+
+
+@needs_samples
 def test_records_equal_the_commands_over_many_captures() -> None:
     paths = [SEED, *sorted(HANDMADE.glob("*.pcap"))]
     assert len(paths) > 10

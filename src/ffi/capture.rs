@@ -68,7 +68,8 @@ pub unsafe extern "C" fn ftplens_capture_options_default(out: *mut ftplens_captu
 fn default_options() -> ftplens_capture_options {
     let d = crate::capture::Options::default();
     ftplens_capture_options {
-        hash: d.hash,
+        // NULL: the command's default digests (sha256).
+        hash: std::ptr::null(),
         tcp_timeout: d.tcp_timeout,
         memcap: d.total_memcap as u64,
         stream_memcap: d.stream_memcap as u64,
@@ -87,7 +88,8 @@ fn default_options() -> ftplens_capture_options {
 
 /// # Safety
 /// `paths` must point to `n_paths` NUL-terminated strings; `options` must be NULL or readable, with
-/// `ftp_ports` pointing to `n_ftp_ports` ports (NULL only with 0); `out` must be writable.
+/// `ftp_ports` pointing to `n_ftp_ports` ports (NULL only with 0) and `hash` NULL or a
+/// NUL-terminated string; `out` must be writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftplens_capture_open(
     paths: *const *const c_char,
@@ -128,6 +130,15 @@ pub unsafe extern "C" fn ftplens_capture_open(
         if options.limits.is_null() && options.n_limits != 0 {
             return FTPLENS_ERR_NULL_ARGUMENT;
         }
+        let hashes = if options.hash.is_null() {
+            None
+        } else {
+            // SAFETY: the caller guarantees a NUL-terminated string.
+            match unsafe { CStr::from_ptr(options.hash) }.to_str() {
+                Ok(s) => Some(s),
+                Err(_) => return FTPLENS_ERR_INVALID_ARGUMENT,
+            }
+        };
         let mut limits = Vec::with_capacity(options.n_limits);
         for i in 0..options.n_limits {
             // SAFETY: the caller guarantees n_limits readable pointers.
@@ -141,7 +152,7 @@ pub unsafe extern "C" fn ftplens_capture_open(
                 Err(_) => return FTPLENS_ERR_INVALID_ARGUMENT,
             }
         }
-        match start(names, &options, ports, &limits) {
+        match start(names, &options, hashes, ports, &limits) {
             Some(analysis) => {
                 *out = Box::into_raw(Box::new(analysis)).cast::<ftplens_capture>();
                 FTPLENS_OK
@@ -156,6 +167,7 @@ pub unsafe extern "C" fn ftplens_capture_open(
 fn start(
     names: Vec<Vec<u8>>,
     options: &ftplens_capture_options,
+    hashes: Option<&str>,
     ports: &[u16],
     limit_assignments: &[&str],
 ) -> Option<Analysis> {
@@ -178,7 +190,10 @@ fn start(
     let mut control_ports = vec![21];
     control_ports.extend(ports.iter().filter(|&&p| p != 21));
     let base = crate::capture::Options {
-        hash: options.hash,
+        hashes: match hashes {
+            Some(list) => list.parse().ok()?,
+            None => crate::capture::Options::default().hashes,
+        },
         tcp_timeout: options.tcp_timeout,
         stream_memcap: usize::try_from(options.stream_memcap).unwrap_or(usize::MAX),
         total_memcap: usize::try_from(options.memcap).unwrap_or(usize::MAX),
@@ -205,7 +220,13 @@ fn start(
 }
 
 #[cfg(not(feature = "cli"))]
-fn start(_: Vec<Vec<u8>>, _: &ftplens_capture_options, _: &[u16], _: &[&str]) -> Option<Analysis> {
+fn start(
+    _: Vec<Vec<u8>>,
+    _: &ftplens_capture_options,
+    _: Option<&str>,
+    _: &[u16],
+    _: &[&str],
+) -> Option<Analysis> {
     None
 }
 
@@ -501,13 +522,25 @@ mod tests {
         let mut o = ftplens_capture_options::default();
         // SAFETY: a writable struct.
         unsafe { ftplens_capture_options_default(&mut o) };
-        assert!(o.hash && o.tcp_timeout == 600.0);
-        o.hash = false;
+        assert!(o.hash.is_null() && o.tcp_timeout == 600.0);
+        let none = CString::new("none").unwrap();
+        o.hash = none.as_ptr();
         let (lines, _) = analyse(&["samples/seed-pasv.pcap"], Some(&o));
         assert!(lines.contains(r#""type":"transfer""#) && !lines.contains("sha256"));
-        o.tcp_timeout = -1.0;
+        let two = CString::new("md5,sha1").unwrap();
+        o.hash = two.as_ptr();
+        let (lines, _) = analyse(&["samples/seed-pasv.pcap"], Some(&o));
+        assert!(lines.contains(r#""md5":""#) && lines.contains(r#""sha1":""#));
+        assert!(!lines.contains("sha256"), "{lines}");
+        let unknown = CString::new("crc32").unwrap();
+        o.hash = unknown.as_ptr();
         let path = CString::new("samples/seed-pasv.pcap").unwrap();
         let mut h = std::ptr::null_mut();
+        // SAFETY: valid pointers.
+        let r = unsafe { ftplens_capture_open(&path.as_ptr(), 1, &o, &mut h) };
+        assert_eq!(r, FTPLENS_ERR_INVALID_ARGUMENT);
+        o.hash = std::ptr::null();
+        o.tcp_timeout = -1.0;
         // SAFETY: valid pointers.
         let r = unsafe { ftplens_capture_open(&path.as_ptr(), 1, &o, &mut h) };
         assert_eq!(r, FTPLENS_ERR_INVALID_ARGUMENT);

@@ -155,7 +155,7 @@ class Analysis(Iterator[Record]):
 def analyze(
     paths: Union[PathLike, Sequence[PathLike]],
     *,
-    hash: bool = True,
+    hash: Union[bool, str, Sequence[str]] = True,
     tcp_timeout: Optional[float] = None,
     memcap: Optional[int] = None,
     stream_memcap: Optional[float] = None,
@@ -171,7 +171,8 @@ def analyze(
     see :data:`ftplens.FtpRecord` and friends). With several paths every record has a ``"file"`` key.
 
     The options are the command's, with its units and defaults (``None`` keeps the default):
-    ``hash=False`` is ``--no-hash``; ``tcp_timeout`` and ``late_window`` are seconds; ``memcap`` is MiB
+    ``hash`` is ``--hash``: ``True`` the default (sha256), ``False`` none (``--no-hash``), or
+    names such as ``"sha256,md5"`` or ``["md5", "sha1"]``; ``tcp_timeout`` and ``late_window`` are seconds; ``memcap`` is MiB
     for all TCP streams together, ``stream_memcap`` MiB for one; ``ftp_ports`` are ``--ftp-port``;
     ``limits`` is a :class:`Limits` or a mapping such as ``{"max_line": 65536}`` (``--limit``).
 
@@ -187,7 +188,16 @@ def analyze(
         paths = [paths]
     options = ffi.new("ftplens_capture_options *")
     lib.ftplens_capture_options_default(options)
-    options.hash = bool(hash)
+    if hash is True:
+        hash_names = None
+    elif hash is False:
+        hash_names = "none"
+    elif isinstance(hash, str):
+        hash_names = hash
+    else:
+        hash_names = ",".join(hash)
+    hash_text = ffi.NULL if hash_names is None else ffi.new("char[]", hash_names.encode())
+    options.hash = hash_text
     if tcp_timeout is not None:
         options.tcp_timeout = float(tcp_timeout)
     if late_window is not None:
@@ -206,7 +216,8 @@ def analyze(
     limit_array = ffi.new("const char *[]", limit_strings)
     options.limits = limit_array
     options.n_limits = len(limit_strings)
-    return Analysis(list(paths), options, [port_array, limit_strings, limit_array], errors)
+    keep = [hash_text, port_array, limit_strings, limit_array]
+    return Analysis(list(paths), options, keep, errors)
 
 
 # ------------------------------------------------------------------------------------------ tables
