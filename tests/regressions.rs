@@ -525,7 +525,7 @@ fn data_connections_before_their_prediction_still_bind() {
     use ftplens::capture::source::Frame;
     let server = [10, 2, 0, 1];
     let mut frames: Vec<Vec<u8>> = Vec::new();
-    let mut idle = |frames: &mut Vec<Vec<u8>>, k: u16| {
+    let idle = |frames: &mut Vec<Vec<u8>>, k: u16| {
         for i in 0..200u16 {
             frames.extend(Tcp::new(([10, 9, k as u8, 1], 1024 + i), (server, 443)).open());
         }
