@@ -137,6 +137,8 @@ end
 
 local tcp_table = DissectorTable.get("tcp.port")
 local tls_dissector = registered("tls") and Dissector.get("tls") or nil
+local tls_port_table = tls_dissector and select(2, pcall(DissectorTable.get, "tls.port")) or nil
+if type(tls_port_table) ~= "userdata" then tls_port_table = nil end
 local data_dissector = Dissector.get("data")
 
 local S   -- reset by proto.init at the start of every file and every full re-dissection
@@ -148,6 +150,11 @@ local function release_all_ports()
         if p.prev then tcp_table:add(port, p.prev) end
     end
     S.ports = {}
+    for port, prev in pairs(S.tls_ports) do
+        tls_port_table:remove(port, proto)
+        tls_port_table:add(port, prev)
+    end
+    S.tls_ports = {}
 end
 
 local function init_state()
@@ -163,6 +170,8 @@ local function init_state()
         data_conns = {},  -- connection key -> channel (first pass)
         data_frames = {}, -- frame -> channel
         ports = {},       -- port -> { chans = {channel...}, prev = Dissector or nil } (no Conversation API)
+        tls_ports = {},   -- port -> the Dissector that tls.port had there before an FTPS control connection
+        in_tls = 0,       -- > 0 while TLS dissects a control connection's records for tls_takes_over
         sessions = 0,
         ctrl = {},        -- control states with a core session, finished after the first pass
         finished = false, -- the first pass is over
@@ -499,6 +508,21 @@ local function next_pdu_key(pinfo)
     return k
 end
 
+-- Wireshark 4.6 and later give the decrypted payload on a port that the tls.port table names to that
+-- dissector before they try heuristics (preference tls.try_heuristic_first, 443 only by default): on
+-- 465, 636, 853, 993, 995, 2221 and some 30 other ports the FTP lines would go to SMTP, LDAP, DNS, IMAP,
+-- POP3, EtherNet/IP..., never to tls_app_heuristic. The C plugin names itself as TLS's app-data dissector for
+-- the one connection (ssl_starttls_ack); Lua cannot, so the port is taken in tls.port for this file,
+-- as Decode As would, and given back by proto.init. TLS connections on that port that are not FTP
+-- are turned away by proto.dissector (and then shown as data).
+local function claim_tls_port(port)
+    if not tls_port_table or S.tls_ports[port] then return end
+    local prev = tls_port_table:get_dissector(port)
+    if prev == nil or tostring(prev) == "ftplens" then return end -- no rival: TLS tries heuristics
+    S.tls_ports[port] = prev
+    tls_port_table:add(port, proto)
+end
+
 -- Dissect whole lines of a claimed control connection.
 local function dissect_ctrl_lines(tvb, pinfo, tree, cs)
     local len = tvb:len()
@@ -528,7 +552,10 @@ local function dissect_ctrl_lines(tvb, pinfo, tree, cs)
             S.partial[pinfo.number] = true
             rec = nil
         end
-        if rec and rec.tls_upgrade then cs.tls_after = pinfo.number end
+        if rec and rec.tls_upgrade then
+            cs.tls_after = pinfo.number
+            claim_tls_port(cs.server_port)
+        end
     else
         k = next_pdu_key(pinfo)
         rec = S.pdus[pinfo.number .. ":" .. k]
@@ -575,7 +602,11 @@ local function tls_takes_over(tvb, pinfo, tree, cs)
     -- TLS stands where the C plugin's ssl_starttls_ack puts it, right above TCP: give it this level's
     -- right to ask TCP for more segments (each dissector call lowers can_desegment by one).
     pinfo.can_desegment = pinfo.can_desegment + 1
-    return tls_dissector:call(tvb, pinfo, tree)
+    S.in_tls = S.in_tls + 1
+    local ok, r = pcall(tls_dissector.call, tls_dissector, tvb, pinfo, tree)
+    S.in_tls = S.in_tls - 1
+    if not ok then error(r, 0) end
+    return r
 end
 
 -- With the TLS keys, TLS offers the decrypted payload to its heuristics: the control connection's
@@ -614,6 +645,14 @@ end
 
 -- The control dissector, as registered on tcp.port 21 (and set on claimed connections).
 function proto.dissector(tvb, pinfo, tree)
+    if S.in_tls > 0 then -- TLS hands back decrypted lines through the tls.port entry (claim_tls_port)
+        return tls_app_heuristic(tvb, pinfo, tree) and tvb:len() or 0
+    end
+    if S.tls_ports[pinfo.match_uint] then
+        -- Only TLS calls ftplens with a claimed port as match_uint: another TLS connection on it.
+        local cs = S.conns[conn_key(pinfo)]
+        if not (cs and cs.sess) then return 0 end
+    end
     if pinfo.visited then
         if not S.finished then finish_sessions() end
         local t = tls_takes_over(tvb, pinfo, tree, nil)

@@ -14,13 +14,20 @@
 #   $(HOME)/.local/lib/wireshark/plugins/ftplens/ftplens_core.so     the module, in a subfolder that
 #                                                                    the script adds to package.cpath
 #
-# LUA_VERSION is the Lua that the Wireshark in use embeds (`tshark -v` says "with Lua 5.2.4"); it is
-# read from $(LUA_TSHARK) -v when not given, and defaults to 5.2 (Debian 12's Wireshark 4.0).
-# The module never links a Lua: it uses the host's.
+# LUA_VERSION is the Lua that the Wireshark in use embeds. When not given it is read from what
+# $(LUA_TSHARK) -v prints (mk/lua-version.sh knows the forms: "with Lua 5.2.4" up to 4.4, "+Lua 5.4.9"
+# from 4.6); with no tshark on PATH it defaults to 5.2 (Debian 12's Wireshark 4.0), and a tshark that
+# names no Lua is an error. The module never links a Lua: it uses the host's.
 
 LUA_TSHARK      ?= tshark
 ifeq ($(origin LUA_VERSION),undefined)
-LUA_VERSION     := $(shell $(LUA_TSHARK) -v 2>/dev/null | tr '\n' ' ' | sed -n 's/.*with Lua \([0-9]\.[0-9]\).*/\1/p')
+LUA_TSHARK_FOUND := $(shell command -v $(firstword $(LUA_TSHARK)) 2>/dev/null)
+ifneq ($(LUA_TSHARK_FOUND),)
+LUA_VERSION     := $(shell $(LUA_TSHARK) -v 2>/dev/null | sh mk/lua-version.sh)
+ifeq ($(strip $(LUA_VERSION)),)
+LUA_VERSION_ERROR := `$(LUA_TSHARK) -v` names no Lua: is this Wireshark built with Lua? Else pass LUA_VERSION=5.x
+endif
+endif
 endif
 ifeq ($(strip $(LUA_VERSION)),)
 override LUA_VERSION := 5.2
@@ -44,6 +51,7 @@ all: lua-module
 install: install-lua
 
 lua-check-version:
+	@$(if $(LUA_VERSION_ERROR),echo '$(LUA_VERSION_ERROR)' >&2; exit 1)
 	@case "$(LUA_VERSION)" in 5.2|5.3|5.4) ;; \
 	  *) echo "LUA_VERSION=$(LUA_VERSION): the module builds for Lua 5.2, 5.3 or 5.4" >&2; exit 1;; esac
 

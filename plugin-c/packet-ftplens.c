@@ -681,8 +681,15 @@ dissect_ctrl_lines(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, ctrl_con
     if (key == 0)
         render_items(ftree, tvb, pinfo, (const packed_t *)wmem_map_lookup(earlier_items, GUINT_TO_POINTER(pinfo->num)),
                      FALSE);
-    if (rec->tls_upgrade && tls_handle)
+    if (rec->tls_upgrade && tls_handle) {
         ssl_starttls_ack(tls_handle, pinfo, ftplens_handle);
+        /* ssl_starttls_ack sets TLS as the conversation's dissector from frame 0 on, but a connection
+         * the heuristic claimed has ftplens set from its claiming frame on, and the latest start wins:
+         * without this, TLS would never see the records on a port found by the heuristic (2221, ...). */
+        if (!PINFO_FD_VISITED(pinfo))
+            conversation_set_dissector_from_frame_number(find_or_create_conversation(pinfo), pinfo->num + 1,
+                                                         tls_handle);
+    }
     if (have_tap_listener(ftplens_tap))
         tap_queue_packet(ftplens_tap, pinfo, &rec->tap);
     return len;

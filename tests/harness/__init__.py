@@ -17,6 +17,10 @@ Captures and their facts
   find_corpus() -> Path | None                /work/shared/corpus or ../shared/corpus
   check_generator_output(script, dir, out)    a capture generator still writes the committed files
 
+Other Wiresharks (harness.roots)
+  roots.debian_root(suite) -> Path            a cached debootstrap root: "trixie" (4.4), "forky" (4.6)
+  roots.RootTshark(root)                      its tshark as nobody; .fields(), .build_c_plugin(), .install_lua()
+
 tshark
   run_tshark(pcap, args, home=None, unprivileged=True, ...) -> CompletedProcess
   tshark_fields(pcap, fields, extra_args=(), home=None, ...) -> [dict]
