@@ -3,7 +3,8 @@ each, report what it holds, and stay within the memory bounds of tests/hostile/R
 
 The captures are generated into a temp dir by tests/hostile/gen.py (never committed); the full
 sizes (a million PASV replies, 100,000 connections, a 1 GB line, ten million one-byte segments, a
-1 GB never-ending data connection, a million PORTs to third parties) run by hand with
+1 GB never-ending data connection, a million PORTs to third parties, a million idle TCP
+connections) run by hand with
 scripts/hostile-full.sh, which records the figures.
 """
 from __future__ import annotations
