@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 /* Bumped when a struct layout or a signature in this file changes incompatibly. */
-#define FTPLENS_ABI_VERSION 1
+#define FTPLENS_ABI_VERSION 2
 
 /* ---------------------------------------------------------------- results */
 typedef uint32_t ftplens_result;
@@ -292,6 +292,10 @@ typedef struct ftplens_event {
     bool data_tls;           /* TRANSFER_*: PROT P was in force */
 
     ftplens_anomaly anomaly; /* ANOMALY */
+
+    const char *export_name; /* TRANSFER_*: the name to save the transferred file under (the last
+                                component of its argument, ".partial-at-N" after REST N); NULL when
+                                the transfer carries no file (a listing). Added in ABI 2. */
 } ftplens_event;
 
 /* Copy event number index (0-based, below the count the last feed or finish returned) into *out. */

@@ -85,7 +85,7 @@ static expert_field *ei_ids;
 
 static dissector_handle_t ftplens_handle;
 static dissector_handle_t ftplens_data_handle;
-static dissector_handle_t ftplens_data_clear_handle; /* the decrypted payload of a PROT P channel */
+static dissector_handle_t ftplens_data_clear_handle; /* the decrypted payload of a protected data channel */
 static dissector_handle_t tls_handle;
 
 static int ftplens_tap = -1;    /* records of logins and transfers, for -z ftplens,tree */
@@ -114,7 +114,7 @@ typedef struct {
     gchar *command;      /* transfer verb, upper-case; NULL before TRANSFER_STARTED */
     gchar *file;         /* its argument as sent */
     gchar *export_name;  /* file name for export objects; NULL when not a file transfer */
-    gboolean tls;        /* PROT P: the channel carries TLS */
+    gboolean tls;        /* a protected data channel (RFC 4217): it carries TLS */
     /* export de-duplication, first pass */
     gboolean eo_started;
     address eo_src;
@@ -170,6 +170,7 @@ typedef struct {
 typedef struct {
     chan_t *chan;
     guint32 skip; /* bytes at the start already seen (retransmission overlap) */
+    guint32 hole; /* bytes the capture lost just before these (a TCP sequence gap) */
     guint32 len;
     gboolean exportable;
 } eo_frag_t;
@@ -178,6 +179,7 @@ typedef struct {
     chan_t *chan;
     guint8 *bytes;
     guint32 len;
+    guint32 hole; /* lost bytes before these: the file keeps every byte at its offset */
 } eo_rec_t;
 
 static GPtrArray *sessions;          /* ctrl_conv_t* with a core session, finished after the first pass */
@@ -255,24 +257,6 @@ expert_severity(ftplens_expert_severity s)
     case FTPLENS_SEVERITY_ERROR: return PI_ERROR;
     default:                     return PI_NOTE;
     }
-}
-
-/* The last path component of an FTP argument, for an exported file's name. */
-static const gchar *
-base_name(const gchar *path)
-{
-    const gchar *b = path;
-    for (const gchar *p = path; *p; p++) {
-        if ((*p == '/' || *p == '\\') && p[1] != '\0')
-            b = p + 1;
-    }
-    return b;
-}
-
-static gboolean
-is_file_transfer(const gchar *verb)
-{
-    return !strcmp(verb, "RETR") || !strcmp(verb, "STOR") || !strcmp(verb, "STOU") || !strcmp(verb, "APPE");
 }
 
 /* ------------------------------------------------------------------------ rendering */
@@ -451,7 +435,7 @@ expect_data(ctrl_conv_t *cs, packet_info *pinfo, const ftplens_event *ev)
         if (!endpoint_to_address(listeners[i], &listener)) {
             if (i == 1)
                 break;
-            /* EPSV gives a port only: the control connection's server listens. */
+            /* An extended passive reply gives a port only: the control connection's server listens. */
             copy_address_shallow(&listener, &cs->server_addr);
         }
         conversation_t *dc = conversation_new(pinfo->num, &listener, &peer, CONVERSATION_TCP,
@@ -472,18 +456,15 @@ note_transfer(ctrl_conv_t *cs, pdu_rec_t *rec, const ftplens_event *ev)
     const gchar *path = ev->path && *ev->path ? ev->path : arg;
 
     ch->tls = ev->data_tls;
-    if (ev->kind != FTPLENS_EVENT_TRANSFER_STARTED || ch->command)
+    if (ev->kind != FTPLENS_EVENT_TRANSFER_STARTED)
+        return;
+    /* The core names files (a listing has none); a later start event may bring the server's name. */
+    if (ev->export_name)
+        ch->export_name = wmem_strdup(wmem_file_scope(), ev->export_name);
+    if (ch->command)
         return;
     ch->command = wmem_strdup(wmem_file_scope(), verb);
     ch->file = wmem_strdup(wmem_file_scope(), arg);
-    if (is_file_transfer(verb)) {
-        const gchar *base = base_name(*arg ? arg : path);
-        gchar *name = *base ? wmem_strdup(wmem_file_scope(), base)
-                            : wmem_strdup_printf(wmem_file_scope(), "%s-frame%" PRIu64, verb, ev->command_frame);
-        if (ev->rest_offset > 0)
-            name = wmem_strdup_printf(wmem_file_scope(), "%s.partial-at-%" PRIu64, name, ev->rest_offset);
-        ch->export_name = name;
-    }
     if (!rec)
         return;
     tap_transfer_t tt;
@@ -786,6 +767,7 @@ queue_export(tvbuff_t *tvb, packet_info *pinfo, guint32 key)
         eo_rec_t *r = wmem_new0(pinfo->pool, eo_rec_t);
         r->chan = frag->chan;
         r->len = frag->len;
+        r->hole = frag->hole;
         r->bytes = (guint8 *)tvb_memdup(pinfo->pool, tvb, frag->skip, frag->len);
         tap_queue_packet(ftplens_eo_tap, pinfo, r);
     }
@@ -832,7 +814,7 @@ dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
     if (ch && !PINFO_FD_VISITED(pinfo)) {
         eo_frag_t *frag = wmem_new0(wmem_file_scope(), eo_frag_t);
         frag->chan = ch;
-        frag->exportable = ch->export_name != NULL && !ch->tls; /* a PROT P file is exported decrypted */
+        frag->exportable = ch->export_name != NULL && !ch->tls; /* a protected file is exported decrypted */
         frag->len = len;
         if (!ch->eo_started) {
             ch->eo_started = TRUE;
@@ -843,7 +825,9 @@ dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
             frag->len = 0; /* only the first sender's bytes make the file */
         } else if (tcpinfo) {
             gint32 seen = (gint32)(ch->eo_nextseq - tcpinfo->seq);
-            if (seen > 0) {
+            if (seen < 0) {
+                frag->hole = (guint32)-seen; /* the capture lost the bytes in between */
+            } else if (seen > 0) {
                 if ((guint32)seen >= len) {
                     frag->len = 0;
                 } else {
@@ -859,7 +843,7 @@ dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
     queue_export(tvb, pinfo, 0);
 
     if (ch && ch->tls && tls_handle) {
-        /* PROT P: TLS inside; with the keys, TLS hands the clear bytes to ftplens_data_clear_handle. */
+        /* A protected channel: TLS inside; with the keys, TLS hands the clear bytes to ftplens_data_clear_handle. */
         tls_set_appdata_dissector(tls_handle, pinfo, ftplens_data_clear_handle);
         return call_dissector(tls_handle, tvb, pinfo, tree);
     }
@@ -867,7 +851,7 @@ dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
     return len;
 }
 
-/* The decrypted payload of a PROT P data channel (called by TLS). TLS gives each byte once, in order. */
+/* The decrypted payload of a protected data channel (called by TLS). TLS gives each byte once, in order. */
 static int
 dissect_ftplens_data_clear(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
@@ -905,6 +889,22 @@ ftplens_eo_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_, co
         eo_rows = g_hash_table_new(g_direct_hash, g_direct_equal);
 
     guint row = GPOINTER_TO_UINT(g_hash_table_lookup(eo_rows, r->chan));
+    if (row != 0 && r->hole > 0) {
+        /* Bytes after a hole stay at their offset: the hole is written as zeros, and the file is
+         * named partial, since the zeros are not what was sent. */
+        export_object_entry_t *entry = object_list->get_entry(object_list->gui_data, (int)row - 1);
+        if (entry && entry->payload_len < cap) {
+            size_t n = MIN((size_t)r->hole, cap - entry->payload_len);
+            entry->payload_data = (guint8 *)g_realloc(entry->payload_data, entry->payload_len + n);
+            memset(entry->payload_data + entry->payload_len, 0, n);
+            entry->payload_len += n;
+        }
+        if (entry && !g_str_has_suffix(entry->filename, ".partial")) {
+            gchar *name = g_strdup_printf("%s.partial", entry->filename);
+            g_free(entry->filename);
+            entry->filename = name;
+        }
+    }
     if (row == 0) {
         export_object_entry_t *entry = g_new0(export_object_entry_t, 1);
         size_t n = MIN((size_t)r->len, cap);

@@ -68,6 +68,20 @@ pub struct Expectation {
 }
 
 impl Expectation {
+    /// The TCP ports a host that routes connections by port alone (Wireshark's port table, as the
+    /// Lua fallback before 4.6 must) claims so that this channel's connection reaches it: the
+    /// listening port, and for an active channel also the server's default data port, one below
+    /// its control port (RFC 959 3.2, "L-1", port 20 beside 21). Wireshark offers a connection
+    /// whose SYN it did not see to its lower port first, and the server usually connects from that
+    /// port, which Wireshark's own ftp-data holds.
+    pub fn host_ports(&self, control_port: u16) -> Vec<u16> {
+        let mut ports = vec![self.port];
+        if !self.mode.is_passive() && control_port > 1 && control_port - 1 != self.port {
+            ports.push(control_port - 1);
+        }
+        ports
+    }
+
     /// Does a TCP connection from `from` to `to` (the SYN's direction) carry this channel?
     pub fn matches_connection(&self, from: SocketAddr, to: SocketAddr) -> bool {
         let listener_ok = |ip: IpAddr| match self.listener {
@@ -263,6 +277,23 @@ mod tests {
         assert!(e.matches_connection(sa("192.168.1.106:1"), sa("192.168.1.109:26758")));
         assert!(!e.matches_connection(sa("192.168.1.107:58985"), sa("192.168.1.109:26758")));
         assert!(!e.matches_connection(sa("192.168.1.106:58985"), sa("192.168.1.109:26759")));
+    }
+
+    /// RFC 959 3.2: the server's default data port is L-1; an active channel claims it too, a
+    /// passive one only its listening port.
+    #[test]
+    fn host_ports_add_the_default_data_port_for_active_channels() {
+        let passive = pasv("192.168.1.109", None, "192.168.1.106");
+        assert_eq!(passive.host_ports(21), vec![26758]);
+        let active = Expectation {
+            mode: DataMode::Port,
+            port: 50131,
+            ..passive.clone()
+        };
+        assert_eq!(active.host_ports(21), vec![50131, 20]);
+        assert_eq!(active.host_ports(2121), vec![50131, 2120]);
+        let on_20 = Expectation { port: 20, ..active };
+        assert_eq!(on_20.host_ports(21), vec![20]);
     }
 
     #[test]

@@ -28,6 +28,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+mod draw;
+
 /// A feed's direction, as the script names it.
 fn direction(to_server: bool) -> Direction {
     if to_server {
@@ -48,7 +50,7 @@ const LUA_VERSION: &str = if cfg!(feature = "lua54") {
 
 /// The C plugin's strings cannot hold NUL (see the C ABI): replace it the same way, so that both
 /// presenters show the same text.
-fn text(s: &str) -> String {
+pub(crate) fn text(s: &str) -> String {
     s.replace('\0', "\u{fffd}")
 }
 
@@ -110,6 +112,11 @@ struct LuaSession {
     channels: HashMap<u32, Expectation>,
     /// A panic inside the core poisons the session, as in the C ABI.
     poisoned: bool,
+    /// Each data channel's items, ready for [`draw::draw`]; `None` once one of them is not drawable
+    /// natively (the script then draws the channel).
+    drawn: HashMap<u32, Option<Vec<draw::Drawable>>>,
+    /// The control connection's server port (for [`Expectation::host_ports`]).
+    server_port: u16,
 }
 
 impl LuaSession {
@@ -118,13 +125,13 @@ impl LuaSession {
     fn guarded(
         &mut self,
         lua: &Lua,
-        call: impl FnOnce(&mut Session) -> Vec<ftplens::Event>,
+        call: impl FnOnce(&mut Session) -> (Vec<ftplens::Event>, String),
     ) -> LuaResult<LuaTable> {
         if self.poisoned {
             return Err(LuaError::runtime("ftplens core: session poisoned"));
         }
         match catch_unwind(AssertUnwindSafe(|| call(&mut self.session))) {
-            Ok(events) => self.result(lua, &events),
+            Ok((events, summary)) => self.result(lua, &events, &summary),
             Err(_) => {
                 self.poisoned = true;
                 Err(LuaError::runtime("ftplens core: internal error (panic)"))
@@ -132,9 +139,14 @@ impl LuaSession {
         }
     }
 
-    fn result(&mut self, lua: &Lua, events: &[ftplens::Event]) -> LuaResult<LuaTable> {
+    fn result(
+        &mut self,
+        lua: &Lua,
+        events: &[ftplens::Event],
+        summary: &str,
+    ) -> LuaResult<LuaTable> {
         let out = lua.create_table()?;
-        out.set("summary", text(&present::summary(events)))?;
+        out.set("summary", text(summary))?;
         let evs = lua.create_table()?;
         for ev in events {
             if let Some(t) = self.event(lua, ev)? {
@@ -144,6 +156,13 @@ impl LuaSession {
         out.set("events", evs)?;
         let items = lua.create_table()?;
         for it in present::items(events) {
+            if let Target::Channel(c) = it.target {
+                let list = self.drawn.entry(c).or_insert_with(|| Some(Vec::new()));
+                match (list.as_mut(), draw::drawable(&it)) {
+                    (Some(l), Some(d)) => l.push(d),
+                    _ => *list = None,
+                }
+            }
             items.push(item(lua, &it)?)?;
         }
         out.set("items", items)?;
@@ -160,6 +179,7 @@ impl LuaSession {
                 t.set("channel", x.channel_id)?;
                 t.set("mode", x.mode.name())?;
                 t.set("port", x.port)?;
+                t.set("ports", x.host_ports(self.server_port))?;
                 t.set("listener", ip_string(x.listener))?;
                 t.set("alt_listener", ip_string(x.alt_listener))?;
                 t.set("peer", ip_string(x.connector))?;
@@ -283,15 +303,21 @@ impl LuaUserData for LuaSession {
             |lua, this, (to_server, data, frame, ts): (bool, LuaString, f64, f64)| {
                 let bytes = data.as_bytes();
                 this.guarded(lua, |s| {
-                    s.feed(direction(to_server), &bytes, frame as u64, ts)
-                        .to_vec()
+                    let before = s.open_reply().map(|(code, lines)| (code, lines.len()));
+                    s.feed(direction(to_server), &bytes, frame as u64, ts);
+                    let summary = present::feed_summary(s.events(), before, s.open_reply());
+                    (s.events().to_vec(), summary)
                 })
             },
         );
         // s:finish(frame, ts) -> { summary, items, events }: the connection is over (transfers still
         // open end with outcome "unknown").
         methods.add_method_mut("finish", |lua, this, (frame, ts): (f64, f64)| {
-            this.guarded(lua, |s| s.finish(frame as u64, ts).to_vec())
+            this.guarded(lua, |s| {
+                let events = s.finish(frame as u64, ts).to_vec();
+                let summary = present::summary(&events);
+                (events, summary)
+            })
         });
         // s:matches(channel, ip_a, port_a, ip_b, port_b) -> bool: does the TCP connection between
         // these endpoints (either may have opened it) carry this predicted channel?
@@ -325,6 +351,22 @@ impl LuaUserData for LuaSession {
                     .session
                     .complete_prefix_for(direction(to_server), &data.as_bytes())
                     as i64)
+            },
+        );
+        // s:draw_channel(tree, channel) -> bool: add the channel's items under `tree` (the TreeItem a
+        // data packet's ftplens-data item is) natively; false when the script must draw them.
+        methods.add_method(
+            "draw_channel",
+            |_, this, (tree, channel): (LuaAnyUserData, u32)| {
+                let Some(Some(list)) = this.drawn.get(&channel) else {
+                    return Ok(!this.drawn.contains_key(&channel)); // no items: nothing to draw
+                };
+                // SAFETY: `tree` is the TreeItem userdata Wireshark handed the script for this
+                // packet (the script checks its metatable once); to_pointer gives its memory.
+                Ok(catch_unwind(AssertUnwindSafe(|| unsafe {
+                    draw::draw(tree.to_pointer(), list)
+                }))
+                .unwrap_or(false))
             },
         );
         methods.add_method("encrypted", |_, this, ()| Ok(this.session.is_encrypted()));
@@ -438,6 +480,8 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                     session: Session::new(socket(cip, cport), socket(sip, sport), l),
                     channels: HashMap::new(),
                     poisoned: false,
+                    drawn: HashMap::new(),
+                    server_port: sport,
                 })
             },
         )?,

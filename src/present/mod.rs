@@ -377,6 +377,49 @@ fn ended<'a>(b: &mut Builder<'a>, t: &'a Transfer) {
 }
 
 /// The Info column for one feed: `Request: USER alice`, `Response: 230 Login successful.`
+/// The Info text of one feed: [`summary`] of its events, or, when they name no command or reply,
+/// what it carried of a multi-line reply that is not over yet (`before` and `after`: that reply's
+/// code and line count before and after the feed, from [`crate::Session::open_reply`]). A frame
+/// with the first or middle lines of a long FEAT answer is then labelled with them, not left
+/// blank.
+pub fn feed_summary(
+    events: &[Event],
+    before: Option<(ReplyCode, usize)>,
+    after: Option<(ReplyCode, &[String])>,
+) -> String {
+    let s = summary(events);
+    if !s.is_empty() {
+        return s;
+    }
+    let Some((code, lines)) = after else {
+        return s;
+    };
+    let from = match before {
+        Some((c, n)) if c == code => n,
+        _ => 0,
+    };
+    match (from, lines.len()) {
+        (_, to) if to <= from => s,
+        (0, 1) => format!(
+            "Response: {}- {} (multi-line reply begins)",
+            code.0, lines[0]
+        ),
+        (0, to) => format!(
+            "Response: {}- {} (multi-line reply begins, lines 1-{to})",
+            code.0, lines[0]
+        ),
+        (f, to) if to == f + 1 => format!(
+            "Response: {}- (multi-line reply continues, line {to})",
+            code.0
+        ),
+        (f, to) => format!(
+            "Response: {}- (multi-line reply continues, lines {}-{to})",
+            code.0,
+            f + 1
+        ),
+    }
+}
+
 pub fn summary(events: &[Event]) -> String {
     use std::fmt::Write;
     let mut s = String::new();
@@ -503,5 +546,39 @@ mod tests {
         );
         let arg = find(&items, "ftplens.request.arg")[0];
         assert_eq!((arg.offset, arg.length), (5, 6));
+    }
+
+    /// Issue 11 class 3: a multi-line 211 in four segments (RFC 959 4.2): the frames before its
+    /// last line are labelled with the lines they carry.
+    #[test]
+    fn frames_with_first_or_middle_lines_of_a_reply_are_labelled() {
+        use crate::{Direction, Limits, Session};
+        let mut s = Session::new(None, None, Limits::default());
+        s.feed(Direction::ToServer, b"FEAT\r\n", 1, 0.0);
+        let parts: [&[u8]; 4] = [
+            b"211-Features:\r\n",
+            b" EPRT\r\n EPSV\r\n",
+            b" MDTM\r\n",
+            b" SIZE\r\n211 End\r\n",
+        ];
+        let mut labels = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let before = s.open_reply().map(|(c, l)| (c, l.len()));
+            s.feed(Direction::ToClient, p, 2 + i as u64, 0.1);
+            labels.push(feed_summary(s.events(), before, s.open_reply()));
+        }
+        assert_eq!(
+            labels[0],
+            "Response: 211- Features: (multi-line reply begins)"
+        );
+        assert_eq!(
+            labels[1],
+            "Response: 211- (multi-line reply continues, lines 2-3)"
+        );
+        assert_eq!(
+            labels[2],
+            "Response: 211- (multi-line reply continues, line 4)"
+        );
+        assert!(labels[3].starts_with("Response: 211 "), "{}", labels[3]);
     }
 }

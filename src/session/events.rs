@@ -160,6 +160,42 @@ pub struct Transfer {
     pub data_tls: bool,
 }
 
+impl Transfer {
+    /// The name a file extractor (Wireshark's Export Objects) saves this transfer's bytes under:
+    /// the last component of its argument (of its path when the argument is empty; STOU takes the
+    /// server's name), `<verb>-frame<N>` when there is none, and `.partial-at-<offset>` after a
+    /// REST, since the bytes then start there. `None` for a listing or an unused prediction, which
+    /// carry no file.
+    pub fn export_name(&self) -> Option<String> {
+        let kind = crate::parse::lookup_verb(self.command.as_bytes())?.transfer?;
+        if kind == crate::parse::TransferKind::Listing {
+            return None;
+        }
+        let source = if self.arg.is_empty() {
+            &self.path
+        } else {
+            &self.arg
+        };
+        // A separator at the very end does not start a component ("dir/" stays "dir/").
+        let start = source
+            .char_indices()
+            .rev()
+            .find(|&(i, c)| (c == '/' || c == '\\') && i + 1 < source.len())
+            .map(|(i, _)| i + 1)
+            .unwrap_or(0);
+        let base = &source[start..];
+        let mut name = if base.is_empty() {
+            format!("{}-frame{}", self.command, self.command_frame)
+        } else {
+            base.to_string()
+        };
+        if self.rest_offset > 0 {
+            name = format!("{name}.partial-at-{}", self.rest_offset);
+        }
+        Some(name)
+    }
+}
+
 /// Declares every anomaly once: its variant and number (the C ABI's constant), its stable name (for
 /// logs, filters and tests), the expert Wireshark raises for it, and when it is raised.
 macro_rules! anomalies {
@@ -202,4 +238,72 @@ anomalies! {
     UnmatchedReply = 11 => ("unmatched_reply", UnmatchedReply, "a reply arrives with no command waiting"),
     UnknownCommand = 12 => ("unknown_command", UnknownCommand, "a verb outside the command table, or a line that is not a command"),
     TransferFailed = 13 => ("transfer_failed", TransferFailed, "a transfer ends with 425/426/451/55x or ABOR"),
+}
+
+#[cfg(test)]
+mod export_name_tests {
+    use super::*;
+
+    fn transfer(command: &str, arg: &str, path: &str, rest: u64) -> Transfer {
+        Transfer {
+            channel_id: 1,
+            mode: None,
+            expectation: None,
+            command: command.into(),
+            arg: arg.into(),
+            path: path.into(),
+            transfer_type: String::new(),
+            rest_offset: rest,
+            setup_frame: 3,
+            command_frame: 7,
+            end_frame: 0,
+            size: None,
+            outcome: Outcome::None,
+            reply_code: None,
+            data_tls: false,
+        }
+    }
+
+    #[test]
+    fn files_are_named_by_their_last_component() {
+        assert_eq!(
+            transfer("RETR", "pub/a.txt", "/pub/a.txt", 0)
+                .export_name()
+                .as_deref(),
+            Some("a.txt")
+        );
+        assert_eq!(
+            transfer("STOR", "c:\\up\\b.bin", "", 0)
+                .export_name()
+                .as_deref(),
+            Some("b.bin")
+        );
+        assert_eq!(
+            transfer("APPE", "dir/", "", 0).export_name().as_deref(),
+            Some("dir/")
+        );
+        assert_eq!(
+            transfer("STOU", "", "", 0).export_name().as_deref(),
+            Some("STOU-frame7")
+        );
+        assert_eq!(
+            transfer("STOU", "", "/in/srv-name", 0)
+                .export_name()
+                .as_deref(),
+            Some("srv-name")
+        );
+        assert_eq!(
+            transfer("RETR", "big.iso", "", 1000)
+                .export_name()
+                .as_deref(),
+            Some("big.iso.partial-at-1000")
+        );
+    }
+
+    #[test]
+    fn listings_and_unused_predictions_carry_no_file() {
+        assert_eq!(transfer("LIST", "/pub", "/pub", 0).export_name(), None);
+        assert_eq!(transfer("MLSD", "", "", 0).export_name(), None);
+        assert_eq!(transfer("", "", "", 0).export_name(), None);
+    }
 }

@@ -173,6 +173,14 @@ impl Session {
         &self.events
     }
 
+    /// The multi-line reply still being collected (RFC 959 4.2): its code and its lines so far.
+    /// A presenter labels a frame that carried only first or middle lines of it with this.
+    pub fn open_reply(&self) -> Option<(ReplyCode, &[String])> {
+        self.multiline
+            .as_ref()
+            .map(|ml| (ml.code, ml.lines.as_slice()))
+    }
+
     /// True once the control connection switched to TLS.
     pub fn is_encrypted(&self) -> bool {
         self.tls

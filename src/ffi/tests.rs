@@ -1,0 +1,280 @@
+//! Unit tests of the C ABI through its exports.
+
+use super::limits::limits_from;
+use super::*;
+use crate::Anomaly;
+use std::ffi::CStr;
+
+#[test]
+fn registries_match_header_constants() {
+    use crate::fields::{ExpertGroup, FieldType, Severity};
+    assert_eq!(FieldType::Ipv6 as u32, FTPLENS_FT_IPV6);
+    assert_eq!(FieldType::RelTime as u32, FTPLENS_FT_RELTIME);
+    assert_eq!(
+        ExpertGroup::ResponseCode as u32,
+        FTPLENS_GROUP_RESPONSE_CODE
+    );
+    assert_eq!(Severity::Error as u32, FTPLENS_SEVERITY_ERROR);
+    assert_eq!(
+        Anomaly::TransferFailed as u32,
+        FTPLENS_ANOMALY_TRANSFER_FAILED
+    );
+    assert_eq!(Anomaly::ALL.len() as u32 + 1, FTPLENS_ANOMALY_COUNT);
+    assert_eq!(Direction::ToClient as u32, FTPLENS_DIR_TO_CLIENT);
+    assert_eq!(
+        crate::heuristic::Verdict::Client as u32,
+        FTPLENS_VERDICT_CLIENT
+    );
+}
+
+#[test]
+fn version_matches_cargo() {
+    // SAFETY: ftplens_version returns a static NUL-terminated string.
+    let v = unsafe { CStr::from_ptr(ftplens_version()) };
+    assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    assert_eq!(ftplens_abi_version(), FTPLENS_ABI_VERSION);
+}
+
+#[test]
+fn complete_prefix() {
+    let f = |d: &[u8], max| unsafe { ftplens_complete_prefix(d.as_ptr(), d.len(), max) };
+    assert_eq!(f(b"USER a\r\nPA", 0), 8);
+    assert_eq!(f(b"USER a", 0), 0);
+    assert_eq!(f(b"AAAAAAAAAA", 4), 10);
+    assert_eq!(f(b"A\nAAAAAAAAAA", 4), 12);
+}
+
+/// Every item of a packed run, decoded through the C function.
+fn decode(data: &[u8]) -> Vec<ftplens_item> {
+    let mut pos = 0;
+    let mut out = Vec::new();
+    loop {
+        let mut item = ftplens_item::default();
+        // SAFETY: data is a live slice; pos and item are locals.
+        match unsafe { ftplens_packed_next(data.as_ptr(), data.len(), &mut pos, &mut item) } {
+            FTPLENS_OK => out.push(item),
+            FTPLENS_END => return out,
+            r => panic!("ftplens_packed_next: {r}"),
+        }
+    }
+}
+
+fn text(p: *const c_char) -> String {
+    assert!(!p.is_null());
+    // SAFETY: the pointers come from a live run or session output, NUL-terminated.
+    unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_string()
+}
+
+/// The packed runs of a feed decode to the same items as `ftplens_session_items`, grouped by
+/// destination; release frees them and keeps the session going.
+#[test]
+fn packed_runs_equal_items_and_release_keeps_state() {
+    let s = unsafe { ftplens_session_new(std::ptr::null()) };
+    let feed = |dir, d: &[u8], frame| {
+        let mut n = 0;
+        // SAFETY: s is live; d is a live slice.
+        let r = unsafe { ftplens_session_feed(s, dir, d.as_ptr(), d.len(), frame, 0.0, &mut n) };
+        assert_eq!(r, FTPLENS_OK);
+    };
+    feed(
+        FTPLENS_DIR_TO_SERVER,
+        b"USER alice\r\nPASS x\r\nPASV\r\n",
+        1,
+    );
+    feed(
+        FTPLENS_DIR_TO_CLIENT,
+        b"331 p\r\n230 ok\r\n227 (10,0,0,1,4,1)\r\n",
+        2,
+    );
+    let (mut items, mut n_items) = (std::ptr::null(), 0);
+    let (mut runs, mut n_runs) = (std::ptr::null(), 0);
+    // SAFETY: s is live; the outputs are locals.
+    unsafe {
+        assert_eq!(
+            ftplens_session_items(s, &mut items, &mut n_items),
+            FTPLENS_OK
+        );
+        assert_eq!(
+            ftplens_session_packed(s, &mut runs, &mut n_runs),
+            FTPLENS_OK
+        );
+    }
+    // SAFETY: the session owns n_items items and n_runs runs until its next mutable call.
+    let items = unsafe { std::slice::from_raw_parts(items, n_items) };
+    let runs_now = unsafe { std::slice::from_raw_parts(runs, n_runs) };
+    assert!(
+        runs_now.len() >= 3,
+        "this frame, the PASV frame (response_in), the channel"
+    );
+    let mut decoded = 0;
+    for run in runs_now {
+        // SAFETY: the run's bytes live until the next mutable call.
+        let bytes = unsafe { std::slice::from_raw_parts(run.data, run.len) };
+        let want: Vec<&ftplens_item> = items
+            .iter()
+            .filter(|i| {
+                (i.target, i.target_frame, i.channel_id)
+                    == (run.target, run.target_frame, run.channel_id)
+            })
+            .collect();
+        let got = decode(bytes);
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(
+                (g.field, g.depth, g.generated),
+                (w.field, w.depth, w.generated)
+            );
+            assert_eq!(
+                (g.uint_value, g.addr, g.expert),
+                (w.uint_value, w.addr, w.expert)
+            );
+            assert_eq!(g.time_value.to_bits(), w.time_value.to_bits());
+            if w.length > 0 {
+                assert_eq!((g.offset, g.length), (w.offset, w.length));
+            }
+            if !w.string_value.is_null() {
+                assert_eq!(text(g.string_value), text(w.string_value));
+            }
+            if !w.expert_message.is_null() {
+                assert_eq!(text(g.expert_message), text(w.expert_message));
+            }
+        }
+        decoded += got.len();
+    }
+    assert_eq!(decoded, items.len());
+
+    // SAFETY: s is live; the prefix data are live slices.
+    unsafe {
+        assert_eq!(ftplens_session_release(s), FTPLENS_OK);
+        assert_eq!(text(ftplens_session_summary(s)), "");
+        assert_eq!(
+            ftplens_session_packed(s, &mut runs, &mut n_runs),
+            FTPLENS_OK
+        );
+        assert_eq!(n_runs, 0);
+        let d = b"RETR f\r\nST";
+        assert_eq!(
+            ftplens_session_complete_prefix(s, FTPLENS_DIR_TO_SERVER, d.as_ptr(), d.len()),
+            8
+        );
+        assert_eq!(
+            ftplens_session_complete_prefix(s, 9, d.as_ptr(), d.len()),
+            0
+        );
+        assert_eq!(
+            ftplens_session_complete_prefix(std::ptr::null(), 0, d.as_ptr(), d.len()),
+            0
+        );
+    }
+    feed(FTPLENS_DIR_TO_SERVER, b"RETR f\r\n", 3);
+    // SAFETY: s is live.
+    assert_eq!(
+        text(unsafe { ftplens_session_summary(s) }),
+        "Request: RETR f"
+    );
+    // SAFETY: s came from ftplens_session_new and is freed once.
+    unsafe { ftplens_session_free(s) };
+}
+
+/// Limits set by index through the C ABI reach the session: a max_line of 16 cuts a 20-byte line.
+#[test]
+fn limits_by_index() {
+    assert_eq!(ftplens_limit_count(), crate::limits::LIMITS.len());
+    let mut info = ftplens_limit_info::default();
+    let mut cfg = ftplens_session_config::default();
+    let mut found = None;
+    for i in 0..ftplens_limit_count() {
+        // SAFETY: info and cfg are locals.
+        unsafe {
+            assert_eq!(ftplens_limit_get(i, &mut info), FTPLENS_OK);
+            if text(info.name) == "max_line" {
+                assert_eq!(info.default_value, 8192);
+                assert_eq!(text(info.anomaly), "line_too_long");
+                assert_eq!(ftplens_limits_set(&mut cfg.limits, i, 16), FTPLENS_OK);
+                found = Some(i);
+            }
+        }
+    }
+    assert_eq!(found, Some(0));
+    // SAFETY: NULL and locals.
+    unsafe {
+        let n = ftplens_limit_count();
+        assert_eq!(
+            ftplens_limit_get(n, &mut info),
+            FTPLENS_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            ftplens_limits_set(&mut cfg.limits, n, 1),
+            FTPLENS_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            ftplens_limits_set(std::ptr::null_mut(), 0, 1),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+    }
+    assert_eq!(limits_from(&cfg.limits).max_line, 16);
+    cfg.limits.max_reply_lines = u32::MAX;
+    assert_eq!(
+        limits_from(&cfg.limits).max_reply_lines,
+        1 << 20,
+        "cut to the maximum"
+    );
+    let s = unsafe { ftplens_session_new(&cfg) };
+    let line = b"NOOP NOOP NOOP NOOP NOOP\r\n";
+    let mut n = 0;
+    // SAFETY: s is live; line is a live slice.
+    unsafe {
+        ftplens_session_feed(
+            s,
+            FTPLENS_DIR_TO_SERVER,
+            line.as_ptr(),
+            line.len(),
+            1,
+            0.0,
+            &mut n,
+        );
+    }
+    let mut anomalies = Vec::new();
+    for i in 0..n {
+        let mut e = ftplens_event::default();
+        // SAFETY: s is live; e is a local.
+        unsafe { ftplens_session_event(s, i, &mut e) };
+        if e.kind == FTPLENS_EVENT_ANOMALY {
+            anomalies.push(e.anomaly);
+        }
+    }
+    assert!(anomalies.contains(&FTPLENS_ANOMALY_LINE_TOO_LONG));
+    // SAFETY: s came from ftplens_session_new.
+    unsafe { ftplens_session_free(s) };
+}
+
+#[test]
+fn packed_next_rejects_bad_input() {
+    let mut pos = 0;
+    let mut item = ftplens_item::default();
+    // SAFETY: every pointer is NULL or a local.
+    unsafe {
+        assert_eq!(
+            ftplens_packed_next(std::ptr::null(), 0, &mut pos, &mut item),
+            FTPLENS_END
+        );
+        assert_eq!(
+            ftplens_packed_next(std::ptr::null(), 3, &mut pos, &mut item),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        let junk = [0xffu8, 1, 2];
+        assert_eq!(
+            ftplens_packed_next(junk.as_ptr(), junk.len(), &mut pos, &mut item),
+            FTPLENS_ERR_PARSE
+        );
+        assert_eq!(pos, 0);
+        assert_eq!(
+            ftplens_packed_next(junk.as_ptr(), junk.len(), std::ptr::null_mut(), &mut item),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            ftplens_session_release(std::ptr::null_mut()),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+    }
+}
