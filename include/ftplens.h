@@ -167,6 +167,10 @@ typedef struct ftplens_limit_info {
 
 size_t ftplens_limit_count(void);
 ftplens_result ftplens_limit_get(size_t index, ftplens_limit_info *out);
+/* The title of limit index in words, e.g. "Longest line kept (bytes)": the label of a preference
+ * dialog (the name stays the preference's key). Static; NULL for an index out of range. A getter
+ * rather than a field of ftplens_limit_info so that struct keeps its layout. */
+const char *ftplens_limit_title(size_t index);
 
 /* Set limit index of *limits to value (0: the default). FTPLENS_ERR_INVALID_ARGUMENT for an index out
  * of range. */
@@ -184,6 +188,11 @@ ftplens_session *ftplens_session_new(const ftplens_session_config *config);
 
 /* Free a session. NULL is ignored. Invalidates every pointer the session returned. */
 void ftplens_session_free(ftplens_session *session);
+
+/* Hide passwords (off when a session is made): from the next feed on, every password this session
+ * publishes -- the PASS argument and the login password, in the events, the items, the packed runs and
+ * the summary -- is one '*' per byte. The core decides what a password is; callers need not know. */
+ftplens_result ftplens_session_set_hide_passwords(ftplens_session *session, bool hide);
 
 /* Feed bytes of one direction, in stream order, each byte once. frame is the caller's packet number
  * and ts its time in seconds; both are copied into the events. Lines may be cut anywhere across feeds,

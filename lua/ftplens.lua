@@ -71,6 +71,12 @@ local HAVE_CONVERSATION = type(Conversation) == "table" and type(Conversation.fi
 
 local proto = Proto("ftplens", "File Transfer Protocol (ftplens)")
 local proto_data = Proto("ftplens-data", "FTP data channel (ftplens)")
+-- The Protocol column names what is on the wire, as the built-in does; the filter names stay ftplens
+-- and ftplens-data ("ftp" is the built-in's). Lua 4.0's Proto cannot tell whether the user disabled it
+-- (no enabled attribute), so unlike the C plugin this script cannot give port 21 back to the built-in
+-- by itself: see the README ("Switching between ftplens and the built-in").
+local COLUMN_CONTROL = "FTP"
+local COLUMN_DATA = "FTP-DATA"
 
 -- ------------------------------------------------------------------------ fields and experts
 
@@ -126,10 +132,14 @@ proto.prefs.heuristic = Pref.bool("Find FTP on any TCP port", true,
     "Let the ftplens core judge the first bytes of each side of TCP connections on other ports, "
     .. "and claim those that are FTP")
 
+proto.prefs.hide_passwords = Pref.bool("Hide passwords", false,
+    "Show each password as stars in the tree, the Info column and the statistics, instead of in "
+    .. "clear text (the packet bytes still hold it)")
+
 -- One preference per core limit, named as the core names it (the C plugin registers the same ones).
 local LIMITS = core.limits()
 for _, l in ipairs(LIMITS) do
-    proto.prefs[l.name] = Pref.uint("Limit " .. l.name, l.default, l.help)
+    proto.prefs[l.name] = Pref.uint(l.title, l.default, l.help)
 end
 
 local function limit_prefs()
@@ -403,7 +413,7 @@ function proto_data.dissector(tvb, pinfo, tree)
 
     local n = DEC[tvb:reported_len()]
     local cols = pinfo.cols
-    cols.protocol = "FTPLENS-DATA"
+    cols.protocol = COLUMN_DATA
     cols.info = "FTP data, " .. n .. " bytes" .. (ch.info_suffix or "")
     local ti = tree:add(proto_data, tvb())
     ti:append_text(" (" .. n .. " bytes)")
@@ -428,6 +438,7 @@ local function start_session(cs, pinfo, src_is_server)
         cs.server_ip, cs.server_port, client_ip, client_port = da, dp, sa, sp
     end
     cs.sess = core.new_session(client_ip, client_port, cs.server_ip, cs.server_port, limit_prefs())
+    cs.sess:hide_passwords(proto.prefs.hide_passwords)
     S.ctrl[#S.ctrl + 1] = cs
     S.sessions = S.sessions + 1
     cs.id = S.sessions
@@ -591,7 +602,7 @@ local function dissect_ctrl_lines(tvb, pinfo, tree, cs)
         pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
     end
 
-    pinfo.cols.protocol = "FTPLENS"
+    pinfo.cols.protocol = COLUMN_CONTROL
     local ti = tree:add(proto, tvb(0, prefix))
     if not rec then
         ti:append_text(" (inside an over-long line: skipped)")

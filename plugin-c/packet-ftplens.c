@@ -67,6 +67,10 @@ void proto_register_ftplens(void);
 void proto_reg_handoff_ftplens(void);
 
 #define FTPLENS_TCP_PORTS "21"
+/* The Protocol column names what is on the wire, as the built-in does, so that users' colouring rules
+ * and habits keep working; the filter names stay ftplens / ftplens-data (an "ftp" would clash). */
+#define COLUMN_CONTROL "FTP"
+#define COLUMN_DATA "FTP-DATA"
 #define MAX_DEPTH 16
 #define MIB (1024u * 1024u)
 
@@ -87,12 +91,14 @@ static dissector_handle_t ftplens_handle;
 static dissector_handle_t ftplens_data_handle;
 static dissector_handle_t ftplens_data_clear_handle; /* the decrypted payload of a protected data channel */
 static dissector_handle_t tls_handle;
+static dissector_handle_t builtin_ftp_handle; /* given port 21 back while ftplens is disabled */
 
 static int ftplens_tap = -1;    /* records of logins and transfers, for -z ftplens,tree */
 static int ftplens_eo_tap = -1; /* export objects ("ftplens") */
 
 static ws_bool pref_heuristic = TRUE;
 static guint pref_export_max_mib = 64;
+static ws_bool pref_hide_passwords = FALSE; /* the core masks them in everything it publishes */
 static size_t n_limits;
 static guint *pref_limits; /* one preference per core limit (ftplens_limit_get), by its index */
 
@@ -414,8 +420,10 @@ start_session(ctrl_conv_t *cs, packet_info *pinfo, gboolean src_is_server)
         address_to_endpoint(&pinfo->src, pinfo->srcport, &cfg.client);
     }
     cs->sess = ftplens_session_new(&cfg);
-    if (cs->sess)
+    if (cs->sess) {
+        ftplens_session_set_hide_passwords(cs->sess, pref_hide_passwords);
         g_ptr_array_add(sessions, cs);
+    }
     cs->id = ++session_count;
 }
 
@@ -643,7 +651,7 @@ dissect_ctrl_lines(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, ctrl_con
         pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
     }
 
-    col_set_str(pinfo->cinfo, COL_PROTOCOL, "FTPLENS");
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, COLUMN_CONTROL);
     proto_item *ti = proto_tree_add_item(tree, proto_ftplens, tvb, 0, (gint)prefix, ENC_NA);
     proto_tree *ftree = proto_item_add_subtree(ti, ett_ftplens);
     if (!rec) {
@@ -711,7 +719,7 @@ dissect_ftplens(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data 
         start_session(cs, pinfo, src_is_server);
     }
     if (!cs || !cs->server_port) {
-        col_set_str(pinfo->cinfo, COL_PROTOCOL, "FTPLENS");
+        col_set_str(pinfo->cinfo, COL_PROTOCOL, COLUMN_CONTROL);
         proto_tree_add_item(tree, proto_ftplens, tvb, 0, -1, ENC_NA);
         return tvb_captured_length(tvb);
     }
@@ -795,7 +803,7 @@ dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
     chan_t *ch = data_channel(pinfo, 0);
     guint len = tvb_captured_length(tvb);
 
-    col_set_str(pinfo->cinfo, COL_PROTOCOL, "FTPLENS-DATA");
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, COLUMN_DATA);
     col_add_fstr(pinfo->cinfo, COL_INFO, "FTP data, %u bytes", tvb_reported_length(tvb));
     if (ch && ch->command)
         col_append_fstr(pinfo->cinfo, COL_INFO, " (%s%s%s)", ch->command, *ch->file ? " " : "", ch->file);
@@ -981,9 +989,46 @@ ftplens_stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt
 
 /* ------------------------------------------------------------------------ file lifetime */
 
+/* Whoever is enabled of ftplens and the built-in gets the control ports (ftplens.tcp.port, 21 by
+ * default). Runs from the init routine: epan_new() calls the init routines at every file open and
+ * every re-dissection, after --disable-protocol or Enabled Protocols has been applied; a disabled
+ * protocol's handle in tcp.port would otherwise leave the port as bare TCP data. The built-in then
+ * finds its own data connections, as it does without ftplens. A port that the user gave to another
+ * dissector with Decode As (-d) is left alone: only ports holding ftplens, or the built-in that this
+ * function put there, change hands. */
+static void
+give_ports_to_enabled_dissector(void)
+{
+    static GHashTable *given_back; /* ports this function handed to the built-in */
+    dissector_table_t tcp_port = find_dissector_table("tcp.port");
+    range_t *ports = prefs_get_range_value("ftplens", "tcp.port");
+    gboolean enabled = proto_is_protocol_enabled(find_protocol_by_id(proto_ftplens));
+
+    if (!ports || !tcp_port || !builtin_ftp_handle)
+        return;
+    if (!given_back)
+        given_back = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (guint r = 0; r < ports->nranges; r++)
+        for (guint32 port = ports->ranges[r].low; port <= ports->ranges[r].high; port++) {
+            dissector_handle_t now = dissector_get_uint_handle(tcp_port, port);
+            gboolean ours = now == ftplens_handle ||
+                            (now == builtin_ftp_handle && g_hash_table_contains(given_back, GUINT_TO_POINTER(port)));
+            if (!ours)
+                continue;
+            g_hash_table_remove(given_back, GUINT_TO_POINTER(port));
+            if (enabled) {
+                dissector_change_uint("tcp.port", port, ftplens_handle);
+            } else {
+                dissector_change_uint("tcp.port", port, builtin_ftp_handle);
+                g_hash_table_add(given_back, GUINT_TO_POINTER(port));
+            }
+        }
+}
+
 static void
 ftplens_init(void)
 {
+    give_ports_to_enabled_dissector();
     sessions = g_ptr_array_new();
     session_count = 0;
 }
@@ -1122,8 +1167,9 @@ register_experts(void)
     expert_register_field_array(expert_register_protocol(proto_ftplens_data), ei_data, (int)n_data);
 }
 
-/* One preference per core limit, named as the core names it ("max_line"), defaulting to the core's
- * default. The strings live as long as the process, as Wireshark requires. */
+/* One preference per core limit, named as the core names it ("max_line", the key of -o flags),
+ * titled in the core's words ("Longest line kept (bytes)"), defaulting to the core's default. The
+ * strings are the core's static ones, so they live as long as the process, as Wireshark requires. */
 static void
 register_limit_preferences(module_t *prefs)
 {
@@ -1134,8 +1180,9 @@ register_limit_preferences(module_t *prefs)
         if (ftplens_limit_get(i, &li) != FTPLENS_OK || !li.name)
             continue;
         pref_limits[i] = li.default_value;
-        gchar *title = g_strdup_printf("Limit %s", li.name);
-        prefs_register_uint_preference(prefs, li.name, title, li.help, 10, &pref_limits[i]);
+        const char *title = ftplens_limit_title(i);
+        prefs_register_uint_preference(prefs, li.name, title ? title : li.name, li.help, 10,
+                                       &pref_limits[i]);
     }
 }
 
@@ -1169,6 +1216,10 @@ proto_register_ftplens(void)
     prefs_register_uint_preference(prefs, "export_max_mib", "Largest exported file (MiB)",
                                    "Export Objects keeps at most this many MiB of each transferred file "
                                    "(0: no limit)", 10, &pref_export_max_mib);
+    prefs_register_bool_preference(prefs, "hide_passwords", "Hide passwords",
+                                   "Show each password as stars in the tree, the Info column and the "
+                                   "statistics, instead of in clear text (the packet bytes still hold it)",
+                                   &pref_hide_passwords);
     register_limit_preferences(prefs);
 
     register_init_routine(ftplens_init);
@@ -1193,6 +1244,7 @@ proto_reg_handoff_ftplens(void)
     heur_dissector_add("tcp", dissect_ftplens_heur, "FTP on any TCP port (ftplens)", "ftplens_tcp",
                        proto_ftplens, HEURISTIC_ENABLE);
     tls_handle = find_dissector("tls");
+    builtin_ftp_handle = find_dissector("ftp");
 }
 
 void

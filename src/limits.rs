@@ -103,6 +103,9 @@ impl Default for Limits {
 pub struct LimitInfo {
     /// The name users type (`max_line`); also the Wireshark preference's name.
     pub name: &'static str,
+    /// What a preference dialog shows as the setting's label, in words ("Longest line kept
+    /// (bytes)"), with its unit in brackets.
+    pub title: &'static str,
     /// One line for help texts and preference dialogs.
     pub description: &'static str,
     pub default: u64,
@@ -143,6 +146,7 @@ impl LimitInfo {
 pub static LIMITS: &[LimitInfo] = &[
     LimitInfo {
         name: "max_line",
+        title: "Longest line kept (bytes)",
         description: "Bytes in one command or reply line; a longer line is cut and the rest skipped to its end",
         default: Limits::DEFAULT_MAX_LINE as u64,
         max: 1 << 24,
@@ -150,6 +154,7 @@ pub static LIMITS: &[LimitInfo] = &[
     },
     LimitInfo {
         name: "max_reply_lines",
+        title: "Lines kept of a multi-line reply",
         description: "Lines kept of one multi-line reply",
         default: 256,
         max: 1 << 20,
@@ -157,6 +162,7 @@ pub static LIMITS: &[LimitInfo] = &[
     },
     LimitInfo {
         name: "max_pending_commands",
+        title: "Commands awaiting a reply",
         description: "Commands waiting for their replies; beyond it the oldest is dropped",
         default: 64,
         max: 1 << 20,
@@ -164,6 +170,7 @@ pub static LIMITS: &[LimitInfo] = &[
     },
     LimitInfo {
         name: "max_expectations",
+        title: "Open data-channel predictions per session",
         description: "Open data-channel predictions of one session (a new PORT or passive reply already closes the unused one, so this is a backstop)",
         default: 16,
         max: 1 << 16,
@@ -171,6 +178,7 @@ pub static LIMITS: &[LimitInfo] = &[
     },
     LimitInfo {
         name: "expectation_timeout",
+        title: "Unused data-channel prediction lifetime (seconds)",
         description: "Seconds of capture time an unused data-channel prediction stays open",
         default: 300,
         max: u32::MAX as u64,
@@ -178,6 +186,7 @@ pub static LIMITS: &[LimitInfo] = &[
     },
     LimitInfo {
         name: "failed_login_alarm",
+        title: "Failed logins before the alarm",
         description: "Failed logins in one session from which each failure raises an alarm",
         default: 3,
         max: u32::MAX as u64,

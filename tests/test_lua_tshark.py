@@ -395,6 +395,28 @@ def test_limit_preferences_reach_the_core(lua_home, capture_path):
     assert "line_too_long" in ",".join(r["ftplens.anomaly"] for r in cut)
 
 
+def test_protocol_column_reads_ftp_and_ftp_data(lua_home):
+    """As the C plugin: FTP on control frames, FTP-DATA on data frames (the seed's RETR over PASV)."""
+    rows = tshark_fields(harness.SEED_PCAP, ["_ws.col.Protocol", "ftplens.request.command", "ftplens-data"],
+                         home=lua_home)
+    ctrl = [r["_ws.col.Protocol"] for r in rows if r["ftplens.request.command"]]
+    data = [r["_ws.col.Protocol"] for r in rows if r["ftplens-data"]]
+    assert ctrl and set(ctrl) == {"FTP"}, ctrl
+    assert data and set(data) == {"FTP-DATA"}, data
+
+
+def test_builtin_back_with_decode_as(lua_home):
+    """Lua 4.0 cannot see that ftplens is disabled, so the README's switch for the fallback is Decode As:
+    --disable-protocol ftplens with -d tcp.port==21,ftp gives the built-in ftp and ftp-data back."""
+    fields = ["ftp.request.command", "ftp-data", "ftplens.request.command"]
+    rows = tshark_fields(harness.SEED_PCAP, fields, home=lua_home,
+                         extra_args=["--disable-protocol", "ftplens", "-d", "tcp.port==21,ftp"])
+    cmds = [r["ftp.request.command"] for r in rows if r["ftp.request.command"]]
+    assert "USER" in cmds and "RETR" in cmds, cmds
+    assert [r for r in rows if r["ftp-data"]], "the built-in found no data connection"
+    assert not [r for r in rows if r["ftplens.request.command"]]
+
+
 def test_transfer_open_at_capture_end_has_outcome_unknown(lua_home, c_home, tmp_path):
     """As the C plugin: once the first pass is over every session is finished, so a transfer the
     capture ends in the middle of shows the outcome "unknown", and the fallback's fields equal the

@@ -509,6 +509,34 @@ def test_agrees_with_builtin_ftp(tshark, capture_rows, kind, name):
             (b["ftp.request.command"], b["ftp.request.arg"], b["ftp.response.code"]), a["frame"]
 
 
+def test_protocol_column_reads_ftp_and_ftp_data(tshark):
+    """The Protocol column names what is on the wire, as the built-in does: FTP on control frames, FTP-DATA
+    on data frames (seed-pasv.pcap: RETR seed.txt over one passive data connection)."""
+    rows = tshark.fields(SEED, ["_ws.col.Protocol", "ftplens.request.command", "ftplens-data"])
+    ctrl = [r["_ws.col.Protocol"] for r in rows if r["ftplens.request.command"]]
+    data = [r["_ws.col.Protocol"] for r in rows if r["ftplens-data"]]
+    assert ctrl and all(c == ["FTP"] for c in ctrl), ctrl
+    assert data and all(c == ["FTP-DATA"] for c in data), data
+
+
+def test_disabling_ftplens_gives_port_21_back_to_the_builtin(tshark):
+    """--disable-protocol ftplens: port 21 and its data connections go to the built-in ftp / ftp-data
+    dissectors again (no Decode As needed); enabled, ftplens has them and the built-in sees nothing."""
+    fields = ["ftp.request.command", "ftp-data", "ftplens.request.command"]
+    off = tshark.fields(SEED, fields, extra=["--disable-protocol", "ftplens"])
+    assert "RETR" in values(off, "ftp.request.command")
+    assert "USER" in values(off, "ftp.request.command")
+    assert frames_with(off, "ftp-data"), "the built-in found no data connection"
+    assert not values(off, "ftplens.request.command")
+    on = tshark.fields(SEED, fields)
+    assert "RETR" in values(on, "ftplens.request.command")
+    assert not values(on, "ftp.request.command") and not frames_with(on, "ftp-data")
+    # Decode As still wins while ftplens is enabled: the user's choice of the built-in on port 21 stands.
+    chosen = tshark.fields(SEED, fields, extra=["-d", "tcp.port==21,ftp"])
+    assert "RETR" in values(chosen, "ftp.request.command")
+    assert not values(chosen, "ftplens.request.command")
+
+
 # ------------------------------------------------------------------------------------------ real captures
 
 

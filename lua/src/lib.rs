@@ -105,6 +105,15 @@ fn ip_string(ip: Option<IpAddr>) -> Option<String> {
     ip.map(|i| i.to_string())
 }
 
+/// A feed's events as the script gets them: passwords as stars when `hide`.
+fn shown(events: &[ftplens::Event], hide: bool) -> Vec<ftplens::Event> {
+    if hide {
+        present::hide_passwords(events).into_owned()
+    } else {
+        events.to_vec()
+    }
+}
+
 /// One control connection's core session, as Lua userdata.
 struct LuaSession {
     session: Session,
@@ -117,6 +126,8 @@ struct LuaSession {
     drawn: HashMap<u32, Option<Vec<draw::Drawable>>>,
     /// The control connection's server port (for [`Expectation::host_ports`]).
     server_port: u16,
+    /// Hand out passwords as stars ([`present::hide_passwords`]): `s:hide_passwords(true)`.
+    hide_passwords: bool,
 }
 
 impl LuaSession {
@@ -125,12 +136,13 @@ impl LuaSession {
     fn guarded(
         &mut self,
         lua: &Lua,
-        call: impl FnOnce(&mut Session) -> (Vec<ftplens::Event>, String),
+        call: impl FnOnce(&mut Session, bool) -> (Vec<ftplens::Event>, String),
     ) -> LuaResult<LuaTable> {
         if self.poisoned {
             return Err(LuaError::runtime("ftplens core: session poisoned"));
         }
-        match catch_unwind(AssertUnwindSafe(|| call(&mut self.session))) {
+        let hide = self.hide_passwords;
+        match catch_unwind(AssertUnwindSafe(|| call(&mut self.session, hide))) {
             Ok((events, summary)) => self.result(lua, &events, &summary),
             Err(_) => {
                 self.poisoned = true;
@@ -302,22 +314,29 @@ impl LuaUserData for LuaSession {
             "feed",
             |lua, this, (to_server, data, frame, ts): (bool, LuaString, f64, f64)| {
                 let bytes = data.as_bytes();
-                this.guarded(lua, |s| {
+                this.guarded(lua, |s, hide| {
                     let before = s.open_reply().map(|(code, lines)| (code, lines.len()));
                     s.feed(direction(to_server), &bytes, frame as u64, ts);
-                    let summary = present::feed_summary(s.events(), before, s.open_reply());
-                    (s.events().to_vec(), summary)
+                    let events = shown(s.events(), hide);
+                    let summary = present::feed_summary(&events, before, s.open_reply());
+                    (events, summary)
                 })
             },
         );
         // s:finish(frame, ts) -> { summary, items, events }: the connection is over (transfers still
         // open end with outcome "unknown").
         methods.add_method_mut("finish", |lua, this, (frame, ts): (f64, f64)| {
-            this.guarded(lua, |s| {
-                let events = s.finish(frame as u64, ts).to_vec();
+            this.guarded(lua, |s, hide| {
+                let events = shown(s.finish(frame as u64, ts), hide);
                 let summary = present::summary(&events);
                 (events, summary)
             })
+        });
+        // s:hide_passwords(hide): from the next feed on, passwords come out as stars (the core
+        // decides what a password is).
+        methods.add_method_mut("hide_passwords", |_, this, hide: bool| {
+            this.hide_passwords = hide;
+            Ok(())
         });
         // s:matches(channel, ip_a, port_a, ip_b, port_b) -> bool: does the TCP connection between
         // these endpoints (either may have opened it) carry this predicted channel?
@@ -482,12 +501,13 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                     poisoned: false,
                     drawn: HashMap::new(),
                     server_port: sport,
+                    hide_passwords: false,
                 })
             },
         )?,
     )?;
 
-    // limits() -> { {name, default, help}, ... }: the core's limits, for the script's preferences.
+    // limits() -> { {name, title, default, help}, ... }: the core's limits, for the script's preferences.
     m.set(
         "limits",
         lua.create_function(|lua, ()| {
@@ -495,6 +515,7 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
             for l in LIMITS {
                 let t = lua.create_table()?;
                 t.set("name", l.name)?;
+                t.set("title", l.title)?;
                 t.set("default", l.default as f64)?;
                 t.set("help", l.help())?;
                 out.push(t)?;

@@ -62,6 +62,14 @@ pub unsafe extern "C" fn ftplens_limit_get(
     })
 }
 
+/// The title of limit `index` in words, for preference dialogs; NULL out of range.
+#[unsafe(no_mangle)]
+pub extern "C" fn ftplens_limit_title(index: usize) -> *const std::ffi::c_char {
+    crate::limits::LIMITS
+        .get(index)
+        .map_or(std::ptr::null(), |l| static_cstr(l.title))
+}
+
 /// # Safety
 /// `limits` must be NULL or writable.
 #[unsafe(no_mangle)]

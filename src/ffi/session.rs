@@ -15,6 +15,26 @@ struct Handle {
     session: Session,
     out: Published,
     poisoned: bool,
+    /// Publish passwords as stars ([`present::hide_passwords`]).
+    hide_passwords: bool,
+}
+
+impl Handle {
+    /// Publish `events`, with `summary` made from them, passwords hidden when asked for.
+    fn publish(
+        out: &mut Published,
+        hide: bool,
+        events: &[crate::session::Event],
+        summary: impl FnOnce(&[crate::session::Event]) -> String,
+    ) {
+        let events = if hide {
+            present::hide_passwords(events)
+        } else {
+            std::borrow::Cow::Borrowed(events)
+        };
+        let summary = summary(&events);
+        out.publish(&events, &summary);
+    }
 }
 
 /// # Safety
@@ -37,6 +57,7 @@ pub unsafe extern "C" fn ftplens_session_new(
             session: Session::new(client, server, limits),
             out: Published::default(),
             poisoned: false,
+            hide_passwords: false,
         });
         Box::into_raw(handle).cast::<ftplens_session>()
     })
@@ -113,8 +134,10 @@ pub unsafe extern "C" fn ftplens_session_feed(
                 .open_reply()
                 .map(|(code, lines)| (code, lines.len()));
             h.session.feed(dir, bytes, frame, ts);
-            let summary = present::feed_summary(h.session.events(), before, h.session.open_reply());
-            h.out.publish(h.session.events(), &summary);
+            let open = h.session.open_reply();
+            Handle::publish(&mut h.out, h.hide_passwords, h.session.events(), |ev| {
+                present::feed_summary(ev, before, open)
+            });
             if let Some(n) = n_events_out.as_mut() {
                 *n = h.out.events.len();
             }
@@ -136,12 +159,27 @@ pub unsafe extern "C" fn ftplens_session_finish(
     unsafe {
         with_session(session, |h| {
             let events = h.session.finish(frame, ts);
-            let summary = present::summary(events);
-            h.out.publish(events, &summary);
+            Handle::publish(&mut h.out, h.hide_passwords, events, present::summary);
             // SAFETY: NULL or writable, by the caller's guarantee.
             if let Some(n) = n_events_out.as_mut() {
                 *n = h.out.events.len();
             }
+            FTPLENS_OK
+        })
+    }
+}
+
+/// # Safety
+/// `session` must be NULL or a live handle used by one thread at a time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftplens_session_set_hide_passwords(
+    session: *mut ftplens_session,
+    hide: bool,
+) -> ftplens_result {
+    // SAFETY: forwarded caller guarantee about session.
+    unsafe {
+        with_session(session, |h| {
+            h.hide_passwords = hide;
             FTPLENS_OK
         })
     }

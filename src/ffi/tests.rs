@@ -190,12 +190,15 @@ fn limits_by_index() {
             if text(info.name) == "max_line" {
                 assert_eq!(info.default_value, 8192);
                 assert_eq!(text(info.anomaly), "line_too_long");
+                assert_eq!(text(ftplens_limit_title(i)), "Longest line kept (bytes)");
                 assert_eq!(ftplens_limits_set(&mut cfg.limits, i, 16), FTPLENS_OK);
                 found = Some(i);
             }
         }
     }
     assert_eq!(found, Some(0));
+    // SAFETY: any index may be asked; out of range gives NULL.
+    assert!(unsafe { ftplens_limit_title(ftplens_limit_count()) }.is_null());
     // SAFETY: NULL and locals.
     unsafe {
         let n = ftplens_limit_count();
@@ -277,4 +280,56 @@ fn packed_next_rejects_bad_input() {
             FTPLENS_ERR_NULL_ARGUMENT
         );
     }
+}
+
+/// ftplens_session_set_hide_passwords: the PASS feed's events, items and summary carry stars, not
+/// the password; the user still shows.
+#[test]
+fn hidden_passwords_reach_events_items_and_summary() {
+    let s = unsafe { ftplens_session_new(std::ptr::null()) };
+    // SAFETY: s is live; the buffers are live slices and locals.
+    unsafe {
+        assert_eq!(ftplens_session_set_hide_passwords(s, true), FTPLENS_OK);
+        let mut n = 0;
+        let d = b"USER alice\r\nPASS s3cret\r\n";
+        let r = ftplens_session_feed(
+            s,
+            FTPLENS_DIR_TO_SERVER,
+            d.as_ptr(),
+            d.len(),
+            1,
+            0.0,
+            &mut n,
+        );
+        assert_eq!(r, FTPLENS_OK);
+        let mut strings = vec![text(ftplens_session_summary(s))];
+        for i in 0..n {
+            let mut e = ftplens_event::default();
+            assert_eq!(ftplens_session_event(s, i, &mut e), FTPLENS_OK);
+            for p in [e.arg, e.user, e.password] {
+                if !p.is_null() {
+                    strings.push(text(p));
+                }
+            }
+        }
+        let (mut items, mut n_items) = (std::ptr::null(), 0);
+        assert_eq!(
+            ftplens_session_items(s, &mut items, &mut n_items),
+            FTPLENS_OK
+        );
+        for i in std::slice::from_raw_parts(items, n_items) {
+            if !i.string_value.is_null() {
+                strings.push(text(i.string_value));
+            }
+        }
+        let all = strings.join("\n");
+        assert!(!all.contains("s3cret"), "{all}");
+        assert!(all.contains("alice") && all.contains("******"), "{all}");
+        ftplens_session_free(s);
+    }
+    // SAFETY: NULL is refused, not dereferenced.
+    assert_eq!(
+        unsafe { ftplens_session_set_hide_passwords(std::ptr::null_mut(), true) },
+        FTPLENS_ERR_NULL_ARGUMENT
+    );
 }

@@ -161,6 +161,49 @@ pub(crate) fn c_text(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// What stands for each byte of a password when passwords are hidden.
+pub const HIDDEN_PASSWORD_BYTE: char = '*';
+
+/// A password hidden: one [`HIDDEN_PASSWORD_BYTE`] per byte, so the tree item still covers exactly
+/// the argument's bytes (the length is no secret: the frame's own length tells it).
+fn hidden(password: &str) -> String {
+    std::iter::repeat_n(HIDDEN_PASSWORD_BYTE, password.len()).collect()
+}
+
+/// `events` with every password replaced by stars ([`hidden`]), for presenters that offer to hide
+/// them (the Wireshark plugin's and the Lua fallback's "Hide passwords"): the argument of PASS
+/// (RFC 959 section 4.1.1) and the password of a login. Tree items, Info text and the event records
+/// taps read are all made from events, so masking here reaches every one of them. Borrowed when
+/// `events` hold no password, which is nearly every feed.
+pub fn hide_passwords(events: &[Event]) -> Cow<'_, [Event]> {
+    fn is_pass(verb: &str) -> bool {
+        verb.eq_ignore_ascii_case("PASS")
+    }
+    let holds_password = |ev: &Event| match &ev.kind {
+        EventKind::Command { verb, arg, .. } => is_pass(verb) && arg.is_some(),
+        EventKind::Login(l) => l.password.is_some(),
+        _ => false,
+    };
+    if !events.iter().any(holds_password) {
+        return Cow::Borrowed(events);
+    }
+    let mut out = events.to_vec();
+    for ev in &mut out {
+        match &mut ev.kind {
+            EventKind::Command {
+                verb,
+                arg: Some(arg),
+                ..
+            } if is_pass(verb) => *arg = hidden(arg),
+            EventKind::Login(crate::session::Login {
+                password: Some(p), ..
+            }) => *p = hidden(p),
+            _ => {}
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// The items for one feed's events, in display order.
 pub fn items(events: &[Event]) -> Vec<Item> {
     item_refs(events)
@@ -528,6 +571,32 @@ mod tests {
             summary(&ev),
             "Response: 227 Entering Passive Mode (192,168,1,109,104,134)."
         );
+    }
+
+    #[test]
+    fn hidden_passwords_leave_no_trace_in_items_or_info() {
+        let mut s = Session::default();
+        s.feed(Direction::ToServer, b"USER alice\r\n", 1, 0.0);
+        let ev = s
+            .feed(Direction::ToServer, b"pass s3cret\r\n", 2, 0.0)
+            .to_vec();
+        let hidden = hide_passwords(&ev);
+        let items = items(&hidden);
+        assert_eq!(
+            find(&items, "ftplens.password")[0].value,
+            Value::Str("******".into())
+        );
+        let arg = find(&items, "ftplens.request.arg")[0];
+        assert_eq!(arg.value, Value::Str("******".into()));
+        // Still over the argument's bytes, so the tree points at where the password was.
+        assert_eq!((arg.offset, arg.length), (5, 6));
+        assert!(!format!("{items:?}").contains("s3cret"));
+        assert_eq!(summary(&hidden), "Request: pass ******");
+        // A feed without a password is passed through untouched.
+        let user = s
+            .feed(Direction::ToServer, b"USER bob\r\n", 3, 0.0)
+            .to_vec();
+        assert!(matches!(hide_passwords(&user), Cow::Borrowed(_)));
     }
 
     #[test]
