@@ -140,6 +140,10 @@ typedef uint32_t ftplens_verdict;
 #define FTPLENS_VERDICT_CLIENT 3  /* an FTP client's command: this side is the client */
 ftplens_verdict ftplens_heuristic(const uint8_t *data, size_t len);
 
+/* The MIME type the first bytes of a file suggest ("image/png", "text/plain",
+ * "application/octet-stream"...): a static string owned by the library, or NULL for no bytes. */
+const char *ftplens_sniff_mime(const uint8_t *data, size_t len);
+
 /* ---------------------------------------------------------------- sessions */
 typedef struct ftplens_session ftplens_session;
 

@@ -121,6 +121,7 @@ typedef struct {
     gchar *file;         /* its argument as sent */
     gchar *export_name;  /* file name for export objects; NULL when not a file transfer */
     gboolean tls;        /* a protected data channel (RFC 4217): it carries TLS */
+    address server;      /* the session's server, named in the export objects' host column */
     /* export de-duplication, first pass */
     gboolean eo_started;
     address eo_src;
@@ -384,6 +385,7 @@ get_channel(ctrl_conv_t *cs, guint32 channel_id)
         ch = wmem_new0(wmem_file_scope(), chan_t);
         ch->channel_id = channel_id;
         ch->tls = cs->prot_p;
+        copy_address_wmem(wmem_file_scope(), &ch->server, &cs->server_addr);
         wmem_map_insert(cs->channels, GUINT_TO_POINTER(channel_id), ch);
     }
     return ch;
@@ -456,7 +458,7 @@ expect_data(ctrl_conv_t *cs, packet_info *pinfo, const ftplens_event *ev)
 
 /* Record a transfer's metadata on its channel, for export objects, the Info column and the stats tap. */
 static void
-note_transfer(ctrl_conv_t *cs, pdu_rec_t *rec, const ftplens_event *ev)
+note_transfer(ctrl_conv_t *cs, packet_info *pinfo, pdu_rec_t *rec, const ftplens_event *ev)
 {
     chan_t *ch = get_channel(cs, ev->channel_id);
     const gchar *verb = ev->command ? ev->command : "";
@@ -464,11 +466,19 @@ note_transfer(ctrl_conv_t *cs, pdu_rec_t *rec, const ftplens_event *ev)
     const gchar *path = ev->path && *ev->path ? ev->path : arg;
 
     ch->tls = ev->data_tls;
-    if (ev->kind != FTPLENS_EVENT_TRANSFER_STARTED)
-        return;
-    /* The core names files (a listing has none); a later start event may bring the server's name. */
+    /* The core names files (a listing has none); a later start event may bring the server's name,
+     * and the end event marks a file the server did not confirm as partial. */
     if (ev->export_name)
         ch->export_name = wmem_strdup(wmem_file_scope(), ev->export_name);
+    if (ev->kind == FTPLENS_EVENT_TRANSFER_ENDED && ev->export_name && pinfo &&
+        have_tap_listener(ftplens_eo_tap)) {
+        /* The data usually came before the end: tell export objects the final name now. */
+        eo_rec_t *r = wmem_new0(pinfo->pool, eo_rec_t);
+        r->chan = ch;
+        tap_queue_packet(ftplens_eo_tap, pinfo, r);
+    }
+    if (ev->kind != FTPLENS_EVENT_TRANSFER_STARTED)
+        return;
     if (ch->command)
         return;
     ch->command = wmem_strdup(wmem_file_scope(), verb);
@@ -558,7 +568,7 @@ feed_pdu(ctrl_conv_t *cs, packet_info *pinfo, const guint8 *buf, guint len, gboo
             break;
         case FTPLENS_EVENT_TRANSFER_STARTED:
         case FTPLENS_EVENT_TRANSFER_ENDED:
-            note_transfer(cs, rec, &ev);
+            note_transfer(cs, pinfo, rec, &ev);
             break;
         case FTPLENS_EVENT_TLS_UPGRADE:
             rec->tls_upgrade = TRUE;
@@ -897,6 +907,22 @@ ftplens_eo_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_, co
         eo_rows = g_hash_table_new(g_direct_hash, g_direct_equal);
 
     guint row = GPOINTER_TO_UINT(g_hash_table_lookup(eo_rows, r->chan));
+    if (row == 0 && r->len == 0)
+        return TAP_PACKET_DONT_REDRAW; /* a rename before any byte: nothing to name yet */
+    if (row != 0) {
+        /* The core's name may have changed since the entry was made (the transfer ended unconfirmed);
+         * a hole's ".partial" below stays. */
+        export_object_entry_t *entry = object_list->get_entry(object_list->gui_data, (int)row - 1);
+        if (entry && !g_str_has_prefix(entry->filename, r->chan->export_name)) {
+            gboolean holed = g_str_has_suffix(entry->filename, ".partial");
+            g_free(entry->filename);
+            entry->filename = holed && !g_str_has_suffix(r->chan->export_name, ".partial")
+                                  ? g_strdup_printf("%s.partial", r->chan->export_name)
+                                  : g_strdup(r->chan->export_name);
+        }
+    }
+    if (r->len == 0 && r->hole == 0)
+        return TAP_PACKET_REDRAW; /* only the name changed */
     if (row != 0 && r->hole > 0) {
         /* Bytes after a hole stay at their offset: the hole is written as zeros, and the file is
          * named partial, since the zeros are not what was sent. */
@@ -917,8 +943,13 @@ ftplens_eo_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_, co
         export_object_entry_t *entry = g_new0(export_object_entry_t, 1);
         size_t n = MIN((size_t)r->len, cap);
         entry->pkt_num = pinfo->num;
-        entry->hostname = g_strdup(address_to_str(pinfo->pool, &pinfo->src));
-        entry->content_type = g_strdup_printf("FTP %s", r->chan->command ? r->chan->command : "data");
+        /* The host column names the session's server (the side that sent the file for a download,
+         * received it for an upload), so a reader need not work out which address is which. */
+        const address *server = r->chan->server.type != AT_NONE ? &r->chan->server : &pinfo->src;
+        entry->hostname = g_strdup_printf("%s (server)", address_to_str(pinfo->pool, server));
+        /* The type the file's own first bytes suggest, as the CLI reports it. */
+        const char *mime = ftplens_sniff_mime(r->bytes, MIN((size_t)r->len, cap));
+        entry->content_type = g_strdup(mime ? mime : "application/octet-stream");
         entry->filename = g_strdup(r->chan->export_name);
         entry->payload_len = n;
         entry->payload_data = (guint8 *)g_malloc(n ? n : 1);
@@ -1052,7 +1083,7 @@ ftplens_finish_sessions(void)
                 ftplens_event ev;
                 if (ftplens_session_event(cs->sess, e, &ev) == FTPLENS_OK &&
                     ev.kind == FTPLENS_EVENT_TRANSFER_ENDED)
-                    note_transfer(cs, NULL, &ev);
+                    note_transfer(cs, NULL, NULL, &ev);
             }
             keep_items(cs, cs->last_frame, NULL);
         }

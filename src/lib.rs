@@ -40,6 +40,7 @@ pub mod ffi;
 pub mod fields;
 pub mod heuristic;
 pub mod limits;
+pub mod mime;
 pub mod parse;
 pub mod predict;
 pub mod present;

@@ -131,3 +131,40 @@ pub unsafe extern "C" fn ftplens_heuristic(data: *const u8, len: usize) -> ftple
         crate::heuristic::classify(data) as ftplens_verdict
     })
 }
+
+/// The MIME type the first bytes of a file suggest (the CLI's sniffing), as a static NUL-terminated
+/// string, or NULL when the bytes are empty.
+///
+/// # Safety
+/// `data` must point to `len` readable bytes, or be NULL with `len` 0.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftplens_sniff_mime(
+    data: *const u8,
+    len: usize,
+) -> *const std::ffi::c_char {
+    guard(std::ptr::null(), || {
+        if data.is_null() || len == 0 {
+            return std::ptr::null();
+        }
+        // SAFETY: non-NULL, and the caller guarantees len readable bytes.
+        let data = unsafe { std::slice::from_raw_parts(data, len) };
+        crate::mime::sniff_mime(data).map_or(std::ptr::null(), interned)
+    })
+}
+
+/// A NUL-terminated copy of a static string that lives as long as the library: each distinct
+/// string is copied once (a CString's buffer does not move when the map grows).
+fn interned(s: &'static str) -> *const std::ffi::c_char {
+    use std::collections::HashMap;
+    use std::ffi::CString;
+    use std::sync::{Mutex, OnceLock};
+    static TABLE: OnceLock<Mutex<HashMap<&'static str, CString>>> = OnceLock::new();
+    let mut table = TABLE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    table
+        .entry(s)
+        .or_insert_with(|| CString::new(s).unwrap_or_default())
+        .as_ptr()
+}

@@ -27,7 +27,9 @@ mod registry;
 mod session;
 
 pub use limits::{ftplens_limit_count, ftplens_limit_get, ftplens_limits_set};
-pub use line::{ftplens_complete_prefix, ftplens_heuristic, ftplens_line_parse};
+pub use line::{
+    ftplens_complete_prefix, ftplens_heuristic, ftplens_line_parse, ftplens_sniff_mime,
+};
 pub use registry::{
     ftplens_anomaly_name, ftplens_expert_count, ftplens_expert_get, ftplens_field_count,
     ftplens_field_get,

@@ -333,3 +333,23 @@ fn hidden_passwords_reach_events_items_and_summary() {
         FTPLENS_ERR_NULL_ARGUMENT
     );
 }
+
+#[test]
+fn sniff_mime_names_a_png_and_text_and_nothing_for_no_bytes() {
+    use std::ffi::CStr;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    // SAFETY: the pointers and lengths describe the arrays above; results are static C strings.
+    unsafe {
+        let p = ftplens_sniff_mime(png.as_ptr(), png.len());
+        assert_eq!(CStr::from_ptr(p).to_str(), Ok("image/png"));
+        let t = b"hello world\r\n";
+        let p2 = ftplens_sniff_mime(t.as_ptr(), t.len());
+        assert_eq!(CStr::from_ptr(p2).to_str(), Ok("text/plain"));
+        assert!(ftplens_sniff_mime(std::ptr::null(), 0).is_null());
+        assert_eq!(
+            ftplens_sniff_mime(png.as_ptr(), png.len()),
+            p,
+            "one copy per type"
+        );
+    }
+}

@@ -164,8 +164,9 @@ impl Transfer {
     /// The name a file extractor (Wireshark's Export Objects) saves this transfer's bytes under:
     /// the last component of its argument (of its path when the argument is empty; STOU takes the
     /// server's name), `<verb>-frame<N>` when there is none, and `.partial-at-<offset>` after a
-    /// REST, since the bytes then start there. `None` for a listing or an unused prediction, which
-    /// carry no file.
+    /// REST, since the bytes then start there, and `.partial` once the transfer ended without the
+    /// server confirming it (failed, aborted, or the connection ended first), since the file then
+    /// may stop short. `None` for a listing or an unused prediction, which carry no file.
     pub fn export_name(&self) -> Option<String> {
         let kind = crate::parse::lookup_verb(self.command.as_bytes())?.transfer?;
         if kind == crate::parse::TransferKind::Listing {
@@ -191,6 +192,12 @@ impl Transfer {
         };
         if self.rest_offset > 0 {
             name = format!("{name}.partial-at-{}", self.rest_offset);
+        }
+        if matches!(
+            self.outcome,
+            Outcome::Failed | Outcome::Aborted | Outcome::Unknown
+        ) {
+            name.push_str(".partial");
         }
         Some(name)
     }
@@ -262,6 +269,27 @@ mod export_name_tests {
             reply_code: None,
             data_tls: false,
         }
+    }
+
+    #[test]
+    fn a_file_the_server_did_not_confirm_is_named_partial() {
+        let mut t = transfer("RETR", "pub/a.txt", "/pub/a.txt", 0);
+        for (outcome, name) in [
+            (Outcome::None, "a.txt"),
+            (Outcome::Complete, "a.txt"),
+            (Outcome::Failed, "a.txt.partial"),
+            (Outcome::Aborted, "a.txt.partial"),
+            (Outcome::Unknown, "a.txt.partial"),
+        ] {
+            t.outcome = outcome;
+            assert_eq!(t.export_name().as_deref(), Some(name), "{outcome:?}");
+        }
+        t.rest_offset = 10;
+        t.outcome = Outcome::Aborted;
+        assert_eq!(
+            t.export_name().as_deref(),
+            Some("a.txt.partial-at-10.partial")
+        );
     }
 
     #[test]
