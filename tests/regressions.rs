@@ -222,9 +222,12 @@ impl Tcp {
             (self.b, self.a)
         };
         let ack = self.seq[1 - side];
-        let mut b = etherparse::PacketBuilder::ipv4(sip, dip, 64)
-            .tcp(sp, dp, self.seq[side], 65535)
-            .ack(ack);
+        let mut b =
+            etherparse::PacketBuilder::ipv4(sip, dip, 64).tcp(sp, dp, self.seq[side], 65535);
+        // The initiator's SYN acknowledges nothing; every other segment does.
+        if !(syn && side == 0) {
+            b = b.ack(ack);
+        }
         if syn {
             b = b.syn();
         }
@@ -508,4 +511,82 @@ fn ffi_null_and_invalid_arguments() {
             FTPLENS_ERR_NULL_ARGUMENT
         );
     }
+}
+
+/// Issue 13 item 7 made the CLI create the conversation layer's state for a TCP connection only
+/// at its first payload byte, FIN or RST (so that a million idle connections cost only their
+/// flows). A data connection seen before the 227 reply that predicts it must still be bound: one
+/// whole before the reply (claimed late, from its held bytes), one whose handshake came before the
+/// reply and its bytes after, and an empty one (handshake and FIN only) for an empty file; with
+/// idle connections (handshake only, never closed) around them.
+#[test]
+fn data_connections_before_their_prediction_still_bind() {
+    use ftplens::capture::analyze::{Analyzer, Options};
+    use ftplens::capture::source::Frame;
+    let server = [10, 2, 0, 1];
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let idle = |frames: &mut Vec<Vec<u8>>, k: u16| {
+        for i in 0..200u16 {
+            frames.extend(Tcp::new(([10, 9, k as u8, 1], 1024 + i), (server, 443)).open());
+        }
+    };
+    let mut c = Tcp::new(([10, 1, 0, 2], 40001), (server, 21));
+    frames.extend(c.open());
+    frames.push(c.seg(1, b"220 hi\r\n", false, false));
+    // (port, bytes, handshake only before the reply)
+    let cases: [(u16, usize, bool); 3] =
+        [(65000, 4096, false), (65001, 3000, true), (65002, 0, false)];
+    for (k, &(port, len, split)) in cases.iter().enumerate() {
+        idle(&mut frames, k as u16);
+        frames.push(c.seg(0, b"PASV\r\n", false, false));
+        let mut d = Tcp::new(([10, 1, 0, 2], 41001 + k as u16), (server, port));
+        frames.extend(d.open());
+        let mut data_frames = Vec::new();
+        if len > 0 {
+            data_frames.push(d.seg(1, &vec![b'x'; len], false, false));
+        }
+        data_frames.push(d.seg(1, b"", false, true));
+        data_frames.push(d.seg(0, b"", false, true));
+        if !split {
+            frames.append(&mut data_frames);
+        }
+        let reply = format!(
+            "227 Entering Passive Mode (10,2,0,1,{},{}).\r\n",
+            port >> 8,
+            port & 255
+        );
+        frames.push(c.seg(1, reply.as_bytes(), false, false));
+        frames.push(c.seg(0, format!("RETR f{k}\r\n").as_bytes(), false, false));
+        frames.push(c.seg(1, b"150 ok\r\n", false, false));
+        frames.append(&mut data_frames);
+        frames.push(c.seg(1, b"226 done\r\n", false, false));
+        idle(&mut frames, 10 + k as u16);
+    }
+
+    let mut transfers = Vec::new();
+    let mut sink = |r: ftplens::capture::Record| {
+        if let ftplens::capture::Record::Transfer(t) = r {
+            transfers.push((t.arg.clone(), t.bytes, t.data_uid.is_some()));
+        }
+    };
+    let mut a = Analyzer::new(Options::default(), &mut sink).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        a.frame(&Frame {
+            number: i as u64 + 1,
+            ts: 1000.0 + i as f64 * 1e-4,
+            linktype: 101,
+            data: f,
+            orig_len: f.len() as u32,
+        });
+    }
+    let stats = a.finish();
+    transfers.sort();
+    let want: Vec<(Option<String>, u64, bool)> = cases
+        .iter()
+        .enumerate()
+        .map(|(k, &(_, len, _))| (Some(format!("f{k}")), len as u64, true))
+        .collect();
+    assert_eq!(transfers, want);
+    assert_eq!(stats.data_connections, 3);
+    assert!(stats.late_bound >= 2, "late bound: {}", stats.late_bound);
 }

@@ -3,7 +3,8 @@ each, report what it holds, and stay within the memory bounds of tests/hostile/R
 
 The captures are generated into a temp dir by tests/hostile/gen.py (never committed); the full
 sizes (a million PASV replies, 100,000 connections, a 1 GB line, ten million one-byte segments, a
-1 GB never-ending data connection, a million PORTs to third parties) run by hand with
+1 GB never-ending data connection, a million PORTs to third parties, a million idle TCP
+connections) run by hand with
 scripts/hostile-full.sh, which records the figures.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ CI_SIZES = {
     "endless_data": 32 << 20,
     "port_storm": 20_000,
     "wide_replies": 1 << 20,
+    "idle_connections": 10_000,
 }
 TIMEOUT = 120  # per tool run; a hang fails instead of stalling CI
 
@@ -110,6 +112,30 @@ def test_cli_time_is_linear(cli_bin, workdir):
             cpu.append(results[0]["cpu_seconds"])
         if cpu[1] > 0.3:  # too small to judge below that
             assert cpu[1] / max(cpu[0], 0.01) < 8, f"{scenario}: {cpu}"
+
+
+# (n, 4n) for the slope of the CLI's memory per open connection: the flow table grows by doubling,
+# so both sizes sit just under a power of two, where a table is nearly full (a size just over
+# one would charge a whole doubling to the connections in between).
+CLI_MEMORY_SIZES = {
+    "many_connections": (4_000, 16_000),
+    "idle_connections": (16_000, 64_000),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(CLI_MEMORY_SIZES))
+def test_cli_memory_per_connection(scenario, cli_bin, workdir):
+    """Each open connection costs the CLI at most measure.CLI_PER_CONN bytes: the slope of peak
+    RSS between n and 4n connections (the start-up memory cancels out), and the bound at 4n. The
+    idle scenario also holds a data connection claimed late, which must still be bound."""
+    sizes = CLI_MEMORY_SIZES[scenario]
+    rss = []
+    for n in sizes:
+        facts, results, bad = measure.measure(scenario, n, workdir, cli=cli_bin, timeout=TIMEOUT)
+        assert not bad, f"{facts}\n{results}"
+        rss.append(results[0]["rss_mb"] * 1048576)
+    per_conn = (rss[1] - rss[0]) / (sizes[1] - sizes[0])
+    assert per_conn <= measure.CLI_PER_CONN[scenario], f"{scenario}: {per_conn:.0f} bytes a connection"
 
 
 def test_cli_extract_endless_data(cli_bin, workdir):

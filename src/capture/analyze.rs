@@ -135,58 +135,72 @@ impl<F: FnMut(Record)> Sink for F {
 
 // ------------------------------------------------------------------------------ flows
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FlowKey {
-    lo: SocketAddr,
-    hi: SocketAddr,
-}
-
-/// One `write` of packed bytes: the per-field calls of the derived `Hash` cost more than the
-/// (keyed, DoS-resistant) hash itself on this hot path.
-impl std::hash::Hash for FlowKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let mut buf = [0u8; 36];
-        let mut put = |at: usize, a: &SocketAddr| {
-            match a.ip() {
-                std::net::IpAddr::V4(v4) => buf[at + 12..at + 16].copy_from_slice(&v4.octets()),
-                std::net::IpAddr::V6(v6) => buf[at..at + 16].copy_from_slice(&v6.octets()),
-            }
-            buf[at + 16..at + 18].copy_from_slice(&a.port().to_le_bytes());
-        };
-        put(0, &self.lo);
-        put(18, &self.hi);
-        state.write(&buf);
-    }
-}
+/// A connection's endpoints in a canonical order, packed: two addresses as 16 bytes each (IPv4
+/// in its IPv6-mapped form), two ports, and whether it is IPv6. 37 bytes instead of two 32-byte
+/// `SocketAddr`s: with a million connections the flow index is one of the largest tables, and
+/// one `write` of packed bytes is also the cheapest to hash on this hot path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey([u8; 37]);
 
 impl FlowKey {
     fn new(a: SocketAddr, b: SocketAddr) -> Self {
-        if a <= b {
-            FlowKey { lo: a, hi: b }
-        } else {
-            FlowKey { lo: b, hi: a }
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let mut k = [0u8; 37];
+        for (at, s) in [(0, lo), (18, hi)] {
+            let ip = match s.ip() {
+                std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                std::net::IpAddr::V6(v6) => v6,
+            };
+            k[at..at + 16].copy_from_slice(&ip.octets());
+            k[at + 16..at + 18].copy_from_slice(&s.port().to_be_bytes());
         }
+        k[36] = u8::from(lo.is_ipv6());
+        FlowKey(k)
     }
 }
 
 /// One TCP connection's reassembly state.
 #[derive(Debug)]
 struct Flow {
-    key: FlowKey,
     /// The side that sent the first packet seen; index 0.
     a: SocketAddr,
     b: SocketAddr,
     half: [HalfStream; 2],
     /// That SYN's sequence number: a SYN repeating it is a retransmission, not a new connection.
     isn: Option<u32>,
+    /// Index of the side that sent the SYN, when one was seen.
+    initiator: Option<u8>,
+    first_frame: u64,
+    first_ts: f64,
     last_ts: f64,
     rst: bool,
     closed: bool,
-    conn: ConnRef,
-    /// What is kept of its bytes while it is a data connection.
-    data: Option<DataAcc>,
+    /// The layer's connection, made at the first payload byte, FIN or RST ([`Flow::conn`]):
+    /// connections that never carry a byte (scans, idle keep-alives, SYN floods) cost only this
+    /// flow, not the layer's state too.
+    conn: Option<ConnRef>,
+    /// What is kept of its bytes while it is a data connection (boxed: most flows are not).
+    data: Option<Box<DataAcc>>,
     /// The role the layer gave it at the last delivery: `Other` stops reassembly.
     role: RoleKind,
+}
+
+impl Flow {
+    fn key(&self) -> FlowKey {
+        FlowKey::new(self.a, self.b)
+    }
+
+    /// The layer's connection, made now if it was not yet.
+    fn conn(&mut self, conv: &mut Conversations) -> ConnRef {
+        if let Some(c) = self.conn {
+            return c;
+        }
+        let initiator = self.initiator.map(|i| if i == 0 { self.a } else { self.b });
+        let c = conv.connect(self.a, self.b, initiator, self.first_frame, self.first_ts);
+        self.conn = Some(c);
+        self.role = conv.role(c);
+        c
+    }
 }
 
 /// What the analyser keeps of one direction of a data connection: digest, first bytes, spool.
@@ -382,7 +396,8 @@ impl<'s> Analyzer<'s> {
         open.sort_by_key(|&i| {
             self.flows[i]
                 .as_ref()
-                .is_some_and(|f| self.ctx.conv.role(f.conn) == RoleKind::Control)
+                .and_then(|f| f.conn)
+                .is_some_and(|c| self.ctx.conv.role(c) == RoleKind::Control)
         });
         for i in open {
             self.flush_flow(i);
@@ -409,27 +424,20 @@ impl<'s> Analyzer<'s> {
 
     fn new_flow(&mut self, seg: &Segment<'_>, key: FlowKey, frame: u64, ts: f64) -> usize {
         self.ctx.stats.connections += 1;
-        let initiator = match (seg.syn, seg.ack_flag) {
-            (true, false) => Some(seg.src),
-            (true, true) => Some(seg.dst),
-            _ => None,
-        };
-        let conn = self
-            .ctx
-            .conv
-            .connect(seg.src, seg.dst, initiator, frame, ts);
         let flow = Flow {
-            key,
             a: seg.src,
             b: seg.dst,
             half: Default::default(),
             isn: None,
+            initiator: None,
+            first_frame: frame,
+            first_ts: ts,
             last_ts: ts,
             rst: false,
             closed: false,
-            conn,
+            conn: None,
             data: None,
-            role: self.ctx.conv.role(conn),
+            role: RoleKind::Pending,
         };
         let idx = match self.free.pop() {
             Some(i) => {
@@ -487,14 +495,18 @@ impl<'s> Analyzer<'s> {
         flow.last_ts = ts;
         if seg.syn {
             flow.half[dir].syn(seg.seq);
+            let sender = if seg.ack_flag { 1 - dir } else { dir };
             if !seg.ack_flag {
                 flow.isn = Some(seg.seq);
-                ctx.conv.open(flow.conn, seg.src);
-            } else {
-                ctx.conv.open(flow.conn, seg.dst);
+            }
+            flow.initiator.get_or_insert(sender as u8);
+            if let Some(conn) = flow.conn {
+                ctx.conv
+                    .open(conn, if sender == 0 { flow.a } else { flow.b });
             }
         }
-        if flow.role != RoleKind::Other {
+        if flow.role != RoleKind::Other && (flow.conn.is_some() || !seg.payload.is_empty()) {
+            let conn = flow.conn(&mut ctx.conv);
             let seq = if seg.syn {
                 seg.seq.wrapping_add(1)
             } else {
@@ -505,7 +517,6 @@ impl<'s> Analyzer<'s> {
                 ctx.opts.total_memcap.saturating_sub(ctx.held_total) + flow.half[dir].held_bytes();
             let cap = ctx.opts.stream_memcap.min(room);
             let sides = [flow.a, flow.b];
-            let conn = flow.conn;
             let Flow {
                 half, data, role, ..
             } = flow;
@@ -539,10 +550,12 @@ impl<'s> Analyzer<'s> {
                 seg.seq
             };
             flow.half[dir].fin(seq, seg.payload.len());
-            ctx.conv.fin(flow.conn, seg.src);
+            let conn = flow.conn(&mut ctx.conv);
+            ctx.conv.fin(conn, seg.src);
         }
         if seg.rst {
             flow.rst = true;
+            flow.conn(&mut ctx.conv);
         }
         let done = flow.rst || (flow.half[0].finished() && flow.half[1].finished());
         if done {
@@ -590,12 +603,19 @@ impl<'s> Analyzer<'s> {
         if self.last_flow.is_some_and(|(_, i)| i == idx) {
             self.last_flow = None;
         }
-        if self.index.get(&flow.key) == Some(&idx) {
-            self.index.remove(&flow.key);
+        let key = flow.key();
+        if self.index.get(&key) == Some(&idx) {
+            self.index.remove(&key);
         }
         let ctx = &mut self.ctx;
         let sides = [flow.a, flow.b];
-        let conn = flow.conn;
+        // A flow that never carried a byte, a FIN or a RST (it timed out, or the capture ended)
+        // is nothing to the layer: nothing to judge or to bind.
+        let Some(conn) = flow.conn else {
+            self.flows[idx] = None;
+            self.free.push(idx);
+            return;
+        };
         let wanted = ctx.conv.role(conn) != RoleKind::Other;
         let Flow { half, data, .. } = flow;
         for (d, h) in half.iter_mut().enumerate() {
@@ -608,7 +628,7 @@ impl<'s> Analyzer<'s> {
             ctx.held_total = ctx.held_total.saturating_sub(before);
         }
         if let Some(acc) = data.take() {
-            ctx.data.insert(conn, acc);
+            ctx.data.insert(conn, *acc);
         }
         if let Some(e) = ctx.encrypted.remove(&conn) {
             ctx.encrypted_transfer(conn, e);
@@ -763,7 +783,7 @@ impl Ctx<'_> {
         sides: [SocketAddr; 2],
         dir: usize,
         chunk: Chunk<'_>,
-        data: &mut Option<DataAcc>,
+        data: &mut Option<Box<DataAcc>>,
     ) -> RoleKind {
         match chunk {
             Chunk::Data {
@@ -796,7 +816,7 @@ impl Ctx<'_> {
                     RoleKind::Data => {
                         let listing = self.listing_of(conn);
                         let acc = data.get_or_insert_with(|| {
-                            self.data.remove(&conn).unwrap_or(DataAcc::new(sides))
+                            Box::new(self.data.remove(&conn).unwrap_or(DataAcc::new(sides)))
                         });
                         acc.last_ts = ts;
                         self.data_bytes(acc, dir, offset, bytes, listing);

@@ -129,7 +129,8 @@ pub(crate) struct Control {
     pub last_frame: u64,
     pub pending: VecDeque<Open>,
     /// The exchange whose final reply came last: anomalies of that reply's line still join it.
-    pub staged: Option<Open>,
+    /// Boxed: it is empty between feeds, and an `Open` is about 500 bytes.
+    pub staged: Option<Box<Open>>,
     /// Client bytes sent before the server's greeting, held until it is complete (`None` once the
     /// greeting was seen, or when the connection's start was not captured).
     pub before_greeting: Option<Vec<(Vec<u8>, u64, f64)>>,
@@ -199,7 +200,7 @@ impl Control {
     /// The staged exchange is done: it leaves.
     fn flush_staged(&mut self, out: &mut Vec<Step>) {
         if let Some(p) = self.staged.take() {
-            out.push(Step::Finished(Box::new(p)));
+            out.push(Step::Finished(p));
         }
     }
 
@@ -224,6 +225,11 @@ impl Control {
                     incomplete,
                 });
                 ex.cwd = self.session.cwd().map(str::to_string);
+                if self.pending.capacity() == 0 {
+                    // Most sessions wait for one reply at a time: room for one, not VecDeque's
+                    // first four (an `Open` is about 500 bytes; many idle sessions add up).
+                    self.pending.reserve_exact(1);
+                }
                 self.pending.push_back(Open {
                     ex,
                     verb: upper,
@@ -262,11 +268,11 @@ impl Control {
                     }
                     let mut ex = self.new_exchange(ev.ts, ev.frame);
                     ex.reply = Some(text);
-                    self.staged = Some(Open {
+                    self.staged = Some(Box::new(Open {
                         ex,
                         verb: String::new(),
                         channel: None,
-                    });
+                    }));
                     return;
                 };
                 if r.code.is_preliminary() {
@@ -280,7 +286,7 @@ impl Control {
                 };
                 p.ex.response_time = r.request.as_ref().map(|q| q.elapsed);
                 p.ex.reply = Some(text);
-                self.staged = Some(p);
+                self.staged = Some(Box::new(p));
                 out.extend(older.into_iter().map(|o| Step::Finished(Box::new(o))));
             }
             EventKind::Login(l) => {
@@ -305,7 +311,7 @@ impl Control {
             }
             EventKind::DataExpected(e) => {
                 let target = if ev.direction == Direction::ToClient {
-                    self.staged.as_mut()
+                    self.staged.as_deref_mut()
                 } else {
                     self.pending.back_mut()
                 };
@@ -379,7 +385,7 @@ impl Control {
                         .back_mut()
                         .filter(|p| p.ex.frame == ev.frame && p.ex.reply.is_none())
                 } else {
-                    self.staged.as_mut()
+                    self.staged.as_deref_mut()
                 };
                 match attached {
                     Some(p) => {
@@ -445,7 +451,7 @@ impl super::Conversations {
             closed: false,
         };
         let ts = x.first_ts;
-        self.sessions.insert(sid, s);
+        self.sessions.insert(sid, Box::new(s));
         if midstream {
             self.session_note(
                 sid,
@@ -550,6 +556,9 @@ impl super::Conversations {
         s.facts.end_ts = ts;
         s.last_frame = frame;
         let events = s.session.feed(dir, bytes, frame, ts).to_vec();
+        // The session's event buffer and spare capacity go back at once: with many open control
+        // connections they cost more than the state itself.
+        s.session.shrink();
         self.events(sid, events);
     }
 

@@ -217,7 +217,8 @@ pub struct Conversations {
     pending: Vec<ConnRef>,
     pending_total: usize,
     next_uid: u64,
-    sessions: HashMap<u32, Control>,
+    /// Boxed: a `Control` is over a kilobyte, and the map keeps spare slots.
+    sessions: HashMap<u32, Box<Control>>,
     next_sid: u32,
     table: ChannelTable<(u32, u32)>,
     new_expectations: Vec<(u32, Expectation)>,

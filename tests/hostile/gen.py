@@ -201,6 +201,39 @@ def many_connections(path, n):
     return {"sessions": n, "users": n, "frames": w.frames}
 
 
+def _late_victim(w):
+    """A PASV download whose data connection comes, whole, before the 227 reply that predicts it
+    (as a capture merged from two interfaces shows it): the analyser must keep its bytes and
+    claim it late."""
+    c = _login(w, client_port=40002, client="10.1.0.3", user="late")
+    c.a(b"PASV\r\n")
+    d = FastConn(w, ("10.1.0.3", 41002), (SERVER, 65001))
+    d.open()
+    d.b(VICTIM_DATA)
+    d.close(first="b")
+    c.b(b"227 Entering Passive Mode (10,2,0,1,253,233).\r\n")  # port 65001
+    c.a(b"RETR late.bin\r\n")
+    c.b(b"150 ok\r\n")
+    c.b(b"226 done\r\n")
+    c.a(b"QUIT\r\n")
+    c.b(b"221 bye\r\n")
+    c.close()
+
+
+def idle_connections(path, n):
+    """n TCP connections to a web server (port 443) from distinct clients: a handshake each and
+    nothing more, all open at the end; among them, a download whose data connection is claimed
+    late. All within 30 seconds of capture time, so none reaches the idle timeout."""
+    with Writer(path, step=30.0 / (3 * n + 100)) as w:
+        for i in range(n):
+            if i == n // 2:
+                _late_victim(w)
+            client = str(ipaddress.ip_address("10.128.0.0") + i // 50000)
+            FastConn(w, (client, 1024 + i % 50000), (SERVER, 443)).open()
+    return {"sessions": 1, "victim_bytes": len(VICTIM_DATA), "late_bound": 1,
+            "frames": w.frames}
+
+
 def endless_line(path, n):
     """A client that sends n bytes with no line end after logging in, then closes."""
     chunk = b"A" * (1 << 20)
@@ -313,11 +346,11 @@ def wide_replies(path, n):
 
 SCENARIOS = {f.__name__: f for f in
              (pasv_storm, many_connections, endless_line, one_byte_segments, endless_data,
-              port_storm, wide_replies)}
+              port_storm, wide_replies, idle_connections)}
 
 FULL = {"pasv_storm": 1_000_000, "many_connections": 100_000, "endless_line": 1 << 30,
         "one_byte_segments": 10_000_000, "endless_data": 1 << 30, "port_storm": 1_000_000,
-        "wide_replies": 64 << 20}
+        "wide_replies": 64 << 20, "idle_connections": 1_000_000}
 
 
 def generate(name, n, path) -> dict:
