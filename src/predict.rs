@@ -178,6 +178,18 @@ impl<K: Clone + PartialEq> ChannelTable<K> {
             .or_else(|| self.take_where(from.port(), |_, e| e.matches_connection(to, from)))
     }
 
+    /// Whether a connection `from -> to` would satisfy a prediction, without taking it: a host
+    /// that defers tracking of idle connections asks this at the SYN, so that a predicted data
+    /// connection is bound while its transfer is still open even if it never carries a byte.
+    pub fn predicts(&self, from: SocketAddr, to: SocketAddr) -> bool {
+        let any = |port: u16, a: SocketAddr, b: SocketAddr| {
+            self.by_port
+                .get(&port)
+                .is_some_and(|l| l.iter().any(|e| e.expectation.matches_connection(a, b)))
+        };
+        any(to.port(), from, to) || any(from.port(), to, from)
+    }
+
     /// Remove one session's prediction that will not be used (superseded, rejected, ended).
     pub fn remove(&mut self, key: &K, channel_id: u32, port: u16) -> Option<Expectation> {
         self.take_where(port, |k, e| k == key && e.channel_id == channel_id)

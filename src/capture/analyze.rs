@@ -503,6 +503,14 @@ impl<'s> Analyzer<'s> {
             if let Some(conn) = flow.conn {
                 ctx.conv
                     .open(conn, if sender == 0 { flow.a } else { flow.b });
+            } else {
+                // A predicted data connection joins the layer at its SYN, while its transfer is
+                // open: one that never carries a byte (a refused or empty transfer) still binds.
+                let sides = [flow.a, flow.b];
+                let (from, to) = (sides[sender], sides[1 - sender]);
+                if ctx.conv.predicts(from, to) {
+                    flow.conn(&mut ctx.conv);
+                }
             }
         }
         if flow.role != RoleKind::Other && (flow.conn.is_some() || !seg.payload.is_empty()) {

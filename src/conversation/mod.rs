@@ -401,6 +401,13 @@ impl Conversations {
         r
     }
 
+    /// Whether a new connection `from -> to` matches an open data-channel prediction (nothing is
+    /// claimed). For hosts that create a connection only at its first byte: a predicted one must
+    /// be created at its SYN, or an empty data connection would miss the transfer it belongs to.
+    pub fn predicts(&self, from: SocketAddr, to: SocketAddr) -> bool {
+        self.table.predicts(from, to)
+    }
+
     /// A SYN from `initiator` was seen on a known connection.
     pub fn open(&mut self, c: ConnRef, initiator: SocketAddr) {
         if let Some(x) = self.get_mut(c) {
