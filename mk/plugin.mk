@@ -7,7 +7,7 @@
 
 PLUGIN_PKG        ?= wireshark
 # Build against another Wireshark's headers and libraries: PLUGIN_SYSROOT=/path/to/a/root (a debootstrap of
-# Debian trixie has Wireshark 4.4, see WIRESHARK-FACTS.md). The plugin is then build/ftplens-<major.minor>.so
+# Debian trixie has Wireshark 4.4, as tests/harness/roots.py makes one). The plugin is then build/ftplens-<major.minor>.so
 # and `HOME=<root>/home/x make install-plugin PLUGIN_SYSROOT=<root>` installs it for that root's tshark.
 PLUGIN_SYSROOT    ?=
 ifneq ($(PLUGIN_SYSROOT),)
