@@ -147,14 +147,16 @@ const char *ftplens_sniff_mime(const uint8_t *data, size_t len);
 /* ---------------------------------------------------------------- sessions */
 typedef struct ftplens_session ftplens_session;
 
-/* Limits. Zero in any field means "use the default" (see README, section Limits). */
+/* Limits. Zero in any field means "use the default"; the defaults and maximums are ftplens_limit_get's.
+ * The fields are the core's limit registry in its order (the build checks), so limit i of
+ * ftplens_limit_get is the i-th field. */
 typedef struct ftplens_limits {
-    uint32_t max_line;             /* bytes in one line before it is cut (default 8192) */
-    uint32_t max_reply_lines;      /* lines kept in one multi-line reply (default 256) */
-    uint32_t max_pending_commands; /* commands waiting for a reply (default 64) */
-    uint32_t max_expectations;     /* open data-channel predictions per session (default 16) */
-    uint32_t expectation_timeout;  /* seconds an unused prediction lives (default 300) */
-    uint32_t failed_login_alarm;   /* failed logins that raise repeated_login_failures (default 3) */
+    uint32_t max_line;             /* bytes in one line before it is cut */
+    uint32_t max_reply_lines;      /* lines kept in one multi-line reply */
+    uint32_t max_pending_commands; /* commands waiting for a reply */
+    uint32_t max_expectations;     /* open data-channel predictions per session */
+    uint32_t expectation_timeout;  /* seconds an unused prediction lives */
+    uint32_t failed_login_alarm;   /* failed logins that raise repeated_login_failures */
 } ftplens_limits;
 
 /* The limits by name, for user interfaces (preferences, command-line flags): limit i is the i-th field

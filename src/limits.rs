@@ -1,26 +1,115 @@
 //! Every bound a hostile peer could otherwise push on. Each has a default, and each raises its own
 //! anomaly when hit (see [`crate::Anomaly`]).
 //!
-//! [`LIMITS`] names them for users: the CLI's `--limit NAME=N`, the Wireshark plugin's and the Lua
-//! fallback's preferences and the C ABI's `ftplens_limit_get` all read this one table.
+//! The `limits!` table below declares each limit once: the field of [`Limits`], its default, its
+//! maximum, its words for users and the anomaly it raises. [`LIMITS`] names them for users: the
+//! CLI's `--limit NAME=N` and its help, the Wireshark plugin's and the Lua fallback's preferences and
+//! the C ABI's `ftplens_limit_get` all read this one table (and `build.rs` makes the build fail when
+//! the C header's `ftplens_limits` fields are not the table's names in its order).
 
+use crate::Anomaly;
 use std::fmt;
 
-/// Caps that keep one session's memory bounded.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Limits {
+/// A limit's field as the table sets and reads it: whole numbers, from `1..=max`.
+trait LimitValue: Copy {
+    fn from_u64(v: u64) -> Self;
+    fn to_u64(self) -> u64;
+}
+
+impl LimitValue for usize {
+    fn from_u64(v: u64) -> Self {
+        // Every maximum is at most u32::MAX (a test checks), so this never cuts.
+        v as usize
+    }
+    fn to_u64(self) -> u64 {
+        self as u64
+    }
+}
+
+impl LimitValue for u32 {
+    fn from_u64(v: u64) -> Self {
+        v as u32
+    }
+    fn to_u64(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+/// Seconds: set in whole seconds, read back truncated to whole seconds.
+impl LimitValue for f64 {
+    fn from_u64(v: u64) -> Self {
+        v as f64
+    }
+    fn to_u64(self) -> u64 {
+        self as u64
+    }
+}
+
+/// Declares every limit once: the field of [`Limits`] (with its doc), then its default, maximum,
+/// anomaly, title and description in [`LIMITS`]. The order is the limits' index everywhere.
+macro_rules! limits {
+    ($(
+        $(#[$doc:meta])*
+        $field:ident: $ty:ty = $default:expr, max $max:expr, anomaly $anomaly:expr,
+            title $title:literal, $description:literal;
+    )*) => {
+        /// Caps that keep one session's memory bounded.
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        pub struct Limits {
+            $( $(#[$doc])* pub $field: $ty, )*
+        }
+
+        impl Default for Limits {
+            fn default() -> Self {
+                Limits { $( $field: LimitValue::from_u64($default), )* }
+            }
+        }
+
+        /// Reads limit `index` of [`LIMITS`]; the same order.
+        const GETTERS: &[fn(&Limits) -> u64] = &[$( |l| l.$field.to_u64(), )*];
+        /// Sets limit `index` of [`LIMITS`] (the value already in range); the same order.
+        const SETTERS: &[fn(&mut Limits, u64)] =
+            &[$( |l, v| l.$field = LimitValue::from_u64(v), )*];
+
+        /// Every limit, in the order of [`Limits::get`] and [`Limits::set`].
+        pub static LIMITS: &[LimitInfo] = &[$(
+            LimitInfo {
+                name: stringify!($field),
+                title: $title,
+                description: $description,
+                default: $default,
+                max: $max,
+                anomaly: $anomaly,
+            },
+        )*];
+    };
+}
+
+limits! {
     /// Bytes in one line before it is cut and the rest skipped to the next LF (`line_too_long`).
-    pub max_line: usize,
+    max_line: usize = Limits::DEFAULT_MAX_LINE as u64, max 1 << 24, anomaly Some(Anomaly::LineTooLong),
+        title "Longest line kept (bytes)",
+        "Bytes in one command or reply line; a longer line is cut and the rest skipped to its end";
     /// Lines kept in one multi-line reply (`reply_too_long`).
-    pub max_reply_lines: usize,
+    max_reply_lines: usize = 256, max 1 << 20, anomaly Some(Anomaly::ReplyTooLong),
+        title "Lines kept of a multi-line reply",
+        "Lines kept of one multi-line reply";
     /// Commands waiting for a reply (`too_many_pending`).
-    pub max_pending_commands: usize,
+    max_pending_commands: usize = 64, max 1 << 20, anomaly Some(Anomaly::TooManyPending),
+        title "Commands awaiting a reply",
+        "Commands waiting for their replies; beyond it the oldest is dropped";
     /// Open data-channel predictions in one session (`expectations_full`).
-    pub max_expectations: usize,
+    max_expectations: usize = 16, max 1 << 16, anomaly Some(Anomaly::ExpectationsFull),
+        title "Open data-channel predictions per session",
+        "Open data-channel predictions of one session (a new PORT or passive reply already closes the unused one, so this is a backstop)";
     /// Seconds an unused prediction lives.
-    pub expectation_timeout: f64,
+    expectation_timeout: f64 = 300, max u32::MAX as u64, anomaly None,
+        title "Unused data-channel prediction lifetime (seconds)",
+        "Seconds of capture time an unused data-channel prediction stays open";
     /// Failed logins that raise `repeated_login_failures`.
-    pub failed_login_alarm: u32,
+    failed_login_alarm: u32 = 3, max u32::MAX as u64, anomaly Some(Anomaly::RepeatedLoginFailures),
+        title "Failed logins before the alarm",
+        "Failed logins in one session from which each failure raises an alarm";
 }
 
 impl Limits {
@@ -28,15 +117,7 @@ impl Limits {
 
     /// The value of limit `index` of [`LIMITS`] (whole seconds for the timeout).
     pub fn get(&self, index: usize) -> Option<u64> {
-        Some(match index {
-            0 => self.max_line as u64,
-            1 => self.max_reply_lines as u64,
-            2 => self.max_pending_commands as u64,
-            3 => self.max_expectations as u64,
-            4 => self.expectation_timeout as u64,
-            5 => u64::from(self.failed_login_alarm),
-            _ => return None,
-        })
+        GETTERS.get(index).map(|get| get(self))
     }
 
     /// Set limit `index` of [`LIMITS`] to `value`, which must lie in `1..=`[`LimitInfo::max`].
@@ -45,16 +126,7 @@ impl Limits {
         if value == 0 || value > info.max {
             return Err(LimitError::OutOfRange(info));
         }
-        // In range for every field: max is at most u32::MAX.
-        let v = value as usize;
-        match index {
-            0 => self.max_line = v,
-            1 => self.max_reply_lines = v,
-            2 => self.max_pending_commands = v,
-            3 => self.max_expectations = v,
-            4 => self.expectation_timeout = value as f64,
-            _ => self.failed_login_alarm = value as u32,
-        }
+        SETTERS[index](self, value);
         Ok(())
     }
 
@@ -85,19 +157,6 @@ impl Limits {
     }
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_line: Self::DEFAULT_MAX_LINE,
-            max_reply_lines: 256,
-            max_pending_commands: 64,
-            max_expectations: 16,
-            expectation_timeout: 300.0,
-            failed_login_alarm: 3,
-        }
-    }
-}
-
 /// One limit as users see it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct LimitInfo {
@@ -111,11 +170,16 @@ pub struct LimitInfo {
     pub default: u64,
     /// The largest value accepted.
     pub max: u64,
-    /// The anomaly raised when the limit is hit (empty when hitting it is not an anomaly).
-    pub anomaly: &'static str,
+    /// The anomaly raised when the limit is hit (`None` when hitting it is not an anomaly).
+    pub anomaly: Option<Anomaly>,
 }
 
 impl LimitInfo {
+    /// The name of the anomaly raised when the limit is hit; empty when none.
+    pub fn anomaly_name(&self) -> &'static str {
+        self.anomaly.map_or("", Anomaly::name)
+    }
+
     /// The text of a preference dialog or help entry: the description, the default and maximum, and
     /// what hitting the limit raises. Static: made once for the whole table.
     pub fn help(&self) -> &'static str {
@@ -128,8 +192,8 @@ impl LimitInfo {
                         "{} (default {}, at most {})",
                         l.description, l.default, l.max
                     );
-                    if !l.anomaly.is_empty() {
-                        h += &format!("; when hit: expert info ftplens.{}", l.anomaly);
+                    if let Some(a) = l.anomaly {
+                        h += &format!("; when hit: expert info ftplens.{}", a.name());
                     }
                     &*Box::leak(h.into_boxed_str())
                 })
@@ -141,58 +205,6 @@ impl LimitInfo {
             .map_or(self.description, |i| help[i])
     }
 }
-
-/// Every limit, in the order of [`Limits::get`] and [`Limits::set`].
-pub static LIMITS: &[LimitInfo] = &[
-    LimitInfo {
-        name: "max_line",
-        title: "Longest line kept (bytes)",
-        description: "Bytes in one command or reply line; a longer line is cut and the rest skipped to its end",
-        default: Limits::DEFAULT_MAX_LINE as u64,
-        max: 1 << 24,
-        anomaly: "line_too_long",
-    },
-    LimitInfo {
-        name: "max_reply_lines",
-        title: "Lines kept of a multi-line reply",
-        description: "Lines kept of one multi-line reply",
-        default: 256,
-        max: 1 << 20,
-        anomaly: "reply_too_long",
-    },
-    LimitInfo {
-        name: "max_pending_commands",
-        title: "Commands awaiting a reply",
-        description: "Commands waiting for their replies; beyond it the oldest is dropped",
-        default: 64,
-        max: 1 << 20,
-        anomaly: "too_many_pending",
-    },
-    LimitInfo {
-        name: "max_expectations",
-        title: "Open data-channel predictions per session",
-        description: "Open data-channel predictions of one session (a new PORT or passive reply already closes the unused one, so this is a backstop)",
-        default: 16,
-        max: 1 << 16,
-        anomaly: "expectations_full",
-    },
-    LimitInfo {
-        name: "expectation_timeout",
-        title: "Unused data-channel prediction lifetime (seconds)",
-        description: "Seconds of capture time an unused data-channel prediction stays open",
-        default: 300,
-        max: u32::MAX as u64,
-        anomaly: "",
-    },
-    LimitInfo {
-        name: "failed_login_alarm",
-        title: "Failed logins before the alarm",
-        description: "Failed logins in one session from which each failure raises an alarm",
-        default: 3,
-        max: u32::MAX as u64,
-        anomaly: "repeated_login_failures",
-    },
-];
 
 /// Why a limit could not be set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,17 +292,6 @@ mod tests {
                 .help()
                 .ends_with("(default 300, at most 4294967295)")
         );
-    }
-
-    #[test]
-    fn anomaly_names_are_real() {
-        for l in LIMITS.iter().filter(|l| !l.anomaly.is_empty()) {
-            assert!(
-                crate::Anomaly::ALL.iter().any(|a| a.name() == l.anomaly),
-                "{}",
-                l.anomaly
-            );
-        }
     }
 
     #[test]

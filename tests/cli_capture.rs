@@ -657,6 +657,28 @@ fn help_documents_exit_codes() {
     assert!(run(&["extract", "--help"]).stdout.contains("never"));
 }
 
+/// The help lists the core's limits and anomalies: a limit or anomaly added to a registry shows
+/// up without touching the CLI.
+#[test]
+fn help_lists_every_limit_and_anomaly() {
+    let long = run(&["log", "--help"]);
+    assert_eq!(long.code, 0);
+    let short = run(&["log", "-h"]).stdout;
+    for l in ftplens::limits::LIMITS {
+        assert!(short.contains(l.name), "-h lacks {}", l.name);
+        let entry = format!("{}\n", l.name);
+        assert!(long.stdout.contains(&entry), "--help lacks {}", l.name);
+    }
+    assert!(
+        long.stdout
+            .contains("at most 16777216; hitting it raises line_too_long")
+    );
+    for (name, _) in ftplens::conversation::anomaly::every() {
+        let entry = format!("  {name}\n");
+        assert!(long.stdout.contains(&entry), "--help lacks {name}");
+    }
+}
+
 #[test]
 fn damaged_captures_never_crash() {
     // Cuts and flipped bytes in a capture with a transfer: every run ends with a documented exit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -95,3 +96,16 @@ def test_struct_layouts_match_the_c_compiler(tmp_path: Path) -> None:
     subprocess.run(["cc", "-std=c11", str(src), "-o", str(tmp_path / "layout")], check=True)
     out = subprocess.run([str(tmp_path / "layout")], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:-1] == expected
+
+
+def test_limits_are_the_header_fields_and_the_core_registry() -> None:
+    # The core's limit registry is the source; the build holds the header's struct to it, and this
+    # holds the Python dataclass (spelled out for type checkers) to both.
+    fields = [f.name for f in dataclasses.fields(ftplens.Limits)]
+    assert fields == [name for name, _ in ffi.typeof("ftplens_limits").fields]
+    info = ffi.new("ftplens_limit_info *")
+    names = []
+    for i in range(lib.ftplens_limit_count()):
+        assert lib.ftplens_limit_get(i, info) == lib.FTPLENS_OK
+        names.append(ffi.string(info.name).decode())
+    assert fields == names

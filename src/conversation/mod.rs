@@ -57,6 +57,15 @@ pub mod anomaly {
     /// transfer's `listing` lacks those entries (the CLI finds it while parsing the data).
     pub const LISTING_CAP: &str = "listing_cap";
 
+    /// Every anomaly a user can meet, the session's ([`crate::Anomaly::ALL`]) then the layer's
+    /// ([`ALL`]), each with when it is raised: what help texts and docs list.
+    pub fn every() -> impl Iterator<Item = (&'static str, &'static str)> {
+        crate::Anomaly::ALL
+            .iter()
+            .map(|a| (a.name(), a.description()))
+            .chain(ALL.iter().copied())
+    }
+
     /// The layer's anomalies with when each is raised (the session's are [`crate::Anomaly::ALL`]).
     pub const ALL: &[(&str, &str)] = &[
         (

@@ -287,10 +287,7 @@ fn late_binding_replays_the_held_bytes() {
 #[test]
 fn readme_lists_every_anomaly_as_declared() {
     let readme = include_str!("../../README.md").replace('`', "");
-    let session = crate::Anomaly::ALL
-        .iter()
-        .map(|a| (a.name(), a.description()));
-    for (name, when) in session.chain(anomaly::ALL.iter().copied()) {
+    for (name, when) in anomaly::every() {
         let row = format!("| {name} | {when} |");
         assert!(readme.contains(&row), "README lacks {row}");
     }

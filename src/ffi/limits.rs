@@ -1,22 +1,10 @@
 //! The limits a session is made with, by their index in the core's limit registry.
 
 use super::guard;
+use super::header::limit_field;
 use super::static_cstr;
 use super::sys::*;
 use crate::Limits;
-
-/// The field of `ftplens_limits` that holds limit `index` of [`crate::limits::LIMITS`].
-fn limit_field(l: &mut ftplens_limits, index: usize) -> Option<&mut u32> {
-    Some(match index {
-        0 => &mut l.max_line,
-        1 => &mut l.max_reply_lines,
-        2 => &mut l.max_pending_commands,
-        3 => &mut l.max_expectations,
-        4 => &mut l.expectation_timeout,
-        5 => &mut l.failed_login_alarm,
-        _ => return None,
-    })
-}
 
 /// Zero keeps a default; a value above a limit's maximum is taken as the maximum.
 pub(crate) fn limits_from(l: &ftplens_limits) -> Limits {
@@ -56,7 +44,7 @@ pub unsafe extern "C" fn ftplens_limit_get(
             help: static_cstr(l.help()),
             default_value: u32::try_from(l.default).unwrap_or(u32::MAX),
             max_value: u32::try_from(l.max).unwrap_or(u32::MAX),
-            anomaly: static_cstr(l.anomaly),
+            anomaly: static_cstr(l.anomaly_name()),
         };
         FTPLENS_OK
     })

@@ -11,7 +11,8 @@
 //! - `session.rs`: a session's life (new, feed, finish, free) and what a feed publishes;
 //! - `publish.rs`: the published events, items and packed runs of one feed;
 //! - `limits.rs`: the limits a session is made with;
-//! - `registry.rs`: the field, expert and anomaly registries.
+//! - `registry.rs`: the field, expert and anomaly registries;
+//! - `header.rs`: the header's anomaly constants and limit fields held to the core's registries.
 
 use crate::DataMode;
 use crate::Direction;
@@ -20,6 +21,7 @@ use std::ffi::c_char;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+mod header;
 mod limits;
 mod line;
 mod publish;

@@ -214,7 +214,7 @@ macro_rules! anomalies {
         impl Anomaly {
             pub const ALL: [Anomaly; [$($name,)*].len()] = [$(Anomaly::$id,)*];
 
-            pub fn name(self) -> &'static str {
+            pub const fn name(self) -> &'static str {
                 match self { $(Anomaly::$id => $name,)* }
             }
 

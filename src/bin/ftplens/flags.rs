@@ -3,17 +3,56 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ftplens::capture::hash::Algorithms;
+use ftplens::conversation::anomaly;
+use ftplens::limits::LIMITS;
 use std::path::PathBuf;
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  clean: every input read to its end, no anomaly
-  1  anomalies found (FTP anomalies such as bounce or nat_mismatch, or capture gaps)
+  1  anomalies found (FTP anomalies, or capture gaps: the list is in --help)
   2  error: bad usage, or an input that could not be opened or read as a capture
   3  partial input: a capture is truncated or has garbage after some records; the output covers
      the records before that point
 When several apply, 2 wins over 3, and 3 over 1. A closed output pipe (ftplens log | head) ends
 the run quietly with status 0.";
+
+/// What `--help` shows after the options: every anomaly with when it is raised, from the core's
+/// registries, then the exit codes.
+fn anomalies_and_exit_codes() -> String {
+    let mut s = String::from(
+        "Anomalies (the \"anomalies\" of ftp records, the \"name\" of anomaly records):\n",
+    );
+    for (name, when) in anomaly::every() {
+        s += &format!("  {name}\n          {when}\n");
+    }
+    s + "\n" + EXIT_CODES
+}
+
+/// `--limit`'s short help: the limits' names, from the core's registry.
+fn limit_help() -> String {
+    let names: Vec<_> = LIMITS.iter().map(|l| l.name).collect();
+    format!(
+        "Change a session limit (repeatable): {}; --help says more",
+        names.join(", ")
+    )
+}
+
+/// `--limit`'s long help: each limit with its default, maximum and anomaly, from the registry.
+fn limit_long_help() -> String {
+    let mut s = String::from("Change a session limit (repeatable). NAME is one of:");
+    for l in LIMITS {
+        s += &format!(
+            "\n  {}\n      {} (default {}, at most {}",
+            l.name, l.description, l.default, l.max
+        );
+        if let Some(a) = l.anomaly {
+            s += &format!("; hitting it raises {}", a.name());
+        }
+        s += ")";
+    }
+    s
+}
 
 #[derive(Parser)]
 #[command(
@@ -27,7 +66,8 @@ the run quietly with status 0.";
         control connections on any port, follows every command and reply with the ftplens core, \
         and matches data connections to the command that predicted them (PORT, PASV, EPRT, EPSV, \
         LPRT, LPSV).",
-    after_help = EXIT_CODES
+    after_help = EXIT_CODES,
+    after_long_help = anomalies_and_exit_codes()
 )]
 pub struct LowArgs {
     #[command(subcommand)]
@@ -42,10 +82,10 @@ pub enum Command {
     /// password, command, arg, mime_type, file_size, reply_code, reply_msg, data_channel.*) with
     /// extras (response_time, cwd, rest_offset, anomalies). Each record has a "type": ftp,
     /// transfer, session or anomaly.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, after_long_help = anomalies_and_exit_codes())]
     Log(LogArgs),
     /// A table of sessions, logins (passwords masked), transfers and anomalies
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, after_long_help = anomalies_and_exit_codes())]
     Summary(SummaryArgs),
     /// Write every transferred file under DIR, and print one JSON line per file written
     ///
@@ -53,14 +93,14 @@ pub enum Command {
     /// absolute paths never leave DIR, NUL and control characters become `_`, long names are
     /// cut, and no file is ever overwritten (a taken name gets .1, .2...). A REST-resumed part is
     /// written at its offset; partial files end in `.partial`.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, after_long_help = anomalies_and_exit_codes())]
     Extract(ExtractArgs),
     /// One self-contained HTML page: sessions, logins, transfers with sizes and digests,
     /// anomalies, and a ladder picture per session
     ///
     /// The page needs no network (inline CSS and SVG, no script). Passwords are masked unless
     /// --show-passwords.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, after_long_help = anomalies_and_exit_codes())]
     Report(ReportArgs),
 }
 
@@ -110,10 +150,12 @@ pub struct Common {
     /// Seconds a data connection may precede the reply or command that predicts it
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub late_window: f64,
-    /// Change a session limit (repeatable): max_line, max_reply_lines, max_pending_commands,
-    /// max_expectations, expectation_timeout (seconds) or failed_login_alarm; defaults and the
-    /// anomaly each raises are in the README, section Limits
-    #[arg(long = "limit", value_name = "NAME=N")]
+    #[arg(
+        long = "limit",
+        value_name = "NAME=N",
+        help = limit_help(),
+        long_help = limit_long_help()
+    )]
     pub limits: Vec<String>,
 }
 
