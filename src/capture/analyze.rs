@@ -13,8 +13,8 @@ use super::decode::{Decoded, Segment, decode};
 use super::extract::{Extractor, Spool};
 use super::hash::{Algorithms, Digests, Hasher};
 use super::record::{
-    AnomalyRecord, CommandRecord, DataFields, ListingEntry, Record, SessionRecord, TransferRecord,
-    sniff_mime,
+    AnomalyRecord, CommandRecord, Conn, DataFields, ListingEntry, Record, SessionRecord,
+    TransferRecord, sniff_mime,
 };
 use super::source::Frame;
 use super::tcp::{Chunk, HalfStream};
@@ -766,8 +766,10 @@ impl Ctx<'_> {
             .unwrap_or_else(|| Digests::of_nothing(self.opts.hashes));
         let mut r = TransferRecord {
             ts: Some(e.first_ts),
-            uid,
-            id: Some(id.into()),
+            conn: Conn {
+                uid,
+                id: Some(id.into()),
+            },
             bytes: e.bytes[sender],
             complete: false,
             partial_reasons: vec!["no_command", "encrypted"],
@@ -948,8 +950,7 @@ impl Ctx<'_> {
     fn listing_cap(&mut self, r: &TransferRecord, detail: String) {
         self.emit(Record::Anomaly(AnomalyRecord {
             ts: r.ts.unwrap_or(0.0),
-            uid: Some(r.uid.clone()),
-            id: r.id,
+            conn: Some(r.conn.clone()),
             name: anomaly::LISTING_CAP,
             detail,
             frame: r.command_frame,
@@ -1005,8 +1006,7 @@ impl Ctx<'_> {
             if r.encrypted && tls.is_none() && r.bytes > 0 {
                 self.emit(Record::Anomaly(AnomalyRecord {
                     ts: r.ts.unwrap_or(0.0),
-                    uid: Some(r.uid.clone()),
-                    id: r.id,
+                    conn: Some(r.conn.clone()),
                     name: anomaly::CLEARTEXT_AFTER_PROT_P,
                     detail: format!(
                         "{} bytes in the clear on data connection {} after data protection was agreed",
@@ -1038,9 +1038,9 @@ impl Ctx<'_> {
                     // A listing is named beside what it lists, never as the directory itself:
                     // the directory's files go under its name.
                     Some(p) if listing && !p.is_empty() && p != "/" => format!("{p}.listing"),
-                    _ if listing => format!("{}-{channel}.listing", r.uid),
+                    _ if listing => format!("{}-{channel}.listing", r.conn.uid),
                     Some(p) if !p.is_empty() => p.to_string(),
-                    _ => format!("{}-{channel}", r.uid),
+                    _ => format!("{}-{channel}", r.conn.uid),
                 };
                 match x.finish(sp, &name, r.offset, !r.complete) {
                     Ok(p) => r.extracted = Some(p.to_string_lossy().into_owned()),

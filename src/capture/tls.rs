@@ -22,7 +22,7 @@ pub const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
 
 /// What a handshake showed. Every field is absent when it was not seen. In records its fields
 /// are `tls.version`, `tls.sni` ... (flattened into the session or transfer record).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TlsInfo {
     /// Negotiated: `TLSv1.2`, `TLSv1.3` (from supported_versions), ...
     #[serde(rename = "tls.version", skip_serializing_if = "Option::is_none")]

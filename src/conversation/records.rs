@@ -5,6 +5,7 @@
 //! whose value is not known is left out, never written as 0 or a guess.
 
 use super::{ConnId, Exchange, LoginSummary, Note, SessionSummary, TransferDone};
+use schemars::JsonSchema;
 use serde::{Serialize, Serializer};
 use std::net::IpAddr;
 
@@ -25,7 +26,7 @@ fn state<S: Serializer>(complete: &bool, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// A connection's endpoints under one prefix (`id.orig_h`, `data.resp_p` ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct IdFields {
     #[serde(rename = "id.orig_h")]
     pub orig_h: IpAddr,
@@ -37,7 +38,15 @@ pub struct IdFields {
     pub resp_p: u16,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The control connection a record is about: Zeek's `uid`, then its endpoints when known.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, JsonSchema)]
+pub struct Conn {
+    pub uid: String,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub id: Option<IdFields>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct DataFields {
     #[serde(rename = "data.orig_h")]
     pub orig_h: IpAddr,
@@ -82,7 +91,7 @@ impl From<ConnId> for DataFields {
 }
 
 /// The data channel a PORT-family command or passive reply announced (Zeek's `data_channel`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct DataChannel {
     #[serde(rename = "data_channel.passive")]
     pub passive: bool,
@@ -105,13 +114,12 @@ pub struct DataChannel {
 }
 
 /// One command and its final reply, or a reply no command was waiting for (no `command`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, JsonSchema)]
 pub struct CommandRecord {
     #[serde(serialize_with = "micros")]
     pub ts: f64,
-    pub uid: String,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub id: Option<IdFields>,
+    #[serde(flatten)]
+    pub conn: Conn,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,14 +172,13 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// One data transfer.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, JsonSchema)]
 pub struct TransferRecord {
     /// When the data started, else when the command was sent.
     #[serde(serialize_with = "opt_micros", skip_serializing_if = "Option::is_none")]
     pub ts: Option<f64>,
-    pub uid: String,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub id: Option<IdFields>,
+    #[serde(flatten)]
+    pub conn: Conn,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// RETR, STOR...; `None` for a data connection no transfer command claimed.
@@ -199,6 +206,7 @@ pub struct TransferRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
     #[serde(rename = "state", serialize_with = "state")]
+    #[schemars(with = "String")]
     pub complete: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partial_reasons: Vec<&'static str>,
@@ -242,7 +250,7 @@ pub struct TransferRecord {
 
 /// One entry of a directory listing: only what its form gave (RFC 959 4.1.3 LIST/NLST, RFC 3659
 /// 7 MLSD facts). Names are bytes on the wire; invalid UTF-8 is replaced, as in every other field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ListingEntry {
     pub name: String,
     /// file, dir, link, other or unknown (an NLST name).
@@ -276,15 +284,14 @@ impl From<&crate::parse::listing::Entry<'_>> for ListingEntry {
 }
 
 /// One control connection, at its end.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, JsonSchema)]
 pub struct SessionRecord {
     #[serde(serialize_with = "micros")]
     pub ts: f64,
     #[serde(serialize_with = "micros")]
     pub end_ts: f64,
-    pub uid: String,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub id: Option<IdFields>,
+    #[serde(flatten)]
+    pub conn: Conn,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub banner: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -308,14 +315,13 @@ pub struct SessionRecord {
 }
 
 /// An anomaly that no command record carries.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, JsonSchema)]
 pub struct AnomalyRecord {
     #[serde(serialize_with = "micros")]
     pub ts: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uid: Option<String>,
+    /// The connection it concerns, when there is one.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub id: Option<IdFields>,
+    pub conn: Option<Conn>,
     pub name: &'static str,
     pub detail: String,
     /// The frame that showed it, when one did.
@@ -332,7 +338,7 @@ pub enum Record {
 }
 
 /// A record line: its type, the input it came from when there are several, then its fields.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct Line<'a, R> {
     #[serde(rename = "type")]
     kind: &'static str,
@@ -427,7 +433,7 @@ pub fn write_manifest(out: &mut String, t: &TransferRecord, file: Option<&str>) 
         extracted: t.extracted.as_deref(),
         ftp_path: t.path.as_deref(),
         command: t.command.as_deref(),
-        uid: &t.uid,
+        uid: &t.conn.uid,
         bytes: t.bytes,
         offset: t.offset,
         sha256: t.sha256.as_deref(),
@@ -446,8 +452,10 @@ impl From<&Exchange> for CommandRecord {
     fn from(ex: &Exchange) -> Self {
         CommandRecord {
             ts: ex.ts,
-            uid: ex.uid.clone(),
-            id: Some(ex.id.into()),
+            conn: Conn {
+                uid: ex.uid.clone(),
+                id: Some(ex.id.into()),
+            },
             user: ex.user.clone(),
             password: ex.password.clone(),
             command: ex.command.as_ref().map(|c| c.verb.clone()),
@@ -484,8 +492,10 @@ impl From<&TransferDone> for TransferRecord {
         let data = d.data.as_ref();
         TransferRecord {
             ts: d.ts(),
-            uid: d.uid.clone(),
-            id: Some(d.id.into()),
+            conn: Conn {
+                uid: d.uid.clone(),
+                id: Some(d.id.into()),
+            },
             user: d.user.clone(),
             command: t.map(|t| t.command.clone()),
             arg: t.map(|t| t.arg.clone()),
@@ -527,8 +537,10 @@ impl From<&SessionSummary> for SessionRecord {
         SessionRecord {
             ts: s.ts,
             end_ts: s.end_ts,
-            uid: s.uid.clone(),
-            id: Some(s.id.into()),
+            conn: Conn {
+                uid: s.uid.clone(),
+                id: Some(s.id.into()),
+            },
             banner: s.banner.clone(),
             user: s.user.clone(),
             password: s.password.clone(),
@@ -554,8 +566,10 @@ impl From<&Note> for AnomalyRecord {
     fn from(n: &Note) -> Self {
         AnomalyRecord {
             ts: n.ts,
-            uid: n.uid.clone(),
-            id: n.id.map(Into::into),
+            conn: n.uid.clone().map(|uid| Conn {
+                uid,
+                id: n.id.map(Into::into),
+            }),
             name: n.name,
             detail: n.detail.clone(),
             frame: n.frame,
@@ -578,8 +592,7 @@ mod tests {
     fn unknown_fields_are_left_out() {
         let r = Record::Anomaly(AnomalyRecord {
             ts: 1.25,
-            uid: None,
-            id: None,
+            conn: None,
             name: "midstream",
             detail: "d".into(),
             frame: None,
@@ -596,13 +609,15 @@ mod tests {
     fn transfer_state_and_endpoints() {
         let r = Record::Transfer(TransferRecord {
             ts: Some(2.0000004),
-            uid: "C1".into(),
-            id: Some(IdFields {
-                orig_h: "10.0.0.1".parse().unwrap(),
-                orig_p: 5000,
-                resp_h: "10.0.0.2".parse().unwrap(),
-                resp_p: 21,
-            }),
+            conn: Conn {
+                uid: "C1".into(),
+                id: Some(IdFields {
+                    orig_h: "10.0.0.1".parse().unwrap(),
+                    orig_p: 5000,
+                    resp_h: "10.0.0.2".parse().unwrap(),
+                    resp_p: 21,
+                }),
+            },
             complete: true,
             outcome: "complete",
             ..Default::default()

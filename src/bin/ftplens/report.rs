@@ -70,20 +70,23 @@ fn gather(reports: &[Report<Vec<Record>>]) -> Gathered<'_> {
                             c.command.as_deref().unwrap_or(""),
                             c.arg.as_deref().unwrap_or("")
                         );
-                        g.anomalies.push((a, detail, Some(&c.uid), c.ts));
+                        g.anomalies.push((a, detail, Some(&c.conn.uid), c.ts));
                     }
-                    g.commands.entry(&c.uid).or_default().push(c);
+                    g.commands.entry(&c.conn.uid).or_default().push(c);
                 }
                 Record::Transfer(t) => g.transfers.push(t),
                 Record::Anomaly(AnomalyRecord {
                     name,
                     detail,
-                    uid,
+                    conn,
                     ts,
                     ..
-                }) => g
-                    .anomalies
-                    .push((name, detail.clone(), uid.as_deref(), *ts)),
+                }) => g.anomalies.push((
+                    name,
+                    detail.clone(),
+                    conn.as_ref().map(|c| c.uid.as_str()),
+                    *ts,
+                )),
             }
         }
     }
@@ -200,9 +203,9 @@ fn sessions_table(h: &mut String, g: &Gathered<'_>, opts: &ReportOptions) {
         .iter()
         .map(|s| {
             vec![
-                format!("<a href=\"#ladder-{0}\">{0}</a>", esc(&s.uid)),
-                endpoint(s.id.as_ref(), false),
-                endpoint(s.id.as_ref(), true),
+                format!("<a href=\"#ladder-{0}\">{0}</a>", esc(&s.conn.uid)),
+                endpoint(s.conn.id.as_ref(), false),
+                endpoint(s.conn.id.as_ref(), true),
                 esc(s.user.as_deref().unwrap_or("-")),
                 esc(s.login),
                 s.commands.to_string(),
@@ -251,8 +254,8 @@ fn logins_table(h: &mut String, g: &Gathered<'_>, opts: &ReportOptions) {
                 masked(s.password.as_deref(), opts.show_passwords),
                 esc(s.login),
                 s.failed_logins.to_string(),
-                endpoint(s.id.as_ref(), false),
-                endpoint(s.id.as_ref(), true),
+                endpoint(s.conn.id.as_ref(), false),
+                endpoint(s.conn.id.as_ref(), true),
             ]
         })
         .collect();
@@ -292,7 +295,7 @@ fn transfers_table(h: &mut String, g: &Gathered<'_>, opts: &ReportOptions) {
                 format!("partial ({})", t.partial_reasons.join(", "))
             };
             vec![
-                esc(&t.uid),
+                esc(&t.conn.uid),
                 esc(t.command.as_deref().unwrap_or("-")),
                 esc(t.path.as_deref().or(t.arg.as_deref()).unwrap_or("-")),
                 esc(t.mode.unwrap_or("-")),
@@ -367,7 +370,7 @@ const TOP: f64 = 40.0;
 
 fn ladder(h: &mut String, s: &SessionRecord, g: &Gathered<'_>, opts: &ReportOptions) {
     let empty = Vec::new();
-    let commands = g.commands.get(s.uid.as_str()).unwrap_or(&empty);
+    let commands = g.commands.get(s.conn.uid.as_str()).unwrap_or(&empty);
     let drawn = &commands[..commands.len().min(MAX_LADDER_EXCHANGES)];
     // Steps in time order: each request, and its final reply when there was one.
     let mut steps: Vec<(f64, Step<'_>)> = Vec::new();
@@ -387,7 +390,7 @@ fn ladder(h: &mut String, s: &SessionRecord, g: &Gathered<'_>, opts: &ReportOpti
         .transfers
         .iter()
         .copied()
-        .filter(|t| t.uid == s.uid && t.data.is_some())
+        .filter(|t| t.conn.uid == s.conn.uid && t.data.is_some())
         // Those of the commands drawn, and those no command is known for (an encrypted
         // control connection's data connections).
         .filter(|t| {
@@ -409,9 +412,9 @@ fn ladder(h: &mut String, s: &SessionRecord, g: &Gathered<'_>, opts: &ReportOpti
          <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
          markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\">\
          <path d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>",
-        uid = esc(&s.uid),
-        client = endpoint(s.id.as_ref(), false),
-        server = endpoint(s.id.as_ref(), true),
+        uid = esc(&s.conn.uid),
+        client = endpoint(s.conn.id.as_ref(), false),
+        server = endpoint(s.conn.id.as_ref(), true),
         user = s
             .user
             .as_deref()

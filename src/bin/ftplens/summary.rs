@@ -182,11 +182,11 @@ fn print_summary(
             None => writeln!(out, "{}: not read", r.name)?,
         }
         for x in &s.sessions {
-            let id = x.id.as_ref();
+            let id = x.conn.id.as_ref();
             let client = id.map_or("-".into(), |i| i.orig().to_string());
             let server = id.map_or("-".into(), |i| i.resp().to_string());
             sessions.push(vec![
-                x.uid.clone(),
+                x.conn.uid.clone(),
                 client.clone(),
                 server.clone(),
                 clean(x.user.as_deref().unwrap_or("-"), 24),

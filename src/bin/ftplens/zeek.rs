@@ -165,8 +165,8 @@ impl Render for ZeekLogs {
                 let Some(verb) = c.command.as_deref().map(str::to_ascii_uppercase) else {
                     return; // a reply no command was waiting for: no row in Zeek's log
                 };
-                let s = held.sessions.entry(c.uid.clone()).or_insert_with(|| {
-                    held.order.push(c.uid.clone());
+                let s = held.sessions.entry(c.conn.uid.clone()).or_insert_with(|| {
+                    held.order.push(c.conn.uid.clone());
                     Session {
                         cwd: ".".into(),
                         rows: Vec::new(),
@@ -180,16 +180,16 @@ impl Render for ZeekLogs {
                 }
                 follow_cwd(&mut s.cwd, &verb, &c);
                 if s.rows.len() >= MAX_HELD_ROWS {
-                    let uid = c.uid.clone();
+                    let uid = c.conn.uid.clone();
                     flush(held, &uid, out);
                 }
             }
             Record::Transfer(t) => {
                 if let (Some(fuid), Some(frame)) = (files_row(&t, out), t.command_frame) {
-                    held.fuids.insert((t.uid.clone(), frame), fuid);
+                    held.fuids.insert((t.conn.uid.clone(), frame), fuid);
                 }
             }
-            Record::Session(s) => flush(held, &s.uid, out),
+            Record::Session(s) => flush(held, &s.conn.uid, out),
             Record::Anomaly(_) => {}
         }
     }
@@ -207,7 +207,7 @@ fn flush(held: &mut Held, uid: &str, out: &mut Out<'_>) {
         return;
     };
     for (c, url) in s.rows.drain(..) {
-        let fuid = held.fuids.remove(&(c.uid.clone(), c.frame));
+        let fuid = held.fuids.remove(&(c.conn.uid.clone(), c.frame));
         ftp_row(&c, &url, fuid.as_deref(), &mut out.streams[FTP_LOG]);
     }
 }
@@ -230,7 +230,7 @@ fn url(c: &CommandRecord, cwd: &str) -> String {
     if !path.starts_with('/') {
         path.insert(0, '/');
     }
-    let host = match c.id.map(|i| i.resp_h) {
+    let host = match c.conn.id.map(|i| i.resp_h) {
         Some(IpAddr::V6(a)) => format!("[{a}]"),
         Some(a) => a.to_string(),
         None => String::new(),
@@ -307,8 +307,8 @@ fn ftp_row(c: &CommandRecord, url: &str, fuid: Option<&str>, out: &mut String) {
     };
     let mut row = Row::new(out);
     row.time(c.ts)
-        .str(&c.uid)
-        .conn(c.id.map(|i| (i.orig(), i.resp())));
+        .str(&c.conn.uid)
+        .conn(c.conn.id.map(|i| (i.orig(), i.resp())));
     row.str(user)
         .opt_str(password)
         .str(&c.command.as_deref().unwrap_or("").to_ascii_uppercase())
@@ -319,12 +319,14 @@ fn ftp_row(c: &CommandRecord, url: &str, fuid: Option<&str>, out: &mut String) {
         .opt_str(c.reply_msg.as_deref());
     match &c.data_channel {
         Some(d) => {
-            let orig = d
-                .orig_h
-                .or(c.id.map(|i| if d.passive { i.orig_h } else { i.resp_h }));
-            let resp = d
-                .resp_h
-                .or(c.id.map(|i| if d.passive { i.resp_h } else { i.orig_h }));
+            let orig = d.orig_h.or(c
+                .conn
+                .id
+                .map(|i| if d.passive { i.orig_h } else { i.resp_h }));
+            let resp = d.resp_h.or(c
+                .conn
+                .id
+                .map(|i| if d.passive { i.resp_h } else { i.orig_h }));
             row.bool(d.passive)
                 .opt_addr(orig)
                 .opt_addr(resp)
