@@ -679,6 +679,46 @@ fn help_lists_every_limit_and_anomaly() {
     }
 }
 
+/// `ftplens schema` describes what `ftplens log` writes: each record's keys are its type's
+/// properties, in the schema's order, and carry every key the schema requires.
+#[test]
+fn schema_describes_the_records_written() {
+    let schema = run(&["schema"]);
+    assert_eq!(schema.code, 0, "{}", schema.stderr);
+    let schema: Json = serde_json::from_str(&schema.stdout).unwrap();
+    let defs = schema["$defs"].as_object().unwrap();
+    let p = pasv_download(Link::Ethernet, "f.bin", &content(3000), in_order);
+    let r = analyse(&p, "schema", &["--hash", "sha256,md5"]);
+    let mut seen = std::collections::BTreeSet::new();
+    for record in r.records() {
+        let kind = record.str("type").unwrap().to_string();
+        let def = defs
+            .values()
+            .find(|d| d["properties"]["type"]["const"] == kind.as_str())
+            .unwrap_or_else(|| panic!("no schema for {kind}"));
+        let properties: Vec<&String> = def["properties"].as_object().unwrap().keys().collect();
+        let keys: Vec<&String> = record.as_object().unwrap().keys().collect();
+        let mut in_schema_order = keys.clone();
+        in_schema_order.sort_by_key(|k| properties.iter().position(|p| p == k));
+        assert!(
+            keys.iter().all(|k| properties.contains(k)),
+            "{kind}: {keys:?}"
+        );
+        assert_eq!(keys, in_schema_order, "{kind}");
+        for required in def["required"].as_array().unwrap() {
+            assert!(
+                keys.iter().any(|k| *k == required),
+                "{kind} lacks {required}"
+            );
+        }
+        seen.insert(kind);
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["ftp", "session", "transfer"]
+    );
+}
+
 #[test]
 fn damaged_captures_never_crash() {
     // Cuts and flipped bytes in a capture with a transfer: every run ends with a documented exit

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import pytest
 
 import ftplens
 from ftplens._records import RECORD_TYPES, columns
 
-REPO = Path(__file__).resolve().parents[2]
+from checkout import REPO, cli
 SEED = REPO / "samples" / "seed-pasv.pcap"
 HANDMADE = REPO / "tests" / "captures" / "handmade"
 needs_samples = pytest.mark.skipif(not SEED.is_file(), reason="samples/ not found (not a clone)")
@@ -31,18 +29,6 @@ def seed_file() -> bytes:
     finally:
         sys.path.pop(0)
     return FILE_CONTENT  # type: ignore[no-any-return]
-
-
-def cli() -> Optional[str]:
-    """The ftplens command of this checkout: $FTPLENS_BIN, target/{release,debug}, then PATH."""
-    env = os.environ.get("FTPLENS_BIN")
-    if env:
-        return env
-    for build in ("release", "debug"):
-        path = REPO / "target" / build / "ftplens"
-        if path.is_file():
-            return str(path)
-    return shutil.which("ftplens")
 
 
 def cli_log(paths: List[Path], *args: str) -> List[Dict[str, Any]]:

@@ -401,6 +401,75 @@ impl Record {
     }
 }
 
+/// The JSON Schema (draft 2020-12) of a line of `ftplens log`'s JSON output (`ftplens schema`):
+/// one definition per record type, titled with its type's name (`FtpRecord` for `"type":
+/// "ftp"`...), its `type` key a constant, and every key as serde writes it (a key written only when
+/// known is not required). Derived from the same declarations that write the records, so it
+/// cannot disagree with them; the Python package's record types are generated from it.
+pub fn schema() -> serde_json::Value {
+    use schemars::generate::{SchemaGenerator, SchemaSettings};
+    fn line<R: JsonSchema + 'static>(
+        g: &mut SchemaGenerator,
+    ) -> (schemars::Schema, schemars::Schema) {
+        (
+            g.root_schema_for::<Line<'static, R>>(),
+            g.root_schema_for::<R>(),
+        )
+    }
+    type Line2 = fn(&mut SchemaGenerator) -> (schemars::Schema, schemars::Schema);
+    let types: [(Record, &str, Line2); 4] = [
+        (
+            Record::Command(Default::default()),
+            "FtpRecord",
+            line::<CommandRecord>,
+        ),
+        (
+            Record::Transfer(Default::default()),
+            "TransferRecord",
+            line::<TransferRecord>,
+        ),
+        (
+            Record::Session(Default::default()),
+            "SessionRecord",
+            line::<SessionRecord>,
+        ),
+        (
+            Record::Anomaly(Default::default()),
+            "AnomalyRecord",
+            line::<AnomalyRecord>,
+        ),
+    ];
+    let mut generator = SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    let mut defs = serde_json::Map::new();
+    let mut one_of = Vec::new();
+    for (record, title, schema) in types {
+        let (mut line, record_schema) = schema(&mut generator);
+        line.remove("$defs");
+        line.remove("$schema");
+        line.insert("title".into(), title.into());
+        // The record's own words, not the line wrapper's.
+        match record_schema.get("description") {
+            Some(d) => line.insert("description".into(), d.clone()),
+            None => line.remove("description"),
+        };
+        if let Some(kind) = line.pointer_mut("/properties/type") {
+            *kind = serde_json::json!({ "type": "string", "const": record.kind() });
+        }
+        one_of.push(serde_json::json!({ "$ref": format!("#/$defs/{title}") }));
+        defs.insert(title.into(), line.to_value());
+    }
+    defs.extend(generator.take_definitions(true));
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "ftplens log record",
+        "description": "One line of `ftplens log` (JSON lines): its \"type\" says which record it is.",
+        "oneOf": one_of,
+        "$defs": defs,
+    })
+}
+
 /// A line of the extraction manifest: where an extracted file went and what it is.
 #[derive(Serialize)]
 struct ManifestLine<'a> {

@@ -102,6 +102,11 @@ pub enum Command {
     /// --show-passwords.
     #[command(after_help = EXIT_CODES, after_long_help = anomalies_and_exit_codes())]
     Report(ReportArgs),
+    /// The JSON Schema of `ftplens log`'s records, on standard output
+    ///
+    /// One definition per record type (FtpRecord, TransferRecord, SessionRecord, AnomalyRecord),
+    /// with every key the records can carry; a key written only when known is not required.
+    Schema,
 }
 
 #[derive(Args, Clone)]

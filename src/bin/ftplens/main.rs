@@ -2,7 +2,8 @@
 //!
 //! The command line is read in three steps, after ripgrep: [`flags`] holds clap's definitions as
 //! typed, [`settings`] validates them into settings every mode can trust, and each subcommand is
-//! one function ([`log::run`], [`zeek::run`], [`summary::run`], [`extract::run`], [`report::run`]) over the shared [`runner`].
+//! one function ([`log::run`], [`zeek::run`], [`summary::run`], [`extract::run`], [`report::run`]) over the shared [`runner`];
+//! `schema` prints the records' JSON Schema and reads nothing.
 //! Errors that stop one input are reported and the others go on; a closed output pipe ends the
 //! run quietly.
 
@@ -30,7 +31,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let (mode, settings) = match Settings::from_args(args.command) {
+    let command = match args.command {
+        flags::Command::Schema => return print_schema(),
+        command => command,
+    };
+    let (mode, settings) = match Settings::from_args(command) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ftplens: {e}");
@@ -50,6 +55,21 @@ fn main() -> ExitCode {
     match result {
         Ok(status) => ExitCode::from(status.code()),
         // The reader of our output went away (`ftplens log | head`): not an error of ours.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ftplens: {e}");
+            ExitCode::from(runner::Status::Error.code())
+        }
+    }
+}
+
+/// `ftplens schema`: the records' JSON Schema, as the core derives it.
+fn print_schema() -> ExitCode {
+    let schema = ftplens::conversation::records::schema();
+    // Pretty, with a final line end: a file a person may read and commit.
+    let text = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
+    match io::Write::write_all(&mut io::stdout().lock(), text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ftplens: {e}");

@@ -78,6 +78,10 @@ impl Settings {
     /// Validate the command line; the mode and the settings it runs with.
     pub fn from_args(command: Command) -> Result<(Mode, Settings), UsageError> {
         let (mode, common, extract) = match command {
+            // main prints it: it reads no capture and has no settings.
+            Command::Schema => {
+                return Err(UsageError("schema takes no settings".into()));
+            }
             Command::Log(a) => {
                 let mode = match (a.format, a.output) {
                     (LogFormat::Json, None) => Mode::Log,
