@@ -212,6 +212,18 @@ mod tests {
         );
     }
 
+    /// An anomaly's expert is named after it (`bounce` raises `ftplens.bounce`), one expert each:
+    /// users filter on either name and expect the other.
+    #[test]
+    fn each_anomaly_raises_the_expert_of_its_name() {
+        let mut seen = HashSet::new();
+        for a in crate::Anomaly::ALL {
+            let abbrev = EXPERTS[a.expert() as usize].abbrev;
+            assert_eq!(abbrev.strip_prefix("ftplens."), Some(a.name()));
+            assert!(seen.insert(abbrev), "{abbrev} raised twice");
+        }
+    }
+
     #[test]
     fn design_contract_fields_exist() {
         // docs/architecture.md, "The Wireshark field contract".

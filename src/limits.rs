@@ -193,7 +193,8 @@ impl LimitInfo {
                         l.description, l.default, l.max
                     );
                     if let Some(a) = l.anomaly {
-                        h += &format!("; when hit: expert info ftplens.{}", a.name());
+                        let expert = crate::fields::EXPERTS[a.expert() as usize].abbrev;
+                        h += &format!("; when hit: expert info {expert}");
                     }
                     &*Box::leak(h.into_boxed_str())
                 })
