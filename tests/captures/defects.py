@@ -89,13 +89,6 @@ class DefectSession(Session):
         self.exchanges.append(dict(asked, code=code, reply_frame=frame,
                                    lines=reply_lines(code, text), incomplete=incomplete))
 
-    def login(self, user="alice", password="s3cret"):
-        self.cmd("USER " + user)
-        self.reply("331 Username ok, send password.")
-        self.cmd("PASS " + password)
-        self.reply("230 Login successful.")
-        self.facts.update(user=user, password=password, login_ok=True)
-
     def gap(self, direction, nbytes, after_frame, conn=None, side="b"):
         """Note a hole of nbytes in conn's side (the control connection by default); its
         `before_frame` (the first frame of that side after the hole) is filled in at the end."""
@@ -105,38 +98,11 @@ class DefectSession(Session):
         if "capture_gap" not in self.facts["anomalies"]:
             self.facts["anomalies"].append("capture_gap")
 
-    def data_facts(self, *, command, fname, mode, content, data_client, data_server, passive,
-                   advertised, command_frame, setup, syn_frame, first_frame,
-                   direction="download", **extra):
-        """The facts of one transfer, as handmade.Session.transfer writes them."""
-        if mode not in self.facts["modes"]:
-            self.facts["modes"].append(mode)
-        t = {"command": command, "file": fname, "direction": direction, "mode": mode,
-             "offset": 0, "size": len(content), "sha256": sha256(content),
-             "advertised": {"ip": advertised[0], "port": advertised[1]},
-             "data": {"client_ip": data_client[0], "client_port": data_client[1],
-                      "server_ip": data_server[0], "server_port": data_server[1]},
-             "initiator": "client" if passive else "server",
-             "setup_command_frame": setup[0], "setup_reply_frame": setup[1],
-             "command_frame": command_frame, "data_syn_frame": syn_frame,
-             "data_first_frame": first_frame, "opaque": False}
-        t.update(extra)
-        self.transfers.append(t)
-        if fname:
-            self.facts["files"][fname] = {"size": len(content), "sha256": sha256(content)}
-        return t
-
     def pasv_setup(self, port):
         c = self.cmd("PASV")
         r = self.reply("227 Entering Passive Mode (%s)." % _port_args(SERVER, port))
         return c, r
 
-    def quit(self, **kw):
-        self.cmd("QUIT")
-        self.reply("221 Goodbye.")
-        self.ctrl.close(first="b")
-        self.w.close()
-        return self.facts
 
 
 CASES = []
@@ -267,11 +233,12 @@ def c04_data_gap(d):
     dconn.b(content[2920:])
     dconn.close(first="b")
     s.reply("226 Transfer complete.")
-    s.data_facts(command="RETR", fname="holes.bin", mode="PASV", content=content,
-                 data_client=(CLIENT, 51401), data_server=(SERVER, 40401), passive=True,
-                 advertised=(SERVER, 40401), command_frame=cf, setup=(c, r), syn_frame=syn,
-                 first_frame=first, captured_bytes=4000 - 1460,
-                 data_gaps=[{"offset": 1460, "bytes": 1460}], partial=True)
+    s.note_transfer(command="RETR", fname="holes.bin", mode="PASV", content=content,
+                    data_client=(CLIENT, 51401), data_server=(SERVER, 40401), passive=True,
+                    advertised=(SERVER, 40401), command_frame=cf, setup_command_frame=c,
+                    setup_reply_frame=r, syn_frame=syn, first_frame=first,
+                    captured_bytes=4000 - 1460, data_gaps=[{"offset": 1460, "bytes": 1460}],
+                    partial=True)
     return s.quit()
 
 
@@ -295,10 +262,11 @@ def c05_226_before_last_data(d):
     final = s.reply("226 Transfer complete.")
     late = dconn.b(content[2920:])[0]
     dconn.close(first="b")
-    s.data_facts(command="RETR", fname="late.txt", mode="PASV", content=content,
-                 data_client=(CLIENT, 51501), data_server=(SERVER, 40501), passive=True,
-                 advertised=(SERVER, 40501), command_frame=cf, setup=(c, r), syn_frame=syn,
-                 first_frame=first, final_reply_frame=final, late_data_frames=[late])
+    s.note_transfer(command="RETR", fname="late.txt", mode="PASV", content=content,
+                    data_client=(CLIENT, 51501), data_server=(SERVER, 40501), passive=True,
+                    advertised=(SERVER, 40501), command_frame=cf, setup_command_frame=c,
+                    setup_reply_frame=r, syn_frame=syn, first_frame=first, final_reply_frame=final,
+                    late_data_frames=[late])
     return s.quit()
 
 
@@ -320,10 +288,11 @@ def c05_226_before_any_data(d):
     dconn.open()
     first = dconn.b(content)[0]
     dconn.close(first="b")
-    s.data_facts(command="RETR", fname="overtaken.txt", mode="PASV", content=content,
-                 data_client=(CLIENT, 51502), data_server=(SERVER, 40502), passive=True,
-                 advertised=(SERVER, 40502), command_frame=cf, setup=(c, r), syn_frame=syn,
-                 first_frame=first, final_reply_frame=final, late_data_frames=[first, first + 1])
+    s.note_transfer(command="RETR", fname="overtaken.txt", mode="PASV", content=content,
+                    data_client=(CLIENT, 51502), data_server=(SERVER, 40502), passive=True,
+                    advertised=(SERVER, 40502), command_frame=cf, setup_command_frame=c,
+                    setup_reply_frame=r, syn_frame=syn, first_frame=first, final_reply_frame=final,
+                    late_data_frames=[first, first + 1])
     return s.quit()
 
 
@@ -336,10 +305,7 @@ def c06_no_syn_control(d):
     s = _start(d, c06_no_syn_control, 6, "no SYN for the control connection", 41061)
     s.open(handshake=False)
     s.login()
-    c, r = s.pasv_setup(40601)
-    s.transfer(mode="PASV", command="RETR", fname="nosyn.txt", content=payload_text(s.name),
-               passive=True, data_server=(SERVER, 40601), data_client=(CLIENT, 51601),
-               advertised=(SERVER, 40601), setup_command_frame=c, setup_reply_frame=r)
+    s.pasv(SERVER, 40601, client_port=51601, fname="nosyn.txt")
     return s.quit()
 
 
@@ -368,10 +334,10 @@ def c06_server_side_only(d):
     first = dconn.b(content)[0]
     dconn.close(first="b")
     s.reply("226 Transfer complete.", to=None)
-    s.data_facts(command=None, fname=None, mode="PASV", content=content,
-                 data_client=(CLIENT, 51602), data_server=(SERVER, 40602), passive=True,
-                 advertised=(SERVER, 40602), command_frame=None, setup=(None, r),
-                 syn_frame=syn, first_frame=first)
+    s.note_transfer(command=None, fname=None, mode="PASV", content=content,
+                    data_client=(CLIENT, 51602), data_server=(SERVER, 40602), passive=True,
+                    advertised=(SERVER, 40602), command_frame=None, setup_command_frame=None,
+                    setup_reply_frame=r, syn_frame=syn, first_frame=first)
     s.ctrl.a("QUIT\r\n")
     s.reply("221 Goodbye.", to=None)
     s.ctrl.close(first="b")
@@ -454,18 +420,11 @@ def c09_multiline_text(d):
     s.login()
     s.cmd("FEAT")
     s.reply("211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n211 End")
-    c, r = s.pasv_setup(40901)
     text = payload_text(s.name)
-    s.transfer(mode="PASV", command="RETR", fname="text.txt", content=text,
-               passive=True, data_server=(SERVER, 40901), data_client=(CLIENT, 51901),
-               advertised=(SERVER, 40901), setup_command_frame=c, setup_reply_frame=r,
-               reply150="150 Opening BINARY mode data connection for text.txt (%d bytes)." % len(text))
-    c, r = s.pasv_setup(40902)
-    s.transfer(mode="PASV", command="RETR", fname="second.txt",
-               content=payload_text("second"), passive=True, data_server=(SERVER, 40902),
-               data_client=(CLIENT, 51902), advertised=(SERVER, 40902),
-               setup_command_frame=c, setup_reply_frame=r,
-               reply150="125 Data connection already open; transfer starting.")
+    s.pasv(SERVER, 40901, client_port=51901, fname="text.txt", content=text,
+           reply150="150 Opening BINARY mode data connection for text.txt (%d bytes)." % len(text))
+    s.pasv(SERVER, 40902, client_port=51902, fname="second.txt", content=payload_text("second"),
+           reply150="125 Data connection already open; transfer starting.")
     return s.quit()
 
 
@@ -483,12 +442,9 @@ def c10_stou(d):
     s.reply('250 "/incoming" is the current directory.')
     for n, (port, prelim) in enumerate(((43101, "150"), (43102, "125")), 1):
         name = "ftplens-%04d.txt" % n
-        c, r = s.pasv_setup(port)
-        s.transfer(mode="PASV", command="STOU", fname=None,
-                   content=payload_text("%s upload %d" % (s.name, n)), direction="upload",
-                   passive=True, data_server=(SERVER, port), data_client=(CLIENT, 52100 + n),
-                   advertised=(SERVER, port), setup_command_frame=c, setup_reply_frame=r,
-                   reply150="%s FILE: %s" % (prelim, name))
+        s.pasv(SERVER, port, client_port=52100 + n, command="STOU", fname=None,
+               content=payload_text("%s upload %d" % (s.name, n)), direction="upload",
+               reply150="%s FILE: %s" % (prelim, name))
         t = s.transfers[-1]
         t.update(server_name=name, path="/incoming/" + name)
         s.facts["files"]["/incoming/" + name] = {"size": t["size"], "sha256": t["sha256"]}
@@ -504,17 +460,11 @@ def c11_direction_reversed(d):
     s = _start(d, c11_direction_reversed, 11, "transfer direction against the command", 43111)
     s.open()
     s.login()
-    c, r = s.pasv_setup(43111)
-    s.transfer(mode="PASV", command="RETR", fname="backwards.txt",
-               content=payload_text(s.name + " retr"), direction="upload", passive=True,
-               data_server=(SERVER, 43111), data_client=(CLIENT, 52111),
-               advertised=(SERVER, 43111), setup_command_frame=c, setup_reply_frame=r)
+    s.pasv(SERVER, 43111, client_port=52111, fname="backwards.txt",
+           content=payload_text(s.name + " retr"), direction="upload")
     s.transfers[-1].update(direction_seen="to_server", expected_direction="download")
-    c, r = s.pasv_setup(43112)
-    s.transfer(mode="PASV", command="STOR", fname="forwards.txt",
-               content=payload_text(s.name + " stor"), direction="download", passive=True,
-               data_server=(SERVER, 43112), data_client=(CLIENT, 52112),
-               advertised=(SERVER, 43112), setup_command_frame=c, setup_reply_frame=r)
+    s.pasv(SERVER, 43112, client_port=52112, command="STOR", fname="forwards.txt",
+           content=payload_text(s.name + " stor"), direction="download")
     s.transfers[-1].update(direction_seen="to_client", expected_direction="upload")
     s.facts["anomalies"].append("direction_mismatch")
     return s.quit()
@@ -532,19 +482,13 @@ def c12_list_then_cwd(d):
     readme = payload_text(s.name, 11)
     listing = (b"-rw-r--r--    1 ftp      ftp      %8d Nov 14 22:13 readme.txt\r\n"
                b"drwxr-xr-x    2 ftp      ftp          4096 Nov 14 22:13 old\r\n" % len(readme))
-    c, r = s.pasv_setup(43121)
-    s.transfer(mode="PASV", command="LIST", fname="pub", content=listing, direction="listing",
-               passive=True, data_server=(SERVER, 43121), data_client=(CLIENT, 52121),
-               advertised=(SERVER, 43121), setup_command_frame=c, setup_reply_frame=r,
-               reply150="150 Here comes the directory listing.")
+    s.pasv(SERVER, 43121, client_port=52121, command="LIST", fname="pub", content=listing,
+           direction="listing", reply150="150 Here comes the directory listing.")
     del s.facts["files"]["pub"]
     s.transfers[-1].update(path="/pub")
     s.cmd("CWD pub")
     s.reply('250 Directory successfully changed.')
-    c, r = s.pasv_setup(43122)
-    s.transfer(mode="PASV", command="RETR", fname="readme.txt", content=readme,
-               passive=True, data_server=(SERVER, 43122), data_client=(CLIENT, 52122),
-               advertised=(SERVER, 43122), setup_command_frame=c, setup_reply_frame=r)
+    s.pasv(SERVER, 43122, client_port=52122, fname="readme.txt", content=readme)
     s.transfers[-1].update(path="/pub/readme.txt")
     s.facts["directories"] = ["/pub"]
     return s.quit()
@@ -569,10 +513,10 @@ def c13_data_no_syn_port20(d):
     first = dconn.a(content)[0]
     dconn.close(first="a")
     s.reply("226 Transfer complete.")
-    s.data_facts(command="RETR", fname="nosyn-data.txt", mode="PORT", content=content,
-                 data_client=(CLIENT, 50131), data_server=(SERVER, 20), passive=False,
-                 advertised=(CLIENT, 50131), command_frame=cf, setup=(c, r), syn_frame=None,
-                 first_frame=first)
+    s.note_transfer(command="RETR", fname="nosyn-data.txt", mode="PORT", content=content,
+                    data_client=(CLIENT, 50131), data_server=(SERVER, 20), passive=False,
+                    advertised=(CLIENT, 50131), command_frame=cf, setup_command_frame=c,
+                    setup_reply_frame=r, syn_frame=None, first_frame=first)
     return s.quit()
 
 

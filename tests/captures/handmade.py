@@ -290,8 +290,6 @@ class Session:
         data_server / data_client: (ip, port) of the FTP server's and the FTP
         client's ends of the data connection.
         """
-        if mode not in self.facts["modes"]:
-            self.facts["modes"].append(mode)
         if before:
             before()
         cmd_frame = self.cmd("%s %s" % (command, fname) if fname else command)
@@ -304,13 +302,28 @@ class Session:
         syn_frame = self.w.frames + 1
         d.open()
         self.reply(reply150)
-        wire = content[offset:]
-        first = d.send(sender, wire)[0]
+        first = d.send(sender, content[offset:])[0]
         d.close(first=sender)
         self.reply("226 Transfer complete.")
+        self.note_transfer(command=command, fname=fname, content=content, direction=direction,
+                           mode=mode, offset=offset, passive=passive, data_server=data_server,
+                           data_client=data_client, advertised=advertised,
+                           setup_command_frame=setup_command_frame,
+                           setup_reply_frame=setup_reply_frame, command_frame=cmd_frame,
+                           syn_frame=syn_frame, first_frame=first, opaque=opaque)
+
+    def note_transfer(self, *, command, fname, content, mode, passive, data_server, data_client,
+                      advertised, setup_command_frame, setup_reply_frame, command_frame,
+                      syn_frame, first_frame, direction="download", offset=0, opaque=False,
+                      **extra):
+        """Write down one transfer's facts: the file is `content`, of which the data connection
+        carried content[offset:]; `extra` keys are added as they are. Returns the transfer's facts."""
+        if mode not in self.facts["modes"]:
+            self.facts["modes"].append(mode)
+        wire = content[offset:]
         if fname and not opaque:
             self.facts["files"][fname] = {"size": len(content), "sha256": sha256(content)}
-        self.transfers.append({
+        t = {
             "command": command,
             "file": fname,
             "direction": direction,
@@ -324,22 +337,31 @@ class Session:
             "initiator": "client" if passive else "server",
             "setup_command_frame": setup_command_frame,
             "setup_reply_frame": setup_reply_frame,
-            "command_frame": cmd_frame,
+            "command_frame": command_frame,
             "data_syn_frame": syn_frame,
-            "data_first_frame": first,
+            "data_first_frame": first_frame,
             "opaque": opaque,
-        })
+        }
+        t.update(extra)
+        self.transfers.append(t)
+        return t
 
-    def pasv(self, server_adv, port, reply=None, data_server=None, client_port=51000,
-             command="RETR", fname="file.txt", content=None, **kw):
-        c = self.cmd("PASV")
-        text = reply or "227 Entering Passive Mode (%s)." % _port_args(server_adv, port)
-        r = self.reply(text)
-        self.transfer(mode="PASV", command=command, fname=fname,
+    def passive(self, verb, reply, mode, advertised, data_server, client_port=51000,
+                command="RETR", fname="file.txt", content=None, **kw):
+        """`verb` answered by `reply` (announcing `advertised`), then `command fname` over the data
+        connection the client opens from `client_port` to `data_server`."""
+        c = self.cmd(verb)
+        r = self.reply(reply)
+        self.transfer(mode=mode, command=command, fname=fname,
                       content=content if content is not None else payload_text(self.name),
-                      passive=True, data_server=(data_server or server_adv, port),
-                      data_client=(self.client[0], client_port), advertised=(server_adv, port),
+                      passive=True, data_server=data_server,
+                      data_client=(self.client[0], client_port), advertised=advertised,
                       setup_command_frame=c, setup_reply_frame=r, **kw)
+
+    def pasv(self, server_adv, port, reply=None, data_server=None, **kw):
+        text = reply or "227 Entering Passive Mode (%s)." % _port_args(server_adv, port)
+        self.passive("PASV", text, "PASV", (server_adv, port), (data_server or server_adv, port),
+                     **kw)
 
     def port(self, client_adv, port, server_src_port=20, command="RETR", fname="file.txt",
              content=None, verb="PORT", **kw):
@@ -429,11 +451,8 @@ def epsv_ipv6(d):
     """EPSV over IPv6: 229 (|||40001|), the client connects to the control server address."""
     s = Session("epsv_ipv6", d, (CLIENT6, 40005), (SERVER6, 21), epsv_ipv6.__doc__)
     s.open(); s.login()
-    c = s.cmd("EPSV")
-    r = s.reply("229 Entering Extended Passive Mode (|||40001|)")
-    s.transfer(mode="EPSV", command="RETR", fname="epsv6.txt", content=payload_text(s.name),
-               passive=True, data_server=(SERVER6, 40001), data_client=(CLIENT6, 51005),
-               advertised=(None, 40001), setup_command_frame=c, setup_reply_frame=r)
+    s.passive("EPSV", "229 Entering Extended Passive Mode (|||40001|)", "EPSV", (None, 40001),
+              (SERVER6, 40001), client_port=51005, fname="epsv6.txt")
     return s.quit()
 
 @case
@@ -457,11 +476,8 @@ def lpsv_ipv4(d):
     """LPSV answered by 228 Entering Long Passive Mode (4,4,198,51,100,7,2,156,65)."""
     s = Session("lpsv_ipv4", d, (CLIENT, 40008), (SERVER, 21), lpsv_ipv4.__doc__)
     s.open(); s.login()
-    c = s.cmd("LPSV")
-    r = s.reply("228 Entering Long Passive Mode (%s)" % _lp_args(SERVER, 40001))
-    s.transfer(mode="LPSV", command="RETR", fname="lpsv.txt", content=payload_text(s.name),
-               passive=True, data_server=(SERVER, 40001), data_client=(CLIENT, 51008),
-               advertised=(SERVER, 40001), setup_command_frame=c, setup_reply_frame=r)
+    s.passive("LPSV", "228 Entering Long Passive Mode (%s)" % _lp_args(SERVER, 40001), "LPSV",
+              (SERVER, 40001), (SERVER, 40001), client_port=51008, fname="lpsv.txt")
     return s.quit()
 
 @case
@@ -479,11 +495,8 @@ def epsv_bang(d):
     """229 with '!' delimiters: '229 Entering Extended Passive Mode (!!!40000!)'."""
     s = Session("epsv_bang", d, (CLIENT, 40009), (SERVER, 21), epsv_bang.__doc__)
     s.open(); s.login()
-    c = s.cmd("EPSV")
-    r = s.reply("229 Entering Extended Passive Mode (!!!40000!)")
-    s.transfer(mode="EPSV", command="RETR", fname="bang.txt", content=payload_text(s.name),
-               passive=True, data_server=(SERVER, 40000), data_client=(CLIENT, 51009),
-               advertised=(None, 40000), setup_command_frame=c, setup_reply_frame=r)
+    s.passive("EPSV", "229 Entering Extended Passive Mode (!!!40000!)", "EPSV", (None, 40000),
+              (SERVER, 40000), client_port=51009, fname="bang.txt")
     return s.quit()
 
 @case
@@ -491,11 +504,8 @@ def epsv_reply_227(d):
     """EPSV answered with a 227 (some servers do): key on the reply code."""
     s = Session("epsv_reply_227", d, (CLIENT, 40010), (SERVER, 21), epsv_reply_227.__doc__)
     s.open(); s.login()
-    c = s.cmd("EPSV")
-    r = s.reply("227 Entering Passive Mode (%s)." % _port_args(SERVER, 40002))
-    s.transfer(mode="PASV", command="RETR", fname="e227.txt", content=payload_text(s.name),
-               passive=True, data_server=(SERVER, 40002), data_client=(CLIENT, 51010),
-               advertised=(SERVER, 40002), setup_command_frame=c, setup_reply_frame=r)
+    s.passive("EPSV", "227 Entering Passive Mode (%s)." % _port_args(SERVER, 40002), "PASV",
+              (SERVER, 40002), (SERVER, 40002), client_port=51010, fname="e227.txt")
     return s.quit()
 
 @case
@@ -503,11 +513,8 @@ def pasv_reply_229(d):
     """PASV answered with a 229 (|||40003|): key on the reply code."""
     s = Session("pasv_reply_229", d, (CLIENT, 40011), (SERVER, 21), pasv_reply_229.__doc__)
     s.open(); s.login()
-    c = s.cmd("PASV")
-    r = s.reply("229 Entering Extended Passive Mode (|||40003|)")
-    s.transfer(mode="EPSV", command="RETR", fname="p229.txt", content=payload_text(s.name),
-               passive=True, data_server=(SERVER, 40003), data_client=(CLIENT, 51011),
-               advertised=(None, 40003), setup_command_frame=c, setup_reply_frame=r)
+    s.passive("PASV", "229 Entering Extended Passive Mode (|||40003|)", "EPSV", (None, 40003),
+              (SERVER, 40003), client_port=51011, fname="p229.txt")
     return s.quit()
 
 @case
