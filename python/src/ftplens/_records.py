@@ -16,26 +16,12 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from ._record_types import (
-    RECORD_TYPES,
-    AnomalyRecord,
-    FtpRecord,
-    ListingEntry,
-    Record,
-    SessionRecord,
-    TransferRecord,
-)
+from . import _record_types
+from ._record_types import *  # noqa: F403  (the generated types, re-exported as they are)
+from ._record_types import RECORD_TYPES
 
-__all__ = [
-    "AnomalyRecord",
-    "FtpRecord",
-    "ListingEntry",
-    "RECORD_TYPES",
-    "Record",
-    "SessionRecord",
-    "TransferRecord",
-    "columns",
-]
+__all__ = ["columns"]
+__all__ += _record_types.__all__
 
 
 def columns(record_type: str) -> Dict[str, Any]:
