@@ -12,8 +12,8 @@
 //!    compile time: a header that lacks, adds, renames, renumbers or reorders one fails the build.
 //!    The header is checked, not generated: it is the public, committed C interface that C users
 //!    and cffi read as it stands, and a build script must not rewrite files of the source tree.
-//!    The enums of the field registry (`src/fields.rs`) whose values the header repeats as
-//!    `#define`s are held to it the same way: each variant has the constant of its name (case and
+//!    The enums of the field registry (`src/fields.rs`), `Direction` and `Verdict`, whose values
+//!    the header repeats as `#define`s, are held to it the same way: each variant has the constant of its name (case and
 //!    underscores aside) and its value, and each constant a variant.
 //! 5. The cdylib gets the SONAME `libftplens.so.0`.
 
@@ -211,6 +211,19 @@ const MIRRORED: &[(&str, &str, &str, &str)] = &[
         "src/fields.rs",
         "Severity",
         "crate::fields::Severity",
+    ),
+    // The C ABI casts these two with `as`, so their discriminants are the ABI's values.
+    (
+        "FTPLENS_DIR_",
+        "src/session/events.rs",
+        "Direction",
+        "crate::Direction",
+    ),
+    (
+        "FTPLENS_VERDICT_",
+        "src/heuristic.rs",
+        "Verdict",
+        "crate::heuristic::Verdict",
     ),
 ];
 

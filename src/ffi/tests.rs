@@ -4,17 +4,6 @@ use super::limits::limits_from;
 use super::*;
 use std::ffi::CStr;
 
-/// The enums build.rs does not hold to the header (it checks the anomalies, the limits and the
-/// field registry's enums at compile time).
-#[test]
-fn registries_match_header_constants() {
-    assert_eq!(Direction::ToClient as u32, FTPLENS_DIR_TO_CLIENT);
-    assert_eq!(
-        crate::heuristic::Verdict::Client as u32,
-        FTPLENS_VERDICT_CLIENT
-    );
-}
-
 #[test]
 fn version_matches_cargo() {
     // SAFETY: ftplens_version returns a static NUL-terminated string.
