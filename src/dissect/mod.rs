@@ -696,7 +696,8 @@ impl Dissector {
                     let n = r.bytes.len();
                     self.record_data(r.frame, r.ts, chan, side, n, r.offset, 0, n, false);
                 }
-                Output::Exchange(_) | Output::Anomaly(_) => {}
+                Output::Anomaly(note) => self.note(&note),
+                Output::Exchange(_) => {}
             }
         }
         self.outputs = outputs;
@@ -797,6 +798,22 @@ impl Dissector {
             let view = self.control_view(b.frame, false);
             append_text(&mut view.info, &b.open_reply, ", ");
         }
+    }
+
+    /// An anomaly the layer found (a capture gap, a transfer whose bytes went the wrong way, the
+    /// capture-wide prediction table full): an item on the control frame it names. One tied to no
+    /// frame, or to a data frame (a data connection's gap: its file is named partial), shows none.
+    fn note(&mut self, note: &crate::conversation::Note) {
+        let Some(frame) = note.frame else {
+            return;
+        };
+        let Some(FrameRec::Control(view)) = self.frames.get_mut(&frame) else {
+            return;
+        };
+        let mut item = generated(Field::Anomaly, Value::Str(note.name.to_string()));
+        item.expert =
+            crate::fields::Expert::for_anomaly_name(note.name).map(|e| (e, note.detail.clone()));
+        view.items.push(item);
     }
 
     /// What an event tells the control connection's channels.

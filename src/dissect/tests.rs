@@ -343,6 +343,16 @@ fn a_gap_cuts_a_line_and_resynchronises() {
     let v = cap.view(3);
     assert_eq!(v.info, "Request: NOOP");
     assert_eq!(items(&v, "ftplens.request.command").len(), 1);
+    // The frame after the hole says so.
+    let gap = items(&v, "ftplens.anomaly")[0];
+    assert_eq!(gap.value, s("capture_gap"));
+    let (expert, message) = gap.expert.as_ref().unwrap();
+    assert_eq!(*expert, crate::fields::Expert::CaptureGap);
+    // 20 bytes, from offset 7 of the client's stream.
+    assert!(
+        message.contains("20 bytes") && message.contains("offset 7"),
+        "{message}"
+    );
 }
 
 /// A line cut across two segments shows on the frame that completes it, from offset 0.
