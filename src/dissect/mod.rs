@@ -295,6 +295,12 @@ fn generated(field: Field, value: Value) -> Item {
     }
 }
 
+// The Lua module keeps a dissector in a userdata that may move between threads.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Dissector>();
+};
+
 /// Seconds between two advances of the layer's clock (expiry of predictions and pending
 /// connections needs no finer step).
 const ADVANCE_STEP: f64 = 1.0;
@@ -333,7 +339,9 @@ impl Dissector {
     /// One segment of the first pass, in capture order. Says what the connection is now.
     pub fn segment(&mut self, seg: &Segment<'_>, offer: Offer) -> Claim {
         self.actions.clear();
-        if self.finished {
+        // After the first pass, and for a frame offered again (a host may call its dissector
+        // twice for one packet), nothing is fed: the frame's bytes were taken once.
+        if self.finished || self.frames.contains_key(&seg.frame) {
             return self.claim_of(seg.stream);
         }
         if seg.ts - self.advanced >= ADVANCE_STEP {
@@ -389,28 +397,31 @@ impl Dissector {
         };
         let conn = st.conn;
         let side = side_of(&st.sides, seg.src);
-        // Which bytes are new: a retransmission is not fed twice, a hole is a capture gap.
+        // Which bytes are new: a retransmission is not fed twice, a hole is a capture gap. A
+        // segment without payload (a SYN, a bare FIN) moves nothing: its sequence number may
+        // stand for a flag, not a byte.
         let len = seg.data.len();
-        let track = st.seq[side].get_or_insert(SeqTrack {
-            next: seg.seq,
-            offset: 0,
-        });
-        let ahead = seg.seq.wrapping_sub(track.next) as i32;
-        let (skip, gap) = if ahead < 0 {
-            ((ahead.unsigned_abs() as usize).min(len), 0u64)
-        } else {
-            (0, ahead as u64)
-        };
-        let gap_at = track.offset;
-        let at = track.offset + gap;
-        let new = &seg.data[skip..];
-        if !new.is_empty() {
-            track.next = seg.seq.wrapping_add(len as u32);
-            track.offset = at + new.len() as u64;
-        }
-        if !seg.data.is_empty() {
+        let (mut skip, mut gap, mut gap_at, mut at) = (0, 0u64, 0, 0);
+        if len > 0 {
+            let track = st.seq[side].get_or_insert(SeqTrack {
+                next: seg.seq,
+                offset: 0,
+            });
+            let ahead = seg.seq.wrapping_sub(track.next) as i32;
+            if ahead < 0 {
+                skip = (ahead.unsigned_abs() as usize).min(len);
+            } else {
+                gap = ahead as u64;
+            }
+            gap_at = track.offset;
+            at = track.offset + gap;
+            if skip < len {
+                track.next = seg.seq.wrapping_add(len as u32);
+                track.offset = at + (len - skip) as u64;
+            }
             st.last_frame = seg.frame;
         }
+        let new = &seg.data[skip..];
         if gap > 0 && !new.is_empty() {
             self.conv.gap(conn, seg.src, gap_at, gap, seg.frame, seg.ts);
         }

@@ -530,3 +530,21 @@ fn auth_tls_asks_for_tls() {
         }]
     );
 }
+
+/// A frame offered twice (a host may call its dissector twice for one packet) is taken once; a
+/// segment without payload (the SYN itself, a bare FIN) counts no byte.
+#[test]
+fn a_frame_offered_twice_and_empty_segments() {
+    let mut cap = Cap::new(false);
+    // The client's SYN, at sequence number 0; its first byte is number 1.
+    cap.send_at(1, CLIENT, SERVER, 1, 0, TCP_SYN, b"", Offer::Port);
+    cap.line(true, 2, "220 FTP ready\r\n");
+    let user = b"USER alice\r\n";
+    cap.send_at(1, CLIENT, SERVER, 3, 1, TCP_SYN, user, Offer::Port);
+    cap.send_at(1, CLIENT, SERVER, 3, 1, TCP_SYN, user, Offer::Port);
+    let v = cap.view(3);
+    assert_eq!(v.info, "Request: USER alice");
+    assert_eq!(items(&v, "ftplens.request.command").len(), 1);
+    assert!(items(&v, "ftplens.anomaly").is_empty(), "{v:?}");
+    assert!(cap.d.view(1).is_none());
+}
