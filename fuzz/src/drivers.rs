@@ -977,7 +977,6 @@ pub fn dissect(data: &[u8]) {
             continue;
         };
         for it in &v.items {
-            assert_eq!(it.target, ftplens::present::Target::Frame);
             assert!(
                 it.length == 0 || it.offset + it.length <= payload.len(),
                 "frame {frame}: item {it:?} past the {}-byte payload",

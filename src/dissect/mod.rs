@@ -15,22 +15,27 @@
 //! The glue knows no FTP: every decision (which connection is control or data, which side serves,
 //! what each frame shows) is made here, once, on the first pass, and stored. Later passes only read.
 //!
-//! Memory: a control frame keeps its items; a data frame keeps a few numbers and the index of its
-//! channel, whose items are stored once and shown on every frame of the data connection.
+//! Memory: a control frame keeps its items, compact (`items.rs`); a data frame keeps a few numbers
+//! and the index of its channel, whose items are stored once and shown on every frame of the data
+//! connection.
 
 use crate::conversation::{
     Action, Config, ConnRef, Conversations, DataDirection, EventBatch, LoginSummary, Output,
     RoleKind, SessionSummary, TransferDone,
 };
 use crate::fields::Field;
-use crate::present::{self, Item, Target, Value};
+use crate::present::{self, Target};
 use crate::{DataMode, Direction, Event, EventKind, Limits, LoginState};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+mod items;
 #[cfg(test)]
 mod tests;
+
+use items::StoredItem;
+pub use items::{ItemView, ValueView};
 
 /// The segment is the sender's SYN, or the host saw that the sender opened the connection (its
 /// SYN) earlier.
@@ -154,7 +159,7 @@ pub struct View<'a> {
     pub title: Cow<'a, str>,
     /// Display order; every target is [`Target::Frame`]; offsets are into this frame's payload,
     /// length 0 means generated.
-    pub items: Vec<&'a Item>,
+    pub items: Vec<ItemView<'a>>,
     /// Statistics ticks: a node under the root, one under it, one under that (unused: `None`).
     pub stats: Vec<[Option<&'a str>; 3]>,
     /// The ladder (Flow Graph) text; `None` when the frame is not an entry.
@@ -201,7 +206,7 @@ struct Stream {
 /// One data channel: what every frame of its data connection shows, stored once.
 #[derive(Debug, Default)]
 struct Chan {
-    items: Vec<Item>,
+    items: Vec<StoredItem>,
     /// "RETR big.bin".
     command: Option<String>,
     mode: Option<DataMode>,
@@ -226,7 +231,7 @@ struct Chan {
 
 #[derive(Debug, Default)]
 struct ControlFrame {
-    items: Vec<Item>,
+    items: Vec<StoredItem>,
     info: String,
     to_server: bool,
     /// Bytes at the start of the payload not fed (a retransmission overlap): item offsets of the
@@ -281,18 +286,9 @@ fn side_of(sides: &[SocketAddr; 2], addr: SocketAddr) -> usize {
     usize::from(addr != sides[0])
 }
 
-/// A generated item for this frame.
-fn generated(field: Field, value: Value) -> Item {
-    Item {
-        target: Target::Frame,
-        field,
-        depth: 0,
-        offset: 0,
-        length: 0,
-        generated: true,
-        value,
-        expert: None,
-    }
+/// A generated item.
+fn generated(field: Field, value: ValueView<'_>) -> StoredItem {
+    StoredItem::generated(field, value)
 }
 
 // The Lua module keeps a dissector in a userdata that may move between threads.
@@ -782,24 +778,20 @@ impl Dissector {
                 append_text(f, &flow, " | ");
             }
             view.stats.extend(ticks);
-            for mut it in present::items(run) {
+            for it in present::item_refs(run) {
                 match it.target {
                     Target::Frame => {
-                        if it.length > 0 {
-                            it.offset += base;
-                        }
-                        self.control_view(frame, to_server).items.push(it);
+                        let kept = StoredItem::keep(&it, base, true);
+                        self.control_view(frame, to_server).items.push(kept);
                     }
                     Target::Earlier(f) => {
-                        it.target = Target::Frame;
-                        it.offset = 0;
-                        it.length = 0;
-                        self.control_view(f, to_server).items.push(it);
+                        let kept = StoredItem::keep(&it, 0, false);
+                        self.control_view(f, to_server).items.push(kept);
                     }
                     Target::Channel(c) => {
-                        it.target = Target::Frame;
+                        let kept = StoredItem::keep(&it, 0, false);
                         let i = self.chan(b.control, c);
-                        self.chans[i as usize].items.push(it);
+                        self.chans[i as usize].items.push(kept);
                     }
                 }
             }
@@ -821,9 +813,10 @@ impl Dissector {
         let Some(FrameRec::Control(view)) = self.frames.get_mut(&frame) else {
             return;
         };
-        let mut item = generated(Field::Anomaly, Value::Str(note.name.to_string()));
-        item.expert =
-            crate::fields::Expert::for_anomaly_name(note.name).map(|e| (e, note.detail.clone()));
+        let mut item = generated(Field::Anomaly, ValueView::Str(note.name));
+        if let Some(e) = crate::fields::Expert::for_anomaly_name(note.name) {
+            item.set_expert(e, &note.detail);
+        }
         view.items.push(item);
     }
 
@@ -891,22 +884,25 @@ impl Dissector {
         };
         if let Some(end) = end {
             let mut figures = vec![
-                generated(Field::TransferBytes, Value::Uint(bytes)),
-                generated(Field::TransferDuration, Value::Time(duration)),
+                generated(Field::TransferBytes, ValueView::Uint(bytes)),
+                generated(Field::TransferDuration, ValueView::Time(duration)),
             ];
             if duration > 0.0 {
                 let rate = (bytes as f64 / duration).round() as u64;
-                figures.push(generated(Field::TransferThroughput, Value::Uint(rate)));
+                figures.push(generated(Field::TransferThroughput, ValueView::Uint(rate)));
             }
-            figures.push(generated(Field::TransferFirstFrame, Value::Frame(first)));
-            figures.push(generated(Field::TransferLastFrame, Value::Frame(last)));
+            figures.push(generated(
+                Field::TransferFirstFrame,
+                ValueView::Frame(first),
+            ));
+            figures.push(generated(Field::TransferLastFrame, ValueView::Frame(last)));
             self.control_view(end, false).items.extend(figures);
         }
         let mut linked = Vec::with_capacity(2);
         for f in [tr.setup_frame, tr.command_frame] {
             if f != 0 && !linked.contains(&f) {
                 linked.push(f);
-                let link = generated(Field::TransferDataFrame, Value::Frame(first));
+                let link = generated(Field::TransferDataFrame, ValueView::Frame(first));
                 self.control_view(f, true).items.push(link);
             }
         }
@@ -963,7 +959,7 @@ impl Dissector {
                 } else {
                     ", to client"
                 }),
-                items: c.items.iter().collect(),
+                items: c.items.iter().map(StoredItem::view).collect(),
                 stats: c
                     .stats
                     .iter()
@@ -980,7 +976,7 @@ impl Dissector {
                     kind: ViewKind::Data,
                     info: Cow::Owned(data_info(d.len, ch)),
                     title: Cow::Owned(format!(" ({} bytes)", d.len)),
-                    items: ch.items.iter().collect(),
+                    items: ch.items.iter().map(StoredItem::view).collect(),
                     stats: Vec::new(),
                     flow: d.first.then(|| {
                         let way = ch.direction.map_or("", |w| w.name());
