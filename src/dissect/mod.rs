@@ -118,6 +118,10 @@ pub enum HostAction {
         alt_listener: Option<IpAddr>,
         connector: Option<IpAddr>,
         frame: u64,
+        /// For a host that routes connections by port alone (the Lua fallback before Wireshark
+        /// 4.6): the ports to claim, the listening port first
+        /// ([`crate::Expectation::host_ports`]).
+        ports: Vec<u16>,
     },
     /// The control connection `stream` carries TLS after `frame`.
     StartTls { stream: u32, frame: u64 },
@@ -717,6 +721,7 @@ impl Dissector {
                     port,
                     connector,
                     frame,
+                    expectation,
                     ..
                 } => {
                     let server = self
@@ -727,11 +732,13 @@ impl Dissector {
                     let Some(ip) = listener.or(server.map(|s| s.ip())) else {
                         continue;
                     };
+                    let control_port = server.map_or(21, |s| s.port());
                     self.actions.push(HostAction::Expect {
                         listener: SocketAddr::new(ip, port),
                         alt_listener,
                         connector,
                         frame,
+                        ports: expectation.host_ports(control_port),
                     });
                 }
                 Action::StartTls { conn, frame } => {

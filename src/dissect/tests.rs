@@ -154,6 +154,7 @@ fn classic_pasv_retr_session() {
             alt_listener: None,
             connector: Some("10.0.0.1".parse().unwrap()),
             frame: 9,
+            ports: vec![26758],
         }]
     );
     cap.line(false, 10, "RETR big.bin\r\n");
@@ -548,4 +549,24 @@ fn a_frame_offered_twice_and_empty_segments() {
     assert_eq!(items(&v, "ftplens.request.command").len(), 1);
     assert!(items(&v, "ftplens.anomaly").is_empty(), "{v:?}");
     assert!(cap.d.view(1).is_none());
+}
+
+/// An active channel: the server connects from any port (RFC 959's default is port 20, one below
+/// the control port), so a host that routes by port claims both the client's port and 20.
+#[test]
+fn an_active_channel_names_its_ports() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    // 10.0.0.1, port 195*256+81 = 50001.
+    cap.line(false, 8, "PORT 10,0,0,1,195,81\r\n");
+    assert_eq!(
+        cap.d.actions(),
+        &[HostAction::Expect {
+            listener: addr("10.0.0.1:50001"),
+            alt_listener: None,
+            connector: Some("10.0.0.2".parse().unwrap()),
+            frame: 8,
+            ports: vec![50001, 20],
+        }]
+    );
 }

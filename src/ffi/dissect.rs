@@ -142,6 +142,7 @@ fn publish_actions(h: &mut Handle) {
                 alt_listener,
                 connector,
                 frame,
+                ..
             } => {
                 out.kind = FTPLENS_ACTION_EXPECT;
                 out.frame = *frame;
