@@ -283,6 +283,8 @@ pub struct Dissector {
     advanced: f64,
     finished: bool,
     outputs: Vec<Output>,
+    /// Where control items meant for a data frame go (see `control_view`).
+    scratch: ControlFrame,
 }
 
 /// Which side of `sides` sent from `addr`.
@@ -328,6 +330,7 @@ impl Dissector {
             advanced: f64::NEG_INFINITY,
             finished: false,
             outputs: Vec::new(),
+            scratch: ControlFrame::default(),
         }
     }
 
@@ -667,17 +670,14 @@ impl Dissector {
                 ..ControlFrame::default()
             }))
         });
-        if let FrameRec::Data(_) = rec {
-            // A frame is one segment of one connection; a control event naming a data frame
-            // would be a bug upstream: keep the data view, and drop the control items.
-            *rec = FrameRec::Control(Box::new(ControlFrame {
-                to_server,
-                ..ControlFrame::default()
-            }));
-        }
         match rec {
             FrameRec::Control(c) => c,
-            FrameRec::Data(_) => unreachable!("replaced above"),
+            // A frame is one segment of one connection; a control event naming a data frame
+            // would be a bug upstream: the data view stays, what was meant for it goes nowhere.
+            FrameRec::Data(_) => {
+                self.scratch = ControlFrame::default();
+                &mut self.scratch
+            }
         }
     }
 
