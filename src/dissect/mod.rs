@@ -161,9 +161,13 @@ pub struct View<'a> {
     pub info: Cow<'a, str>,
     /// Text after the protocol item's name.
     pub title: Cow<'a, str>,
-    /// Display order; every target is [`Target::Frame`]; offsets are into this frame's payload,
-    /// length 0 means generated.
+    /// Display order, every one for this frame; offsets are into this frame's payload, length 0
+    /// means generated.
     pub items: Vec<ItemView<'a>>,
+    /// A data frame's channel (an index, unique in the capture file): every frame of one data
+    /// connection shows that channel's items, one list that only grows (during the first pass), so a
+    /// host may keep what it made of them under `(channel, items.len())`. `None` for control frames.
+    pub channel: Option<u32>,
     /// Statistics ticks: a node under the root, one under it, one under that (unused: `None`).
     pub stats: Vec<[Option<&'a str>; 3]>,
     /// The ladder (Flow Graph) text; `None` when the frame is not an entry.
@@ -967,6 +971,7 @@ impl Dissector {
                     ", to client"
                 }),
                 items: c.items.iter().map(StoredItem::view).collect(),
+                channel: None,
                 stats: c
                     .stats
                     .iter()
@@ -984,6 +989,7 @@ impl Dissector {
                     info: Cow::Owned(data_info(d.len, ch)),
                     title: Cow::Owned(format!(" ({} bytes)", d.len)),
                     items: ch.items.iter().map(StoredItem::view).collect(),
+                    channel: Some(d.chan),
                     stats: Vec::new(),
                     flow: d.first.then(|| {
                         let way = ch.direction.map_or("", |w| w.name());

@@ -225,6 +225,11 @@ fn classic_pasv_retr_session() {
     );
     let e = cap.view(13).export.expect("an export piece");
     assert_eq!((e.offset, e.len), (3000, 3000));
+    // Both data frames show one channel's list; control frames none.
+    assert!(cap.view(12).channel.is_some());
+    assert_eq!(cap.view(12).channel, cap.view(13).channel);
+    assert_eq!(cap.view(12).items, cap.view(13).items);
+    assert_eq!(cap.view(10).channel, None);
     // Only the first data frame is a ladder entry.
     assert!(cap.view(13).flow.is_none());
 
