@@ -520,10 +520,12 @@ typedef uint32_t ftplens_claim;
 #define FTPLENS_CLAIM_REJECTED 3 /* the heuristic judged both sides: not FTP; stop offering it */
 
 /* First pass only: one segment, in capture order. *claim_out says what the connection is now.
- * A segment without payload may be offered for its flags (FIN, RST); a frame offered again (the same
- * frame number) is not fed twice; after ftplens_dissector_finish segments are not fed at all. The
- * core keeps its own TCP sequence state per direction: a segment behind the next expected byte is a
- * retransmission (only its new bytes are fed), one ahead of it leaves a capture gap. */
+ * A segment without payload may be offered for its flags (FIN, RST); after ftplens_dissector_finish
+ * segments are not fed at all. The core keeps its own TCP sequence state per direction: a segment
+ * behind the next expected byte is a retransmission (only its new bytes are fed, so the same segment
+ * offered twice is taken once), one ahead of it leaves a capture gap. One frame may bring several
+ * pieces, such as the records TLS decrypts on a control connection: offer each with sequence numbers
+ * that follow the side's previous bytes. */
 ftplens_result ftplens_dissector_segment(ftplens_dissector *dissector, const ftplens_segment *segment,
                                          ftplens_offer offer, ftplens_claim *claim_out);
 

@@ -346,9 +346,10 @@ impl Dissector {
     /// One segment of the first pass, in capture order. Says what the connection is now.
     pub fn segment(&mut self, seg: &Segment<'_>, offer: Offer) -> Claim {
         self.actions.clear();
-        // After the first pass, and for a frame offered again (a host may call its dissector
-        // twice for one packet), nothing is fed: the frame's bytes were taken once.
-        if self.finished || self.frames.contains_key(&seg.frame) {
+        // After the first pass nothing is fed. A frame may be offered more than once: the same
+        // segment again (its bytes are a retransmission, fed once), or several pieces of one
+        // frame, such as the records TLS decrypts, with sequence numbers that follow each other.
+        if self.finished {
             return self.claim_of(seg.stream);
         }
         if seg.ts - self.advanced >= ADVANCE_STEP {
@@ -524,9 +525,14 @@ impl Dissector {
         let to_server = st.server == Some(seg.dst);
         let first = !st.counted;
         st.counted = true;
+        // The first piece of a frame sets where its fed bytes begin (a later piece, already
+        // seen or not, does not move the items of the first).
+        let seen = self.frames.contains_key(&seg.frame);
         let v = self.control_view(seg.frame, to_server);
-        v.to_server = to_server;
-        v.skip = u32::try_from(skip).unwrap_or(u32::MAX);
+        if !seen {
+            v.to_server = to_server;
+            v.skip = u32::try_from(skip).unwrap_or(u32::MAX);
+        }
         if first {
             v.stats.push([Some(stats::SESSIONS.into()), None, None]);
         }
@@ -566,6 +572,10 @@ impl Dissector {
         new_len: usize,
         hole: bool,
     ) {
+        // A frame offered again with nothing new keeps what its first offer recorded.
+        if new_len == 0 && self.frames.contains_key(&frame) {
+            return;
+        }
         let Some(ch) = self.chans.get_mut(chan as usize) else {
             return;
         };

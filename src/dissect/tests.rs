@@ -538,8 +538,8 @@ fn auth_tls_asks_for_tls() {
     );
 }
 
-/// A frame offered twice (a host may call its dissector twice for one packet) is taken once; a
-/// segment without payload (the SYN itself, a bare FIN) counts no byte.
+/// A segment offered twice for one frame is taken once; a segment without payload (the SYN
+/// itself, a bare FIN) counts no byte.
 #[test]
 fn a_frame_offered_twice_and_empty_segments() {
     let mut cap = Cap::new(false);
@@ -574,4 +574,27 @@ fn an_active_channel_names_its_ports() {
             ports: vec![50001, 20],
         }]
     );
+}
+
+/// Several pieces of one frame (the records TLS decrypts), with sequence numbers that follow each
+/// other: each is fed, and the frame shows them all.
+#[test]
+fn pieces_of_one_frame_are_all_fed() {
+    let mut cap = Cap::new(false);
+    cap.line(true, 1, "220 FTP ready\r\n");
+    cap.line(false, 2, "USER alice\r\n");
+    cap.line(false, 2, "PASS s3cret\r\n");
+    let v = cap.view(2);
+    assert_eq!(v.info, "Request: USER alice, Request: PASS s3cret");
+    assert_eq!(items(&v, "ftplens.request.command").len(), 2);
+    // A data frame offered again with nothing new keeps its export piece.
+    cap.line(false, 3, "PASV\r\n");
+    cap.line(true, 4, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(false, 5, "RETR f\r\n");
+    let block = [1u8; 100];
+    let (src, dst, o) = (DATA_SERVER, DATA_CLIENT, Offer::Expected);
+    cap.send_at(2, src, dst, 6, 1, TCP_SYN_ACK, &block, o);
+    cap.send_at(2, src, dst, 6, 1, TCP_SYN_ACK, &block, o);
+    let e = cap.view(6).export.unwrap();
+    assert_eq!((e.offset, e.skip, e.len), (0, 0, 100));
 }
