@@ -30,10 +30,12 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+mod cover;
 mod items;
 #[cfg(test)]
 mod tests;
 
+use cover::Cover;
 use items::StoredItem;
 pub use items::{ItemView, ValueView};
 
@@ -181,20 +183,13 @@ pub struct View<'a> {
 
 // ------------------------------------------------------------------------------ storage
 
-/// Per direction of a stream: where the next new byte is.
-#[derive(Debug, Clone, Copy)]
-struct SeqTrack {
-    next: u32,
-    /// Stream offset of `next` (bytes of this direction since the first seen).
-    offset: u64,
-}
-
 #[derive(Debug)]
 struct Stream {
     conn: ConnRef,
     /// Side 0 sent the first segment seen.
     sides: [SocketAddr; 2],
-    seq: [Option<SeqTrack>; 2],
+    /// Per direction: the bytes seen, by position.
+    cover: [Option<Cover>; 2],
     fin: [bool; 2],
     closed: bool,
     /// Counted as a session (the first control frame was seen).
@@ -203,8 +198,9 @@ struct Stream {
     server: Option<SocketAddr>,
     /// PROT P was accepted: later data channels carry TLS.
     prot_p: bool,
-    /// The last frame with payload.
+    /// The last frame with payload, and its time.
     last_frame: u64,
+    last_ts: f64,
     /// Bytes of the transfers reported on this control connection.
     transfer_bytes: u64,
     /// A data connection's channel (index into `chans`).
@@ -225,10 +221,9 @@ struct Chan {
     server: String,
     tls: bool,
     text: bool,
-    /// The side of the data connection whose bytes make the file (the first sender), and
-    /// whether its stream has a hole.
+    /// The data connection's stream, and the side whose bytes make the file (the first sender).
+    stream: Option<u32>,
     file_side: Option<u8>,
-    hole: bool,
     /// New bytes of the file side.
     bytes: u64,
     first_frame: u64,
@@ -256,8 +251,8 @@ struct DataFrame {
     side: u8,
     /// The first frame of its data connection with payload.
     first: bool,
-    /// Stream offset of the first new byte.
-    at: u64,
+    /// Position of the first new byte in its direction ([`Cover`]).
+    at: i64,
     skip: u32,
     new_len: u32,
 }
@@ -386,13 +381,14 @@ impl Dissector {
                 Stream {
                     conn,
                     sides: [seg.src, seg.dst],
-                    seq: [None; 2],
+                    cover: [None, None],
                     fin: [false; 2],
                     closed: false,
                     counted: false,
                     server: None,
                     prot_p: false,
                     last_frame: 0,
+                    last_ts: seg.ts,
                     transfer_bytes: 0,
                     chan: None,
                 },
@@ -405,43 +401,48 @@ impl Dissector {
         };
         let conn = st.conn;
         let side = side_of(&st.sides, seg.src);
-        // Which bytes are new: a retransmission is not fed twice, a hole is a capture gap. A
-        // segment without payload (a SYN, a bare FIN) moves nothing: its sequence number may
+        // Which bytes are new. A data connection's bytes are placed by position: a segment that
+        // comes after a later one still fills its place. Other connections are fed in stream order
+        // only: bytes behind the furthest seen are a retransmission, a jump ahead is a capture gap.
+        // A segment without payload (a SYN, a bare FIN) moves nothing: its sequence number may
         // stand for a flag, not a byte.
         let len = seg.data.len();
-        let (mut skip, mut gap, mut gap_at, mut at) = (0, 0u64, 0, 0);
+        let by_position = self.conv.role(conn) == RoleKind::Data;
+        let (mut skip, mut n, mut gap, mut gap_at, mut at) = (0, 0, 0u64, 0i64, 0i64);
         if len > 0 {
-            let track = st.seq[side].get_or_insert(SeqTrack {
-                next: seg.seq,
-                offset: 0,
-            });
-            let ahead = seg.seq.wrapping_sub(track.next) as i32;
-            if ahead < 0 {
-                skip = (ahead.unsigned_abs() as usize).min(len);
+            let cover = st.cover[side].get_or_insert_with(|| Cover::new(seg.seq));
+            let p = cover.position(seg.seq);
+            if by_position {
+                (skip, n) = cover.first_new(p, len);
             } else {
-                gap = ahead as u64;
+                let end = cover.end().unwrap_or(p);
+                skip = (end - p).clamp(0, len as i64) as usize;
+                n = len - skip;
+                gap = (p - end).max(0) as u64;
+                gap_at = end;
             }
-            gap_at = track.offset;
-            at = track.offset + gap;
-            if skip < len {
-                track.next = seg.seq.wrapping_add(len as u32);
-                track.offset = at + (len - skip) as u64;
-            }
+            at = p + skip as i64;
+            cover.add(at, at + n as i64, seg.seq.wrapping_add(skip as u32));
             st.last_frame = seg.frame;
+            st.last_ts = seg.ts;
         }
-        let new = &seg.data[skip..];
-        if gap > 0 && !new.is_empty() {
-            self.conv.gap(conn, seg.src, gap_at, gap, seg.frame, seg.ts);
+        let new = &seg.data[skip..skip + n];
+        if gap > 0 && n > 0 {
+            // Positions may go below 0 (a segment before the first one seen); the layer only
+            // names offsets in messages and hands them back in replays, so they travel as u64 bits.
+            self.conv
+                .gap(conn, seg.src, gap_at as u64, gap, seg.frame, seg.ts);
         }
         let role = if new.is_empty() {
             self.conv.role(conn)
         } else {
-            self.conv.payload(conn, seg.src, at, new, seg.frame, seg.ts)
+            self.conv
+                .payload(conn, seg.src, at as u64, new, seg.frame, seg.ts)
         };
-        if !seg.data.is_empty() {
+        if len > 0 {
             match role {
                 RoleKind::Control => self.control_frame(seg, skip),
-                RoleKind::Data => self.data_frame(seg, side, at, skip, gap > 0 && !new.is_empty()),
+                RoleKind::Data => self.data_frame(seg, side, at, skip, n),
                 _ => {}
             }
         }
@@ -459,6 +460,7 @@ impl Dissector {
             }
         }
         if close {
+            self.declare_holes(seg.stream);
             self.conv.close(conn);
         }
         self.drain();
@@ -499,6 +501,16 @@ impl Dissector {
         if self.finished {
             return;
         }
+        let mut open: Vec<u32> = self
+            .streams
+            .iter()
+            .filter(|(_, st)| !st.closed && st.chan.is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        open.sort_unstable();
+        for stream in open {
+            self.declare_holes(stream);
+        }
         self.conv.finish();
         self.drain();
         self.finished = true;
@@ -538,25 +550,35 @@ impl Dissector {
         }
     }
 
-    fn data_frame(&mut self, seg: &Segment<'_>, side: usize, at: u64, skip: usize, hole: bool) {
+    fn data_frame(&mut self, seg: &Segment<'_>, side: usize, at: i64, skip: usize, n: usize) {
         let Some(conn) = self.streams.get(&seg.stream).map(|s| s.conn) else {
             return;
         };
         let Some(chan) = self.chan_of_data(seg.stream, conn) else {
             return;
         };
-        let new_len = seg.data.len() - skip;
-        self.record_data(
-            seg.frame,
-            seg.ts,
-            chan,
-            side,
-            seg.data.len(),
-            at,
-            skip,
-            new_len,
-            hole,
-        );
+        let len = seg.data.len();
+        self.record_data(seg.frame, seg.ts, chan, side, len, at, skip, n);
+    }
+
+    /// The bytes a data connection never got are capture gaps: told to the layer once the
+    /// connection ends (a hole may still be filled by a late segment before).
+    fn declare_holes(&mut self, stream: u32) {
+        let Some(st) = self.streams.get(&stream).filter(|st| st.chan.is_some()) else {
+            return;
+        };
+        let mut holes = Vec::new();
+        for (side, cover) in st.cover.iter().enumerate() {
+            if let Some(c) = cover {
+                for (at, len) in c.holes() {
+                    holes.push((st.sides[side], (at - c.start()) as u64, len));
+                }
+            }
+        }
+        let (conn, frame, ts) = (st.conn, st.last_frame, st.last_ts);
+        for (from, offset, len) in holes {
+            self.conv.gap(conn, from, offset, len, frame, ts);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -567,10 +589,9 @@ impl Dissector {
         chan: u32,
         side: usize,
         len: usize,
-        at: u64,
+        at: i64,
         skip: usize,
         new_len: usize,
-        hole: bool,
     ) {
         // A frame offered again with nothing new keeps what its first offer recorded.
         if new_len == 0 && self.frames.contains_key(&frame) {
@@ -589,7 +610,6 @@ impl Dissector {
         let file_side = *ch.file_side.get_or_insert(side as u8);
         if file_side as usize == side {
             ch.bytes += new_len as u64;
-            ch.hole |= hole;
         }
         self.frames.insert(
             frame,
@@ -627,6 +647,7 @@ impl Dissector {
         if let Some(st) = self.streams.get_mut(&stream) {
             st.chan = Some(idx);
         }
+        self.chans[idx as usize].stream.get_or_insert(stream);
         Some(idx)
     }
 
@@ -719,7 +740,9 @@ impl Dissector {
                         .get(&stream)
                         .map_or(0, |s| side_of(&s.sides, r.from));
                     let n = r.bytes.len();
-                    self.record_data(r.frame, r.ts, chan, side, n, r.offset, 0, n, false);
+                    // The position travelled through the layer as u64 bits (see `segment`).
+                    let at = r.offset as i64;
+                    self.record_data(r.frame, r.ts, chan, side, n, at, 0, n);
                 }
                 Output::Anomaly(note) => self.note(&note),
                 Output::Exchange(_) => {}
@@ -1009,12 +1032,20 @@ impl Dissector {
                             format!("data: {} bytes, {way}", ch.bytes)
                         })
                     }),
-                    export: export_piece(d, ch),
+                    export: export_piece(d, ch, self.file_cover(ch)),
                     tls: ch.tls,
                     text: ch.text,
                 })
             }
         }
+    }
+}
+
+impl Dissector {
+    /// What was seen of the side of a channel's data connection whose bytes make its file.
+    fn file_cover(&self, ch: &Chan) -> Option<&Cover> {
+        let st = self.streams.get(&ch.stream?)?;
+        st.cover.get(usize::from(ch.file_side?))?.as_ref()
     }
 }
 
@@ -1110,13 +1141,16 @@ fn data_info(len: u32, ch: &Chan) -> String {
     s
 }
 
-/// A data frame's export piece: only the file side's new bytes of a transfer that has a file.
-fn export_piece<'a>(d: &DataFrame, ch: &'a Chan) -> Option<ExportPiece<'a>> {
+/// A data frame's export piece: only the file side's new bytes of a transfer that has a file, at
+/// their place from the first byte seen.
+fn export_piece<'a>(d: &DataFrame, ch: &'a Chan, cover: Option<&Cover>) -> Option<ExportPiece<'a>> {
     let name = ch.export_name.as_deref()?;
     if ch.object == 0 || ch.file_side != Some(d.side) {
         return None;
     }
-    let filename = if ch.hole && !name.ends_with(".partial") {
+    let start = cover.map_or(0, Cover::start);
+    let hole = cover.is_some_and(Cover::has_hole);
+    let filename = if hole && !name.ends_with(".partial") {
         Cow::Owned(format!("{name}.partial"))
     } else {
         Cow::Borrowed(name)
@@ -1125,7 +1159,7 @@ fn export_piece<'a>(d: &DataFrame, ch: &'a Chan) -> Option<ExportPiece<'a>> {
         object: ch.object,
         filename,
         server: &ch.server,
-        offset: d.at,
+        offset: (d.at - start).max(0) as u64,
         skip: d.skip,
         len: d.new_len,
         tls: ch.tls,

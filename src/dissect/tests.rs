@@ -598,3 +598,37 @@ fn pieces_of_one_frame_are_all_fed() {
     let e = cap.view(6).export.unwrap();
     assert_eq!((e.offset, e.skip, e.len), (0, 0, 100));
 }
+
+/// A download whose second segment came first (out of order): each lands at its place in the file,
+/// which has no hole, and the data counts once.
+#[test]
+fn out_of_order_data_lands_at_its_place() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.pasv_retr();
+    let (src, dst, o) = (DATA_SERVER, DATA_CLIENT, Offer::Expected);
+    let (first, second) = ([b'a'; 1000], [b'b'; 1000]);
+    cap.send_at(2, src, dst, 12, 1001, TCP_SYN_ACK, &second, o);
+    cap.send_at(2, src, dst, 13, 1, TCP_SYN_ACK, &first, o);
+    // A retransmission of both.
+    let mut both = first.to_vec();
+    both.extend_from_slice(&second);
+    cap.send_at(2, src, dst, 14, 1, TCP_SYN_ACK, &both, o);
+    cap.line(true, 15, "226 Transfer complete.\r\n");
+    cap.d.finish();
+    let e12 = cap.view(12).export.unwrap();
+    let e13 = cap.view(13).export.unwrap();
+    let e14 = cap.view(14).export.unwrap();
+    assert_eq!((e12.offset, e12.skip, e12.len), (1000, 0, 1000));
+    assert_eq!((e13.offset, e13.skip, e13.len), (0, 0, 1000));
+    assert_eq!(e14.len, 0);
+    assert_eq!(e13.filename, "big.bin");
+    let v = cap.view(15);
+    assert_eq!(value(&v, "ftplens.transfer.bytes"), Some(Value::Uint(2000)));
+    // Complete: no gap reached the layer.
+    assert_eq!(
+        value(&cap.view(12), "ftplens-data.outcome"),
+        Some(s("complete"))
+    );
+    assert!(items(&cap.view(15), "ftplens.anomaly").is_empty());
+}
