@@ -486,7 +486,10 @@ void ftplens_dissector_free(ftplens_dissector *dissector);
 
 /* How a segment reached the host's dissector. */
 typedef uint32_t ftplens_offer;
-#define FTPLENS_OFFER_PORT 0      /* a port registered for ftplens: FTP control unless the bytes say not */
+#define FTPLENS_OFFER_PORT 0      /* a port registered for ftplens: FTP control; which side serves is
+                                     the side the connection's opener (FTPLENS_TCP_SYN) reached, else
+                                     what the lines say (a reply comes from the server), else the
+                                     lower port */
 #define FTPLENS_OFFER_HEURISTIC 1 /* another connection, offered to the heuristic */
 #define FTPLENS_OFFER_EXPECTED 2  /* a connection an FTPLENS_ACTION_EXPECT routed to ftplens */
 

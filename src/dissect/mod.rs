@@ -75,7 +75,8 @@ pub struct DissectConfig {
 /// How a segment reached the host's dissector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
-    /// A port registered for ftplens: FTP control unless the bytes say not.
+    /// A port registered for ftplens: FTP control. The server is the side the opener reached
+    /// (the handshake's flags), else the side the lines show (replies), else the lower port.
     Port,
     /// Another connection, offered to the heuristic.
     Heuristic,

@@ -632,3 +632,22 @@ fn out_of_order_data_lands_at_its_place() {
     );
     assert!(items(&cap.view(15), "ftplens.anomaly").is_empty());
 }
+
+/// A connection through a registered port that began before the capture (no handshake): the side
+/// that sends replies serves, even on the higher port; without a reply yet, the lower port does.
+#[test]
+fn a_registered_port_without_handshake() {
+    let mut cap = Cap::new(false);
+    let (server, client) = ("10.0.0.2:2121", "10.0.0.1:1025");
+    let c = cap.send(1, server, client, 1, 0, b"220 ready\r\n", Offer::Port);
+    assert_eq!(c, Claim::Control);
+    cap.send(1, client, server, 2, 0, b"USER bob\r\n", Offer::Port);
+    assert_eq!(cap.view(1).title, ", to client");
+    assert_eq!(cap.view(2).title, ", to server");
+    assert_eq!(cap.view(2).info, "Request: USER bob");
+    // Another connection, the client's command first: the lower port, 21, serves.
+    let (server, client) = ("10.0.0.2:21", "10.0.0.1:40000");
+    cap.send(3, client, server, 3, 0, b"NOOP\r\n", Offer::Port);
+    assert_eq!(cap.view(3).title, ", to server");
+    assert_eq!(cap.view(3).info, "Request: NOOP");
+}
