@@ -596,7 +596,8 @@ typedef struct ftplens_view {
     const char *flow;          /* the ladder (Flow Graph) text of this frame; NULL when not an entry */
     ftplens_export export_piece;
     bool tls;                  /* the payload is TLS (a protected data connection): call the TLS dissector */
-    bool text;                 /* the payload is text (a listing, TYPE A): show it as lines */
+    bool text;                 /* the payload is text (a listing, TYPE A): show it as lines; for a
+                                  TLS channel, the clear bytes TLS gives back */
 } ftplens_view;
 
 /* What frame `frame` shows, on any pass (the first pass sees what is known so far). Pointers are valid

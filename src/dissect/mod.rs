@@ -178,7 +178,7 @@ pub struct View<'a> {
     pub export: Option<ExportPiece<'a>>,
     /// The payload is TLS (a protected data connection).
     pub tls: bool,
-    /// The payload is text (a listing, TYPE A).
+    /// The payload is text (a listing, TYPE A); for a TLS channel, the clear bytes TLS gives back.
     pub text: bool,
 }
 
