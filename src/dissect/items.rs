@@ -4,8 +4,9 @@
 //! text from the core's fixed tables (reply meanings, command descriptions, mode and outcome names)
 //! as a `&'static str` instead of a copy, other text as a boxed `str` without spare capacity, and
 //! the expert message behind one pointer (most items have none). An item takes 48 bytes and no
-//! copy of table text, against 112 and a copy for [`crate::present::Item`]; a brute-force capture
-//! of 700 short sessions keeps well under half the memory it did.
+//! copy of table text, against 112 and a copy for [`crate::present::Item`]: the items of a
+//! brute-force capture of 700 short sessions (ftp-crack.pcap, 44,760 items) take about half the
+//! memory.
 
 use crate::fields::{Expert, Field};
 use crate::present::{ItemRef, ValueRef};
