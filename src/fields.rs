@@ -114,6 +114,14 @@ registry! {
     TransferThroughput => ("ftplens.transfer.throughput", "Throughput (bytes/s)", Uint, Plain, "Transferred bytes divided by the transfer duration"),
     TransferFirstFrame => ("ftplens.transfer.first_frame", "First data frame", Frame, Plain, "The first frame of the transfer's data connection that carried data"),
     TransferLastFrame => ("ftplens.transfer.last_frame", "Last data frame", Frame, Plain, "The last frame of the transfer's data connection that carried data"),
+    DataListing => ("ftplens-data.listing", "Listing entry", None, Plain, "One entry of a directory listing (LIST, NLST, MLSD), from the line that carries it"),
+    DataListingName => ("ftplens-data.listing.name", "Name", String, Plain, "The entry's name as listed"),
+    DataListingType => ("ftplens-data.listing.type", "Type", String, Plain, "file, dir, link, other, or unknown (a bare NLST name)"),
+    DataListingSize => ("ftplens-data.listing.size", "Size", Uint, Plain, "Bytes, as the listing gives them"),
+    DataListingModify => ("ftplens-data.listing.modify", "Modified", String, Plain, "Last modification, ISO 8601, as precise as the listing gives it"),
+    DataListingPerm => ("ftplens-data.listing.perm", "Permissions", String, Plain, "ls -l's rwx characters or MLSD's perm fact, as written"),
+    DataListingTarget => ("ftplens-data.listing.target", "Link target", String, Plain, "A symbolic link's target (ls -l: name -> target)"),
+    DataListingForm => ("ftplens-data.listing.form", "Listing form", String, Plain, "mlsd (RFC 3659), unix (ls -l), dos (IIS), eplf, or name (NLST)"),
 }
 
 /// Expert-info groups (Wireshark PI_*).

@@ -8,6 +8,7 @@ use crate::{Anomaly, Expectation};
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+pub mod listing;
 pub mod packed;
 
 /// Where an item is shown.
