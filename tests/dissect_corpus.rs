@@ -86,7 +86,7 @@ fn views_stay_inside_their_frames() {
                 ViewKind::Control => control_views += 1,
                 ViewKind::Data => data_views += 1,
             }
-            for it in &v.items {
+            for it in v.items.iter().chain(&v.frame_items) {
                 assert!(
                     it.length == 0 || it.offset + it.length <= len,
                     "{}: frame {frame}: item {:?} past the {len}-byte payload",

@@ -24,7 +24,8 @@ use crate::conversation::{
     RoleKind, SessionSummary, TransferDone,
 };
 use crate::fields::Field;
-use crate::present::{self, Target};
+use crate::parse::listing::{Expect, Item as ListingLine, ListingLimits, ListingParser};
+use crate::present::{self, Target, listing};
 use crate::{DataMode, Direction, Event, EventKind, Limits, LoginState};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -54,6 +55,10 @@ pub const TCP_SYN_ACK: u8 = 0x08;
 /// rejected: a capture of that many connections offered to the heuristic would otherwise grow the
 /// map without bound.
 pub const MAX_STREAMS: usize = 1 << 20;
+
+/// Listing entries kept as tree items across a capture file (about nine items each); entries past
+/// it are not shown, and the frame where the cap was hit says so (`listing_cap`).
+pub const MAX_LISTING_ENTRIES: usize = 200_000;
 
 /// Statistics root nodes (the `-z ftplens,tree` names users know).
 pub mod stats {
@@ -171,6 +176,9 @@ pub struct View<'a> {
     /// connection shows that channel's items, one list that only grows (during the first pass), so a
     /// host may keep what it made of them under `(channel, items.len())`. `None` for control frames.
     pub channel: Option<u32>,
+    /// Items of this frame alone, shown after `items`: the listing entries a data frame's lines
+    /// complete. Empty for control frames.
+    pub frame_items: Vec<ItemView<'a>>,
     /// Statistics ticks: a node under the root, one under it, one under that (unused: `None`).
     pub stats: Vec<[Option<&'a str>; 3]>,
     /// The ladder (Flow Graph) text; `None` when the frame is not an entry.
@@ -231,6 +239,21 @@ struct Chan {
     last_frame: u64,
     first_ts: f64,
     last_ts: f64,
+    /// A LIST, NLST or MLSD connection's parser (clear data only).
+    listing: Option<Box<Listing>>,
+}
+
+/// A directory listing being read from its data connection, in stream order.
+#[derive(Debug)]
+struct Listing {
+    parser: ListingParser,
+    /// Where the next in-order byte of the listing side lies; a segment elsewhere (out of order)
+    /// is not parsed, since lines cannot be cut across a hole.
+    next: Option<i64>,
+    /// The frame of the last bytes parsed: a last line without a line end shows there.
+    last_frame: u64,
+    /// A cap was hit (the parser's, or the capture-wide entry cap): said once.
+    capped: bool,
 }
 
 #[derive(Debug, Default)]
@@ -285,6 +308,10 @@ pub struct Dissector {
     outputs: Vec<Output>,
     /// Where control items meant for a data frame go (see `control_view`).
     scratch: ControlFrame,
+    /// Listing entries by the data frame that completed their line.
+    listing_items: HashMap<u64, Vec<StoredItem>>,
+    /// Listing entries kept so far, against [`MAX_LISTING_ENTRIES`].
+    listing_entries: usize,
 }
 
 /// Which side of `sides` sent from `addr`.
@@ -331,6 +358,8 @@ impl Dissector {
             finished: false,
             outputs: Vec::new(),
             scratch: ControlFrame::default(),
+            listing_items: HashMap::new(),
+            listing_entries: 0,
         }
     }
 
@@ -514,6 +543,7 @@ impl Dissector {
         }
         self.conv.finish();
         self.drain();
+        self.finish_listings();
         self.finished = true;
         // The layer is done with; what the views need is stored. Give its memory back.
         self.conv = Conversations::new(Config::default());
@@ -560,6 +590,98 @@ impl Dissector {
         };
         let len = seg.data.len();
         self.record_data(seg.frame, seg.ts, chan, side, len, at, skip, n);
+        self.read_listing(chan, seg, side, at, skip, n);
+    }
+
+    /// The listing entries whose lines this data segment completes, kept for its frame. The
+    /// listing side's bytes only, in stream order.
+    fn read_listing(
+        &mut self,
+        chan: u32,
+        seg: &Segment<'_>,
+        side: usize,
+        at: i64,
+        skip: usize,
+        n: usize,
+    ) {
+        let Some(ch) = self.chans.get_mut(chan as usize) else {
+            return;
+        };
+        if n == 0 || ch.file_side != Some(side as u8) {
+            return;
+        }
+        let Some(l) = ch.listing.as_mut() else {
+            return;
+        };
+        if l.next.is_some_and(|next| next != at) {
+            return;
+        }
+        l.next = Some(at + n as i64);
+        l.last_frame = seg.frame;
+        let payload = seg.data;
+        let mut items = Vec::new();
+        let mut entries = 0;
+        let mut capped = false;
+        let room = MAX_LISTING_ENTRIES.saturating_sub(self.listing_entries);
+        l.parser
+            .feed(&payload[skip..skip + n], &mut |line| match line {
+                ListingLine::Entry(e) if entries < room => {
+                    entries += 1;
+                    let at = listing::span_in(payload, e.name);
+                    items.extend(listing::entry_items(&e, at).iter().map(StoredItem::owned));
+                }
+                ListingLine::Entry(_) | ListingLine::Cap(_) => capped = true,
+                ListingLine::Unparsed { .. } => {}
+            });
+        let note = capped && !std::mem::replace(&mut l.capped, true);
+        self.keep_listing(seg.frame, items, entries, note);
+    }
+
+    /// Store listing items for `frame`, with the `listing_cap` anomaly when a cap was just hit.
+    fn keep_listing(&mut self, frame: u64, mut items: Vec<StoredItem>, entries: usize, note: bool) {
+        self.listing_entries += entries;
+        if note {
+            let mut it = generated(
+                Field::Anomaly,
+                ValueView::Str(crate::conversation::anomaly::LISTING_CAP),
+            );
+            if let Some(e) =
+                crate::fields::Expert::for_anomaly_name(crate::conversation::anomaly::LISTING_CAP)
+            {
+                it.set_expert(
+                    e,
+                    "the listing has more entries, or longer lines, than are kept: some are not shown",
+                );
+            }
+            items.push(it);
+        }
+        if !items.is_empty() {
+            self.listing_items.entry(frame).or_default().extend(items);
+        }
+    }
+
+    /// The end of the data: each listing's last line without a line end is still an entry.
+    fn finish_listings(&mut self) {
+        for i in 0..self.chans.len() {
+            let Some(l) = self.chans[i].listing.as_mut() else {
+                continue;
+            };
+            let frame = l.last_frame;
+            let mut items = Vec::new();
+            let mut entries = 0;
+            let room = MAX_LISTING_ENTRIES.saturating_sub(self.listing_entries);
+            l.parser.finish(&mut |line| {
+                if let ListingLine::Entry(e) = line {
+                    if entries < room {
+                        entries += 1;
+                        items.extend(listing::entry_items(&e, None).iter().map(StoredItem::owned));
+                    }
+                }
+            });
+            if frame > 0 {
+                self.keep_listing(frame, items, entries, false);
+            }
+        }
     }
 
     /// The bytes a data connection never got are capture gaps: told to the layer once the
@@ -691,6 +813,18 @@ impl Dissector {
         }
         ch.tls = t.data_tls;
         ch.text = asked == Some(DataDirection::Listing) || t.transfer_type.starts_with('A');
+        if let (None, false, Some(expect)) = (
+            &ch.listing,
+            t.data_tls,
+            Expect::for_command(t.command.as_bytes()),
+        ) {
+            ch.listing = Some(Box::new(Listing {
+                parser: ListingParser::new(expect, ListingLimits::default()),
+                next: None,
+                last_frame: 0,
+                capped: false,
+            }));
+        }
         ch.export_name = t.export_name();
         if ch.export_name.is_some() && ch.object == 0 {
             *next_object += 1;
@@ -1005,6 +1139,7 @@ impl Dissector {
                     ", to client"
                 }),
                 items: c.items.iter().map(StoredItem::view).collect(),
+                frame_items: Vec::new(),
                 channel: None,
                 stats: c
                     .stats
@@ -1023,6 +1158,10 @@ impl Dissector {
                     info: Cow::Owned(data_info(d.len, ch)),
                     title: Cow::Owned(format!(" ({} bytes)", d.len)),
                     items: ch.items.iter().map(StoredItem::view).collect(),
+                    frame_items: self
+                        .listing_items
+                        .get(&frame)
+                        .map_or_else(Vec::new, |v| v.iter().map(StoredItem::view).collect()),
                     channel: Some(d.chan),
                     stats: Vec::new(),
                     flow: d.first.then(|| {

@@ -522,6 +522,62 @@ fn a_listing_is_text_without_export() {
     );
 }
 
+/// A listing's entries show on the data frame that completes their line: a line cut between two
+/// segments is an entry of the second; the last line, without a line end, is one at the end.
+#[test]
+fn listing_entries_on_the_frames_that_complete_them() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 8, "PASV\r\n");
+    cap.line(true, 9, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(false, 10, "LIST\r\n");
+    cap.line(true, 11, "150 Here comes the directory listing.\r\n");
+    let first: &[u8] = b"drwxr-xr-x 2 0 0 4096 Jun 01  2022 pub\r\n-rw-r--r-- 1 0 0 60";
+    let second: &[u8] =
+        b"00 Jan 01 00:00 big.bin\r\nlrwxrwxrwx 1 0 0 7 Jan 01 00:00 latest -> big.bin";
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        12,
+        TCP_SYN_ACK,
+        first,
+        Offer::Expected,
+    );
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 13, 0, second, Offer::Expected);
+    cap.d.finish();
+    let names = |f| -> Vec<String> {
+        cap.view(f)
+            .frame_items
+            .iter()
+            .filter(|i| FIELDS[i.field as usize].abbrev == "ftplens-data.listing.name")
+            .map(|i| match i.value {
+                ValueView::Str(s) => s.to_string(),
+                _ => String::new(),
+            })
+            .collect()
+    };
+    assert_eq!(names(12), ["pub"]);
+    assert_eq!(names(13), ["big.bin", "latest"]);
+    let v = cap.view(12);
+    let name = v.frame_items.iter().find(|i| i.length > 0).unwrap();
+    // "pub" is the last word before the first CRLF.
+    assert_eq!((name.offset, name.length), (35, 3));
+    assert!(v.items.iter().all(|i| {
+        !FIELDS[i.field as usize]
+            .abbrev
+            .starts_with("ftplens-data.listing")
+    }));
+    let sizes: Vec<_> = cap
+        .view(13)
+        .frame_items
+        .iter()
+        .filter(|i| FIELDS[i.field as usize].abbrev == "ftplens-data.listing.size")
+        .map(|i| i.value)
+        .collect();
+    assert_eq!(sizes, [ValueView::Uint(6000), ValueView::Uint(7)]);
+}
+
 /// AUTH TLS answered 234: the host is told to hand the control connection to TLS.
 #[test]
 fn auth_tls_asks_for_tls() {
