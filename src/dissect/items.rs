@@ -141,6 +141,10 @@ impl StoredItem {
         self.expert = Some(Box::new((expert, message.into())));
     }
 
+    pub fn field(&self) -> Field {
+        self.field
+    }
+
     pub fn view(&self) -> ItemView<'_> {
         ItemView {
             field: self.field,

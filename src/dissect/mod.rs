@@ -970,7 +970,13 @@ impl Dissector {
                     Target::Channel(c) => {
                         let kept = StoredItem::keep(&it, 0, false);
                         let i = self.chan(b.control, c);
-                        self.chans[i as usize].items.push(kept);
+                        // Each channel fact has one value: a later one (a transfer updated with
+                        // the server's file name) replaces it where it stands.
+                        let items = &mut self.chans[i as usize].items;
+                        match items.iter_mut().find(|x| x.field() == kept.field()) {
+                            Some(old) => *old = kept,
+                            None => items.push(kept),
+                        }
                     }
                 }
             }
@@ -1040,6 +1046,20 @@ impl Dissector {
         let ch = &mut self.chans[chan as usize];
         if t.direction.is_some() {
             ch.direction = t.direction;
+        }
+        // Whether the capture holds the whole transfer, as the CLI's records say it, on every
+        // frame of its data connection.
+        let mut complete = generated(Field::DataComplete, ValueView::Bool(t.complete));
+        if !t.complete {
+            complete.set_expert(
+                crate::fields::Expert::DataPartial,
+                &format!("partial: {}", t.partial_reasons.join(", ")),
+            );
+        }
+        ch.items.push(complete);
+        for reason in &t.partial_reasons {
+            ch.items
+                .push(generated(Field::DataPartialReason, ValueView::Str(reason)));
         }
         if ch.first_frame == 0 {
             return;

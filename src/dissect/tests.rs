@@ -473,6 +473,70 @@ fn export_offsets_keep_a_hole() {
     assert_eq!(cap.view(12).export.unwrap().offset, 0);
 }
 
+/// A data connection with a hole, ended by 226 and both FINs: every frame of it says the
+/// transfer is partial because of the gap (the CLI's `complete: partial`, `gaps`).
+#[test]
+fn a_data_hole_makes_the_transfer_partial() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.pasv_retr();
+    let block = [b'z'; 1000];
+    let (src, dst, o) = (DATA_SERVER, DATA_CLIENT, Offer::Expected);
+    cap.send_at(2, src, dst, 12, 1, TCP_SYN_ACK, &block, o);
+    // Bytes 1000..2000 are lost; the last 1000 end with the server's FIN.
+    cap.send_at(2, src, dst, 13, 2001, TCP_FIN, &block, o);
+    cap.send_at(2, dst, src, 14, 1, TCP_FIN, &[], o);
+    cap.line(true, 15, "226 Transfer complete.\r\n");
+    cap.d.finish();
+    for f in [12, 13] {
+        let v = cap.view(f);
+        assert_eq!(
+            value(&v, "ftplens-data.complete"),
+            Some(Value::Bool(false)),
+            "frame {f}"
+        );
+        let reasons: Vec<_> = items(&v, "ftplens-data.partial_reason")
+            .iter()
+            .map(|i| i.value)
+            .collect();
+        assert!(reasons.contains(&s("gaps")), "frame {f}: {reasons:?}");
+    }
+    assert_eq!(
+        value(&cap.view(15), "ftplens.transfer.bytes"),
+        Some(Value::Uint(2000))
+    );
+}
+
+/// STOU: the server names the file in its 150 (RFC 1123 4.1.2.9); the data frames show that name,
+/// once, not the empty argument.
+#[test]
+fn stou_shows_the_servers_name() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 6, "CWD /incoming\r\n");
+    cap.line(true, 7, "250 \"/incoming\" is the current directory.\r\n");
+    cap.line(false, 8, "PASV\r\n");
+    cap.line(true, 9, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(false, 10, "STOU\r\n");
+    cap.line(true, 11, "150 FILE: ftplens-0001.txt\r\n");
+    cap.send(
+        2,
+        DATA_CLIENT,
+        DATA_SERVER,
+        12,
+        TCP_SYN,
+        b"hello",
+        Offer::Expected,
+    );
+    cap.d.finish();
+    let v = cap.view(12);
+    let paths: Vec<_> = items(&v, "ftplens-data.path")
+        .iter()
+        .map(|i| i.value)
+        .collect();
+    assert_eq!(paths, [s("/incoming/ftplens-0001.txt")]);
+}
+
 /// With passwords hidden, no trace of one in items, Info or the ladder.
 #[test]
 fn hidden_passwords() {
