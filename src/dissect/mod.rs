@@ -173,9 +173,12 @@ pub struct View<'a> {
     /// means generated.
     pub items: Vec<ItemView<'a>>,
     /// A data frame's channel (an index, unique in the capture file): every frame of one data
-    /// connection shows that channel's items, one list that only grows (during the first pass), so a
-    /// host may keep what it made of them under `(channel, items.len())`. `None` for control frames.
+    /// connection shows that channel's items, one list that changes only during the first pass (an
+    /// item added, or a fact restated), so a host may keep what it made of them under
+    /// `(channel, revision)`. `None` for control frames.
     pub channel: Option<u32>,
+    /// Changes of the channel's items so far (0 for control frames).
+    pub revision: u32,
     /// Items of this frame alone, shown after `items`: the listing entries a data frame's lines
     /// complete. Empty for control frames.
     pub frame_items: Vec<ItemView<'a>>,
@@ -220,6 +223,9 @@ struct Stream {
 #[derive(Debug, Default)]
 struct Chan {
     items: Vec<StoredItem>,
+    /// Counts changes of `items` (an item added or replaced): hosts key what they made of them on
+    /// it.
+    revision: u32,
     /// "RETR big.bin".
     command: Option<String>,
     mode: Option<DataMode>,
@@ -972,10 +978,11 @@ impl Dissector {
                         let i = self.chan(b.control, c);
                         // Each channel fact has one value: a later one (a transfer updated with
                         // the server's file name) replaces it where it stands.
-                        let items = &mut self.chans[i as usize].items;
-                        match items.iter_mut().find(|x| x.field() == kept.field()) {
+                        let ch = &mut self.chans[i as usize];
+                        ch.revision = ch.revision.wrapping_add(1);
+                        match ch.items.iter_mut().find(|x| x.field() == kept.field()) {
                             Some(old) => *old = kept,
-                            None => items.push(kept),
+                            None => ch.items.push(kept),
                         }
                     }
                 }
@@ -1056,6 +1063,7 @@ impl Dissector {
                 &format!("partial: {}", t.partial_reasons.join(", ")),
             );
         }
+        ch.revision = ch.revision.wrapping_add(1);
         ch.items.push(complete);
         for reason in &t.partial_reasons {
             ch.items
@@ -1161,6 +1169,7 @@ impl Dissector {
                 items: c.items.iter().map(StoredItem::view).collect(),
                 frame_items: Vec::new(),
                 channel: None,
+                revision: 0,
                 stats: c
                     .stats
                     .iter()
@@ -1183,6 +1192,7 @@ impl Dissector {
                         .get(&frame)
                         .map_or_else(Vec::new, |v| v.iter().map(StoredItem::view).collect()),
                     channel: Some(d.chan),
+                    revision: ch.revision,
                     stats: Vec::new(),
                     flow: d.first.then(|| {
                         let way = ch.direction.map_or("", |w| w.name());
