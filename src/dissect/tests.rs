@@ -528,8 +528,11 @@ fn stou_shows_the_servers_name() {
         b"hello",
         Offer::Expected,
     );
+    let before = cap.view(12).revision;
     cap.d.finish();
     let v = cap.view(12);
+    // The end added facts (complete or not): a host's cached drawing of the channel is stale.
+    assert!(v.revision != before);
     let paths: Vec<_> = items(&v, "ftplens-data.path")
         .iter()
         .map(|i| i.value)
