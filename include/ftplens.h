@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 /* Bumped when a struct layout or a signature in this file changes incompatibly. */
-#define FTPLENS_ABI_VERSION 2
+#define FTPLENS_ABI_VERSION 3
 
 /* ---------------------------------------------------------------- results */
 typedef uint32_t ftplens_result;
@@ -453,6 +453,163 @@ size_t ftplens_session_complete_prefix(const ftplens_session *session, ftplens_d
  * spare capacity, keeping its state: for callers that hold many sessions open between feeds. Every
  * pointer obtained from those results becomes invalid; the summary reads "" until the next feed. */
 ftplens_result ftplens_session_release(ftplens_session *session);
+
+/* ================================================================ dissection: the Wireshark glue's core
+ *
+ * The conversation layer for a host that dissects packet by packet and comes back to packets later:
+ * the Wireshark plugin (the Lua fallback uses the same Rust type, ftplens::dissect::Dissector). All FTP
+ * knowledge stays here. The host:
+ *   1. on the first pass, offers every TCP segment with payload that reaches it (through the control
+ *      port, the heuristic, or a connection an EXPECT action routed to it) to ftplens_dissector_segment,
+ *      which says whether the connection is FTP control, FTP data, or neither;
+ *   2. does what the actions ask (route a predicted data connection to ftplens, hand a connection to
+ *      TLS);
+ *   3. on every pass, reads the frame's view back (ftplens_dissector_view) and renders it: protocol
+ *      column, Info, tree items, expert infos, statistics ticks, the ladder entry, export pieces;
+ *   4. at the end of the first pass calls ftplens_dissector_finish, so that open transfers get their
+ *      outcome and lines cut off by the end are reported; their items land on the frames they concern.
+ * The core tracks TCP sequence numbers itself (a retransmission is not fed twice; a hole is a capture
+ * gap), decides which side is the server, pairs replies with commands, binds data connections to
+ * transfers, and stores what each frame shows. Hosts do no TCP desegmentation for ftplens: a line cut
+ * across segments is shown on the frame that completes it, highlighted from the start of that frame's
+ * payload. One dissector is used from one thread.
+ */
+typedef struct ftplens_dissector ftplens_dissector;
+
+typedef struct ftplens_dissector_config {
+    ftplens_limits limits;
+    bool hide_passwords; /* every password as one '*' per byte, in items, Info, statistics and the ladder */
+} ftplens_dissector_config;
+
+/* A new dissector (one per capture file: make it in the host's init routine, free it in cleanup).
+ * config may be NULL (default limits). NULL only on allocation failure. */
+ftplens_dissector *ftplens_dissector_new(const ftplens_dissector_config *config);
+void ftplens_dissector_free(ftplens_dissector *dissector);
+
+/* How a segment reached the host's dissector. */
+typedef uint32_t ftplens_offer;
+#define FTPLENS_OFFER_PORT 0      /* a port registered for ftplens: FTP control; which side serves is
+                                     the side the connection's opener (FTPLENS_TCP_SYN) reached, else
+                                     what the lines say (a reply comes from the server), else the
+                                     lower port */
+#define FTPLENS_OFFER_HEURISTIC 1 /* another connection, offered to the heuristic */
+#define FTPLENS_OFFER_EXPECTED 2  /* a connection an FTPLENS_ACTION_EXPECT routed to ftplens */
+
+/* TCP flags of a segment, when the host knows them. Hosts hand ftplens only segments with payload,
+ * so the opening handshake is told on them: SYN and SYN_ACK say who opened the connection (the
+ * client of a control connection; without either, the core takes the connection as begun before
+ * the capture and lets the lines say which side serves). */
+#define FTPLENS_TCP_SYN 0x01u     /* the sender opened the connection: this is its SYN, or the host saw
+                                     its SYN earlier (Wireshark: the flow's TCP_S_SAW_SYN) */
+#define FTPLENS_TCP_FIN 0x02u     /* the sender closes its direction */
+#define FTPLENS_TCP_RST 0x04u     /* the connection was reset */
+#define FTPLENS_TCP_SYN_ACK 0x08u /* the sender accepted the connection: this is its SYN-ACK, or the host
+                                     saw it earlier (TCP_S_SAW_SYNACK) */
+
+typedef struct ftplens_segment {
+    uint32_t stream;      /* the host's number for the TCP connection (Wireshark's tcp.stream) */
+    ftplens_endpoint src; /* sender */
+    ftplens_endpoint dst;
+    uint64_t frame;       /* the host's frame number */
+    double ts;            /* seconds */
+    uint32_t seq;         /* TCP sequence number of data[0]; relative or absolute, one kind per stream */
+    uint32_t flags;       /* FTPLENS_TCP_* of this segment; 0 when unknown */
+    const uint8_t *data;
+    size_t len;
+} ftplens_segment;
+
+typedef uint32_t ftplens_claim;
+#define FTPLENS_CLAIM_NONE 0     /* not ftplens's (yet): with OFFER_HEURISTIC offer the next segment again */
+#define FTPLENS_CLAIM_CONTROL 1  /* an FTP control connection: route its later segments to ftplens */
+#define FTPLENS_CLAIM_DATA 2     /* an FTP data connection */
+#define FTPLENS_CLAIM_REJECTED 3 /* the heuristic judged both sides: not FTP; stop offering it */
+
+/* First pass only: one segment, in capture order. *claim_out says what the connection is now.
+ * A segment without payload may be offered for its flags (FIN, RST); after ftplens_dissector_finish
+ * segments are not fed at all. The core keeps its own TCP sequence state per direction: a segment
+ * behind the next expected byte is a retransmission (only its new bytes are fed, so the same segment
+ * offered twice is taken once), one ahead of it leaves a capture gap. One frame may bring several
+ * pieces, such as the records TLS decrypts on a control connection: offer each with sequence numbers
+ * that follow the side's previous bytes. */
+ftplens_result ftplens_dissector_segment(ftplens_dissector *dissector, const ftplens_segment *segment,
+                                         ftplens_offer offer, ftplens_claim *claim_out);
+
+typedef uint32_t ftplens_action_kind;
+/* Route a TCP connection from connector (any address when its family is NONE; any port) to
+ * listener:port, or to alt_listener:port when alt_listener's family is not NONE (a NAT'd passive
+ * reply), to ftplens from frame on (a Wireshark conversation with the ftplens-data dissector; the Lua
+ * fallback claims the port). The listener's family is never NONE. */
+#define FTPLENS_ACTION_EXPECT 1
+/* The control connection `stream` carries TLS after frame `frame` (AUTH answered 234): hand it to TLS. */
+#define FTPLENS_ACTION_START_TLS 2
+
+typedef struct ftplens_action {
+    ftplens_action_kind kind;
+    uint32_t stream;              /* START_TLS: the control connection */
+    uint64_t frame;               /* the frame that made the action */
+    ftplens_endpoint listener;    /* EXPECT: address and port */
+    ftplens_endpoint alt_listener;
+    ftplens_endpoint connector;   /* EXPECT: port 0 */
+} ftplens_action;
+
+/* The actions the last ftplens_dissector_segment (or finish) made, in order; valid until the next
+ * call on the dissector. */
+ftplens_result ftplens_dissector_actions(const ftplens_dissector *dissector,
+                                         const ftplens_action **actions_out, size_t *n_out);
+
+typedef uint32_t ftplens_view_kind;
+#define FTPLENS_VIEW_NONE 0    /* nothing to show: leave the frame to others */
+#define FTPLENS_VIEW_CONTROL 1 /* protocol column "FTP", tree under the ftplens protocol */
+#define FTPLENS_VIEW_DATA 2    /* protocol column "FTP-DATA", tree under ftplens-data */
+
+/* One statistics tick: node[0] under the root, node[1] under node[0], node[2] under node[1]; unused
+ * levels are NULL. The host ticks each level (stats_tree tick_stat_node). The top nodes are
+ * "FTP sessions" (a session's first frame), "Logins by user and outcome" -> user -> success|failure,
+ * "Transfers by command and path" -> verb -> path, and "Session details" -> "client -> server" ->
+ * one fact each (user, login, duration, transfers, bytes, failed logins, TLS), at the session's last
+ * frame once its connection ended (after finish at the latest). */
+typedef struct ftplens_stat {
+    const char *node[3];
+} ftplens_stat;
+
+/* A data frame's share of a transferred object (Export Objects). */
+typedef struct ftplens_export {
+    uint64_t object;        /* 1-based id of the object; 0: nothing to export from this frame */
+    const char *filename;   /* the object's name, final after the first pass; ends in ".partial" when the
+                               capture lacks some of its bytes or the server did not confirm it */
+    const char *server;     /* the session's server address as text, for the host column */
+    uint64_t offset;        /* where this frame's new bytes go in the object: bytes the capture lacks
+                               before it stay a hole (fill it with zeros; the name then ends in
+                               ".partial") */
+    uint32_t skip;          /* payload bytes at the start already exported (a retransmission overlap) */
+    uint32_t len;           /* new payload bytes */
+    bool tls;               /* the payload is TLS: export the clear bytes TLS gives back instead, in order */
+} ftplens_export;
+
+typedef struct ftplens_view {
+    ftplens_view_kind kind;
+    const char *info;          /* the Info column ("" none) */
+    const char *title;         /* text after the protocol item's name, e.g. ", to server" ("" none) */
+    const ftplens_item *items; /* display order; every target is FTPLENS_TARGET_FRAME; offsets are into
+                                  this frame's payload, length 0 means generated */
+    size_t n_items;
+    const ftplens_stat *stats; /* statistics ticks of this frame */
+    size_t n_stats;
+    const char *flow;          /* the ladder (Flow Graph) text of this frame; NULL when not an entry */
+    ftplens_export export_piece;
+    bool tls;                  /* the payload is TLS (a protected data connection): call the TLS dissector */
+    bool text;                 /* the payload is text (a listing, TYPE A): show it as lines; for a
+                                  TLS channel, the clear bytes TLS gives back */
+} ftplens_view;
+
+/* What frame `frame` shows, on any pass (the first pass sees what is known so far). Pointers are valid
+ * until the next call on the dissector. FTPLENS_END when the core has nothing for that frame (*out is
+ * then a NONE view). */
+ftplens_result ftplens_dissector_view(ftplens_dissector *dissector, uint64_t frame, ftplens_view *out);
+
+/* The first pass is over: end every connection (open transfers get outcome unknown, cut-off lines are
+ * reported as incomplete). Later views show it. */
+ftplens_result ftplens_dissector_finish(ftplens_dissector *dissector);
 
 /* ================================================================ capture files
  *
