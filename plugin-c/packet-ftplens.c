@@ -47,9 +47,10 @@ WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_inf
 WS_DLL_PUBLIC void tls_set_appdata_dissector(dissector_handle_t tls_handle, packet_info *pinfo,
                                              dissector_handle_t app_handle);
 
-/* The Flow Graph (-z flow,ftplens). libwireshark 4.0 exports its API but libwireshark-dev 4.0 lacks the
- * header: these are its 4.0 layouts, as libwireshark 4.0's own sequence_analysis_info_new and
- * sequence_analysis_create_sai_with_addresses lay them out (item: 0x90 bytes, items at 0x10). */
+/* The Flow Graph (-z flow,ftplens). libwireshark exports its API, but libwireshark-dev 4.0 and 4.4 lack the
+ * header: these are the layouts libwireshark's own sequence_analysis_info_new and
+ * sequence_analysis_create_sai_with_addresses use (items at 0x10; an item is 0x90 bytes in 4.0, 0x88 with
+ * 4.4's bools). */
 #if __has_include(<epan/sequence_analysis.h>)
 #include <epan/sequence_analysis.h>
 #else
@@ -62,13 +63,13 @@ typedef struct {
     gchar *frame_label, *time_str, *comment;
     guint16 conv_num;
     unsigned fg_color, bg_color;
-    gboolean has_color_filter, display;
+    ws_bool has_color_filter, display;
     guint src_node, dst_node;
     guint16 line_style;
     int info_type;
     void *info_ptr;
 } seq_analysis_item_t;
-typedef struct { const char *name; gboolean any_addr; int nconv; GQueue *items; } seq_analysis_info_t;
+typedef struct { const char *name; ws_bool any_addr; int nconv; GQueue *items; } seq_analysis_info_t;
 WS_DLL_PUBLIC void register_seq_analysis(const char *name, const char *ui_name, const int proto_id,
                                          const char *tap_listener, guint tap_flags, tap_packet_cb tap_func);
 WS_DLL_PUBLIC seq_analysis_item_t *sequence_analysis_create_sai_with_addresses(packet_info *pinfo,
