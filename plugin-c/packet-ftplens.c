@@ -331,43 +331,25 @@ static void draw_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, cons
             off = (gint)it->offset;
             len = (gint)it->length;
         }
-        proto_item *pi = NULL;
+        const char *str = it->string_value ? it->string_value : "";
+        double secs = it->time_value < 0 ? 0 : it->time_value;
+        nstime_t ts = { (time_t)floor(secs), (int)((secs - floor(secs)) * 1e9) };
+        ws_in4_addr v4;
+        memcpy(&v4, it->addr, 4);
+        proto_item *pi;
         switch (field_infos[it->field].type) {
         case FTPLENS_FT_NONE:
-            if (it->string_value && *it->string_value)
-                pi = proto_tree_add_none_format(t, hf, tvb, off, len, "%s", it->string_value);
-            else
-                pi = proto_tree_add_item(t, hf, tvb, off, len, ENC_NA);
+            pi = *str ? proto_tree_add_none_format(t, hf, tvb, off, len, "%s", str)
+                      : proto_tree_add_item(t, hf, tvb, off, len, ENC_NA);
             break;
-        case FTPLENS_FT_STRING:
-            pi = proto_tree_add_string(t, hf, tvb, off, len, it->string_value ? it->string_value : "");
-            break;
-        case FTPLENS_FT_UINT:
-            pi = proto_tree_add_uint64(t, hf, tvb, off, len, it->uint_value);
-            break;
-        case FTPLENS_FT_BOOL:
-            pi = proto_tree_add_boolean(t, hf, tvb, off, len, it->uint_value != 0);
-            break;
-        case FTPLENS_FT_FRAME:
-            pi = proto_tree_add_uint(t, hf, tvb, off, len, (guint32)it->uint_value);
-            break;
-        case FTPLENS_FT_RELTIME: {
-            double secs = it->time_value < 0 ? 0 : it->time_value;
-            nstime_t ts = { (time_t)floor(secs), (int)((secs - floor(secs)) * 1e9) };
-            pi = proto_tree_add_time(t, hf, tvb, off, len, &ts);
-            break;
-        }
-        case FTPLENS_FT_IPV4: {
-            ws_in4_addr v4;
-            memcpy(&v4, it->addr, 4);
-            pi = proto_tree_add_ipv4(t, hf, tvb, off, len, v4);
-            break;
-        }
-        case FTPLENS_FT_IPV6:
-            pi = proto_tree_add_ipv6(t, hf, tvb, off, len, (const ws_in6_addr *)it->addr);
-            break;
-        default:
-            continue;
+        case FTPLENS_FT_STRING:  pi = proto_tree_add_string(t, hf, tvb, off, len, str); break;
+        case FTPLENS_FT_UINT:    pi = proto_tree_add_uint64(t, hf, tvb, off, len, it->uint_value); break;
+        case FTPLENS_FT_BOOL:    pi = proto_tree_add_boolean(t, hf, tvb, off, len, it->uint_value != 0); break;
+        case FTPLENS_FT_FRAME:   pi = proto_tree_add_uint(t, hf, tvb, off, len, (guint32)it->uint_value); break;
+        case FTPLENS_FT_RELTIME: pi = proto_tree_add_time(t, hf, tvb, off, len, &ts); break;
+        case FTPLENS_FT_IPV4:    pi = proto_tree_add_ipv4(t, hf, tvb, off, len, v4); break;
+        case FTPLENS_FT_IPV6:    pi = proto_tree_add_ipv6(t, hf, tvb, off, len, (const ws_in6_addr *)it->addr); break;
+        default:                 continue;
         }
         if (it->generated || len == 0)
             proto_item_set_generated(pi);
@@ -500,8 +482,8 @@ static int dissect_ftplens_data_clear(tvbuff_t *tvb, packet_info *pinfo, proto_t
 
 /* ------------------------------------------------------------------------ export objects */
 
-static tap_packet_status ftplens_eo_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_, const void *data,
-                  tap_flags_t flags _U_)
+static tap_packet_status ftplens_eo_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_,
+                                           const void *data, tap_flags_t flags _U_)
 {
     export_object_list_t *list = (export_object_list_t *)tapdata;
     const eo_rec_t *r = (const eo_rec_t *)data;
@@ -563,8 +545,8 @@ static void ftplens_stats_init(stats_tree *st _U_)
     /* the core names every node; each appears at its first tick */
 }
 
-static tap_packet_status ftplens_stats_packet(stats_tree *st, packet_info *pinfo, epan_dissect_t *edt _U_, const void *p _U_,
-                     tap_flags_t flags _U_)
+static tap_packet_status ftplens_stats_packet(stats_tree *st, packet_info *pinfo, epan_dissect_t *edt _U_,
+                                              const void *p _U_, tap_flags_t flags _U_)
 {
     ftplens_view v;
     if (!dissector || ftplens_dissector_view(dissector, pinfo->num, &v) != FTPLENS_OK || !v.n_stats)
@@ -579,8 +561,8 @@ static tap_packet_status ftplens_stats_packet(stats_tree *st, packet_info *pinfo
 
 /* One arrow of the Flow Graph per frame the core gives a ladder text: commands, replies, the first frame
  * of a data connection. */
-static tap_packet_status ftplens_flow_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_, const void *p _U_,
-                    tap_flags_t flags _U_)
+static tap_packet_status ftplens_flow_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_,
+                                             const void *p _U_, tap_flags_t flags _U_)
 {
     seq_analysis_info_t *sainfo = (seq_analysis_info_t *)tapdata;
     seq_analysis_item_t *sai;
@@ -663,63 +645,43 @@ static void ftplens_cleanup(void)
 
 static void register_fields(void)
 {
-    hf_register_info *hf_ctrl, *hf_data;
-    size_t n_ctrl = 0, n_data = 0;
-    gint **etts;
-
+    static const enum ftenum types[] = { FT_NONE, FT_STRING, FT_UINT64, FT_BOOLEAN, FT_FRAMENUM, FT_RELATIVE_TIME,
+                                         FT_IPv4, FT_IPv6 };
+    /* Wireshark keeps pointers into these arrays: they live as long as the process. [1]: ftplens-data's. */
     n_fields = ftplens_field_count();
     hf_ids = g_new(int, n_fields + 1);
     ett_fields = g_new(gint, n_fields + 1);
     field_infos = g_new0(ftplens_field_info, n_fields + 1);
-    /* Wireshark keeps pointers into these arrays: they live as long as the process. */
-    hf_ctrl = g_new0(hf_register_info, n_fields + 1);
-    hf_data = g_new0(hf_register_info, n_fields + 1);
-    etts = g_new(gint *, n_fields + 2);
-
+    hf_register_info *hf[2] = { g_new0(hf_register_info, n_fields + 1), g_new0(hf_register_info, n_fields + 1) };
+    size_t n[2] = { 0, 0 };
+    gint **etts = g_new(gint *, n_fields + 2);
     for (size_t i = 0; i < n_fields; i++) {
-        static const enum ftenum types[] = { FT_NONE, FT_STRING, FT_UINT64, FT_BOOLEAN, FT_FRAMENUM,
-                                             FT_RELATIVE_TIME, FT_IPv4, FT_IPv6 };
-        ftplens_field_info fi;
-        const void *strings = NULL;
-
-        hf_ids[i] = -1;
-        ett_fields[i] = -1;
+        ftplens_field_info *fi = &field_infos[i];
+        hf_ids[i] = ett_fields[i] = -1; /* an entry that cannot be registered keeps -1: draw_items skips it */
         etts[i] = &ett_fields[i];
-        if (ftplens_field_get(i, &fi) != FTPLENS_OK || !fi.abbrev || !fi.name || fi.type >= G_N_ELEMENTS(types)) {
-            fi.type = FTPLENS_FT_NONE;
-            field_infos[i] = fi;
+        if (ftplens_field_get(i, fi) != FTPLENS_OK || !fi->abbrev || !fi->name || fi->type >= G_N_ELEMENTS(types))
             continue;
-        }
-        field_infos[i] = fi;
-        if (fi.type == FTPLENS_FT_FRAME && fi.frame_role == FTPLENS_FRAME_REQUEST)
-            strings = FRAMENUM_TYPE(FT_FRAMENUM_REQUEST);
-        else if (fi.type == FTPLENS_FT_FRAME && fi.frame_role == FTPLENS_FRAME_RESPONSE)
-            strings = FRAMENUM_TYPE(FT_FRAMENUM_RESPONSE);
-        hf_register_info h = { &hf_ids[i], { fi.name, fi.abbrev, types[fi.type],
-                                             fi.type == FTPLENS_FT_UINT ? BASE_DEC : BASE_NONE, strings, 0,
-                                             fi.blurb, HFILL } };
-        if (fi.data_protocol)
-            hf_data[n_data++] = h;
-        else
-            hf_ctrl[n_ctrl++] = h;
+        const void *strings = fi->type != FTPLENS_FT_FRAME ? NULL
+                              : fi->frame_role == FTPLENS_FRAME_REQUEST  ? FRAMENUM_TYPE(FT_FRAMENUM_REQUEST)
+                              : fi->frame_role == FTPLENS_FRAME_RESPONSE ? FRAMENUM_TYPE(FT_FRAMENUM_RESPONSE) : NULL;
+        hf_register_info h = { &hf_ids[i], { fi->name, fi->abbrev, types[fi->type],
+                                             fi->type == FTPLENS_FT_UINT ? BASE_DEC : BASE_NONE, strings, 0,
+                                             fi->blurb, HFILL } };
+        hf[fi->data_protocol][n[fi->data_protocol]++] = h;
     }
     etts[n_fields] = &ett_ftplens;
     etts[n_fields + 1] = &ett_ftplens_data;
-
-    proto_register_field_array(proto_ftplens, hf_ctrl, (int)n_ctrl);
-    proto_register_field_array(proto_ftplens_data, hf_data, (int)n_data);
+    proto_register_field_array(proto_ftplens, hf[0], (int)n[0]);
+    proto_register_field_array(proto_ftplens_data, hf[1], (int)n[1]);
     proto_register_subtree_array(etts, (int)n_fields + 2);
 }
 
 static void register_experts(void)
 {
-    ei_register_info *ei_ctrl, *ei_data;
-    size_t n_ctrl = 0, n_data = 0;
-
     n_experts = ftplens_expert_count();
     ei_ids = g_new(expert_field, n_experts + 1);
-    ei_ctrl = g_new0(ei_register_info, n_experts + 1);
-    ei_data = g_new0(ei_register_info, n_experts + 1);
+    ei_register_info *ei[2] = { g_new0(ei_register_info, n_experts + 1), g_new0(ei_register_info, n_experts + 1) };
+    size_t n[2] = { 0, 0 };
     for (size_t i = 0; i < n_experts; i++) {
         ftplens_expert_info xi;
         expert_field init = EI_INIT;
@@ -728,13 +690,11 @@ static void register_experts(void)
             continue;
         ei_register_info e = { &ei_ids[i], { xi.abbrev, expert_group(xi.group), expert_severity(xi.severity),
                                              xi.summary ? xi.summary : xi.abbrev, EXPFILL } };
-        if (g_str_has_prefix(xi.abbrev, "ftplens-data."))
-            ei_data[n_data++] = e;
-        else
-            ei_ctrl[n_ctrl++] = e;
+        int data = g_str_has_prefix(xi.abbrev, "ftplens-data.");
+        ei[data][n[data]++] = e;
     }
-    expert_register_field_array(expert_register_protocol(proto_ftplens), ei_ctrl, (int)n_ctrl);
-    expert_register_field_array(expert_register_protocol(proto_ftplens_data), ei_data, (int)n_data);
+    expert_register_field_array(expert_register_protocol(proto_ftplens), ei[0], (int)n[0]);
+    expert_register_field_array(expert_register_protocol(proto_ftplens_data), ei[1], (int)n[1]);
 }
 
 /* One preference per core limit, named as the core names it ("max_line", the key of -o flags),
