@@ -130,7 +130,7 @@ static ftplens_dissector *dissector;
 /* What the glue itself remembers of a TCP connection (conversation data under proto_ftplens). */
 typedef struct {
     gboolean rejected;   /* the core judged it not FTP: stop offering it to the heuristic */
-    guint32 clear_seq[2]; /* bytes TLS gave back so far, per side: their sequence numbers for the core */
+    guint32 next_seq[2]; /* per side, the sequence number after the last bytes fed: TLS's clear bytes follow */
 } conn_t;
 
 /* What the export-objects tap gets from a data frame: its new bytes. */
@@ -246,6 +246,7 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
     conversation_t *conv = find_or_create_conversation(pinfo);
     struct tcp_analysis *tcpd = get_tcp_conversation_data(conv, pinfo);
     gboolean from_tls = data == NULL || proto_is_frame_protocol(pinfo->layers, "tls");
+    conn_t *c = offer != FTPLENS_OFFER_EXPECTED || from_tls ? get_conn(conv, TRUE) : NULL;
     ftplens_claim claim = FTPLENS_CLAIM_NONE;
     ftplens_segment seg;
 
@@ -260,14 +261,19 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
     seg.len = tvb_captured_length(tvb);
     seg.data = tvb_get_ptr(tvb, 0, (gint)seg.len);
     if (from_tls) {
-        /* Decrypted bytes come once each, in order, with no TCP sequence number of their own. */
-        conn_t *c = get_conn(conv, TRUE);
-        seg.seq = c->clear_seq[packet_side(pinfo)];
-        c->clear_seq[packet_side(pinfo)] += (guint32)seg.len;
+        /* Decrypted bytes come once each, in order, and follow the clear bytes of the same side. */
+        seg.seq = c->next_seq[packet_side(pinfo)];
+        c->next_seq[packet_side(pinfo)] += (guint32)seg.len;
     } else {
         const struct tcpinfo *ti = (const struct tcpinfo *)data;
         seg.seq = ti->seq;
-        seg.flags = ((ti->flags & TH_SYN) ? FTPLENS_TCP_SYN : 0) | ((ti->flags & TH_FIN) ? FTPLENS_TCP_FIN : 0) |
+        if (c)
+            c->next_seq[packet_side(pinfo)] = ti->nxtseq;
+        /* Who opened the connection: TCP's flow remembers the SYN and the SYN-ACK (TCP_S_SAW_SYN 0x03 and
+         * TCP_S_SAW_SYNACK 0x05 in packet-tcp.c, not exported). */
+        guint8 seen = tcpd->fwd ? tcpd->fwd->static_flags : 0;
+        seg.flags = ((seen & 0x03) == 0x03 ? FTPLENS_TCP_SYN : 0) |
+                    ((seen & 0x05) == 0x05 ? FTPLENS_TCP_SYN_ACK : 0) | ((ti->flags & TH_FIN) ? FTPLENS_TCP_FIN : 0) |
                     ((ti->flags & TH_RST) ? FTPLENS_TCP_RST : 0);
     }
     if (ftplens_dissector_segment(dissector, &seg, offer, &claim) != FTPLENS_OK)
