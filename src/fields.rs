@@ -108,6 +108,12 @@ registry! {
     DataSize => ("ftplens-data.size", "Announced size", Uint, Plain, "Size from SIZE or the 150 reply"),
     DataChannelId => ("ftplens-data.channel", "Channel", Uint, Plain, "Data channel number within its control session"),
     DataTls => ("ftplens-data.tls", "Protected (PROT P)", Bool, Plain, "The data channel carries TLS"),
+    TransferDataFrame => ("ftplens.transfer.data_frame", "Data in", Frame, Plain, "The first frame of the data connection this command or reply announced or used"),
+    TransferBytes => ("ftplens.transfer.bytes", "Transferred bytes", Uint, Plain, "Bytes the data connection carried, on the final reply of its transfer"),
+    TransferDuration => ("ftplens.transfer.duration", "Transfer duration", RelTime, Plain, "Time from the first to the last data frame of the transfer"),
+    TransferThroughput => ("ftplens.transfer.throughput", "Throughput (bytes/s)", Uint, Plain, "Transferred bytes divided by the transfer duration"),
+    TransferFirstFrame => ("ftplens.transfer.first_frame", "First data frame", Frame, Plain, "The first frame of the transfer's data connection that carried data"),
+    TransferLastFrame => ("ftplens.transfer.last_frame", "Last data frame", Frame, Plain, "The last frame of the transfer's data connection that carried data"),
 }
 
 /// Expert-info groups (Wireshark PI_*).
