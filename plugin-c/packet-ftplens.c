@@ -1,15 +1,9 @@
-/* packet-ftplens.c
- * Wireshark epan plugin for ftplens: FTP control and data connections, analysed by the ftplens core.
- *
+/* packet-ftplens.c: Wireshark epan plugin for ftplens, FTP control and data connections.
  * Glue only: all FTP knowledge is in the Rust core (include/ftplens.h, "dissection"). On the first pass
  * this file hands every TCP segment that reaches it to one ftplens_dissector per capture file and does
  * what the core asks (route a predicted data connection here, hand a connection to TLS). On every pass
  * it draws what the core stored for the frame (ftplens_dissector_view), so every pass shows the same.
- *
- * Copyright the ftplens authors
- *
- * SPDX-License-Identifier: GPL-2.0-or-later
- */
+ * Copyright the ftplens authors. SPDX-License-Identifier: GPL-2.0-or-later */
 
 #include <string.h>
 #include <math.h>
@@ -55,19 +49,10 @@ WS_DLL_PUBLIC void tls_set_appdata_dissector(dissector_handle_t tls_handle, pack
 #include <epan/sequence_analysis.h>
 #else
 typedef struct {
-    guint32 frame_number;
-    address src_addr;
-    guint16 port_src;
-    address dst_addr;
-    guint16 port_dst;
+    guint32 frame_number; address src_addr; guint16 port_src; address dst_addr; guint16 port_dst;
     gchar *frame_label, *time_str, *comment;
-    guint16 conv_num;
-    unsigned fg_color, bg_color;
-    ws_bool has_color_filter, display;
-    guint src_node, dst_node;
-    guint16 line_style;
-    int info_type;
-    void *info_ptr;
+    guint16 conv_num; unsigned fg_color, bg_color; ws_bool has_color_filter, display;
+    guint src_node, dst_node; guint16 line_style; int info_type; void *info_ptr;
 } seq_analysis_item_t;
 typedef struct { const char *name; ws_bool any_addr; int nconv; GQueue *items; } seq_analysis_info_t;
 WS_DLL_PUBLIC void register_seq_analysis(const char *name, const char *ui_name, const int proto_id,
@@ -78,8 +63,7 @@ WS_DLL_PUBLIC seq_analysis_item_t *sequence_analysis_create_sai_with_addresses(p
 
 #ifndef PLUGIN_VERSION
 #define PLUGIN_VERSION "0.1.0"
-#endif
-WS_DLL_PUBLIC_DEF const gchar plugin_version[] = PLUGIN_VERSION;
+#endifWS_DLL_PUBLIC_DEF const gchar plugin_version[] = PLUGIN_VERSION;
 WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
 WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
 WS_DLL_PUBLIC void plugin_register(void);
@@ -101,30 +85,26 @@ void proto_reg_handoff_ftplens(void);
 
 static int proto_ftplens = -1, proto_ftplens_data = -1;
 static gint ett_ftplens = -1, ett_ftplens_data = -1;
-
 /* One Wireshark field, one subtree type and one expert field per registry entry. */
 static size_t n_fields, n_experts;
 static int *hf_ids;
 static gint *ett_fields;
 static ftplens_field_info *field_infos;
 static expert_field *ei_ids;
-
 static dissector_handle_t ftplens_handle, ftplens_data_handle;
 static dissector_handle_t ftplens_data_clear_handle; /* the decrypted payload of a protected data channel */
 static dissector_handle_t tls_handle, text_lines_handle;
 static dissector_handle_t builtin_ftp_handle; /* given port 21 back while ftplens is disabled */
-
 static int ftplens_tap = -1; /* frames with statistics ticks or a ladder entry: -z ftplens,tree, -z flow */
 static int ftplens_eo_tap = -1; /* export objects ("ftplens") */
-
 static ws_bool pref_heuristic = TRUE;
 static guint pref_export_max_mib = 64;
 static ws_bool pref_hide_passwords = FALSE; /* the core masks them in everything it publishes */
 static size_t n_limits;
 static guint *pref_limits; /* one preference per core limit (ftplens_limit_get), by its index */
 
-/* The core's state for the open capture file: made in the init routine, finished at the end of the
- * first pass, freed in the cleanup routine. */
+/* The core's state for the open capture file: made in the init routine, finished at the end of the first
+ * pass, freed in the cleanup routine. */
 static ftplens_dissector *dissector;
 
 /* What the glue itself remembers of a TCP connection (conversation data under proto_ftplens). */
@@ -139,7 +119,6 @@ typedef struct {
     guint32 len;
     gboolean in_order; /* decrypted by TLS: they follow what the object holds, whatever the offset */
 } eo_rec_t;
-
 static GHashTable *eo_rows; /* the core's object id -> row + 1 (reset by the export-object reset) */
 static guint32 eo_row_count;
 
@@ -148,45 +127,19 @@ static guint32 eo_row_count;
 static void to_endpoint(const address *a, guint32 port, ftplens_endpoint *out)
 {
     memset(out, 0, sizeof *out);
-    if (a->type == AT_IPv4 && a->len == 4)
-        out->family = FTPLENS_FAMILY_IPV4;
-    else if (a->type == AT_IPv6 && a->len == 16)
-        out->family = FTPLENS_FAMILY_IPV6;
-    else
-        return;
-    memcpy(out->addr, a->data, (size_t)a->len);
-    out->port = (guint16)port;
+    if ((a->type == AT_IPv4 && a->len == 4) || (a->type == AT_IPv6 && a->len == 16)) {
+        out->family = a->len == 4 ? FTPLENS_FAMILY_IPV4 : FTPLENS_FAMILY_IPV6;
+        memcpy(out->addr, a->data, (size_t)a->len);
+        out->port = (guint16)port;
+    }
 }
 
 /* Points out at the endpoint's address (no copy: it lives as long as the endpoint). */
 static gboolean to_address(const ftplens_endpoint *ep, address *out)
 {
-    if (ep->family != FTPLENS_FAMILY_IPV4 && ep->family != FTPLENS_FAMILY_IPV6) {
-        clear_address(out);
-        return FALSE;
-    }
-    set_address(out, ep->family == FTPLENS_FAMILY_IPV4 ? AT_IPv4 : AT_IPv6,
-                ep->family == FTPLENS_FAMILY_IPV4 ? 4 : 16, ep->addr);
-    return TRUE;
-}
-
-/* Which side of the connection sent this packet: 0 or 1, the same for both directions' view. */
-static int packet_side(const packet_info *pinfo)
-{
-    int c = cmp_address(&pinfo->src, &pinfo->dst);
-    if (c == 0)
-        c = pinfo->srcport < pinfo->destport ? -1 : 1;
-    return c < 0 ? 0 : 1;
-}
-
-static conn_t *get_conn(conversation_t *conv, gboolean create)
-{
-    conn_t *c = (conn_t *)conversation_get_proto_data(conv, proto_ftplens);
-    if (!c && create) {
-        c = wmem_new0(wmem_file_scope(), conn_t);
-        conversation_add_proto_data(conv, proto_ftplens, c);
-    }
-    return c;
+    gboolean v4 = ep->family == FTPLENS_FAMILY_IPV4, v6 = ep->family == FTPLENS_FAMILY_IPV6;
+    set_address(out, v4 ? AT_IPv4 : v6 ? AT_IPv6 : AT_NONE, v4 ? 4 : v6 ? 16 : 0, v4 || v6 ? ep->addr : NULL);
+    return v4 || v6;
 }
 
 /* A per-packet counter of this pass (pinfo->pool): its value before this call, then add n. */
@@ -203,26 +156,18 @@ static guint packet_count(packet_info *pinfo, guint32 key, guint n)
 static void expect_connection(const ftplens_action *a)
 {
     const ftplens_endpoint *listeners[2] = { &a->listener, &a->alt_listener };
-    address connector;
-    guint options = NO_PORT2;
-
-    if (!to_address(&a->connector, &connector))
-        options |= NO_ADDR2;
-    for (int i = 0; i < 2; i++) {
-        address listener;
-        if (!to_address(listeners[i], &listener))
-            continue;
-        conversation_t *dc = conversation_new((guint32)a->frame, &listener, &connector, CONVERSATION_TCP,
-                                              listeners[i]->port, 0, options);
-        conversation_set_dissector(dc, ftplens_data_handle);
-    }
+    address connector, listener;
+    guint options = to_address(&a->connector, &connector) ? NO_PORT2 : NO_PORT2 | NO_ADDR2;
+    for (int i = 0; i < 2; i++)
+        if (to_address(listeners[i], &listener))
+            conversation_set_dissector(conversation_new((guint32)a->frame, &listener, &connector, CONVERSATION_TCP,
+                                                        listeners[i]->port, 0, options), ftplens_data_handle);
 }
 
 static void apply_actions(packet_info *pinfo, conversation_t *conv, guint32 stream)
 {
     const ftplens_action *actions = NULL;
     size_t n = 0;
-
     if (ftplens_dissector_actions(dissector, &actions, &n) != FTPLENS_OK)
         return;
     for (size_t i = 0; i < n; i++) {
@@ -246,13 +191,16 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
     conversation_t *conv = find_or_create_conversation(pinfo);
     struct tcp_analysis *tcpd = get_tcp_conversation_data(conv, pinfo);
     gboolean from_tls = data == NULL || proto_is_frame_protocol(pinfo->layers, "tls");
-    conn_t *c = offer != FTPLENS_OFFER_EXPECTED || from_tls ? get_conn(conv, TRUE) : NULL;
+    conn_t *c = (conn_t *)conversation_get_proto_data(conv, proto_ftplens);
     ftplens_claim claim = FTPLENS_CLAIM_NONE;
-    ftplens_segment seg;
-
+    ftplens_segment seg = { 0 };
     if (!dissector || !tcpd)
         return FTPLENS_CLAIM_NONE;
-    memset(&seg, 0, sizeof seg);
+    if (!c) {
+        c = wmem_new0(wmem_file_scope(), conn_t);
+        conversation_add_proto_data(conv, proto_ftplens, c);
+    }
+    int side = tcpd->fwd == &tcpd->flow1 ? 0 : 1;
     seg.stream = tcpd->stream;
     to_endpoint(&pinfo->src, pinfo->srcport, &seg.src);
     to_endpoint(&pinfo->dst, pinfo->destport, &seg.dst);
@@ -262,13 +210,12 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
     seg.data = tvb_get_ptr(tvb, 0, (gint)seg.len);
     if (from_tls) {
         /* Decrypted bytes come once each, in order, and follow the clear bytes of the same side. */
-        seg.seq = c->next_seq[packet_side(pinfo)];
-        c->next_seq[packet_side(pinfo)] += (guint32)seg.len;
+        seg.seq = c->next_seq[side];
+        c->next_seq[side] += (guint32)seg.len;
     } else {
         const struct tcpinfo *ti = (const struct tcpinfo *)data;
         seg.seq = ti->seq;
-        if (c)
-            c->next_seq[packet_side(pinfo)] = ti->nxtseq;
+        c->next_seq[side] = ti->nxtseq;
         /* Who opened the connection: TCP's flow remembers the SYN and the SYN-ACK (TCP_S_SAW_SYN 0x03 and
          * TCP_S_SAW_SYNACK 0x05 in packet-tcp.c, not exported). */
         guint8 seen = tcpd->fwd ? tcpd->fwd->static_flags : 0;
@@ -280,7 +227,7 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
         return FTPLENS_CLAIM_NONE;
     apply_actions(pinfo, conv, seg.stream);
     if (claim == FTPLENS_CLAIM_REJECTED)
-        get_conn(conv, TRUE)->rejected = TRUE;
+        c->rejected = TRUE;
     if (offer == FTPLENS_OFFER_HEURISTIC && (claim == FTPLENS_CLAIM_CONTROL || claim == FTPLENS_CLAIM_DATA))
         conversation_set_dissector_from_frame_number(conv, pinfo->num, claim == FTPLENS_CLAIM_DATA
                                                                             ? ftplens_data_handle : ftplens_handle);
@@ -289,82 +236,76 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
 
 /* ------------------------------------------------------------------------ every pass: draw the view */
 
-static int expert_group(ftplens_expert_group g)
-{
-    static const int groups[] = { PI_PROTOCOL, PI_SECURITY, PI_PROTOCOL, PI_MALFORMED, PI_SEQUENCE,
-                                  PI_RESPONSE_CODE };
-    return g < G_N_ELEMENTS(groups) ? groups[g] : PI_PROTOCOL;
-}
-
-static int expert_severity(ftplens_expert_severity s)
-{
-    static const int severities[] = { PI_NOTE, PI_CHAT, PI_NOTE, PI_WARN, PI_ERROR };
-    return s < G_N_ELEMENTS(severities) ? severities[s] : PI_NOTE;
-}
-
-static void add_expert(packet_info *pinfo, proto_item *pi, const ftplens_item *it)
-{
-    if (it->expert != FTPLENS_NO_EXPERT && it->expert < n_experts)
-        expert_add_info_format(pinfo, pi, &ei_ids[it->expert], "%s", it->expert_message ? it->expert_message : "");
-}
-
 /* Add items[0..n) under root, nesting by depth. Without a tree (tshark's first pass, taps that need
  * none) only the expert infos are added: they still count (the packet's severity, the expert tap). */
 static void draw_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, const ftplens_item *items, size_t n)
 {
     proto_item *owner[MAX_DEPTH + 1] = { NULL };
     guint32 owner_field[MAX_DEPTH + 1] = { 0 };
-    proto_tree *sub[MAX_DEPTH + 1] = { NULL };
+    proto_tree *sub[MAX_DEPTH + 1] = { root };
     guint valid = 0; /* items may be added at depths 0..valid */
     guint captured = tvb_captured_length(tvb);
-
-    sub[0] = root;
     for (size_t i = 0; i < n; i++) {
         const ftplens_item *it = &items[i];
+        proto_item *pi = NULL;
         if (it->field >= n_fields || hf_ids[it->field] <= 0)
             continue; /* not a registry index, or an entry that could not be registered */
-        if (!root) {
-            add_expert(pinfo, NULL, it);
-            continue;
+        if (root) {
+            guint d = MIN(MIN(it->depth, MAX_DEPTH - 1), valid);
+            if (d > 0 && sub[d] == NULL)
+                sub[d] = proto_item_add_subtree(owner[d - 1], ett_fields[owner_field[d - 1]]);
+            proto_tree *t = sub[d];
+            int hf = hf_ids[it->field];
+            gboolean own = it->length > 0 && (guint64)it->offset + it->length <= captured;
+            gint off = own ? (gint)it->offset : 0, len = own ? (gint)it->length : 0;
+            const char *str = it->string_value ? it->string_value : "";
+            double secs = it->time_value < 0 ? 0 : it->time_value;
+            nstime_t ts = { (time_t)floor(secs), (int)((secs - floor(secs)) * 1e9) };
+            ws_in4_addr v4;
+            memcpy(&v4, it->addr, 4);
+            switch (field_infos[it->field].type) {
+            case FTPLENS_FT_NONE:
+                pi = *str ? proto_tree_add_none_format(t, hf, tvb, off, len, "%s", str)
+                          : proto_tree_add_item(t, hf, tvb, off, len, ENC_NA);
+                break;
+            case FTPLENS_FT_STRING:  pi = proto_tree_add_string(t, hf, tvb, off, len, str); break;
+            case FTPLENS_FT_UINT:    pi = proto_tree_add_uint64(t, hf, tvb, off, len, it->uint_value); break;
+            case FTPLENS_FT_BOOL:    pi = proto_tree_add_boolean(t, hf, tvb, off, len, it->uint_value != 0); break;
+            case FTPLENS_FT_FRAME:   pi = proto_tree_add_uint(t, hf, tvb, off, len, (guint32)it->uint_value); break;
+            case FTPLENS_FT_RELTIME: pi = proto_tree_add_time(t, hf, tvb, off, len, &ts); break;
+            case FTPLENS_FT_IPV4:    pi = proto_tree_add_ipv4(t, hf, tvb, off, len, v4); break;
+            case FTPLENS_FT_IPV6: pi = proto_tree_add_ipv6(t, hf, tvb, off, len, (const ws_in6_addr *)it->addr); break;
+            default:                 continue;
+            }
+            if (it->generated || len == 0)
+                proto_item_set_generated(pi);
+            owner[d] = pi;
+            owner_field[d] = it->field;
+            sub[d + 1] = NULL;
+            valid = d + 1;
         }
-        guint d = MIN(MIN(it->depth, MAX_DEPTH - 1), valid);
-        if (d > 0 && sub[d] == NULL)
-            sub[d] = proto_item_add_subtree(owner[d - 1], ett_fields[owner_field[d - 1]]);
-        proto_tree *t = sub[d];
-        int hf = hf_ids[it->field];
-        gint off = 0, len = 0;
-        if (it->length > 0 && (guint64)it->offset + it->length <= captured) {
-            off = (gint)it->offset;
-            len = (gint)it->length;
-        }
-        const char *str = it->string_value ? it->string_value : "";
-        double secs = it->time_value < 0 ? 0 : it->time_value;
-        nstime_t ts = { (time_t)floor(secs), (int)((secs - floor(secs)) * 1e9) };
-        ws_in4_addr v4;
-        memcpy(&v4, it->addr, 4);
-        proto_item *pi;
-        switch (field_infos[it->field].type) {
-        case FTPLENS_FT_NONE:
-            pi = *str ? proto_tree_add_none_format(t, hf, tvb, off, len, "%s", str)
-                      : proto_tree_add_item(t, hf, tvb, off, len, ENC_NA);
-            break;
-        case FTPLENS_FT_STRING:  pi = proto_tree_add_string(t, hf, tvb, off, len, str); break;
-        case FTPLENS_FT_UINT:    pi = proto_tree_add_uint64(t, hf, tvb, off, len, it->uint_value); break;
-        case FTPLENS_FT_BOOL:    pi = proto_tree_add_boolean(t, hf, tvb, off, len, it->uint_value != 0); break;
-        case FTPLENS_FT_FRAME:   pi = proto_tree_add_uint(t, hf, tvb, off, len, (guint32)it->uint_value); break;
-        case FTPLENS_FT_RELTIME: pi = proto_tree_add_time(t, hf, tvb, off, len, &ts); break;
-        case FTPLENS_FT_IPV4:    pi = proto_tree_add_ipv4(t, hf, tvb, off, len, v4); break;
-        case FTPLENS_FT_IPV6:    pi = proto_tree_add_ipv6(t, hf, tvb, off, len, (const ws_in6_addr *)it->addr); break;
-        default:                 continue;
-        }
-        if (it->generated || len == 0)
-            proto_item_set_generated(pi);
-        add_expert(pinfo, pi, it);
-        owner[d] = pi;
-        owner_field[d] = it->field;
-        sub[d + 1] = NULL;
-        valid = d + 1;
+        if (it->expert != FTPLENS_NO_EXPERT && it->expert < n_experts)
+            expert_add_info_format(pinfo, pi, &ei_ids[it->expert], "%s", it->expert_message ? it->expert_message : "");
     }
+}
+
+/* Export objects get these bytes of the frame (the tap reads from the view where they go). */
+static void queue_export(tvbuff_t *tvb, packet_info *pinfo, guint32 skip, guint32 len, gboolean in_order)
+{
+    eo_rec_t *r = wmem_new0(pinfo->pool, eo_rec_t);
+    r->len = len;
+    r->bytes = len ? (const guint8 *)tvb_memdup(pinfo->pool, tvb, skip, len) : NULL;
+    r->in_order = in_order;
+    tap_queue_packet(ftplens_eo_tap, pinfo, r);
+}
+
+/* A data connection's payload: lines of text (a listing, TYPE A) or bytes. */
+static void call_payload(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, gboolean text)
+{
+    if (text && text_lines_handle)
+        call_dissector(text_lines_handle, tvb, pinfo, tree);
+    else
+        call_data_dissector(tvb, pinfo, tree);
 }
 
 /* Draw this frame's view. Returns FALSE when the core has nothing for the frame. A frame can reach this
@@ -373,9 +314,6 @@ static void draw_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, cons
 static gboolean draw_view(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
 {
     ftplens_view v;
-    proto_item *ti;
-    guint drawn;
-
     if (!dissector || ftplens_dissector_view(dissector, pinfo->num, &v) != FTPLENS_OK ||
         v.kind == FTPLENS_VIEW_NONE)
         return FALSE;
@@ -383,10 +321,10 @@ static gboolean draw_view(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
     col_set_str(pinfo->cinfo, COL_PROTOCOL, data ? COLUMN_DATA : COLUMN_CONTROL);
     if (*v.info) /* a frame that completes no line (a long line's middle) leaves TCP's Info */
         col_add_str(pinfo->cinfo, COL_INFO, v.info);
-    ti = proto_tree_add_item(tree, data ? proto_ftplens_data : proto_ftplens, tvb, 0, -1, ENC_NA);
+    proto_item *ti = proto_tree_add_item(tree, data ? proto_ftplens_data : proto_ftplens, tvb, 0, -1, ENC_NA);
     if (*v.title)
         proto_item_append_text(ti, "%s", v.title);
-    drawn = packet_count(pinfo, KEY_ITEMS_DRAWN, 0);
+    guint drawn = packet_count(pinfo, KEY_ITEMS_DRAWN, 0);
     if (drawn < v.n_items) {
         packet_count(pinfo, KEY_ITEMS_DRAWN, (guint)v.n_items - drawn);
         draw_items(proto_item_add_subtree(ti, data ? ett_ftplens_data : ett_ftplens), tvb, pinfo, v.items + drawn,
@@ -397,26 +335,18 @@ static gboolean draw_view(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
         if ((v.n_stats || v.flow) && have_tap_listener(ftplens_tap))
             tap_queue_packet(ftplens_tap, pinfo, NULL);
         if (!data && v.export_piece.object && have_tap_listener(ftplens_eo_tap))
-            tap_queue_packet(ftplens_eo_tap, pinfo, wmem_new0(pinfo->pool, eo_rec_t)); /* a rename */
+            queue_export(tvb, pinfo, 0, 0, FALSE); /* a control frame that renames an object */
     }
     if (data && v.export_piece.object && !v.export_piece.tls && have_tap_listener(ftplens_eo_tap) &&
-        (guint64)v.export_piece.skip + v.export_piece.len <= tvb_captured_length(tvb)) {
-        eo_rec_t *r = wmem_new0(pinfo->pool, eo_rec_t);
-        r->len = v.export_piece.len;
-        r->bytes = (const guint8 *)tvb_memdup(pinfo->pool, tvb, v.export_piece.skip, v.export_piece.len);
-        tap_queue_packet(ftplens_eo_tap, pinfo, r);
-    }
-    if (data) {
-        /* The payload, after the items: TLS (a protected channel), lines of text (a listing, TYPE A), or
-         * bytes. With the keys, TLS hands the clear bytes to ftplens_data_clear_handle. */
-        if (v.tls && tls_handle) {
-            tls_set_appdata_dissector(tls_handle, pinfo, ftplens_data_clear_handle);
-            call_dissector(tls_handle, tvb, pinfo, tree);
-        } else if (v.text && text_lines_handle) {
-            call_dissector(text_lines_handle, tvb, pinfo, tree);
-        } else {
-            call_data_dissector(tvb, pinfo, tree);
-        }
+        (guint64)v.export_piece.skip + v.export_piece.len <= tvb_captured_length(tvb))
+        queue_export(tvb, pinfo, v.export_piece.skip, v.export_piece.len, FALSE);
+    /* The payload, after the items. A protected channel's is TLS: with the keys, TLS hands the clear
+     * bytes to ftplens_data_clear_handle. */
+    if (data && v.tls && tls_handle) {
+        tls_set_appdata_dissector(tls_handle, pinfo, ftplens_data_clear_handle);
+        call_dissector(tls_handle, tvb, pinfo, tree);
+    } else if (data) {
+        call_payload(tvb, pinfo, tree, v.text);
     }
     return TRUE;
 }
@@ -455,7 +385,7 @@ static ws_bool dissect_ftplens_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tre
     if (!pref_heuristic)
         return FALSE;
     if (!PINFO_FD_VISITED(pinfo)) {
-        conn_t *c = get_conn(find_or_create_conversation(pinfo), FALSE);
+        conn_t *c = (conn_t *)conversation_get_proto_data(find_or_create_conversation(pinfo), proto_ftplens);
         if (c && c->rejected)
             return FALSE;
         ftplens_claim claim = feed_segment(tvb, pinfo, data, FTPLENS_OFFER_HEURISTIC);
@@ -469,20 +399,11 @@ static ws_bool dissect_ftplens_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tre
  * follows what the exported object holds. */
 static int dissect_ftplens_data_clear(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
-    ftplens_view v;
-    memset(&v, 0, sizeof v);
+    ftplens_view v = { 0 };
     if (dissector && ftplens_dissector_view(dissector, pinfo->num, &v) == FTPLENS_OK && v.export_piece.object &&
-        have_tap_listener(ftplens_eo_tap)) {
-        eo_rec_t *r = wmem_new0(pinfo->pool, eo_rec_t);
-        r->len = tvb_captured_length(tvb);
-        r->bytes = (const guint8 *)tvb_memdup(pinfo->pool, tvb, 0, r->len);
-        r->in_order = TRUE;
-        tap_queue_packet(ftplens_eo_tap, pinfo, r);
-    }
-    if (v.text && text_lines_handle)
-        call_dissector(text_lines_handle, tvb, pinfo, tree);
-    else
-        call_data_dissector(tvb, pinfo, tree);
+        have_tap_listener(ftplens_eo_tap))
+        queue_export(tvb, pinfo, 0, tvb_captured_length(tvb), TRUE);
+    call_payload(tvb, pinfo, tree, v.text);
     return tvb_captured_length(tvb);
 }
 
@@ -495,7 +416,6 @@ static tap_packet_status ftplens_eo_packet(void *tapdata, packet_info *pinfo, ep
     const eo_rec_t *r = (const eo_rec_t *)data;
     size_t cap = pref_export_max_mib ? (size_t)pref_export_max_mib * MIB : G_MAXSIZE;
     ftplens_view v;
-
     if (!r || !dissector || ftplens_dissector_view(dissector, pinfo->num, &v) != FTPLENS_OK ||
         !v.export_piece.object)
         return TAP_PACKET_DONT_REDRAW;
@@ -538,18 +458,13 @@ static tap_packet_status ftplens_eo_packet(void *tapdata, packet_info *pinfo, ep
 
 static void ftplens_eo_reset(void)
 {
-    if (eo_rows)
-        g_hash_table_destroy(eo_rows);
-    eo_rows = NULL;
+    g_clear_pointer(&eo_rows, g_hash_table_destroy);
     eo_row_count = 0;
 }
 
 /* ------------------------------------------------------------------------ statistics */
 
-static void ftplens_stats_init(stats_tree *st _U_)
-{
-    /* the core names every node; each appears at its first tick */
-}
+static void ftplens_stats_init(stats_tree *st _U_) {} /* the core names every node: each appears at its first tick */
 
 static tap_packet_status ftplens_stats_packet(stats_tree *st, packet_info *pinfo, epan_dissect_t *edt _U_,
                                               const void *p _U_, tap_flags_t flags _U_)
@@ -589,20 +504,16 @@ static tap_packet_status ftplens_flow_packet(void *tapdata, packet_info *pinfo, 
 
 /* ------------------------------------------------------------------------ file lifetime */
 
-/* Whoever is enabled of ftplens and the built-in gets the control ports (ftplens.tcp.port, 21 by
- * default). Runs from the init routine: epan_new() calls the init routines at every file open and
- * every re-dissection, after --disable-protocol or Enabled Protocols has been applied; a disabled
- * protocol's handle in tcp.port would otherwise leave the port as bare TCP data. The built-in then
- * finds its own data connections, as it does without ftplens. A port that the user gave to another
- * dissector with Decode As (-d) is left alone: only ports holding ftplens, or the built-in that this
- * function put there, change hands. */
+/* Whoever is enabled of ftplens and the built-in gets the control ports (ftplens.tcp.port, 21 by default).
+ * From the init routine, which runs at every file open and re-dissection once --disable-protocol or Enabled
+ * Protocols is applied: a disabled protocol's handle would leave the port as bare TCP. The built-in then finds
+ * its data connections itself. A port given to another dissector with Decode As (-d) is left alone. */
 static void give_ports_to_enabled_dissector(void)
 {
     static GHashTable *given_back; /* ports this function handed to the built-in */
     dissector_table_t tcp_port = find_dissector_table("tcp.port");
     range_t *ports = prefs_get_range_value("ftplens", "tcp.port");
     gboolean enabled = proto_is_protocol_enabled(find_protocol_by_id(proto_ftplens));
-
     if (!ports || !tcp_port || !builtin_ftp_handle)
         return;
     if (!given_back)
@@ -623,8 +534,7 @@ static void give_ports_to_enabled_dissector(void)
 
 static void ftplens_init(void)
 {
-    ftplens_dissector_config cfg;
-    memset(&cfg, 0, sizeof cfg);
+    ftplens_dissector_config cfg = { 0 };
     for (size_t i = 0; i < n_limits; i++)
         ftplens_limits_set(&cfg.limits, i, pref_limits[i]);
     cfg.hide_passwords = pref_hide_passwords;
@@ -684,6 +594,9 @@ static void register_fields(void)
 
 static void register_experts(void)
 {
+    /* by FTPLENS_GROUP_* and FTPLENS_SEVERITY_* (1-based) */
+    static const int groups[] = { PI_PROTOCOL, PI_SECURITY, PI_PROTOCOL, PI_MALFORMED, PI_SEQUENCE, PI_RESPONSE_CODE };
+    static const int severities[] = { PI_NOTE, PI_CHAT, PI_NOTE, PI_WARN, PI_ERROR };
     n_experts = ftplens_expert_count();
     ei_ids = g_new(expert_field, n_experts + 1);
     ei_register_info *ei[2] = { g_new0(ei_register_info, n_experts + 1), g_new0(ei_register_info, n_experts + 1) };
@@ -694,8 +607,10 @@ static void register_experts(void)
         ei_ids[i] = init;
         if (ftplens_expert_get(i, &xi) != FTPLENS_OK || !xi.abbrev)
             continue;
-        ei_register_info e = { &ei_ids[i], { xi.abbrev, expert_group(xi.group), expert_severity(xi.severity),
-                                             xi.summary ? xi.summary : xi.abbrev, EXPFILL } };
+        int group = xi.group < G_N_ELEMENTS(groups) ? groups[xi.group] : PI_PROTOCOL;
+        int severity = xi.severity < G_N_ELEMENTS(severities) ? severities[xi.severity] : PI_NOTE;
+        ei_register_info e = { &ei_ids[i], { xi.abbrev, group, severity, xi.summary ? xi.summary : xi.abbrev,
+                                             EXPFILL } };
         int data = g_str_has_prefix(xi.abbrev, "ftplens-data.");
         ei[data][n[data]++] = e;
     }
@@ -723,7 +638,6 @@ static void register_limit_preferences(module_t *prefs)
 void proto_register_ftplens(void)
 {
     module_t *prefs;
-
     if (ftplens_abi_version() != FTPLENS_ABI_VERSION) {
         ws_warning("ftplens: core ABI %u, plugin built for %u; not registering", ftplens_abi_version(),
                    FTPLENS_ABI_VERSION);
@@ -733,12 +647,10 @@ void proto_register_ftplens(void)
     proto_ftplens_data = proto_register_protocol("FTP data channel (ftplens)", "FTPLENS-DATA", "ftplens-data");
     register_fields();
     register_experts();
-
     ftplens_handle = register_dissector("ftplens", dissect_ftplens, proto_ftplens);
     ftplens_data_handle = register_dissector("ftplens-data", dissect_ftplens_data, proto_ftplens_data);
     ftplens_data_clear_handle = register_dissector("ftplens-data.tls", dissect_ftplens_data_clear,
                                                    proto_ftplens_data);
-
     prefs = prefs_register_protocol(proto_ftplens, NULL);
     prefs_register_bool_preference(prefs, "heuristic", "Find FTP on any TCP port",
                                    "Let the ftplens core judge the first bytes of each side of TCP "
@@ -752,11 +664,9 @@ void proto_register_ftplens(void)
                                    "statistics, instead of in clear text (the packet bytes still hold it)",
                                    &pref_hide_passwords);
     register_limit_preferences(prefs);
-
     register_init_routine(ftplens_init);
     register_cleanup_routine(ftplens_cleanup);
     register_postseq_cleanup_routine(ftplens_finish);
-
     ftplens_tap = register_tap("ftplens");
     /* tshark --export-objects takes the protocol's filter name: "ftplens". */
     ftplens_eo_tap = register_export_object(proto_ftplens, ftplens_eo_packet, ftplens_eo_reset);
@@ -781,15 +691,10 @@ void proto_reg_handoff_ftplens(void)
 
 void plugin_register(void)
 {
-    static proto_plugin plug;
-    plug.register_protoinfo = proto_register_ftplens;
-    plug.register_handoff = proto_reg_handoff_ftplens;
+    static proto_plugin plug = { proto_register_ftplens, proto_reg_handoff_ftplens };
     proto_register_plugin(&plug);
 }
 
 #if WS_AT_LEAST(4, 2)
-uint32_t plugin_describe(void)
-{
-    return WS_PLUGIN_DESC_DISSECTOR;
-}
+uint32_t plugin_describe(void) { return WS_PLUGIN_DESC_DISSECTOR; }
 #endif
