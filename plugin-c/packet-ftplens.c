@@ -60,10 +60,10 @@ WS_DLL_PUBLIC void register_seq_analysis(const char *name, const char *ui_name, 
 WS_DLL_PUBLIC seq_analysis_item_t *sequence_analysis_create_sai_with_addresses(packet_info *pinfo,
                                                                                seq_analysis_info_t *sainfo);
 #endif
-
 #ifndef PLUGIN_VERSION
 #define PLUGIN_VERSION "0.1.0"
-#endifWS_DLL_PUBLIC_DEF const gchar plugin_version[] = PLUGIN_VERSION;
+#endif
+WS_DLL_PUBLIC_DEF const gchar plugin_version[] = PLUGIN_VERSION;
 WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
 WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
 WS_DLL_PUBLIC void plugin_register(void);
