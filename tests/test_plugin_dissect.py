@@ -52,7 +52,7 @@ def capture(tmp_path_factory):
     s.reply("150 Here comes the directory listing.")
     d.send("b", LISTING)
     d.close(first="b")
-    s.reply("226 Directory send OK.")
+    f["list_final"] = s.reply("226 Directory send OK.")
     s.cmd("TYPE I")
     s.reply("200 Switching to Binary mode.")
     s.cmd("PASV")
@@ -103,21 +103,18 @@ def test_transfer_figures_and_forward_links(capture, home):
     assert duration == pytest.approx(last[1] - first[1], abs=1e-6)
     assert duration >= PAUSE
     assert float(final["ftplens.transfer.throughput"]) == pytest.approx(len(FILE) / duration, rel=1e-3)
-    # nowhere else
-    for n, r in rows.items():
-        if n != f["final"]:
-            assert not r["ftplens.transfer.bytes"], n
+    # the LIST's figures on its own final reply, and nowhere else
+    assert rows[f["list_final"]]["ftplens.transfer.bytes"] == str(len(LISTING))
+    assert [n for n, r in rows.items() if r["ftplens.transfer.bytes"]] == [f["list_final"], f["final"]]
 
 
 def test_data_frames_info_names_size_mode_direction_and_command(capture, home):
     pcap, _ = capture
     info = {int(r["frame.number"]): r["_ws.col.Info"]
             for r in tshark_fields(pcap, ["frame.number", "_ws.col.Info"], home=home)}
-    for port, command in ((50001, "LIST"), (50002, "RETR big.bin")):
+    for port, way, command in ((50001, "listing", "LIST"), (50002, "download", "RETR big.bin")):
         for frame, _, n in _payload_frames(pcap, home, port):
-            text = info[frame]
-            assert text.startswith("FTP data, %d bytes" % n), text
-            assert "download" in text and "passive" in text and command in text, text
+            assert info[frame] == "FTP data, %d bytes, %s (passive), %s" % (n, way, command)
 
 
 def test_a_listing_is_shown_as_lines_of_text(capture, home):
@@ -137,33 +134,28 @@ def test_a_listing_is_shown_as_lines_of_text(capture, home):
         assert line in tree
 
 
-def _flow_rows(text):
-    """The arrows of `-z flow,...,standard`: (frame label, comment) per line that has an arrow."""
-    out = []
-    for line in text.splitlines():
-        if "|" in line and ("->" in line or "<-" in line):
-            out.append(line)
-    return out
-
-
-def _check_flow(text, f):
-    lines = _flow_rows(text)
-    joined = "\n".join(lines)
-    assert "RETR big.bin" in joined, text[-3000:]
-    assert "227 Entering Passive Mode" in joined, text[-3000:]
-    assert re.search(r"data: %d bytes" % len(FILE), joined) or "download" in joined, text[-3000:]
-    # one arrow per command, reply and first data frame: far fewer than the frames with payload
-    assert 10 <= len(lines) < 60, len(lines)
+def _check_flow(text, pcap, home):
+    """`-z flow,ftplens,standard` prints each arrow as a label line (time, label cut to 20 characters,
+    comment) over an arrow line: one arrow per command, per reply, and per data connection's first
+    frame (this capture has one line per control segment)."""
+    control = tshark_fields(pcap, ["frame.number"], home=home, display_filter="tcp.port==21 && tcp.len>0")
+    arrows = [line for line in text.splitlines() if "------------------>" in line or "<------------------" in line]
+    assert len(arrows) == len(control) + 2, text
+    labels = [line for line in text.splitlines() if line.startswith("|") and "|FTP" in line]
+    assert any("RETR big.bin" in line and line.endswith("|FTP: Request: RETR big.bin") for line in labels), text
+    assert any("227 Entering Passive" in line for line in labels), text
+    assert any("data: %d bytes, d" % len(FILE) in line and "FTP-DATA: FTP data, " in line for line in labels), text
+    assert any("data: %d bytes, l" % len(LISTING) in line for line in labels), text
 
 
 def test_flow_graph_under_4_0(capture, home):
-    pcap, f = capture
+    pcap, _ = capture
     out = run_tshark(pcap, ["-n", "-q", "-2", "-z", "flow,ftplens,standard"], home=home, check=True).stdout
-    _check_flow(out, f)
+    _check_flow(out, pcap, home)
 
 
-def test_flow_graph_under_4_4(capture):
-    pcap, f = capture
+def test_flow_graph_under_4_4(capture, home):
+    pcap, _ = capture
     try:
         root = roots.debian_root("trixie")
     except roots.RootUnavailable as e:
@@ -172,11 +164,11 @@ def test_flow_graph_under_4_4(capture):
         pytest.skip(str(e))
     rt = roots.RootTshark(root)
     try:
-        home = rt.home("c")
+        root_home = rt.home("c")
         subprocess.run(["make", "plugin"], cwd=ROOT, check=True, capture_output=True)
-        rt.build_c_plugin(home)
-        p = rt.tshark(home, ["-n", "-q", "-2", "-r", rt.copy_in(pcap), "-z", "flow,ftplens,standard"])
-        _check_flow(p.stdout, f)
+        rt.build_c_plugin(root_home)
+        p = rt.tshark(root_home, ["-n", "-q", "-2", "-r", rt.copy_in(pcap), "-z", "flow,ftplens,standard"])
+        _check_flow(p.stdout, pcap, home)
     finally:
         rt.cleanup()
 
