@@ -182,12 +182,30 @@ experts! {
     UnmatchedReply => ("ftplens.unmatched_reply", Sequence, Note, "Reply without a command"),
     UnknownCommand => ("ftplens.unknown_command", Protocol, Note, "Unknown command"),
     TlsUpgrade => ("ftplens.tls_upgrade", Protocol, Chat, "Control connection switches to TLS"),
+    CaptureGap => ("ftplens.capture_gap", Sequence, Warn, "Bytes missing from the capture"),
+    DirectionMismatch => ("ftplens.direction_mismatch", Protocol, Warn, "Transfer bytes went the other way than the command asks"),
 }
 
 impl Expert {
     /// The expert raised for an anomaly (declared with the anomaly).
     pub fn for_anomaly(a: crate::Anomaly) -> Expert {
         a.expert()
+    }
+
+    /// The expert raised for an anomaly by its stable name: the session's
+    /// ([`crate::Anomaly::name`]) and the conversation layer's
+    /// ([`crate::conversation::anomaly`]) that a dissector shows. `None` for the others (found by
+    /// the CLI only, or tied to no frame).
+    pub fn for_anomaly_name(name: &str) -> Option<Expert> {
+        use crate::conversation::anomaly;
+        if let Some(a) = crate::Anomaly::ALL.iter().find(|a| a.name() == name) {
+            return Some(a.expert());
+        }
+        match name {
+            anomaly::CAPTURE_GAP => Some(Expert::CaptureGap),
+            anomaly::DIRECTION_MISMATCH => Some(Expert::DirectionMismatch),
+            _ => None,
+        }
     }
 }
 

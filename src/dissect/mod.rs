@@ -15,22 +15,27 @@
 //! The glue knows no FTP: every decision (which connection is control or data, which side serves,
 //! what each frame shows) is made here, once, on the first pass, and stored. Later passes only read.
 //!
-//! Memory: a control frame keeps its items; a data frame keeps a few numbers and the index of its
-//! channel, whose items are stored once and shown on every frame of the data connection.
+//! Memory: a control frame keeps its items, compact (`items.rs`); a data frame keeps a few numbers
+//! and the index of its channel, whose items are stored once and shown on every frame of the data
+//! connection.
 
 use crate::conversation::{
     Action, Config, ConnRef, Conversations, DataDirection, EventBatch, LoginSummary, Output,
     RoleKind, SessionSummary, TransferDone,
 };
 use crate::fields::Field;
-use crate::present::{self, Item, Target, Value};
+use crate::present::{self, Target};
 use crate::{DataMode, Direction, Event, EventKind, Limits, LoginState};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+mod items;
 #[cfg(test)]
 mod tests;
+
+use items::StoredItem;
+pub use items::{ItemView, ValueView};
 
 /// The segment is the sender's SYN, or the host saw that the sender opened the connection (its
 /// SYN) earlier.
@@ -113,6 +118,10 @@ pub enum HostAction {
         alt_listener: Option<IpAddr>,
         connector: Option<IpAddr>,
         frame: u64,
+        /// For a host that routes connections by port alone (the Lua fallback before Wireshark
+        /// 4.6): the ports to claim, the listening port first
+        /// ([`crate::Expectation::host_ports`]).
+        ports: Vec<u16>,
     },
     /// The control connection `stream` carries TLS after `frame`.
     StartTls { stream: u32, frame: u64 },
@@ -152,9 +161,13 @@ pub struct View<'a> {
     pub info: Cow<'a, str>,
     /// Text after the protocol item's name.
     pub title: Cow<'a, str>,
-    /// Display order; every target is [`Target::Frame`]; offsets are into this frame's payload,
-    /// length 0 means generated.
-    pub items: Vec<&'a Item>,
+    /// Display order, every one for this frame; offsets are into this frame's payload, length 0
+    /// means generated.
+    pub items: Vec<ItemView<'a>>,
+    /// A data frame's channel (an index, unique in the capture file): every frame of one data
+    /// connection shows that channel's items, one list that only grows (during the first pass), so a
+    /// host may keep what it made of them under `(channel, items.len())`. `None` for control frames.
+    pub channel: Option<u32>,
     /// Statistics ticks: a node under the root, one under it, one under that (unused: `None`).
     pub stats: Vec<[Option<&'a str>; 3]>,
     /// The ladder (Flow Graph) text; `None` when the frame is not an entry.
@@ -201,7 +214,7 @@ struct Stream {
 /// One data channel: what every frame of its data connection shows, stored once.
 #[derive(Debug, Default)]
 struct Chan {
-    items: Vec<Item>,
+    items: Vec<StoredItem>,
     /// "RETR big.bin".
     command: Option<String>,
     mode: Option<DataMode>,
@@ -226,7 +239,7 @@ struct Chan {
 
 #[derive(Debug, Default)]
 struct ControlFrame {
-    items: Vec<Item>,
+    items: Vec<StoredItem>,
     info: String,
     to_server: bool,
     /// Bytes at the start of the payload not fed (a retransmission overlap): item offsets of the
@@ -274,6 +287,8 @@ pub struct Dissector {
     advanced: f64,
     finished: bool,
     outputs: Vec<Output>,
+    /// Where control items meant for a data frame go (see `control_view`).
+    scratch: ControlFrame,
 }
 
 /// Which side of `sides` sent from `addr`.
@@ -281,19 +296,16 @@ fn side_of(sides: &[SocketAddr; 2], addr: SocketAddr) -> usize {
     usize::from(addr != sides[0])
 }
 
-/// A generated item for this frame.
-fn generated(field: Field, value: Value) -> Item {
-    Item {
-        target: Target::Frame,
-        field,
-        depth: 0,
-        offset: 0,
-        length: 0,
-        generated: true,
-        value,
-        expert: None,
-    }
+/// A generated item.
+fn generated(field: Field, value: ValueView<'_>) -> StoredItem {
+    StoredItem::generated(field, value)
 }
+
+// The Lua module keeps a dissector in a userdata that may move between threads.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Dissector>();
+};
 
 /// Seconds between two advances of the layer's clock (expiry of predictions and pending
 /// connections needs no finer step).
@@ -322,6 +334,7 @@ impl Dissector {
             advanced: f64::NEG_INFINITY,
             finished: false,
             outputs: Vec::new(),
+            scratch: ControlFrame::default(),
         }
     }
 
@@ -333,6 +346,9 @@ impl Dissector {
     /// One segment of the first pass, in capture order. Says what the connection is now.
     pub fn segment(&mut self, seg: &Segment<'_>, offer: Offer) -> Claim {
         self.actions.clear();
+        // After the first pass nothing is fed. A frame may be offered more than once: the same
+        // segment again (its bytes are a retransmission, fed once), or several pieces of one
+        // frame, such as the records TLS decrypts, with sequence numbers that follow each other.
         if self.finished {
             return self.claim_of(seg.stream);
         }
@@ -389,28 +405,31 @@ impl Dissector {
         };
         let conn = st.conn;
         let side = side_of(&st.sides, seg.src);
-        // Which bytes are new: a retransmission is not fed twice, a hole is a capture gap.
+        // Which bytes are new: a retransmission is not fed twice, a hole is a capture gap. A
+        // segment without payload (a SYN, a bare FIN) moves nothing: its sequence number may
+        // stand for a flag, not a byte.
         let len = seg.data.len();
-        let track = st.seq[side].get_or_insert(SeqTrack {
-            next: seg.seq,
-            offset: 0,
-        });
-        let ahead = seg.seq.wrapping_sub(track.next) as i32;
-        let (skip, gap) = if ahead < 0 {
-            ((ahead.unsigned_abs() as usize).min(len), 0u64)
-        } else {
-            (0, ahead as u64)
-        };
-        let gap_at = track.offset;
-        let at = track.offset + gap;
-        let new = &seg.data[skip..];
-        if !new.is_empty() {
-            track.next = seg.seq.wrapping_add(len as u32);
-            track.offset = at + new.len() as u64;
-        }
-        if !seg.data.is_empty() {
+        let (mut skip, mut gap, mut gap_at, mut at) = (0, 0u64, 0, 0);
+        if len > 0 {
+            let track = st.seq[side].get_or_insert(SeqTrack {
+                next: seg.seq,
+                offset: 0,
+            });
+            let ahead = seg.seq.wrapping_sub(track.next) as i32;
+            if ahead < 0 {
+                skip = (ahead.unsigned_abs() as usize).min(len);
+            } else {
+                gap = ahead as u64;
+            }
+            gap_at = track.offset;
+            at = track.offset + gap;
+            if skip < len {
+                track.next = seg.seq.wrapping_add(len as u32);
+                track.offset = at + (len - skip) as u64;
+            }
             st.last_frame = seg.frame;
         }
+        let new = &seg.data[skip..];
         if gap > 0 && !new.is_empty() {
             self.conv.gap(conn, seg.src, gap_at, gap, seg.frame, seg.ts);
         }
@@ -506,9 +525,14 @@ impl Dissector {
         let to_server = st.server == Some(seg.dst);
         let first = !st.counted;
         st.counted = true;
+        // The first piece of a frame sets where its fed bytes begin (a later piece, already
+        // seen or not, does not move the items of the first).
+        let seen = self.frames.contains_key(&seg.frame);
         let v = self.control_view(seg.frame, to_server);
-        v.to_server = to_server;
-        v.skip = u32::try_from(skip).unwrap_or(u32::MAX);
+        if !seen {
+            v.to_server = to_server;
+            v.skip = u32::try_from(skip).unwrap_or(u32::MAX);
+        }
         if first {
             v.stats.push([Some(stats::SESSIONS.into()), None, None]);
         }
@@ -548,6 +572,10 @@ impl Dissector {
         new_len: usize,
         hole: bool,
     ) {
+        // A frame offered again with nothing new keeps what its first offer recorded.
+        if new_len == 0 && self.frames.contains_key(&frame) {
+            return;
+        }
         let Some(ch) = self.chans.get_mut(chan as usize) else {
             return;
         };
@@ -656,17 +684,14 @@ impl Dissector {
                 ..ControlFrame::default()
             }))
         });
-        if let FrameRec::Data(_) = rec {
-            // A frame is one segment of one connection; a control event naming a data frame
-            // would be a bug upstream: keep the data view, and drop the control items.
-            *rec = FrameRec::Control(Box::new(ControlFrame {
-                to_server,
-                ..ControlFrame::default()
-            }));
-        }
         match rec {
             FrameRec::Control(c) => c,
-            FrameRec::Data(_) => unreachable!("replaced above"),
+            // A frame is one segment of one connection; a control event naming a data frame
+            // would be a bug upstream: the data view stays, what was meant for it goes nowhere.
+            FrameRec::Data(_) => {
+                self.scratch = ControlFrame::default();
+                &mut self.scratch
+            }
         }
     }
 
@@ -696,7 +721,8 @@ impl Dissector {
                     let n = r.bytes.len();
                     self.record_data(r.frame, r.ts, chan, side, n, r.offset, 0, n, false);
                 }
-                Output::Exchange(_) | Output::Anomaly(_) => {}
+                Output::Anomaly(note) => self.note(&note),
+                Output::Exchange(_) => {}
             }
         }
         self.outputs = outputs;
@@ -709,6 +735,7 @@ impl Dissector {
                     port,
                     connector,
                     frame,
+                    expectation,
                     ..
                 } => {
                     let server = self
@@ -719,11 +746,13 @@ impl Dissector {
                     let Some(ip) = listener.or(server.map(|s| s.ip())) else {
                         continue;
                     };
+                    let control_port = server.map_or(21, |s| s.port());
                     self.actions.push(HostAction::Expect {
                         listener: SocketAddr::new(ip, port),
                         alt_listener,
                         connector,
                         frame,
+                        ports: expectation.host_ports(control_port),
                     });
                 }
                 Action::StartTls { conn, frame } => {
@@ -770,24 +799,20 @@ impl Dissector {
                 append_text(f, &flow, " | ");
             }
             view.stats.extend(ticks);
-            for mut it in present::items(run) {
+            for it in present::item_refs(run) {
                 match it.target {
                     Target::Frame => {
-                        if it.length > 0 {
-                            it.offset += base;
-                        }
-                        self.control_view(frame, to_server).items.push(it);
+                        let kept = StoredItem::keep(&it, base, true);
+                        self.control_view(frame, to_server).items.push(kept);
                     }
                     Target::Earlier(f) => {
-                        it.target = Target::Frame;
-                        it.offset = 0;
-                        it.length = 0;
-                        self.control_view(f, to_server).items.push(it);
+                        let kept = StoredItem::keep(&it, 0, false);
+                        self.control_view(f, to_server).items.push(kept);
                     }
                     Target::Channel(c) => {
-                        it.target = Target::Frame;
+                        let kept = StoredItem::keep(&it, 0, false);
                         let i = self.chan(b.control, c);
-                        self.chans[i as usize].items.push(it);
+                        self.chans[i as usize].items.push(kept);
                     }
                 }
             }
@@ -797,6 +822,23 @@ impl Dissector {
             let view = self.control_view(b.frame, false);
             append_text(&mut view.info, &b.open_reply, ", ");
         }
+    }
+
+    /// An anomaly the layer found (a capture gap, a transfer whose bytes went the wrong way, the
+    /// capture-wide prediction table full): an item on the control frame it names. One tied to no
+    /// frame, or to a data frame (a data connection's gap: its file is named partial), shows none.
+    fn note(&mut self, note: &crate::conversation::Note) {
+        let Some(frame) = note.frame else {
+            return;
+        };
+        let Some(FrameRec::Control(view)) = self.frames.get_mut(&frame) else {
+            return;
+        };
+        let mut item = generated(Field::Anomaly, ValueView::Str(note.name));
+        if let Some(e) = crate::fields::Expert::for_anomaly_name(note.name) {
+            item.set_expert(e, &note.detail);
+        }
+        view.items.push(item);
     }
 
     /// What an event tells the control connection's channels.
@@ -863,22 +905,25 @@ impl Dissector {
         };
         if let Some(end) = end {
             let mut figures = vec![
-                generated(Field::TransferBytes, Value::Uint(bytes)),
-                generated(Field::TransferDuration, Value::Time(duration)),
+                generated(Field::TransferBytes, ValueView::Uint(bytes)),
+                generated(Field::TransferDuration, ValueView::Time(duration)),
             ];
             if duration > 0.0 {
                 let rate = (bytes as f64 / duration).round() as u64;
-                figures.push(generated(Field::TransferThroughput, Value::Uint(rate)));
+                figures.push(generated(Field::TransferThroughput, ValueView::Uint(rate)));
             }
-            figures.push(generated(Field::TransferFirstFrame, Value::Frame(first)));
-            figures.push(generated(Field::TransferLastFrame, Value::Frame(last)));
+            figures.push(generated(
+                Field::TransferFirstFrame,
+                ValueView::Frame(first),
+            ));
+            figures.push(generated(Field::TransferLastFrame, ValueView::Frame(last)));
             self.control_view(end, false).items.extend(figures);
         }
         let mut linked = Vec::with_capacity(2);
         for f in [tr.setup_frame, tr.command_frame] {
             if f != 0 && !linked.contains(&f) {
                 linked.push(f);
-                let link = generated(Field::TransferDataFrame, Value::Frame(first));
+                let link = generated(Field::TransferDataFrame, ValueView::Frame(first));
                 self.control_view(f, true).items.push(link);
             }
         }
@@ -935,7 +980,8 @@ impl Dissector {
                 } else {
                     ", to client"
                 }),
-                items: c.items.iter().collect(),
+                items: c.items.iter().map(StoredItem::view).collect(),
+                channel: None,
                 stats: c
                     .stats
                     .iter()
@@ -952,7 +998,8 @@ impl Dissector {
                     kind: ViewKind::Data,
                     info: Cow::Owned(data_info(d.len, ch)),
                     title: Cow::Owned(format!(" ({} bytes)", d.len)),
-                    items: ch.items.iter().collect(),
+                    items: ch.items.iter().map(StoredItem::view).collect(),
+                    channel: Some(d.chan),
                     stats: Vec::new(),
                     flow: d.first.then(|| {
                         let way = ch.direction.map_or("", |w| w.name());

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::fields::FIELDS;
+use ValueView as Value;
 
 const CLIENT: &str = "10.0.0.1:50000";
 const SERVER: &str = "10.0.0.2:21";
@@ -119,7 +120,7 @@ impl Cap {
 }
 
 /// The items of a view with field `abbrev`.
-fn items<'a>(v: &View<'a>, abbrev: &str) -> Vec<&'a Item> {
+fn items<'a>(v: &View<'a>, abbrev: &str) -> Vec<ItemView<'a>> {
     v.items
         .iter()
         .copied()
@@ -127,12 +128,12 @@ fn items<'a>(v: &View<'a>, abbrev: &str) -> Vec<&'a Item> {
         .collect()
 }
 
-fn value(v: &View<'_>, abbrev: &str) -> Option<Value> {
-    items(v, abbrev).first().map(|i| i.value.clone())
+fn value<'a>(v: &View<'a>, abbrev: &str) -> Option<Value<'a>> {
+    items(v, abbrev).first().map(|i| i.value)
 }
 
-fn s(text: &str) -> Value {
-    Value::Str(text.into())
+fn s(text: &str) -> Value<'_> {
+    Value::Str(text)
 }
 
 /// A classic session: login, PASV, RETR of 6000 bytes over one passive data connection in two
@@ -153,6 +154,7 @@ fn classic_pasv_retr_session() {
             alt_listener: None,
             connector: Some("10.0.0.1".parse().unwrap()),
             frame: 9,
+            ports: vec![26758],
         }]
     );
     cap.line(false, 10, "RETR big.bin\r\n");
@@ -223,6 +225,11 @@ fn classic_pasv_retr_session() {
     );
     let e = cap.view(13).export.expect("an export piece");
     assert_eq!((e.offset, e.len), (3000, 3000));
+    // Both data frames show one channel's list; control frames none.
+    assert!(cap.view(12).channel.is_some());
+    assert_eq!(cap.view(12).channel, cap.view(13).channel);
+    assert_eq!(cap.view(12).items, cap.view(13).items);
+    assert_eq!(cap.view(10).channel, None);
     // Only the first data frame is a ladder entry.
     assert!(cap.view(13).flow.is_none());
 
@@ -286,7 +293,7 @@ fn response_in_lands_on_the_request_frame() {
     let v = cap.view(2);
     assert_eq!(value(&v, "ftplens.response_in"), Some(Value::Frame(3)));
     let link = items(&v, "ftplens.response_in")[0];
-    assert!(link.generated && link.length == 0 && link.target == Target::Frame);
+    assert!(link.generated && link.length == 0);
     assert_eq!(
         value(&cap.view(3), "ftplens.request_in"),
         Some(Value::Frame(2))
@@ -343,6 +350,16 @@ fn a_gap_cuts_a_line_and_resynchronises() {
     let v = cap.view(3);
     assert_eq!(v.info, "Request: NOOP");
     assert_eq!(items(&v, "ftplens.request.command").len(), 1);
+    // The frame after the hole says so.
+    let gap = items(&v, "ftplens.anomaly")[0];
+    assert_eq!(gap.value, s("capture_gap"));
+    let (expert, message) = gap.expert.unwrap();
+    assert_eq!(expert, crate::fields::Expert::CaptureGap);
+    // 20 bytes, from offset 7 of the client's stream.
+    assert!(
+        message.contains("20 bytes") && message.contains("offset 7"),
+        "{message}"
+    );
 }
 
 /// A line cut across two segments shows on the frame that completes it, from offset 0.
@@ -519,4 +536,65 @@ fn auth_tls_asks_for_tls() {
             frame: 3
         }]
     );
+}
+
+/// A segment offered twice for one frame is taken once; a segment without payload (the SYN
+/// itself, a bare FIN) counts no byte.
+#[test]
+fn a_frame_offered_twice_and_empty_segments() {
+    let mut cap = Cap::new(false);
+    // The client's SYN, at sequence number 0; its first byte is number 1.
+    cap.send_at(1, CLIENT, SERVER, 1, 0, TCP_SYN, b"", Offer::Port);
+    cap.line(true, 2, "220 FTP ready\r\n");
+    let user = b"USER alice\r\n";
+    cap.send_at(1, CLIENT, SERVER, 3, 1, TCP_SYN, user, Offer::Port);
+    cap.send_at(1, CLIENT, SERVER, 3, 1, TCP_SYN, user, Offer::Port);
+    let v = cap.view(3);
+    assert_eq!(v.info, "Request: USER alice");
+    assert_eq!(items(&v, "ftplens.request.command").len(), 1);
+    assert!(items(&v, "ftplens.anomaly").is_empty(), "{v:?}");
+    assert!(cap.d.view(1).is_none());
+}
+
+/// An active channel: the server connects from any port (RFC 959's default is port 20, one below
+/// the control port), so a host that routes by port claims both the client's port and 20.
+#[test]
+fn an_active_channel_names_its_ports() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    // 10.0.0.1, port 195*256+81 = 50001.
+    cap.line(false, 8, "PORT 10,0,0,1,195,81\r\n");
+    assert_eq!(
+        cap.d.actions(),
+        &[HostAction::Expect {
+            listener: addr("10.0.0.1:50001"),
+            alt_listener: None,
+            connector: Some("10.0.0.2".parse().unwrap()),
+            frame: 8,
+            ports: vec![50001, 20],
+        }]
+    );
+}
+
+/// Several pieces of one frame (the records TLS decrypts), with sequence numbers that follow each
+/// other: each is fed, and the frame shows them all.
+#[test]
+fn pieces_of_one_frame_are_all_fed() {
+    let mut cap = Cap::new(false);
+    cap.line(true, 1, "220 FTP ready\r\n");
+    cap.line(false, 2, "USER alice\r\n");
+    cap.line(false, 2, "PASS s3cret\r\n");
+    let v = cap.view(2);
+    assert_eq!(v.info, "Request: USER alice, Request: PASS s3cret");
+    assert_eq!(items(&v, "ftplens.request.command").len(), 2);
+    // A data frame offered again with nothing new keeps its export piece.
+    cap.line(false, 3, "PASV\r\n");
+    cap.line(true, 4, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(false, 5, "RETR f\r\n");
+    let block = [1u8; 100];
+    let (src, dst, o) = (DATA_SERVER, DATA_CLIENT, Offer::Expected);
+    cap.send_at(2, src, dst, 6, 1, TCP_SYN_ACK, &block, o);
+    cap.send_at(2, src, dst, 6, 1, TCP_SYN_ACK, &block, o);
+    let e = cap.view(6).export.unwrap();
+    assert_eq!((e.offset, e.skip, e.len), (0, 0, 100));
 }
