@@ -41,10 +41,10 @@ WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_inf
 WS_DLL_PUBLIC void tls_set_appdata_dissector(dissector_handle_t tls_handle, packet_info *pinfo,
                                              dissector_handle_t app_handle);
 
-/* The Flow Graph (-z flow,ftplens). libwireshark exports its API, but libwireshark-dev 4.0 and 4.4 lack the
- * header: these are the layouts libwireshark's own sequence_analysis_info_new and
- * sequence_analysis_create_sai_with_addresses use (items at 0x10; an item is 0x90 bytes in 4.0, 0x88 with
- * 4.4's bools). */
+/* The Flow Graph (-z flow,ftplens). libwireshark exports its API, but libwireshark-dev 4.0 to 4.6 lack the
+ * header: these are the layouts libwireshark's own sequence_analysis_info_new and _create_sai_with_addresses
+ * use (items at 0x10; gboolean flags in 4.0, bool from 4.4; libwireshark allocates the item, and 4.6 adds a
+ * member after the ones declared here). */
 #if __has_include(<epan/sequence_analysis.h>)
 #include <epan/sequence_analysis.h>
 #else
