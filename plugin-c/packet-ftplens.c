@@ -438,7 +438,7 @@ static tap_packet_status ftplens_eo_packet(void *tapdata, packet_info *pinfo, ep
     }
     /* The bytes go where the core says (a capture hole stays as zeros), or after what is there. */
     size_t at = r->in_order ? (size_t)e->payload_len : (size_t)x->offset;
-    size_t end = MIN(at + r->len, cap);
+    size_t end = r->len ? MIN(at + r->len, cap) : 0; /* a rename (len 0) writes nothing */
     if (end > (size_t)e->payload_len) {
         e->payload_data = (guint8 *)g_realloc(e->payload_data, end);
         memset(e->payload_data + e->payload_len, 0, end - (size_t)e->payload_len);
