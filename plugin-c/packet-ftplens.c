@@ -142,12 +142,12 @@ static gboolean to_address(const ftplens_endpoint *ep, address *out)
     return v4 || v6;
 }
 
-/* A per-packet counter of this pass (pinfo->pool): its value before this call, then add n. */
-static guint packet_count(packet_info *pinfo, guint32 key, guint n)
+/* A per-packet value of this pass (pinfo->pool, 0 at first): returns it and stores v instead. */
+static guint packet_swap(packet_info *pinfo, guint32 key, guint v)
 {
-    guint v = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_ftplens, key));
-    p_add_proto_data(pinfo->pool, pinfo, proto_ftplens, key, GUINT_TO_POINTER(v + n));
-    return v;
+    guint old = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_ftplens, key));
+    p_add_proto_data(pinfo->pool, pinfo, proto_ftplens, key, GUINT_TO_POINTER(v));
+    return old;
 }
 
 /* ------------------------------------------------------------------------ first pass: feed the core */
@@ -324,13 +324,12 @@ static gboolean draw_view(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
     proto_item *ti = proto_tree_add_item(tree, data ? proto_ftplens_data : proto_ftplens, tvb, 0, -1, ENC_NA);
     if (*v.title)
         proto_item_append_text(ti, "%s", v.title);
-    guint drawn = packet_count(pinfo, KEY_ITEMS_DRAWN, 0);
-    if (drawn < v.n_items) {
-        packet_count(pinfo, KEY_ITEMS_DRAWN, (guint)v.n_items - drawn);
+    /* Only control frames come in pieces; the per-packet counters would cost every data frame two lookups. */
+    guint drawn = data ? 0 : packet_swap(pinfo, KEY_ITEMS_DRAWN, (guint)v.n_items);
+    if (drawn < v.n_items)
         draw_items(proto_item_add_subtree(ti, data ? ett_ftplens_data : ett_ftplens), tvb, pinfo, v.items + drawn,
                    v.n_items - drawn);
-    }
-    if ((v.n_stats || v.flow || v.export_piece.object) && !packet_count(pinfo, KEY_TAPPED, 1)) {
+    if ((v.n_stats || v.flow || (!data && v.export_piece.object)) && (data || !packet_swap(pinfo, KEY_TAPPED, 1))) {
         /* The taps read the view again once the frame is done: it then holds every call's share. */
         if ((v.n_stats || v.flow) && have_tap_listener(ftplens_tap))
             tap_queue_packet(ftplens_tap, pinfo, NULL);
