@@ -486,7 +486,10 @@ void ftplens_dissector_free(ftplens_dissector *dissector);
 
 /* How a segment reached the host's dissector. */
 typedef uint32_t ftplens_offer;
-#define FTPLENS_OFFER_PORT 0      /* a port registered for ftplens: FTP control unless the bytes say not */
+#define FTPLENS_OFFER_PORT 0      /* a port registered for ftplens: FTP control; which side serves is
+                                     the side the connection's opener (FTPLENS_TCP_SYN) reached, else
+                                     what the lines say (a reply comes from the server), else the
+                                     lower port */
 #define FTPLENS_OFFER_HEURISTIC 1 /* another connection, offered to the heuristic */
 #define FTPLENS_OFFER_EXPECTED 2  /* a connection an FTPLENS_ACTION_EXPECT routed to ftplens */
 
@@ -593,7 +596,8 @@ typedef struct ftplens_view {
     const char *flow;          /* the ladder (Flow Graph) text of this frame; NULL when not an entry */
     ftplens_export export_piece;
     bool tls;                  /* the payload is TLS (a protected data connection): call the TLS dissector */
-    bool text;                 /* the payload is text (a listing, TYPE A): show it as lines */
+    bool text;                 /* the payload is text (a listing, TYPE A): show it as lines; for a
+                                  TLS channel, the clear bytes TLS gives back */
 } ftplens_view;
 
 /* What frame `frame` shows, on any pass (the first pass sees what is known so far). Pointers are valid

@@ -315,7 +315,8 @@ pub unsafe extern "C" fn ftplens_dissector_view(
                 .flow
                 .as_deref()
                 .map_or(std::ptr::null(), |f| put(arena, f));
-            for it in &v.items {
+            // A data frame's own items (listing entries) follow its channel's.
+            for it in v.items.iter().chain(&v.frame_items) {
                 h.items.push(item_out(arena, it));
             }
             for s in &v.stats {
