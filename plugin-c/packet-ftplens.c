@@ -111,7 +111,15 @@ static ftplens_dissector *dissector;
 typedef struct {
     gboolean rejected;   /* the core judged it not FTP: stop offering it to the heuristic */
     guint32 next_seq[2]; /* per side, the sequence number after the last bytes fed: TLS's clear bytes follow */
+    /* A bare FIN reaches no subdissector: TCP's sequence analysis tells it afterwards (see tell_fins). */
+    struct tcp_analysis *tcpd;
+    ftplens_segment fin[2]; /* per side (TCP's flow1, flow2): the segment that tells its FIN */
+    guint32 seen_next[2];   /* TCP's next sequence number of that side after the last segment fed */
+    gboolean fin_told[2];
 } conn_t;
+static GPtrArray *watched; /* conn_t of FTP connections whose FINs are not all told yet (at most WATCHED) */
+static double last_ts;     /* of the last segment fed */
+#define WATCHED 1024
 
 /* What the export-objects tap gets from a data frame: its new bytes. */
 typedef struct {
@@ -184,6 +192,29 @@ static void apply_actions(packet_info *pinfo, conversation_t *conv, guint32 stre
     }
 }
 
+/* Tell the core the FINs sent before frame `before` that no subdissector saw: a side whose next sequence
+ * number moved by exactly one past the last bytes fed, at a frame of its own, sent a FIN there. */
+static void tell_fins(guint32 before)
+{
+    ftplens_claim claim;
+    for (guint i = 0; watched && i < watched->len; i++) {
+        conn_t *c = (conn_t *)g_ptr_array_index(watched, i);
+        for (int s = 0; s < 2; s++) {
+            tcp_analyze_seq_flow_info_t *sq = (s ? &c->tcpd->flow2 : &c->tcpd->flow1)->tcp_analyze_seq_info;
+            if (c->fin_told[s] || !c->seen_next[s] || !sq || sq->nextseq != c->seen_next[s] + 1 ||
+                sq->nextseqframe >= before || sq->nextseqframe <= c->fin[s].frame)
+                continue;
+            c->fin_told[s] = TRUE;
+            c->fin[s].frame = sq->nextseqframe;
+            c->fin[s].ts = last_ts;
+            if (ftplens_dissector_segment(dissector, &c->fin[s], FTPLENS_OFFER_EXPECTED, &claim) == FTPLENS_OK)
+                apply_actions(NULL, NULL, 0);
+        }
+        if (c->fin_told[0] && c->fin_told[1])
+            g_ptr_array_remove_index(watched, i--);
+    }
+}
+
 /* Give this segment to the core (first pass only) and do what it asks. data is what the caller passed:
  * TCP's tcpinfo, or (4.0: NULL, later: TLS's own struct) when TLS hands back decrypted bytes. */
 static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data, ftplens_offer offer)
@@ -201,6 +232,7 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
         conversation_add_proto_data(conv, proto_ftplens, c);
     }
     int side = tcpd->fwd == &tcpd->flow1 ? 0 : 1;
+    tell_fins(pinfo->num);
     seg.stream = tcpd->stream;
     to_endpoint(&pinfo->src, pinfo->srcport, &seg.src);
     to_endpoint(&pinfo->dst, pinfo->destport, &seg.dst);
@@ -216,6 +248,10 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
         const struct tcpinfo *ti = (const struct tcpinfo *)data;
         seg.seq = ti->seq;
         c->next_seq[side] = ti->nxtseq;
+        c->seen_next[side] = tcpd->fwd->tcp_analyze_seq_info ? tcpd->fwd->tcp_analyze_seq_info->nextseq : 0;
+        c->fin_told[side] |= (ti->flags & (TH_FIN | TH_RST)) != 0; /* told with this segment */
+        c->fin_told[!side] |= (ti->flags & TH_RST) != 0;
+        c->fin[side].frame = pinfo->num;
         /* Who opened the connection: TCP's flow remembers the SYN and the SYN-ACK (TCP_S_SAW_SYN 0x03 and
          * TCP_S_SAW_SYNACK 0x05 in packet-tcp.c, not exported). */
         guint8 seen = tcpd->fwd ? tcpd->fwd->static_flags : 0;
@@ -223,8 +259,21 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
                     ((seen & 0x05) == 0x05 ? FTPLENS_TCP_SYN_ACK : 0) | ((ti->flags & TH_FIN) ? FTPLENS_TCP_FIN : 0) |
                     ((ti->flags & TH_RST) ? FTPLENS_TCP_RST : 0);
     }
+    last_ts = seg.ts;
     if (ftplens_dissector_segment(dissector, &seg, offer, &claim) != FTPLENS_OK)
         return FTPLENS_CLAIM_NONE;
+    if ((claim == FTPLENS_CLAIM_CONTROL || claim == FTPLENS_CLAIM_DATA) && !c->tcpd) {
+        c->tcpd = tcpd;
+        c->fin[side] = (ftplens_segment){ .stream = seg.stream, .src = seg.src, .dst = seg.dst, .frame = pinfo->num,
+                                          .flags = FTPLENS_TCP_FIN };
+        c->fin[!side] = (ftplens_segment){ .stream = seg.stream, .src = seg.dst, .dst = seg.src,
+                                           .flags = FTPLENS_TCP_FIN };
+        tcp_analyze_seq_flow_info_t *rev = tcpd->rev ? tcpd->rev->tcp_analyze_seq_info : NULL;
+        c->seen_next[!side] = rev ? rev->nextseq : 0; /* a side that sent no payload yet: its SYN's */
+        if (watched->len >= WATCHED)
+            g_ptr_array_remove_index(watched, 0); /* the oldest: its FINs go untold */
+        g_ptr_array_add(watched, c);
+    }
     apply_actions(pinfo, conv, seg.stream);
     if (claim == FTPLENS_CLAIM_REJECTED)
         c->rejected = TRUE;
@@ -540,12 +589,17 @@ static void ftplens_init(void)
     give_ports_to_enabled_dissector();
     ftplens_dissector_free(dissector);
     dissector = ftplens_dissector_new(&cfg);
+    if (!watched)
+        watched = g_ptr_array_new();
+    g_ptr_array_set_size(watched, 0);
 }
 
 /* After the first pass (tshark -2 before its second pass, Wireshark once a file is read): the core ends
  * every connection, so transfers still open get their outcome on the frames they concern. */
 static void ftplens_finish(void)
 {
+    if (dissector)
+        tell_fins(G_MAXUINT32);
     if (dissector && ftplens_dissector_finish(dissector) == FTPLENS_OK)
         apply_actions(NULL, NULL, 0);
 }
@@ -554,6 +608,8 @@ static void ftplens_cleanup(void)
 {
     ftplens_dissector_free(dissector);
     dissector = NULL;
+    if (watched)
+        g_ptr_array_set_size(watched, 0);
 }
 
 /* ------------------------------------------------------------------------ registration */
