@@ -4,7 +4,6 @@
  * what the core asks (route a predicted data connection here, hand a connection to TLS). On every pass
  * it draws what the core stored for the frame (ftplens_dissector_view), so every pass shows the same.
  * Copyright the ftplens authors. SPDX-License-Identifier: GPL-2.0-or-later */
-
 #include <string.h>
 #include <math.h>
 #include <wireshark.h>
@@ -19,28 +18,23 @@
 #include <epan/stats_tree.h>
 #include <epan/dissectors/packet-tcp.h>
 #include "../include/ftplens.h"
-
 #define WS_AT_LEAST(maj, min) \
     (WIRESHARK_VERSION_MAJOR > (maj) || (WIRESHARK_VERSION_MAJOR == (maj) && WIRESHARK_VERSION_MINOR >= (min)))
-
 #if WS_AT_LEAST(4, 2)
 #include <wsutil/plugins.h> /* WS_PLUGIN_DESC_DISSECTOR; not installed with 4.0 */
 #endif
-
 /* epan moved from GLib's gboolean to C99 bool in 4.4 (heuristic dissectors, boolean preferences). */
 #if WS_AT_LEAST(4, 4)
 typedef bool ws_bool;
 #else
 typedef gboolean ws_bool;
 #endif
-
 /* packet-tls-utils.h declares these (exported from libwireshark since 2.x, same signature in 4.0 to
  * 4.6), but it pulls in gcrypt and gnutls headers that a plain libwireshark-dev install may lack. */
 WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_info *pinfo,
                                        dissector_handle_t app_handle);
 WS_DLL_PUBLIC void tls_set_appdata_dissector(dissector_handle_t tls_handle, packet_info *pinfo,
                                              dissector_handle_t app_handle);
-
 /* The Flow Graph (-z flow,ftplens). libwireshark exports its API, but libwireshark-dev 4.0 to 4.6 lack the
  * header: these are the layouts libwireshark's own sequence_analysis_info_new and _create_sai_with_addresses
  * use (items at 0x10; gboolean flags in 4.0, bool from 4.4; libwireshark allocates the item, and 4.6 adds a
@@ -72,7 +66,6 @@ WS_DLL_PUBLIC uint32_t plugin_describe(void);
 #endif
 void proto_register_ftplens(void);
 void proto_reg_handoff_ftplens(void);
-
 /* The Protocol column names what is on the wire, as the built-in does, so that users' colouring rules
  * and habits keep working; the filter names stay ftplens / ftplens-data (an "ftp" would clash). */
 #define COLUMN_CONTROL "FTP"
@@ -82,7 +75,6 @@ void proto_reg_handoff_ftplens(void);
 /* Keys of per-packet data (pinfo->pool, counted afresh on each pass). */
 #define KEY_ITEMS_DRAWN 0 /* how many of the frame's items earlier calls for this frame drew */
 #define KEY_TAPPED 1      /* the frame's statistics and ladder entry are queued */
-
 static int proto_ftplens = -1, proto_ftplens_data = -1;
 static gint ett_ftplens = -1, ett_ftplens_data = -1;
 /* One Wireshark field, one subtree type and one expert field per registry entry. */
@@ -102,11 +94,9 @@ static guint pref_export_max_mib = 64;
 static ws_bool pref_hide_passwords = FALSE; /* the core masks them in everything it publishes */
 static size_t n_limits;
 static guint *pref_limits; /* one preference per core limit (ftplens_limit_get), by its index */
-
 /* The core's state for the open capture file: made in the init routine, finished at the end of the first
  * pass, freed in the cleanup routine. */
 static ftplens_dissector *dissector;
-
 /* What the glue itself remembers of a TCP connection (conversation data under proto_ftplens). */
 typedef struct {
     gboolean rejected;   /* the core judged it not FTP: stop offering it to the heuristic */
@@ -120,17 +110,11 @@ typedef struct {
 static GPtrArray *watched; /* conn_t of FTP connections whose FINs are not all told yet (at most WATCHED) */
 static double last_ts;     /* of the last segment fed */
 #define WATCHED 1024
-
-/* What the export-objects tap gets from a data frame: its new bytes. */
-typedef struct {
-    const guint8 *bytes;
-    guint32 len;
-    gboolean in_order; /* decrypted by TLS: they follow what the object holds, whatever the offset */
-} eo_rec_t;
+/* What the export-objects tap gets from a data frame: its new bytes; in_order: decrypted by TLS, they follow
+ * what the object holds, whatever the offset. */
+typedef struct { const guint8 *bytes; guint32 len; gboolean in_order; } eo_rec_t;
 static GHashTable *eo_rows; /* the core's object id -> row + 1 (reset by the export-object reset) */
 static guint32 eo_row_count;
-
-/* ------------------------------------------------------------------------ helpers */
 
 static void to_endpoint(const address *a, guint32 port, ftplens_endpoint *out)
 {
@@ -157,8 +141,6 @@ static guint packet_swap(packet_info *pinfo, guint32 key, guint v)
     p_add_proto_data(pinfo->pool, pinfo, proto_ftplens, key, GUINT_TO_POINTER(v));
     return old;
 }
-
-/* ------------------------------------------------------------------------ first pass: feed the core */
 
 /* Route a predicted data connection to ftplens-data, as the core's EXPECT action asks. */
 static void expect_connection(const ftplens_action *a)
@@ -283,8 +265,6 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
     return claim;
 }
 
-/* ------------------------------------------------------------------------ every pass: draw the view */
-
 /* Add items[0..n) under root, nesting by depth. Without a tree (tshark's first pass, taps that need
  * none) only the expert infos are added: they still count (the packet's severity, the expert tap). */
 static void draw_items(proto_tree *root, tvbuff_t *tvb, packet_info *pinfo, const ftplens_item *items, size_t n)
@@ -357,9 +337,8 @@ static void call_payload(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, gb
         call_data_dissector(tvb, pinfo, tree);
 }
 
-/* Draw this frame's view. Returns FALSE when the core has nothing for the frame. A frame can reach this
- * more than once in a pass (several TLS records in one segment): each call draws only the items the
- * earlier calls did not, and the statistics are queued once. */
+/* Draw this frame's view; FALSE when the core has nothing for it. A control frame can come in pieces (TLS
+ * records): each call draws only the items the earlier calls did not, and the taps are queued once. */
 static gboolean draw_view(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
 {
     ftplens_view v;
@@ -399,33 +378,26 @@ static gboolean draw_view(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
     return TRUE;
 }
 
-/* ------------------------------------------------------------------------ dissectors */
+/* A connection routed to ftplens: on the control port (tcp.port, 21 by default) or claimed as control, with
+ * TLS's decrypted control lines; or predicted as data (and Decode As). */
+static int dissect_routed(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data, ftplens_offer offer)
+{
+    gboolean ctrl = offer == FTPLENS_OFFER_PORT;
+    if (!PINFO_FD_VISITED(pinfo))
+        feed_segment(tvb, pinfo, data, offer);
+    if (!draw_view(tvb, pinfo, tree)) { /* nothing to show yet (the start of a line): still its bytes */
+        col_set_str(pinfo->cinfo, COL_PROTOCOL, ctrl ? COLUMN_CONTROL : COLUMN_DATA);
+        proto_tree_add_item(tree, ctrl ? proto_ftplens : proto_ftplens_data, tvb, 0, -1, ENC_NA);
+        if (!ctrl)
+            call_data_dissector(tvb, pinfo, tree);
+    }
+    return tvb_captured_length(tvb);
+}
 
-/* The control port (tcp.port, 21 by default), claimed connections, and TLS's decrypted control lines. */
 static int dissect_ftplens(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
-{
-    if (!PINFO_FD_VISITED(pinfo))
-        feed_segment(tvb, pinfo, data, FTPLENS_OFFER_PORT);
-    if (!draw_view(tvb, pinfo, tree)) {
-        /* nothing to show yet (the start of a line): still the control connection's bytes */
-        col_set_str(pinfo->cinfo, COL_PROTOCOL, COLUMN_CONTROL);
-        proto_tree_add_item(tree, proto_ftplens, tvb, 0, -1, ENC_NA);
-    }
-    return tvb_captured_length(tvb);
-}
-
-/* Connections a predicted data channel routed here, and Decode As. */
+{ return dissect_routed(tvb, pinfo, tree, data, FTPLENS_OFFER_PORT); }
 static int dissect_ftplens_data(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
-{
-    if (!PINFO_FD_VISITED(pinfo))
-        feed_segment(tvb, pinfo, data, FTPLENS_OFFER_EXPECTED);
-    if (!draw_view(tvb, pinfo, tree)) {
-        col_set_str(pinfo->cinfo, COL_PROTOCOL, COLUMN_DATA);
-        proto_tree_add_item(tree, proto_ftplens_data, tvb, 0, -1, ENC_NA);
-        call_data_dissector(tvb, pinfo, tree);
-    }
-    return tvb_captured_length(tvb);
-}
+{ return dissect_routed(tvb, pinfo, tree, data, FTPLENS_OFFER_EXPECTED); }
 
 /* Other TCP connections: the core judges the first payload of each side and claims FTP. */
 static ws_bool dissect_ftplens_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
@@ -454,8 +426,6 @@ static int dissect_ftplens_data_clear(tvbuff_t *tvb, packet_info *pinfo, proto_t
     call_payload(tvb, pinfo, tree, v.text);
     return tvb_captured_length(tvb);
 }
-
-/* ------------------------------------------------------------------------ export objects */
 
 static tap_packet_status ftplens_eo_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_,
                                            const void *data, tap_flags_t flags _U_)
@@ -504,13 +474,7 @@ static tap_packet_status ftplens_eo_packet(void *tapdata, packet_info *pinfo, ep
     return TAP_PACKET_REDRAW;
 }
 
-static void ftplens_eo_reset(void)
-{
-    g_clear_pointer(&eo_rows, g_hash_table_destroy);
-    eo_row_count = 0;
-}
-
-/* ------------------------------------------------------------------------ statistics */
+static void ftplens_eo_reset(void) { g_clear_pointer(&eo_rows, g_hash_table_destroy); eo_row_count = 0; }
 
 static void ftplens_stats_init(stats_tree *st _U_) {} /* the core names every node: each appears at its first tick */
 
@@ -528,8 +492,7 @@ static tap_packet_status ftplens_stats_packet(stats_tree *st, packet_info *pinfo
     return TAP_PACKET_REDRAW;
 }
 
-/* One arrow of the Flow Graph per frame the core gives a ladder text: commands, replies, the first frame
- * of a data connection. */
+/* One Flow Graph arrow per frame with a ladder text: commands, replies, a data connection's first frame. */
 static tap_packet_status ftplens_flow_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_,
                                              const void *p _U_, tap_flags_t flags _U_)
 {
@@ -550,8 +513,6 @@ static tap_packet_status ftplens_flow_packet(void *tapdata, packet_info *pinfo, 
     return TAP_PACKET_REDRAW;
 }
 
-/* ------------------------------------------------------------------------ file lifetime */
-
 /* Whoever is enabled of ftplens and the built-in gets the control ports (ftplens.tcp.port, 21 by default).
  * From the init routine, which runs at every file open and re-dissection once --disable-protocol or Enabled
  * Protocols is applied: a disabled protocol's handle would leave the port as bare TCP. The built-in then finds
@@ -569,9 +530,8 @@ static void give_ports_to_enabled_dissector(void)
     for (guint r = 0; r < ports->nranges; r++)
         for (guint32 port = ports->ranges[r].low; port <= ports->ranges[r].high; port++) {
             dissector_handle_t now = dissector_get_uint_handle(tcp_port, port);
-            gboolean ours = now == ftplens_handle ||
-                            (now == builtin_ftp_handle && g_hash_table_contains(given_back, GUINT_TO_POINTER(port)));
-            if (!ours)
+            if (now != ftplens_handle &&
+                (now != builtin_ftp_handle || !g_hash_table_contains(given_back, GUINT_TO_POINTER(port))))
                 continue;
             g_hash_table_remove(given_back, GUINT_TO_POINTER(port));
             dissector_change_uint("tcp.port", port, enabled ? ftplens_handle : builtin_ftp_handle);
@@ -589,8 +549,7 @@ static void ftplens_init(void)
     give_ports_to_enabled_dissector();
     ftplens_dissector_free(dissector);
     dissector = ftplens_dissector_new(&cfg);
-    if (!watched)
-        watched = g_ptr_array_new();
+    watched = watched ? watched : g_ptr_array_new();
     g_ptr_array_set_size(watched, 0);
 }
 
@@ -604,15 +563,7 @@ static void ftplens_finish(void)
         apply_actions(NULL, NULL, 0);
 }
 
-static void ftplens_cleanup(void)
-{
-    ftplens_dissector_free(dissector);
-    dissector = NULL;
-    if (watched)
-        g_ptr_array_set_size(watched, 0);
-}
-
-/* ------------------------------------------------------------------------ registration */
+static void ftplens_cleanup(void) { g_clear_pointer(&dissector, ftplens_dissector_free); }
 
 static void register_fields(void)
 {
@@ -673,26 +624,8 @@ static void register_experts(void)
     expert_register_field_array(expert_register_protocol(proto_ftplens_data), ei[1], (int)n[1]);
 }
 
-/* One preference per core limit, named as the core names it ("max_line", the key of -o flags),
- * titled in the core's words ("Longest line kept (bytes)"), defaulting to the core's default. The
- * strings are the core's static ones, so they live as long as the process, as Wireshark requires. */
-static void register_limit_preferences(module_t *prefs)
-{
-    n_limits = ftplens_limit_count();
-    pref_limits = g_new0(guint, n_limits + 1);
-    for (size_t i = 0; i < n_limits; i++) {
-        ftplens_limit_info li;
-        if (ftplens_limit_get(i, &li) != FTPLENS_OK || !li.name)
-            continue;
-        pref_limits[i] = li.default_value;
-        const char *title = ftplens_limit_title(i);
-        prefs_register_uint_preference(prefs, li.name, title ? title : li.name, li.help, 10, &pref_limits[i]);
-    }
-}
-
 void proto_register_ftplens(void)
 {
-    module_t *prefs;
     if (ftplens_abi_version() != FTPLENS_ABI_VERSION) {
         ws_warning("ftplens: core ABI %u, plugin built for %u; not registering", ftplens_abi_version(),
                    FTPLENS_ABI_VERSION);
@@ -706,7 +639,7 @@ void proto_register_ftplens(void)
     ftplens_data_handle = register_dissector("ftplens-data", dissect_ftplens_data, proto_ftplens_data);
     ftplens_data_clear_handle = register_dissector("ftplens-data.tls", dissect_ftplens_data_clear,
                                                    proto_ftplens_data);
-    prefs = prefs_register_protocol(proto_ftplens, NULL);
+    module_t *prefs = prefs_register_protocol(proto_ftplens, NULL);
     prefs_register_bool_preference(prefs, "heuristic", "Find FTP on any TCP port",
                                    "Let the ftplens core judge the first bytes of each side of TCP "
                                    "connections on other ports, and claim those that are FTP",
@@ -718,7 +651,19 @@ void proto_register_ftplens(void)
                                    "Show each password as stars in the tree, the Info column and the "
                                    "statistics, instead of in clear text (the packet bytes still hold it)",
                                    &pref_hide_passwords);
-    register_limit_preferences(prefs);
+    /* One preference per core limit, named as the core names it ("max_line", the key of -o flags), titled
+     * in its words ("Longest line kept (bytes)"), with its default; the strings are static, as Wireshark
+     * requires. */
+    n_limits = ftplens_limit_count();
+    pref_limits = g_new0(guint, n_limits + 1);
+    for (size_t i = 0; i < n_limits; i++) {
+        ftplens_limit_info li;
+        const char *title = ftplens_limit_title(i);
+        if (ftplens_limit_get(i, &li) != FTPLENS_OK || !li.name)
+            continue;
+        pref_limits[i] = li.default_value;
+        prefs_register_uint_preference(prefs, li.name, title ? title : li.name, li.help, 10, &pref_limits[i]);
+    }
     register_init_routine(ftplens_init);
     register_cleanup_routine(ftplens_cleanup);
     register_postseq_cleanup_routine(ftplens_finish);
