@@ -117,6 +117,16 @@ def test_data_frames_info_names_size_mode_direction_and_command(capture, home):
             assert info[frame] == "FTP data, %d bytes, %s (passive), %s" % (n, way, command)
 
 
+def test_transfers_the_capture_holds_whole_are_complete(capture, home):
+    """Both data connections open with a SYN and close with FINs in segments without payload (which no
+    subdissector sees: the plugin tells the core from TCP's sequence analysis), and 226 confirms each."""
+    pcap, _ = capture
+    rows = tshark_fields(pcap, ["frame.number", "ftplens-data.complete", "ftplens-data.partial_reason"], home=home,
+                         display_filter="ftplens-data")
+    assert len(rows) == len(_payload_frames(pcap, home, 50001)) + len(_payload_frames(pcap, home, 50002))
+    assert {(r["ftplens-data.complete"], r["ftplens-data.partial_reason"]) for r in rows} == {("1", "")}, rows[:3]
+
+
 def test_a_listing_is_shown_as_lines_of_text(capture, home):
     pcap, _ = capture
     listing = [n for n, _, _ in _payload_frames(pcap, home, 50001)]
