@@ -109,7 +109,7 @@ typedef struct {
 } conn_t;
 static GPtrArray *watched; /* conn_t of FTP connections whose FINs are not all told yet (at most WATCHED) */
 static double last_ts;     /* of the last segment fed */
-#define WATCHED 1024
+#define WATCHED 64 /* scanned before every segment fed: kept small */
 /* What the export-objects tap gets from a data frame: its new bytes; in_order: decrypted by TLS, they follow
  * what the object holds, whatever the offset. */
 typedef struct { const guint8 *bytes; guint32 len; gboolean in_order; } eo_rec_t;
