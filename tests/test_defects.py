@@ -200,7 +200,8 @@ def presenter(request):
 
 FIELDS = ["ftplens.request.command", "ftplens.response.code", "ftplens.request_in",
           "ftplens.login.success", "ftplens.anomaly", "ftplens-data.command", "ftplens-data.file",
-          "tcp.len"]
+          "ftplens-data.path", "ftplens-data.complete", "ftplens-data.partial_reason",
+          "ftplens.request.arg", "_ws.col.Protocol", "_ws.col.Info", "tcp.len"]
 
 
 def rows(presenter, name):
@@ -264,10 +265,124 @@ def test_tshark_class7_both_replies_of_one_segment(presenter):
 
 
 @needs_tshark
-@pytest.mark.parametrize("presenter", ["c"], indirect=True)
+def test_tshark_class1_gap_in_a_multiline_reply(presenter):
+    """After the gap inside the 230, every later reply answers its own command (215 SYST, 257 PWD,
+    227 PASV...), the login succeeded, and the gap is said."""
+    c = facts("c01_gap_in_multiline")
+    r = rows(presenter, c["name"])
+    for x in c["exchanges"]:
+        if x["command"] is None or x["incomplete"]:
+            continue
+        assert str(x["code"]) in r[x["reply_frame"]]["ftplens.response.code"].split(";"), x
+        assert r[x["reply_frame"]]["ftplens.request_in"].split(";")[-1] == str(x["command_frame"]), x
+    assert {v["ftplens.login.success"] for v in r.values()} & {"1", "True"}
+    assert any("capture_gap" in v["ftplens.anomaly"].split(";") for v in r.values())
+
+
+@needs_tshark
+@pytest.mark.parametrize("name", ["c02_no_line_end_before_fin", "c02_multiline_open_at_rst"])
+def test_tshark_class2_unterminated_replies_are_shown(presenter, name):
+    """The reply with no line end (or no closing line) is shown at its frame, answering its
+    command."""
+    c = facts(name)
+    r = rows(presenter, name)
+    (x,) = [x for x in c["exchanges"] if x["incomplete"]]
+    row = r[x["reply_frame"]]
+    assert str(x["code"]) in row["ftplens.response.code"].split(";"), row
+    assert str(x["command_frame"]) in row["ftplens.request_in"].split(";"), row
+
+
+@needs_tshark
+def test_tshark_class2_cut_command_is_shown(presenter):
+    """The last command, cut by the end of the capture, is shown at its frame."""
+    c = facts("c02_cut_at_end_of_capture")
+    r = rows(presenter, c["name"])
+    for x in c["incomplete_commands"]:
+        row = r[x["command_frame"]]
+        assert (row["ftplens.request.command"], row["ftplens.request.arg"]) == \
+            (x["command"], x["arg"]), row
+
+
+@needs_tshark
+def test_tshark_class3_each_frame_of_a_multiline_reply_is_labelled(presenter):
+    """Every frame that carries lines of the multi-line 211 is FTP with a label of its own (not
+    a bare TCP segment or an over-long-line note); the frame of its last line has the code."""
+    c = facts("c03_multiline_over_segments")
+    r = rows(presenter, c["name"])
+    frames = c["multiline_frames"]
+    for m in frames:
+        row = r[m["frame"]]
+        assert row["_ws.col.Protocol"] == "FTP", row
+        assert "211" in row["_ws.col.Info"] and "over-long" not in row["_ws.col.Info"], row
+    (x,) = [x for x in c["exchanges"] if x["command"] == "FEAT"]
+    assert r[frames[-1]["frame"]]["ftplens.response.code"] == str(x["code"])
+
+
+@needs_tshark
+def test_tshark_class4_data_gap_is_partial(presenter):
+    """Every data frame of the RETR says the transfer is not complete, because of the gap; the
+    exported file keeps every captured byte at its offset (the hole is zeros) and is named partial."""
+    c = facts("c04_data_gap")
+    (t,) = c["transfers"]
+    r = rows(presenter, c["name"])
+    data = [v for v in r.values() if v["ftplens-data.command"] == "RETR"]
+    assert data
+    for v in data:
+        assert v["ftplens-data.complete"] in ("0", "False"), v
+        assert "gaps" in v["ftplens-data.partial_reason"].split(";"), v
+    kind, home = presenter
+    if kind == "lua":
+        return
+    out = Path(tempfile.mkdtemp(prefix="ftplens-defects-eo-"))
+    os.chmod(out, 0o777)
+    try:
+        harness.run_tshark(c["path"], ["-n", "-q", "--export-objects", "ftplens,%s" % out],
+                           home=home, check=True)
+        (f,) = list(out.iterdir())
+        body = f.read_bytes()
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    assert "partial" in f.name and f.name.startswith(t["file"])
+    (hole,) = t["data_gaps"]
+    assert len(body) == t["size"]
+    assert body[hole["offset"]:hole["offset"] + hole["bytes"]] == bytes(hole["bytes"])
+    assert len(body[:hole["offset"]].rstrip(b"\0")) == hole["offset"]
+
+
+@needs_tshark
+def test_tshark_class10_stou_takes_the_servers_name(presenter):
+    """The data frames of each STOU show the file the server named; the exported files carry
+    those names."""
+    c = facts("c10_stou")
+    r = rows(presenter, c["name"])
+    for t in c["transfers"]:
+        row = r[t["data_first_frame"]]
+        assert (row["ftplens-data.command"], row["ftplens-data.path"]) == ("STOU", t["path"]), row
+    got = _exported(presenter, c["name"])
+    if got is not None:
+        assert sorted(got.values()) == sorted(t["sha256"] for t in c["transfers"])
+        for t in c["transfers"]:
+            assert any(t["server_name"] in name for name in got), (t["server_name"], got)
+
+
+@needs_tshark
+def test_tshark_class11_direction_against_the_command(presenter):
+    """A RETR whose bytes went to the server (and a STOR the other way) is said: the anomaly on
+    its command, and its data frames say it is not a complete transfer of what was asked."""
+    c = facts("c11_direction_reversed")
+    r = rows(presenter, c["name"])
+    for t in c["transfers"]:
+        assert "direction_mismatch" in r[t["command_frame"]]["ftplens.anomaly"].split(";"), t
+        row = r[t["data_first_frame"]]
+        assert "direction_mismatch" in row["ftplens-data.partial_reason"].split(";"), row
+        assert row["ftplens-data.complete"] in ("0", "False"), row
+
+
+@needs_tshark
 def test_tshark_class13_data_without_syn_from_port_20(presenter):
-    """The C plugin ties the data connection from port 20 that has no SYN to its RETR. (The Lua
-    fallback does not yet: see tests/captures/README.md.)"""
+    """The data connection from port 20 that has no SYN is tied to its RETR (the Lua fallback
+    claims port 20 beside 21 for an active channel, since Wireshark offers a connection without
+    its SYN to the lower port first)."""
     c = facts("c13_data_no_syn_port20")
     (t,) = c["transfers"]
     r = rows(presenter, c["name"])
