@@ -52,9 +52,9 @@ typedef uint32_t ftplens_result;
 #define FTPLENS_ERR_INVALID_ARGUMENT 2 /* an enum value or index out of range */
 #define FTPLENS_ERR_PANIC 3           /* an internal bug was caught; the session is now poisoned */
 #define FTPLENS_ERR_POISONED 4        /* the session panicked earlier and can no longer be used */
-#define FTPLENS_ERR_PARSE 5           /* the line is not FTP (ftplens_line_parse), or packed items are
-                                         damaged (ftplens_packed_next) */
-#define FTPLENS_END 6                 /* no more packed items (ftplens_packed_next): not an error */
+#define FTPLENS_ERR_PARSE 5           /* the line is not FTP (ftplens_line_parse) */
+#define FTPLENS_END 6                 /* nothing (more) to give: not an error (ftplens_dissector_view,
+                                         ftplens_capture_next) */
 
 /* ---------------------------------------------------------------- small enums */
 typedef uint32_t ftplens_direction;
@@ -196,7 +196,7 @@ ftplens_session *ftplens_session_new(const ftplens_session_config *config);
 void ftplens_session_free(ftplens_session *session);
 
 /* Hide passwords (off when a session is made): from the next feed on, every password this session
- * publishes -- the PASS argument and the login password, in the events, the items, the packed runs and
+ * publishes -- the PASS argument and the login password, in the events, the items and
  * the summary -- is one '*' per byte. The core decides what a password is; callers need not know. */
 ftplens_result ftplens_session_set_hide_passwords(ftplens_session *session, bool hide);
 
@@ -407,37 +407,6 @@ ftplens_result ftplens_session_items(const ftplens_session *session, const ftple
  * no line (nothing fed, or the middle of a line still being reassembled). */
 const char *ftplens_session_summary(const ftplens_session *session);
 
-/* ---------------------------------------------------------------- keeping items: packed runs
- *
- * A caller that keeps items beyond the next feed (Wireshark dissects each packet again whenever it is
- * shown, and a session has moved on by then) keeps them packed: a compact byte string per
- * destination, about a quarter of the size of ftplens_item structs with copied strings, and one
- * allocation. Runs concatenate: two runs back to back are one run, so a data channel's items can grow
- * by appending. The format is private to this library and this process: decode it only with
- * ftplens_packed_next, never store it on disk.
- */
-typedef struct ftplens_packed {
-    ftplens_item_target target; /* where these items go, as in ftplens_item */
-    uint64_t target_frame;      /* FTPLENS_TARGET_EARLIER */
-    uint32_t channel_id;        /* FTPLENS_TARGET_CHANNEL */
-    const uint8_t *data;        /* the packed items; valid until the next mutable call on the session */
-    size_t len;
-} ftplens_packed;
-
-/* The last feed's items, packed: one run per destination (this frame, each earlier frame, each data
- * channel), destinations in the order they first appear, items in display order within a run. The
- * array and the bytes stay valid until the next mutable call on the session: copy the bytes to keep
- * them. */
-ftplens_result ftplens_session_packed(const ftplens_session *session, const ftplens_packed **runs_out,
-                                      size_t *n_runs_out);
-
-/* Decode the item at *pos of a packed run (or of several runs concatenated) into *item_out and move
- * *pos past it. Returns FTPLENS_OK, FTPLENS_END at the end (pos == len), or FTPLENS_ERR_PARSE for
- * bytes that are not a packed run (*pos is then unchanged). The item's strings point into data and
- * stay valid as long as data does; its target is FTPLENS_TARGET_FRAME (the run's destination is the
- * caller's to know). Thread-safe; allocates nothing. */
-ftplens_result ftplens_packed_next(const uint8_t *data, size_t len, size_t *pos, ftplens_item *item_out);
-
 /* ---------------------------------------------------------------- sessions held for a long time */
 
 /* How many leading bytes of data, the next bytes of direction dir, to feed now when the caller
@@ -449,7 +418,7 @@ ftplens_result ftplens_packed_next(const uint8_t *data, size_t len, size_t *pos,
 size_t ftplens_session_complete_prefix(const ftplens_session *session, ftplens_direction dir,
                                        const uint8_t *data, size_t len);
 
-/* Free what the last feed or finish published (events, items, packed runs, summary) and the session's
+/* Free what the last feed or finish published (events, items, summary) and the session's
  * spare capacity, keeping its state: for callers that hold many sessions open between feeds. Every
  * pointer obtained from those results becomes invalid; the summary reads "" until the next feed. */
 ftplens_result ftplens_session_release(ftplens_session *session);

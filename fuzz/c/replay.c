@@ -105,46 +105,7 @@ static void after_call(ftplens_session *s, ftplens_result r, size_t n, size_t le
             walk(it->expert_message);
         }
     }
-    /* The same items, packed, decoded one by one. */
-    const ftplens_packed *runs = NULL;
-    size_t n_runs = 0, decoded = 0;
-    CHECK(ftplens_session_packed(s, &runs, &n_runs) == FTPLENS_OK);
-    for (size_t i = 0; i < n_runs; i++) {
-        size_t pos = 0;
-        ftplens_item it;
-        ftplens_result pr;
-        while ((pr = ftplens_packed_next(runs[i].data, runs[i].len, &pos, &it)) == FTPLENS_OK) {
-            decoded++;
-            CHECK(it.field < n_fields);
-            walk(it.string_value);
-            if (it.expert != FTPLENS_NO_EXPERT)
-                walk(it.expert_message);
-        }
-        CHECK(pr == FTPLENS_END && pos == runs[i].len);
-    }
-    CHECK(decoded == n_items);
     walk(ftplens_session_summary(s));
-}
-
-/* Arbitrary bytes read as packed items: decoded within them, or reported as damaged. */
-static void packed_garbage(const uint8_t *p, size_t len) {
-    size_t pos = 0;
-    ftplens_item it;
-    for (;;) {
-        size_t before = pos;
-        ftplens_result r = ftplens_packed_next(p, len, &pos, &it);
-        if (r == FTPLENS_END)
-            return;
-        if (r != FTPLENS_OK) {
-            CHECK(r == FTPLENS_ERR_PARSE && pos == before);
-            return;
-        }
-        CHECK(pos > before && pos <= len);
-        /* Text points into p, or to one of the library's interned texts (a static-text index). */
-        walk(it.string_value);
-        if (it.expert != FTPLENS_NO_EXPERT)
-            walk(it.expert_message);
-    }
 }
 
 static void stateless(const uint8_t *p, size_t len, ftplens_direction dir) {
@@ -163,7 +124,6 @@ static void stateless(const uint8_t *p, size_t len, ftplens_direction dir) {
         walk(line.reply_meaning);
     }
     CHECK(ftplens_complete_prefix(p, len, 16) <= len);
-    packed_garbage(p, len);
     CHECK(ftplens_heuristic(p, len) <= FTPLENS_VERDICT_CLIENT);
 }
 

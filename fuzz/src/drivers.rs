@@ -403,12 +403,12 @@ unsafe fn check_ffi_event(e: &ftplens_event, len: usize) {
 
 /// The public C functions, in the order a dissector calls them: the transcript is fed through
 /// `ftplens_session_feed`; after each call every event is copied out with `ftplens_session_event`,
-/// the items, their packed runs (decoded with `ftplens_packed_next`) and the summary are read, every
+/// the items and the summary are read, every
 /// string is walked, and `ftplens_session_complete_prefix` is asked about the chunk. The first byte
 /// of the input (if any) picks the limits, and its bit 3 releases the session's output after every
 /// other call (`ftplens_session_release`). Each chunk also goes through the stateless calls
-/// (`ftplens_line_parse`, `ftplens_complete_prefix`, `ftplens_heuristic`, and `ftplens_packed_next`
-/// on the raw bytes). No call may report a caught panic.
+/// (`ftplens_line_parse`, `ftplens_complete_prefix`, `ftplens_heuristic`). No call may report a
+/// caught panic.
 pub fn ffi_events(data: &[u8]) {
     let (cfg_byte, rest) = data.split_first().map_or((0, data), |(b, r)| (*b, r));
     let steps = steps(rest);
@@ -511,12 +511,10 @@ pub fn ffi_events(data: &[u8]) {
                     cstr_ok(it.expert_message, "expert_message");
                 }
             }
-            check_packed(s, n_items);
             cstr_ok(ffi::ftplens_session_summary(s), "summary");
             // Release after some feeds (as the Wireshark plugin does after every one).
             if cfg_byte & 8 != 0 && frame % 2 == 1 {
                 assert_eq!(ffi::ftplens_session_release(s), FTPLENS_OK);
-                check_packed(s, 0);
                 cstr_ok(ffi::ftplens_session_summary(s), "summary");
             }
         }
@@ -536,73 +534,8 @@ unsafe fn published<'a, T>(ptr: *const T, n: usize) -> &'a [T] {
     }
 }
 
-/// The packed runs of the last feed decode, through the C function, to `n_items` items in all.
-unsafe fn check_packed(s: *mut ftplens_session, n_items: usize) {
-    unsafe {
-        let mut runs: *const ftplens_packed = std::ptr::null();
-        let mut n_runs = 0usize;
-        assert_eq!(
-            ffi::ftplens_session_packed(s, &mut runs, &mut n_runs),
-            FTPLENS_OK
-        );
-        let runs = published(runs, n_runs);
-        let mut decoded = 0;
-        for run in runs {
-            let mut pos = 0;
-            loop {
-                let mut it = ftplens_item::default();
-                match ffi::ftplens_packed_next(run.data, run.len, &mut pos, &mut it) {
-                    FTPLENS_OK => {
-                        decoded += 1;
-                        assert!((it.field as usize) < ffi::ftplens_field_count());
-                        if !it.string_value.is_null() {
-                            cstr_ok(it.string_value, "packed string_value");
-                        }
-                        if it.expert != FTPLENS_NO_EXPERT {
-                            cstr_ok(it.expert_message, "packed expert_message");
-                        }
-                    }
-                    FTPLENS_END => break,
-                    r => panic!("a packed run of the session does not decode: {r}"),
-                }
-            }
-            assert_eq!(pos, run.len);
-        }
-        assert_eq!(decoded, n_items, "packed runs and items disagree");
-    }
-}
-
-/// Arbitrary bytes as a packed run: every item decodes within them, or the call reports damage.
-unsafe fn packed_garbage(bytes: &[u8]) {
-    unsafe {
-        let mut pos = 0;
-        loop {
-            let mut it = ftplens_item::default();
-            let before = pos;
-            match ffi::ftplens_packed_next(bytes.as_ptr(), bytes.len(), &mut pos, &mut it) {
-                FTPLENS_OK => {
-                    assert!(pos > before && pos <= bytes.len());
-                    // Text points into the bytes, or to an interned text (a static-text index).
-                    for p in [it.string_value, it.expert_message] {
-                        if !p.is_null() {
-                            cstr_ok(p, "garbage string");
-                        }
-                    }
-                }
-                FTPLENS_END => break,
-                r => {
-                    assert_eq!(r, FTPLENS_ERR_PARSE);
-                    assert_eq!(pos, before);
-                    break;
-                }
-            }
-        }
-    }
-}
-
 unsafe fn stateless(bytes: &[u8], dir: ftplens_direction) {
     unsafe {
-        packed_garbage(bytes);
         let mut line = ftplens_line::default();
         let r = ffi::ftplens_line_parse(bytes.as_ptr(), bytes.len(), dir, &mut line);
         assert!(r == FTPLENS_OK || r == FTPLENS_ERR_PARSE, "line_parse {r}");

@@ -10,20 +10,21 @@
 //! - `line.rs`: stateless helpers (one line parsed, whole-line prefix, the heuristic);
 //! - `dissect.rs`: the dissector of the Wireshark glue (segments in, per-frame views out);
 //! - `session.rs`: a session's life (new, feed, finish, free) and what a feed publishes;
-//! - `publish.rs`: the published events, items and packed runs of one feed;
+//! - `publish.rs`: the published events and items of one feed;
+//! - `interned.rs`: process-wide C copies of the core's static strings;
 //! - `limits.rs`: the limits a session is made with;
 //! - `registry.rs`: the field, expert and anomaly registries;
 //! - `header.rs`: the header's anomaly constants and limit fields held to the core's registries.
 
 use crate::DataMode;
 use crate::Direction;
-use crate::present::packed;
 use std::ffi::c_char;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 mod dissect;
 mod header;
+mod interned;
 mod limits;
 mod line;
 mod publish;
@@ -43,9 +44,9 @@ pub use registry::{
     ftplens_field_get,
 };
 pub use session::{
-    ftplens_packed_next, ftplens_session_complete_prefix, ftplens_session_event,
-    ftplens_session_feed, ftplens_session_finish, ftplens_session_free, ftplens_session_items,
-    ftplens_session_new, ftplens_session_packed, ftplens_session_release, ftplens_session_summary,
+    ftplens_session_complete_prefix, ftplens_session_event, ftplens_session_feed,
+    ftplens_session_finish, ftplens_session_free, ftplens_session_items, ftplens_session_new,
+    ftplens_session_release, ftplens_session_summary,
 };
 
 /// The header, as bindgen reads it.
@@ -81,9 +82,9 @@ pub(crate) fn guard<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
 }
 
-/// A process-wide NUL-terminated copy of a static string (interned once: see [`packed::intern`]).
+/// A process-wide NUL-terminated copy of a static string (made once: see [`interned::intern`]).
 pub(crate) fn static_cstr(s: &'static str) -> *const c_char {
-    packed::intern(s).1.as_ptr()
+    interned::intern(s).as_ptr()
 }
 
 // ---------------------------------------------------------------------------------------- library

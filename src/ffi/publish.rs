@@ -1,9 +1,8 @@
-//! What one feed or finish publishes for C: events, flat items and packed runs, every string in one
+//! What one feed or finish publishes for C: events and flat items, every string in one
 //! arena that the next feed reuses.
 
 use super::sys::*;
 use super::{endpoint, fill, mode_code, static_cstr};
-use crate::present::packed;
 use crate::present::{self, Target, ValueRef};
 use crate::session::{Event, EventKind, LoginState, Outcome};
 use std::ffi::c_char;
@@ -19,11 +18,6 @@ pub(crate) struct Published {
     arena: Vec<u8>,
     /// Offset of the summary in `arena`; `None` before the first feed.
     summary: Option<usize>,
-    /// The items again, packed (`ftplens_session_packed`): the bytes, and one run per destination
-    /// with its range in `packed` (`runs` gets the pointers once `packed` is complete).
-    packed: Vec<u8>,
-    packed_runs: Vec<packed::Run>,
-    pub(crate) runs: Vec<ftplens_packed>,
 }
 
 /// While a feed is published, string pointers hold `offset + 1` into the arena (NULL stays NULL):
@@ -70,17 +64,6 @@ impl Published {
             fix(&mut i.string_value);
             fix(&mut i.expert_message);
         }
-        self.runs.clear();
-        for run in &self.packed_runs {
-            let (target, target_frame, channel_id) = target_code(run.target);
-            self.runs.push(ftplens_packed {
-                target,
-                target_frame,
-                channel_id,
-                data: self.packed[run.range.clone()].as_ptr(),
-                len: run.range.len(),
-            });
-        }
     }
 
     /// Publish `events`, with `summary` as the Info text.
@@ -92,14 +75,11 @@ impl Published {
             let e = self.event(ev);
             self.events.push(e);
         }
-        self.packed.clear();
-        self.packed_runs.clear();
         let refs = present::item_refs(events);
         for item in &refs {
             let i = self.item(item);
             self.items.push(i);
         }
-        packed::pack(&refs, &mut self.packed, &mut self.packed_runs);
         let summary = self.text(summary);
         self.summary = Some(summary.addr() - 1);
         self.seal();
@@ -120,7 +100,6 @@ impl Published {
     pub(crate) fn clear(&mut self) {
         self.events.clear();
         self.items.clear();
-        self.runs.clear();
     }
 
     fn event(&mut self, ev: &Event) -> ftplens_event {

@@ -5,7 +5,6 @@ use super::publish::Published;
 use super::sys::*;
 use super::{direction, guard, socket_addr, static_cstr};
 use crate::present;
-use crate::present::packed::{self, PackedValue, UnpackError};
 use crate::{Limits, Session};
 use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -268,18 +267,6 @@ pub unsafe extern "C" fn ftplens_session_summary(session: *const ftplens_session
 }
 
 /// # Safety
-/// `session` must be a live handle; `runs_out` and `n_runs_out` must be writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn ftplens_session_packed(
-    session: *const ftplens_session,
-    runs_out: *mut *const ftplens_packed,
-    n_runs_out: *mut usize,
-) -> ftplens_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe { published(session, runs_out, n_runs_out, |out| &out.runs) }
-}
-
-/// # Safety
 /// `session` must be NULL or a live handle; `data` must point to `len` readable bytes, or be NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftplens_session_complete_prefix(
@@ -317,61 +304,4 @@ pub unsafe extern "C" fn ftplens_session_release(session: *mut ftplens_session) 
             FTPLENS_OK
         })
     }
-}
-
-/// # Safety
-/// `data` must point to `len` readable bytes (NULL only with len 0); `pos` must be readable and
-/// writable; `item_out` must be writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn ftplens_packed_next(
-    data: *const u8,
-    len: usize,
-    pos: *mut usize,
-    item_out: *mut ftplens_item,
-) -> ftplens_result {
-    guard(FTPLENS_ERR_PANIC, || {
-        // SAFETY: the caller guarantees pos and item_out are NULL or valid for reads and writes.
-        let (Some(pos), Some(out)) = (unsafe { pos.as_mut() }, unsafe { item_out.as_mut() }) else {
-            return FTPLENS_ERR_NULL_ARGUMENT;
-        };
-        if data.is_null() && len != 0 {
-            return FTPLENS_ERR_NULL_ARGUMENT;
-        }
-        let bytes = if len == 0 {
-            &[][..]
-        } else {
-            // SAFETY: non-NULL, and the caller guarantees len readable bytes.
-            unsafe { std::slice::from_raw_parts(data, len) }
-        };
-        match packed::unpack_next(bytes, pos) {
-            Ok(None) => FTPLENS_END,
-            Err(UnpackError::Truncated | UnpackError::Invalid) => FTPLENS_ERR_PARSE,
-            Ok(Some(p)) => {
-                let mut item = ftplens_item {
-                    target: FTPLENS_TARGET_FRAME,
-                    field: p.field,
-                    depth: p.depth,
-                    offset: p.offset,
-                    length: p.length,
-                    generated: p.generated,
-                    expert: FTPLENS_NO_EXPERT,
-                    ..Default::default()
-                };
-                match p.value {
-                    PackedValue::Text(t) => item.string_value = t.as_ptr(),
-                    PackedValue::Uint(n) | PackedValue::Frame(n) => item.uint_value = n,
-                    PackedValue::Bool(b) => item.uint_value = u64::from(b),
-                    PackedValue::Time(t) => item.time_value = t,
-                    PackedValue::Ipv4(a) => item.addr[..4].copy_from_slice(&a),
-                    PackedValue::Ipv6(a) => item.addr = a,
-                }
-                if let Some((expert, message)) = p.expert {
-                    item.expert = expert;
-                    item.expert_message = message.as_ptr();
-                }
-                *out = item;
-                FTPLENS_OK
-            }
-        }
-    })
 }

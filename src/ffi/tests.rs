@@ -21,31 +21,16 @@ fn complete_prefix() {
     assert_eq!(f(b"A\nAAAAAAAAAA", 4), 12);
 }
 
-/// Every item of a packed run, decoded through the C function.
-fn decode(data: &[u8]) -> Vec<ftplens_item> {
-    let mut pos = 0;
-    let mut out = Vec::new();
-    loop {
-        let mut item = ftplens_item::default();
-        // SAFETY: data is a live slice; pos and item are locals.
-        match unsafe { ftplens_packed_next(data.as_ptr(), data.len(), &mut pos, &mut item) } {
-            FTPLENS_OK => out.push(item),
-            FTPLENS_END => return out,
-            r => panic!("ftplens_packed_next: {r}"),
-        }
-    }
-}
-
 fn text(p: *const c_char) -> String {
     assert!(!p.is_null());
     // SAFETY: the pointers come from a live run or session output, NUL-terminated.
     unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_string()
 }
 
-/// The packed runs of a feed decode to the same items as `ftplens_session_items`, grouped by
-/// destination; release frees them and keeps the session going.
+/// A feed's items name every destination (this frame, the earlier PASV frame for response_in, the
+/// data channel); release frees them and keeps the session going.
 #[test]
-fn packed_runs_equal_items_and_release_keeps_state() {
+fn items_and_release_keeps_state() {
     let s = unsafe { ftplens_session_new(std::ptr::null()) };
     let feed = |dir, d: &[u8], frame| {
         let mut n = 0;
@@ -64,71 +49,40 @@ fn packed_runs_equal_items_and_release_keeps_state() {
         2,
     );
     let (mut items, mut n_items) = (std::ptr::null(), 0);
-    let (mut runs, mut n_runs) = (std::ptr::null(), 0);
     // SAFETY: s is live; the outputs are locals.
     unsafe {
         assert_eq!(
             ftplens_session_items(s, &mut items, &mut n_items),
             FTPLENS_OK
         );
-        assert_eq!(
-            ftplens_session_packed(s, &mut runs, &mut n_runs),
-            FTPLENS_OK
-        );
     }
-    // SAFETY: the session owns n_items items and n_runs runs until its next mutable call.
+    // SAFETY: the session owns n_items items until its next mutable call.
     let items = unsafe { std::slice::from_raw_parts(items, n_items) };
-    let runs_now = unsafe { std::slice::from_raw_parts(runs, n_runs) };
-    assert!(
-        runs_now.len() >= 3,
-        "this frame, the PASV frame (response_in), the channel"
+    let targets: std::collections::BTreeSet<_> = items.iter().map(|i| i.target).collect();
+    assert_eq!(
+        targets.into_iter().collect::<Vec<_>>(),
+        [
+            FTPLENS_TARGET_FRAME,
+            FTPLENS_TARGET_EARLIER,
+            FTPLENS_TARGET_CHANNEL
+        ]
     );
-    let mut decoded = 0;
-    for run in runs_now {
-        // SAFETY: the run's bytes live until the next mutable call.
-        let bytes = unsafe { std::slice::from_raw_parts(run.data, run.len) };
-        let want: Vec<&ftplens_item> = items
+    assert!(
+        items
             .iter()
-            .filter(|i| {
-                (i.target, i.target_frame, i.channel_id)
-                    == (run.target, run.target_frame, run.channel_id)
-            })
-            .collect();
-        let got = decode(bytes);
-        assert_eq!(got.len(), want.len());
-        for (g, w) in got.iter().zip(want) {
-            assert_eq!(
-                (g.field, g.depth, g.generated),
-                (w.field, w.depth, w.generated)
-            );
-            assert_eq!(
-                (g.uint_value, g.addr, g.expert),
-                (w.uint_value, w.addr, w.expert)
-            );
-            assert_eq!(g.time_value.to_bits(), w.time_value.to_bits());
-            if w.length > 0 {
-                assert_eq!((g.offset, g.length), (w.offset, w.length));
-            }
-            if !w.string_value.is_null() {
-                assert_eq!(text(g.string_value), text(w.string_value));
-            }
-            if !w.expert_message.is_null() {
-                assert_eq!(text(g.expert_message), text(w.expert_message));
-            }
-        }
-        decoded += got.len();
-    }
-    assert_eq!(decoded, items.len());
+            .any(|i| i.target == FTPLENS_TARGET_EARLIER && i.target_frame == 1)
+    );
 
     // SAFETY: s is live; the prefix data are live slices.
     unsafe {
         assert_eq!(ftplens_session_release(s), FTPLENS_OK);
         assert_eq!(text(ftplens_session_summary(s)), "");
+        let (mut after, mut n_after) = (std::ptr::null(), 1);
         assert_eq!(
-            ftplens_session_packed(s, &mut runs, &mut n_runs),
+            ftplens_session_items(s, &mut after, &mut n_after),
             FTPLENS_OK
         );
-        assert_eq!(n_runs, 0);
+        assert_eq!(n_after, 0);
         let d = b"RETR f\r\nST";
         assert_eq!(
             ftplens_session_complete_prefix(s, FTPLENS_DIR_TO_SERVER, d.as_ptr(), d.len()),
@@ -229,29 +183,9 @@ fn limits_by_index() {
 }
 
 #[test]
-fn packed_next_rejects_bad_input() {
-    let mut pos = 0;
-    let mut item = ftplens_item::default();
-    // SAFETY: every pointer is NULL or a local.
+fn release_rejects_null() {
+    // SAFETY: NULL is allowed and reported.
     unsafe {
-        assert_eq!(
-            ftplens_packed_next(std::ptr::null(), 0, &mut pos, &mut item),
-            FTPLENS_END
-        );
-        assert_eq!(
-            ftplens_packed_next(std::ptr::null(), 3, &mut pos, &mut item),
-            FTPLENS_ERR_NULL_ARGUMENT
-        );
-        let junk = [0xffu8, 1, 2];
-        assert_eq!(
-            ftplens_packed_next(junk.as_ptr(), junk.len(), &mut pos, &mut item),
-            FTPLENS_ERR_PARSE
-        );
-        assert_eq!(pos, 0);
-        assert_eq!(
-            ftplens_packed_next(junk.as_ptr(), junk.len(), std::ptr::null_mut(), &mut item),
-            FTPLENS_ERR_NULL_ARGUMENT
-        );
         assert_eq!(
             ftplens_session_release(std::ptr::null_mut()),
             FTPLENS_ERR_NULL_ARGUMENT

@@ -9,7 +9,6 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 pub mod listing;
-pub mod packed;
 
 /// Where an item is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
