@@ -116,6 +116,9 @@ pub struct Config {
     /// Keep the control connections' events for a host that shows them per frame
     /// ([`Conversations::take_batches`]).
     pub keep_events: bool,
+    /// The host never reports TCP handshakes or FINs (see `dissect::DissectConfig::payload_only`):
+    /// their absence does not make a transfer partial.
+    pub handshakes_unseen: bool,
 }
 
 impl Default for Config {
@@ -129,6 +132,7 @@ impl Default for Config {
             limits: Limits::default(),
             uid_salt: 0,
             keep_events: false,
+            handshakes_unseen: false,
         }
     }
 }

@@ -203,6 +203,7 @@ pub(crate) fn server_side(exp: Option<&Expectation>, sides: [SocketAddr; 2]) -> 
 pub(crate) fn judge(
     transfer: Option<&Transfer>,
     data: Option<&DataSeen>,
+    handshakes_unseen: bool,
 ) -> (
     Option<DataDirection>,
     Option<String>,
@@ -264,10 +265,10 @@ pub(crate) fn judge(
     }
     match data {
         Some(d) => {
-            if !d.syn_seen {
+            if !d.syn_seen && !handshakes_unseen {
                 reasons.push("started_before_capture");
             }
-            if !d.fin_seen {
+            if !d.fin_seen && !handshakes_unseen {
                 reasons.push("no_fin");
             }
             if d.gaps > 0 {
@@ -514,7 +515,7 @@ impl super::Conversations {
         s.facts.transfers += 1;
         self.stats.transfers += 1;
         let (direction, mismatch, complete, partial_reasons) =
-            judge(t.as_ref(), slot.data.as_ref());
+            judge(t.as_ref(), slot.data.as_ref(), self.cfg.handshakes_unseen);
         let done = TransferDone {
             uid: s.facts.uid.clone(),
             id: s.facts.id,
@@ -590,7 +591,7 @@ mod tests {
         let t = retr(Outcome::Complete);
         let d = seen(10, "10.0.0.2:26758", "10.0.0.2:26758");
         assert_eq!(
-            judge(Some(&t), Some(&d)),
+            judge(Some(&t), Some(&d), false),
             (Some(DataDirection::Download), None, true, vec![])
         );
     }
@@ -600,7 +601,7 @@ mod tests {
         // RETR, but the client sent the bytes: an upload as seen, and an anomaly.
         let t = retr(Outcome::Complete);
         let d = seen(10, "10.0.0.1:5000", "10.0.0.2:26758");
-        let (dir, anomaly, complete, reasons) = judge(Some(&t), Some(&d));
+        let (dir, anomaly, complete, reasons) = judge(Some(&t), Some(&d), false);
         assert_eq!(dir, Some(DataDirection::Upload));
         assert!(anomaly.is_some_and(|a| a.contains("from the client to the server")));
         assert!(!complete);
@@ -611,10 +612,10 @@ mod tests {
     fn short_and_missing_data_are_partial() {
         let t = retr(Outcome::Complete);
         let d = seen(4, "10.0.0.2:26758", "10.0.0.2:26758");
-        assert_eq!(judge(Some(&t), Some(&d)).3, vec!["short"]);
-        assert_eq!(judge(Some(&t), None).3, vec!["data_not_captured"]);
+        assert_eq!(judge(Some(&t), Some(&d), false).3, vec!["short"]);
+        assert_eq!(judge(Some(&t), None, false).3, vec!["data_not_captured"]);
         assert_eq!(
-            judge(None, Some(&d)),
+            judge(None, Some(&d), false),
             (
                 Some(DataDirection::Download),
                 None,

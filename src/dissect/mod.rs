@@ -75,6 +75,10 @@ pub struct DissectConfig {
     pub limits: Limits,
     /// Every password as one '*' per byte, in items, Info, statistics and the ladder.
     pub hide_passwords: bool,
+    /// The host learns nothing of TCP handshakes and FINs (Wireshark's Lua API gives a dissector
+    /// payload only, and no TCP state on tshark's first pass): a data connection's unseen SYN or FIN
+    /// then says nothing about whether the capture holds its transfer.
+    pub payload_only: bool,
 }
 
 /// How a segment reached the host's dissector.
@@ -347,6 +351,7 @@ impl Dissector {
             control_ports: Vec::new(),
             limits: cfg.limits,
             keep_events: true,
+            handshakes_unseen: cfg.payload_only,
             ..Config::default()
         });
         Dissector {

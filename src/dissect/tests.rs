@@ -32,6 +32,17 @@ impl Cap {
         }
     }
 
+    /// A host that tells no TCP flags (the Lua fallback on tshark's first pass).
+    fn payload_only() -> Self {
+        Cap {
+            d: Dissector::new(DissectConfig {
+                payload_only: true,
+                ..DissectConfig::default()
+            }),
+            next: HashMap::new(),
+        }
+    }
+
     /// A segment at the next sequence number of its direction.
     #[allow(clippy::too_many_arguments)]
     fn send(
@@ -505,6 +516,23 @@ fn a_data_hole_makes_the_transfer_partial() {
         value(&cap.view(15), "ftplens.transfer.bytes"),
         Some(Value::Uint(2000))
     );
+}
+
+/// A host that never tells SYN or FIN: a whole transfer the server confirmed is complete, not
+/// partial for want of a handshake it could not have seen.
+#[test]
+fn payload_only_hosts_judge_without_handshakes() {
+    let mut cap = Cap::payload_only();
+    cap.login();
+    cap.pasv_retr();
+    let block = [b'z'; 3000];
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 12, 0, &block, Offer::Expected);
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 13, 0, &block, Offer::Expected);
+    cap.line(true, 14, "226 Transfer complete.\r\n");
+    cap.d.finish();
+    let v = cap.view(12);
+    assert_eq!(value(&v, "ftplens-data.complete"), Some(Value::Bool(true)));
+    assert!(items(&v, "ftplens-data.partial_reason").is_empty());
 }
 
 /// STOU: the server names the file in its 150 (RFC 1123 4.1.2.9); the data frames show that name,

@@ -59,6 +59,8 @@ pub unsafe extern "C" fn ftplens_dissector_new(
             Some(c) => DissectConfig {
                 limits: limits_from(&c.limits),
                 hide_passwords: c.hide_passwords,
+                // A C host (the Wireshark plugin) tells SYN and FIN.
+                payload_only: false,
             },
         };
         let handle = Box::new(Handle {
