@@ -27,10 +27,12 @@ local function registered(name)
     return ok and d ~= nil
 end
 
--- One line to Wireshark's log (`tshark --log-level=info` shows "info"), or to stderr.
+-- One line on stderr; an "info" line only when WIRESHARK_LOG_LEVEL asks for it (Wireshark's Lua has no
+-- call into its log, and the module takes nothing from libwsutil, so --log-level does not reach here).
 local function note(level, text)
-    local log = level == "info" and info or warn
-    if type(log) == "function" then log("ftplens.lua: " .. text) else io.stderr:write("ftplens.lua: ", text, "\n") end
+    local asked = (os.getenv("WIRESHARK_LOG_LEVEL") or ""):lower()
+    if level == "info" and asked ~= "info" and asked ~= "debug" and asked ~= "noisy" then return end
+    io.stderr:write("ftplens.lua: ", text, "\n")
 end
 
 if registered("ftplens") then
@@ -193,24 +195,29 @@ local function value(field)
     return f and f.value
 end
 
--- Offer this payload to the core; claim the ports its predictions need. Returns the claim and whether
--- the payload is a TLS record of a connection handed to TLS.
-local function offer(tvb, pinfo, how, fresh, decrypted)
-    local claim, tls_record, want, tls_started = G:segment(pinfo.number, pinfo.abs_ts,
+-- Offer this payload to the core; claim the ports its predictions need. Returns the claim, whether the
+-- payload is a TLS record of a connection handed to TLS, and whether it is a protected data payload.
+-- Without a tree (tshark -2's first pass) field extractors are empty: the core then numbers the stream.
+local function offer(tvb, pinfo, how, fresh, decrypted, have_tree)
+    local stream, seq
+    if have_tree then stream, seq = value(f_stream), value(f_seq) end
+    local claim, tls_record, want, tls_started, tls_data = G:segment(pinfo.number, pinfo.abs_ts,
         tostring(pinfo.src), pinfo.src_port, tostring(pinfo.dst), pinfo.dst_port,
-        value(f_stream), value(f_seq), tvb:raw(), how, fresh, decrypted)
+        stream, seq, tvb:raw(), how, fresh, decrypted)
     if want then for _, port in ipairs(want) do claim_port(port) end end
     if tls_started then claim_tls_port(pinfo.src_port) end
-    return claim, tls_record
+    return claim, tls_record, tls_data
 end
 
 -- ------------------------------------------------------------------------ every pass: draw the view
 
 local made = {} -- TreeItems of the item being drawn, by draw-list slot (0: the protocol item)
+local add, set_generated, add_expert -- TreeItem's methods, looked up once
 
 -- Add a draw list's items (8 slots each: ProtoField, value or false, parent slot, offset, length,
 -- generated, ProtoExpert or false, message) under root.
 local function draw(root, tvb, list)
+    if not add then add, set_generated, add_expert = root.add, root.set_generated, root.add_proto_expert_info end
     made[0] = root
     local slot = 0
     for i = 1, #list, 8 do
@@ -218,15 +225,15 @@ local function draw(root, tvb, list)
         local ti
         if len > 0 then
             local range = tvb(list[i + 3], len)
-            if v == false then ti = parent:add(pf, range) else ti = parent:add(pf, range, v) end
+            if v == false then ti = add(parent, pf, range) else ti = add(parent, pf, range, v) end
         elseif v == false then
-            ti = parent:add(pf)
+            ti = add(parent, pf)
         else
-            ti = parent:add(pf, v)
+            ti = add(parent, pf, v)
         end
-        if list[i + 5] then ti:set_generated() end
+        if list[i + 5] then set_generated(ti) end
         local pe = list[i + 6]
-        if pe then ti:add_proto_expert_info(pe, list[i + 7]) end
+        if pe then add_expert(ti, pe, list[i + 7]) end
         slot = slot + 1
         made[slot] = ti
     end
@@ -283,10 +290,16 @@ local function show_data(tvb, pinfo, tree)
 end
 
 -- ------------------------------------------------------------------------ dissectors
+-- Without a tree (tshark -2's first pass, tree.text is nil then) nothing is drawn: the core only
+-- learns, and TLS still sees what it must decrypt.
 
 -- Decrypted control lines, from TLS (its heuristics, or the claimed tls.port entry).
 local function tls_app_heuristic(tvb, pinfo, tree)
-    if not visited(pinfo) and offer(tvb, pinfo, OFFER_PORT, false, true) ~= CONTROL then return false end
+    local have_tree = tree.text ~= nil
+    if not visited(pinfo) then
+        if offer(tvb, pinfo, OFFER_PORT, false, true, have_tree) ~= CONTROL then return false end
+        if not have_tree then return true end
+    end
     return show_control(tvb, pinfo, tree, true) and true or false
 end
 
@@ -303,11 +316,12 @@ function proto.dissector(tvb, pinfo, tree)
     if in_tls > 0 then return tls_app_heuristic(tvb, pinfo, tree) and tvb:len() or 0 end
     if tls_ports[pinfo.match_uint] then return 0 end -- TLS with another connection on a claimed port
     if not visited(pinfo) then
-        local fresh = via_port_table(pinfo)
-        local claim, tls_record = offer(tvb, pinfo, OFFER_PORT, fresh, false)
+        local fresh, have_tree = via_port_table(pinfo), tree.text ~= nil
+        local claim, tls_record = offer(tvb, pinfo, OFFER_PORT, fresh, false, have_tree)
         if tls_record and tls_dissector then return call_tls(tvb, pinfo, tree) end
         if claim ~= CONTROL then return 0 end
         if fresh then pinfo.conversation = proto end
+        if not have_tree then return tvb:len() end
     end
     return show_control(tvb, pinfo, tree, false) or 0
 end
@@ -323,28 +337,32 @@ end
 function proto_data.dissector(tvb, pinfo, tree)
     local via_port = via_port_table(pinfo) and ports[pinfo.match_uint] ~= nil
     if not visited(pinfo) then
-        local claim = offer(tvb, pinfo, OFFER_EXPECTED, via_port, false)
+        local have_tree = tree.text ~= nil
+        local claim, _, tls = offer(tvb, pinfo, OFFER_EXPECTED, via_port, false, have_tree)
         if claim ~= DATA then return delegate(tvb, pinfo, tree) end
         if via_port then
             pinfo.conversation = proto_data
             release_port(pinfo.match_uint)
         end
+        if not have_tree then
+            if tls and tls_dissector then return tls_dissector:call(tvb, pinfo, tree) end
+            return tvb:len()
+        end
     end
-    local shown = show_data(tvb, pinfo, tree)
-    if shown then return shown end
-    return via_port and delegate(tvb, pinfo, tree) or 0
+    return show_data(tvb, pinfo, tree) or (via_port and delegate(tvb, pinfo, tree)) or 0
 end
 
 -- The heuristic: the core judges the first payload of each side; a verdict claims the connection.
 local function heuristic(tvb, pinfo, tree)
     if not proto.prefs.heuristic or pinfo.visited then return false end
-    local claim = offer(tvb, pinfo, OFFER_HEURISTIC, true, false)
+    local have_tree = tree.text ~= nil
+    local claim = offer(tvb, pinfo, OFFER_HEURISTIC, true, false, have_tree)
     if claim == CONTROL then
         pinfo.conversation = proto
-        return show_control(tvb, pinfo, tree, false) and true or false
+        return not have_tree or show_control(tvb, pinfo, tree, false) and true or false
     elseif claim == DATA then
         pinfo.conversation = proto_data
-        return show_data(tvb, pinfo, tree) and true or false
+        return not have_tree or show_data(tvb, pinfo, tree) and true or false
     end
     return false
 end

@@ -50,8 +50,8 @@ const LUA_VERSION: &str = if cfg!(feature = "lua54") {
 const STRIDE: usize = 8;
 /// Nesting deeper than this is drawn at this depth (as the C plugin does).
 const MAX_DEPTH: usize = 16;
-/// Data channels whose draw lists are kept for reuse (packets of one connection come in runs).
-const CACHED_LISTS: usize = 16;
+/// Draw lists kept for reuse (one per data channel seen); past this the cache starts over.
+const CACHED_LISTS: usize = 4096;
 /// Connections remembered without a host stream number, and connections turned away: past this
 /// the tables start over (a capture with more TCP connections than this is beyond the fallback).
 const MAX_CONNS: usize = 1 << 20;
@@ -207,8 +207,9 @@ struct Glue {
     tls_after: HashMap<u32, u64>,
     /// Frames that carry TLS records of those connections (TLS dissects them, not ftplens).
     tls_frames: HashSet<u64>,
-    /// Draw lists of data channels, by their items.
-    lists: Vec<(Vec<Item>, DrawList)>,
+    /// Draw lists of data channels, by where the core keeps their items (checked against a copy:
+    /// a channel's list grows on the first pass, and freed memory can be reused).
+    lists: HashMap<(usize, usize), (Vec<Item>, DrawList)>,
 }
 
 /// What the script passes for one segment.
@@ -270,6 +271,8 @@ impl Glue {
         ports
     }
 
+    /// Offer one segment: the claim, whether the payload is a TLS record of a connection handed to
+    /// TLS, the ports to claim, and whether this connection goes to TLS now.
     fn segment(&mut self, a: &SegmentArgs, data: &[u8]) -> (Claim, bool, Vec<u16>, bool) {
         let stream = self.stream(a);
         if self.rejected.contains(&stream) {
@@ -350,9 +353,12 @@ fn guarded<T>(this: &mut Glue, f: impl FnOnce(&mut Glue) -> LuaResult<T>) -> Lua
 impl LuaUserData for Glue {
     fn add_methods<M: LuaUserDataMethods<Self>>(methods: &mut M) {
         // d:segment(frame, ts, src, sport, dst, dport, stream, seq, bytes, offer, fresh, decrypted)
-        //   -> claim, tls_record, ports (nil or the ports to claim for ftplens-data), tls_started
+        //   -> claim, tls_record, ports (nil or the ports to claim for ftplens-data), tls_started,
+        //      tls_data
         // First pass, capture order. tls_record: the payload is a TLS record of a connection
-        // handed to TLS (give it to TLS); tls_started: this segment's connection goes to TLS now.
+        // handed to TLS (give it to TLS); tls_started: this segment's connection goes to TLS now;
+        // tls_data: the payload of a protected data connection (TLS must see it even when
+        // nothing is drawn).
         methods.add_method_mut(
             "segment",
             |lua,
@@ -394,7 +400,9 @@ impl LuaUserData for Glue {
                 } else {
                     LuaValue::Table(lua.create_sequence_from(ports)?)
                 };
-                Ok((claim_code(claim), tls_record, ports, tls_started))
+                let tls_data = claim == Claim::Data
+                    && guarded(this, |g| Ok(g.dissector.view(args.frame).is_some_and(|v| v.tls)))?;
+                Ok((claim_code(claim), tls_record, ports, tls_started, tls_data))
             },
         );
         // d:view(frame, decrypted, captured_len) -> kind, info, title, list, text, tls
@@ -415,19 +423,17 @@ impl LuaUserData for Glue {
                     let list = match v.kind {
                         ViewKind::Control => g.draw.list(lua, &v.items, captured)?,
                         ViewKind::Data => {
-                            let same = |k: &Vec<Item>| {
-                                k.len() == v.items.len()
-                                    && k.iter().zip(&v.items).all(|(a, b)| a == *b)
-                            };
-                            match g.lists.iter().position(|(k, _)| same(k)) {
-                                Some(i) => g.lists[i].1.clone(),
-                                None => {
+                            let key = (v.items.first().map_or(0, |i| *i as *const Item as usize), v.items.len());
+                            let same = |k: &Vec<Item>| k.iter().zip(&v.items).all(|(a, b)| a == *b);
+                            match g.lists.get(&key) {
+                                Some((k, list)) if same(k) => list.clone(),
+                                _ => {
                                     let list = g.draw.list(lua, &v.items, 0)?;
                                     if g.lists.len() >= CACHED_LISTS {
-                                        g.lists.remove(0);
+                                        g.lists.clear();
                                     }
-                                    let key = v.items.iter().map(|i| (*i).clone()).collect();
-                                    g.lists.push((key, list.clone()));
+                                    let copy = v.items.iter().map(|i| (*i).clone()).collect();
+                                    g.lists.insert(key, (copy, list.clone()));
                                     list
                                 }
                             }
@@ -564,7 +570,7 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                     rejected: HashSet::new(),
                     tls_after: HashMap::new(),
                     tls_frames: HashSet::new(),
-                    lists: Vec::new(),
+                    lists: HashMap::new(),
                 })
             },
         )?,
