@@ -490,10 +490,16 @@ typedef uint32_t ftplens_offer;
 #define FTPLENS_OFFER_HEURISTIC 1 /* another connection, offered to the heuristic */
 #define FTPLENS_OFFER_EXPECTED 2  /* a connection an FTPLENS_ACTION_EXPECT routed to ftplens */
 
-/* TCP flags of a segment, when the host knows them. */
-#define FTPLENS_TCP_SYN 0x01u
-#define FTPLENS_TCP_FIN 0x02u
-#define FTPLENS_TCP_RST 0x04u
+/* TCP flags of a segment, when the host knows them. Hosts hand ftplens only segments with payload,
+ * so the opening handshake is told on them: SYN and SYN_ACK say who opened the connection (the
+ * client of a control connection; without either, the core takes the connection as begun before
+ * the capture and lets the lines say which side serves). */
+#define FTPLENS_TCP_SYN 0x01u     /* the sender opened the connection: this is its SYN, or the host saw
+                                     its SYN earlier (Wireshark: the flow's TCP_S_SAW_SYN) */
+#define FTPLENS_TCP_FIN 0x02u     /* the sender closes its direction */
+#define FTPLENS_TCP_RST 0x04u     /* the connection was reset */
+#define FTPLENS_TCP_SYN_ACK 0x08u /* the sender accepted the connection: this is its SYN-ACK, or the host
+                                     saw it earlier (TCP_S_SAW_SYNACK) */
 
 typedef struct ftplens_segment {
     uint32_t stream;      /* the host's number for the TCP connection (Wireshark's tcp.stream) */

@@ -108,6 +108,12 @@ registry! {
     DataSize => ("ftplens-data.size", "Announced size", Uint, Plain, "Size from SIZE or the 150 reply"),
     DataChannelId => ("ftplens-data.channel", "Channel", Uint, Plain, "Data channel number within its control session"),
     DataTls => ("ftplens-data.tls", "Protected (PROT P)", Bool, Plain, "The data channel carries TLS"),
+    TransferDataFrame => ("ftplens.transfer.data_frame", "Data in", Frame, Plain, "The first frame of the data connection this command or reply announced or used"),
+    TransferBytes => ("ftplens.transfer.bytes", "Transferred bytes", Uint, Plain, "Bytes the data connection carried, on the final reply of its transfer"),
+    TransferDuration => ("ftplens.transfer.duration", "Transfer duration", RelTime, Plain, "Time from the first to the last data frame of the transfer"),
+    TransferThroughput => ("ftplens.transfer.throughput", "Throughput (bytes/s)", Uint, Plain, "Transferred bytes divided by the transfer duration"),
+    TransferFirstFrame => ("ftplens.transfer.first_frame", "First data frame", Frame, Plain, "The first frame of the transfer's data connection that carried data"),
+    TransferLastFrame => ("ftplens.transfer.last_frame", "Last data frame", Frame, Plain, "The last frame of the transfer's data connection that carried data"),
 }
 
 /// Expert-info groups (Wireshark PI_*).
@@ -176,12 +182,30 @@ experts! {
     UnmatchedReply => ("ftplens.unmatched_reply", Sequence, Note, "Reply without a command"),
     UnknownCommand => ("ftplens.unknown_command", Protocol, Note, "Unknown command"),
     TlsUpgrade => ("ftplens.tls_upgrade", Protocol, Chat, "Control connection switches to TLS"),
+    CaptureGap => ("ftplens.capture_gap", Sequence, Warn, "Bytes missing from the capture"),
+    DirectionMismatch => ("ftplens.direction_mismatch", Protocol, Warn, "Transfer bytes went the other way than the command asks"),
 }
 
 impl Expert {
     /// The expert raised for an anomaly (declared with the anomaly).
     pub fn for_anomaly(a: crate::Anomaly) -> Expert {
         a.expert()
+    }
+
+    /// The expert raised for an anomaly by its stable name: the session's
+    /// ([`crate::Anomaly::name`]) and the conversation layer's
+    /// ([`crate::conversation::anomaly`]) that a dissector shows. `None` for the others (found by
+    /// the CLI only, or tied to no frame).
+    pub fn for_anomaly_name(name: &str) -> Option<Expert> {
+        use crate::conversation::anomaly;
+        if let Some(a) = crate::Anomaly::ALL.iter().find(|a| a.name() == name) {
+            return Some(a.expert());
+        }
+        match name {
+            anomaly::CAPTURE_GAP => Some(Expert::CaptureGap),
+            anomaly::DIRECTION_MISMATCH => Some(Expert::DirectionMismatch),
+            _ => None,
+        }
     }
 }
 

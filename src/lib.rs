@@ -36,6 +36,7 @@
 #[cfg(feature = "cli")]
 pub mod capture;
 pub mod conversation;
+pub mod dissect;
 pub mod ffi;
 pub mod fields;
 pub mod heuristic;

@@ -72,6 +72,10 @@ pub(crate) struct Candidate {
     pub judged: bool,
     /// First bytes per side, for the heuristic.
     pub first: [Vec<u8>; 2],
+    /// The side the host says serves (a connection on a port registered for FTP control, see
+    /// [`super::Conversations::expect_control`]): it is control, with this side as the server
+    /// unless the lines say otherwise.
+    pub server_hint: Option<usize>,
 }
 
 /// Byte counts of one data connection, per side.
@@ -246,7 +250,9 @@ impl super::Conversations {
         if cand.judged && !last {
             return;
         }
-        let port_server = (0..2).find(|&i| ports.contains(&x.sides[i].port()));
+        let port_server = cand
+            .server_hint
+            .or_else(|| (0..2).find(|&i| ports.contains(&x.sides[i].port())));
         let verdict = decide_control(&cand.first, port_server, x.initiator.is_some(), last);
         let Some(x) = self.get_mut(c) else {
             return;

@@ -6,7 +6,7 @@
 use super::connections::ConnId;
 use super::transfers::ORPHAN_BASE;
 use super::transfers::Slot;
-use super::{Action, ConnRef, Note, Output, anomaly};
+use super::{Action, ConnRef, Note, Output, anomaly, frames};
 use crate::parse::parse_reply_line;
 use crate::predict::Expectation;
 use crate::{Direction, Event, EventKind, LoginState, Session};
@@ -506,7 +506,7 @@ impl super::Conversations {
             return;
         };
         let Some(held) = s.before_greeting.as_mut() else {
-            return self.feed(sid, dir, bytes, frame, ts);
+            return self.feed(sid, dir, bytes, 0, frame, ts);
         };
         if dir == Direction::ToServer {
             let total: usize = held.iter().map(|h| h.0.len()).sum();
@@ -515,14 +515,14 @@ impl super::Conversations {
                 return;
             }
             self.release_held(sid);
-            return self.feed(sid, dir, bytes, frame, ts);
+            return self.feed(sid, dir, bytes, 0, frame, ts);
         }
         match greeting_end(bytes) {
             Some(end) => {
-                self.feed(sid, dir, &bytes[..end], frame, ts);
+                self.feed(sid, dir, &bytes[..end], 0, frame, ts);
                 self.release_held(sid);
                 if end < bytes.len() {
-                    self.feed(sid, dir, &bytes[end..], frame, ts);
+                    self.feed(sid, dir, &bytes[end..], end, frame, ts);
                 }
             }
             None => {
@@ -530,7 +530,7 @@ impl super::Conversations {
                     // Nothing waits: no need to look for the greeting's end any more.
                     s.before_greeting = None;
                 }
-                self.feed(sid, dir, bytes, frame, ts);
+                self.feed(sid, dir, bytes, 0, frame, ts);
             }
         }
     }
@@ -545,34 +545,62 @@ impl super::Conversations {
             return;
         };
         for (bytes, frame, ts) in held {
-            self.feed(sid, Direction::ToServer, &bytes, frame, ts);
+            self.feed(sid, Direction::ToServer, &bytes, 0, frame, ts);
         }
     }
 
-    pub(super) fn feed(&mut self, sid: u32, dir: Direction, bytes: &[u8], frame: u64, ts: f64) {
+    /// Feed a session `bytes`, which begin `base` bytes into what the host passed for `frame`.
+    pub(super) fn feed(
+        &mut self,
+        sid: u32,
+        dir: Direction,
+        bytes: &[u8],
+        base: usize,
+        frame: u64,
+        ts: f64,
+    ) {
+        let keep = self.cfg.keep_events;
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
         s.facts.end_ts = ts;
         s.last_frame = frame;
+        let before = keep
+            .then(|| s.session.open_reply().map(|(c, l)| (c, l.len())))
+            .flatten();
         let events = s.session.feed(dir, bytes, frame, ts).to_vec();
+        // The label of the multi-line reply this feed continues (empty when none is open): the
+        // host's Info text when the feed completes no command or reply.
+        let open_reply = if keep {
+            crate::present::feed_summary(&[], before, s.session.open_reply())
+        } else {
+            String::new()
+        };
         // The session's event buffer and spare capacity go back at once: with many open control
         // connections they cost more than the state itself.
         s.session.shrink();
-        self.events(sid, events);
+        self.events(sid, events, frame, base, open_reply);
     }
 
-    /// One batch of a session's events (from a feed, a gap or the end): stored per frame when
-    /// asked, then turned into exchanges and transfers.
-    pub(super) fn events(&mut self, sid: u32, events: Vec<crate::Event>) {
-        if self.cfg.keep_frames {
-            // A gap or the end reports lines of earlier frames: each event goes to its own frame.
-            for run in events.chunk_by(|a, b| a.frame == b.frame) {
-                self.frames.add(
-                    run[0].frame,
-                    crate::present::items(run),
-                    crate::present::summary(run),
-                );
+    /// One batch of a session's events (from a feed at `frame`, a gap or the end): kept for the
+    /// host when asked, then turned into exchanges and transfers.
+    pub(super) fn events(
+        &mut self,
+        sid: u32,
+        events: Vec<crate::Event>,
+        frame: u64,
+        base: usize,
+        open_reply: String,
+    ) {
+        if self.cfg.keep_events {
+            if let Some(s) = self.sessions.get(&sid) {
+                self.batches.push(frames::EventBatch {
+                    control: s.conn,
+                    frame,
+                    base,
+                    events: events.clone(),
+                    open_reply,
+                });
             }
         }
         let mut steps = Vec::new();
@@ -661,7 +689,7 @@ impl super::Conversations {
             s.closed = true;
             let (frame, ts) = (s.last_frame, s.facts.end_ts);
             let events = s.session.finish(frame, ts).to_vec();
-            self.events(sid, events);
+            self.events(sid, events, frame, 0, String::new());
             let Some(s) = self.sessions.get_mut(&sid) else {
                 return;
             };

@@ -1,49 +1,48 @@
-//! Per-frame storage: what to show for each frame, kept so that Wireshark's second pass and GUI
-//! clicks read it back instead of feeding the session again. Off unless
-//! [`super::Config::keep_frames`] is set (the CLI does not need it).
+//! The session events of control connections, kept in batches for a host that shows what each frame
+//! carries (the Wireshark glue's core, [`crate::dissect`]): it turns them into per-frame views once,
+//! on the first pass, and reads those back on later passes. Off unless
+//! [`super::Config::keep_events`] is set (the CLI does not need it).
+//!
+//! The layer hands over the events rather than views so that the storage of what a frame shows
+//! lives in one place, the dissector, next to the rest of what it keeps per frame (data frames,
+//! export pieces, statistics ticks).
 
-use crate::present::Item;
-use std::collections::BTreeMap;
+use super::ConnRef;
+use crate::Event;
 
-/// What one frame shows.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FrameView {
-    /// Dissector tree items, in display order.
-    pub items: Vec<Item>,
-    /// The Info column text.
-    pub summary: String,
-    /// For a frame of a data connection: the channel it belongs to.
-    pub data_channel: Option<u32>,
+/// The events one feed, gap or end of one control connection produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventBatch {
+    /// The control connection.
+    pub control: ConnRef,
+    /// The frame whose bytes were fed (the last frame of the connection for its end). Events name
+    /// their own frame: a gap or the end reports lines of earlier frames.
+    pub frame: u64,
+    /// Where the fed bytes begin within the bytes the host passed for `frame`: a greeting and the
+    /// commands after it in one segment are fed in two parts. Event spans are relative to the fed
+    /// bytes.
+    pub base: usize,
+    pub events: Vec<Event>,
+    /// The Info label of a feed that carried only first or middle lines of a multi-line reply
+    /// ([`crate::present::feed_summary`] without events); empty otherwise.
+    pub open_reply: String,
 }
 
-/// Frame number to view.
+/// Batches not taken yet.
 #[derive(Debug, Default)]
-pub(crate) struct FrameStore {
-    frames: BTreeMap<u64, FrameView>,
+pub(crate) struct BatchQueue {
+    batches: Vec<EventBatch>,
 }
 
-impl FrameStore {
-    /// Add what one feed produced at `frame` (several feeds may share a frame).
-    pub fn add(&mut self, frame: u64, items: Vec<Item>, summary: String) {
-        if items.is_empty() && summary.is_empty() {
-            return;
-        }
-        let v = self.frames.entry(frame).or_default();
-        v.items.extend(items);
-        if !summary.is_empty() {
-            if !v.summary.is_empty() {
-                v.summary.push_str(", ");
-            }
-            v.summary.push_str(&summary);
+impl BatchQueue {
+    pub fn push(&mut self, batch: EventBatch) {
+        if !batch.events.is_empty() || !batch.open_reply.is_empty() {
+            self.batches.push(batch);
         }
     }
 
-    pub fn mark_data(&mut self, frame: u64, channel: u32) {
-        self.frames.entry(frame).or_default().data_channel = Some(channel);
-    }
-
-    pub fn get(&self, frame: u64) -> Option<&FrameView> {
-        self.frames.get(&frame)
+    pub fn take(&mut self) -> Vec<EventBatch> {
+        std::mem::take(&mut self.batches)
     }
 }
 
@@ -52,19 +51,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn feeds_of_one_frame_are_joined() {
-        let mut s = FrameStore::default();
-        s.add(3, Vec::new(), "Request: USER a".into());
-        s.add(3, Vec::new(), "Request: PASS b".into());
-        s.add(4, Vec::new(), String::new());
-        assert_eq!(
-            s.get(3),
-            Some(&FrameView {
-                items: Vec::new(),
-                summary: "Request: USER a, Request: PASS b".into(),
-                data_channel: None,
-            })
-        );
-        assert_eq!(s.get(4), None);
+    fn empty_batches_are_not_kept() {
+        let mut q = BatchQueue::default();
+        let control = ConnRef {
+            index: 0,
+            generation: 0,
+        };
+        q.push(EventBatch {
+            control,
+            frame: 3,
+            base: 0,
+            events: Vec::new(),
+            open_reply: String::new(),
+        });
+        assert!(q.take().is_empty());
+        q.push(EventBatch {
+            control,
+            frame: 4,
+            base: 0,
+            events: Vec::new(),
+            open_reply: "Response: 211- Features: (multi-line reply begins)".into(),
+        });
+        assert_eq!(q.take().len(), 1);
+        assert!(q.take().is_empty());
     }
 }

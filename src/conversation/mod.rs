@@ -28,14 +28,14 @@ pub mod transfers;
 pub use actions::Action;
 pub use connections::{ConnId, ConnRef, RoleKind};
 pub use exchanges::{CommandLine, Exchange, LoginSummary, ReplyText, SessionSummary};
-pub use frames::FrameView;
+pub use frames::EventBatch;
 pub use transfers::{DataDirection, DataSeen, TransferDone};
 
 use crate::predict::{ChannelTable, Expectation};
 use crate::{Direction, Limits};
 use connections::{Connection, DataCounts, Held, JUDGE_BYTES, Role, make_uid};
 use exchanges::Control;
-use frames::FrameStore;
+use frames::BatchQueue;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
@@ -104,8 +104,9 @@ pub struct Config {
     pub limits: Limits,
     /// Mixed into uids so that several inputs do not share them.
     pub uid_salt: u64,
-    /// Keep what to show for each frame ([`Conversations::frame`]).
-    pub keep_frames: bool,
+    /// Keep the control connections' events for a host that shows them per frame
+    /// ([`Conversations::take_batches`]).
+    pub keep_events: bool,
 }
 
 impl Default for Config {
@@ -118,7 +119,7 @@ impl Default for Config {
             max_predictions: 65_536,
             limits: Limits::default(),
             uid_salt: 0,
-            keep_frames: false,
+            keep_events: false,
         }
     }
 }
@@ -224,7 +225,7 @@ pub struct Conversations {
     new_expectations: Vec<(u32, Expectation)>,
     outputs: Vec<Output>,
     actions: Vec<Action>,
-    frames: FrameStore,
+    batches: BatchQueue,
     stats: LayerStats,
 }
 
@@ -244,7 +245,7 @@ impl Conversations {
             new_expectations: Vec::new(),
             outputs: Vec::new(),
             actions: Vec::new(),
-            frames: FrameStore::default(),
+            batches: BatchQueue::default(),
             stats: LayerStats::default(),
         }
     }
@@ -271,9 +272,9 @@ impl Conversations {
         std::mem::take(&mut self.actions)
     }
 
-    /// What frame `frame` shows (only with [`Config::keep_frames`]).
-    pub fn frame(&self, frame: u64) -> Option<&FrameView> {
-        self.frames.get(frame)
+    /// The control connections' event batches made so far (only with [`Config::keep_events`]).
+    pub fn take_batches(&mut self) -> Vec<EventBatch> {
+        self.batches.take()
     }
 
     fn get(&self, c: ConnRef) -> Option<&Connection> {
@@ -320,6 +321,40 @@ impl Conversations {
             expectation: slot.exp.as_ref(),
             transfer: slot.transfer.as_ref(),
         })
+    }
+
+    /// Whether a pending connection was judged not to be control (it waits only for a late
+    /// prediction). False for other roles.
+    pub fn judged_not_control(&self, c: ConnRef) -> bool {
+        matches!(self.get(c).map(|x| &x.role), Some(Role::Pending(cand)) if cand.judged)
+    }
+
+    /// The client side of a control connection.
+    pub fn control_client(&self, c: ConnRef) -> Option<SocketAddr> {
+        match self.get(c)? {
+            Connection {
+                role: Role::Control { client, .. },
+                sides,
+                ..
+            } => Some(sides[*client]),
+            _ => None,
+        }
+    }
+
+    /// The host says a pending connection is FTP control (it reached a port registered for it),
+    /// with `server` as the serving side unless its lines say otherwise (a capture without the
+    /// SYN). Nothing changes for a connection that already has a role.
+    pub fn expect_control(&mut self, c: ConnRef, server: SocketAddr) {
+        let Some(x) = self.get_mut(c) else {
+            return;
+        };
+        let side = x.side_of(server);
+        let Role::Pending(cand) = &mut x.role else {
+            return;
+        };
+        cand.server_hint = Some(side);
+        cand.judged = false;
+        self.judge(c, false);
     }
 
     /// A connection's uid and endpoints.
@@ -609,20 +644,13 @@ impl Conversations {
     ) -> RoleKind {
         let candidate_bytes = self.cfg.candidate_bytes;
         let candidate_total = self.cfg.candidate_total;
-        let keep_frames = self.cfg.keep_frames;
         let Some(x) = conn_mut(&mut self.conns, c) else {
             return RoleKind::Other;
         };
         match &mut x.role {
             Role::Other => RoleKind::Other,
-            Role::Data {
-                counts, channel, ..
-            } => {
+            Role::Data { counts, .. } => {
                 counts.bytes[side] += bytes.len() as u64;
-                let ch = *channel;
-                if keep_frames {
-                    self.frames.mark_data(frame, ch);
-                }
                 RoleKind::Data
             }
             Role::Control { sid, client } => {
@@ -702,7 +730,7 @@ impl Conversations {
                 // The partial line before the hole must not join the bytes after it: the session
                 // reports it as incomplete and resynchronises after the hole.
                 let events = s.session.gap(dir, frame, ts).to_vec();
-                self.events(sid, events);
+                self.events(sid, events, frame, 0, String::new());
                 let who = if dir == Direction::ToServer {
                     "client"
                 } else {

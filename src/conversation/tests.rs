@@ -296,13 +296,13 @@ fn readme_lists_every_anomaly_as_declared() {
     }
 }
 
-/// With per-frame storage, each frame keeps what it shows, and a line only the end of the
-/// connection completes is shown at the frame that carried it, not at the last frame.
+/// With events kept, each feed's events come out as a batch at the frame fed, and a line only
+/// the end of the connection completes names the frame that carried it, not the last frame.
 #[test]
-fn frames_keep_what_they_show() {
+fn batches_keep_each_feeds_events() {
     let mut run = Run {
         conv: Conversations::new(Config {
-            keep_frames: true,
+            keep_events: true,
             ..Config::default()
         }),
         out: Vec::new(),
@@ -317,15 +317,18 @@ fn frames_keep_what_they_show() {
         ],
     );
     run.conv.close(conn);
-    let summary = |n| {
-        run.conv
-            .frame(n)
-            .map(|v| v.summary.clone())
-            .unwrap_or_default()
-    };
-    assert!(summary(4).contains("USER alice"), "{}", summary(4));
-    assert!(summary(5).contains("331"), "{}", summary(5));
-    assert!(!summary(6).contains("331"), "{}", summary(6));
-    assert!(run.conv.frame(4).is_some_and(|v| !v.items.is_empty()));
-    assert_eq!(run.conv.frame(99), None);
+    let batches = run.conv.take_batches();
+    let fed: Vec<u64> = batches.iter().map(|b| b.frame).collect();
+    // 3, 4 and 6 complete lines; 5 completes none; the end (at the last frame fed, 6) reports the
+    // 331 cut short, at frame 5.
+    assert_eq!(fed, vec![3, 4, 6, 6]);
+    assert!(batches.iter().all(|b| b.control == conn && b.base == 0));
+    let end = batches.last().unwrap();
+    let reply = end
+        .events
+        .iter()
+        .find(|e| matches!(&e.kind, crate::EventKind::Reply(r) if r.code.0 == 331))
+        .expect("the cut reply");
+    assert_eq!(reply.frame, 5);
+    assert!(run.conv.take_batches().is_empty());
 }

@@ -8,6 +8,7 @@
 //!
 //! One file per concern:
 //! - `line.rs`: stateless helpers (one line parsed, whole-line prefix, the heuristic);
+//! - `dissect.rs`: the dissector of the Wireshark glue (segments in, per-frame views out);
 //! - `session.rs`: a session's life (new, feed, finish, free) and what a feed publishes;
 //! - `publish.rs`: the published events, items and packed runs of one feed;
 //! - `limits.rs`: the limits a session is made with;
@@ -20,12 +21,17 @@ use std::ffi::c_char;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+mod dissect;
 mod limits;
 mod line;
 mod publish;
 mod registry;
 mod session;
 
+pub use dissect::{
+    ftplens_dissector_actions, ftplens_dissector_finish, ftplens_dissector_free,
+    ftplens_dissector_new, ftplens_dissector_segment, ftplens_dissector_view,
+};
 pub use limits::{ftplens_limit_count, ftplens_limit_get, ftplens_limits_set};
 pub use line::{
     ftplens_complete_prefix, ftplens_heuristic, ftplens_line_parse, ftplens_sniff_mime,

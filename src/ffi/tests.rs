@@ -353,3 +353,223 @@ fn sniff_mime_names_a_png_and_text_and_nothing_for_no_bytes() {
         );
     }
 }
+
+// ------------------------------------------------------------------------------ dissector
+
+/// One segment through the C ABI; returns the claim.
+#[allow(clippy::too_many_arguments)]
+fn dissector_segment(
+    d: *mut ftplens_dissector,
+    stream: u32,
+    (src, dst): (&str, &str),
+    frame: u64,
+    seq: u32,
+    flags: u32,
+    data: &[u8],
+    offer: ftplens_offer,
+) -> ftplens_claim {
+    let seg = ftplens_segment {
+        stream,
+        src: endpoint_of(src),
+        dst: endpoint_of(dst),
+        frame,
+        ts: frame as f64,
+        seq,
+        flags,
+        data: data.as_ptr(),
+        len: data.len(),
+    };
+    let mut claim = u32::MAX;
+    // SAFETY: d is live; seg and claim are locals; data outlives the call.
+    let r = unsafe { ftplens_dissector_segment(d, &seg, offer, &mut claim) };
+    assert_eq!(r, FTPLENS_OK);
+    claim
+}
+
+fn endpoint_of(s: &str) -> ftplens_endpoint {
+    let a: SocketAddr = s.parse().unwrap();
+    endpoint(Some(a.ip()), a.port())
+}
+
+#[test]
+fn dissector_null_arguments() {
+    let mut claim = 0;
+    let mut view = ftplens_view::default();
+    let mut actions: *const ftplens_action = std::ptr::null();
+    let mut n = 0;
+    let seg = ftplens_segment::default();
+    // SAFETY: NULL handles and outputs are what is tested; nothing is dereferenced.
+    unsafe {
+        assert_eq!(
+            ftplens_dissector_segment(std::ptr::null_mut(), &seg, 0, &mut claim),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        let d = ftplens_dissector_new(std::ptr::null());
+        assert!(!d.is_null());
+        assert_eq!(
+            ftplens_dissector_segment(d, std::ptr::null(), 0, &mut claim),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        let with_null_data = ftplens_segment {
+            src: endpoint_of("10.0.0.1:1000"),
+            dst: endpoint_of("10.0.0.2:21"),
+            len: 4,
+            ..Default::default()
+        };
+        assert_eq!(
+            ftplens_dissector_segment(d, &with_null_data, 0, &mut claim),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        // A segment without an address family.
+        assert_eq!(
+            ftplens_dissector_segment(d, &seg, 0, &mut claim),
+            FTPLENS_ERR_INVALID_ARGUMENT
+        );
+        let good = ftplens_segment {
+            len: 0,
+            ..with_null_data
+        };
+        assert_eq!(
+            ftplens_dissector_segment(d, &good, 99, &mut claim),
+            FTPLENS_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            ftplens_dissector_segment(std::ptr::null_mut(), &good, 0, &mut claim),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            ftplens_dissector_view(std::ptr::null_mut(), 1, &mut view),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            ftplens_dissector_view(d, 1, std::ptr::null_mut()),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            ftplens_dissector_actions(std::ptr::null(), &mut actions, &mut n),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            ftplens_dissector_actions(d, std::ptr::null_mut(), &mut n),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            ftplens_dissector_finish(std::ptr::null_mut()),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        // Nothing known of frame 1: END, and a NONE view with empty strings.
+        assert_eq!(ftplens_dissector_view(d, 1, &mut view), FTPLENS_END);
+        assert_eq!(view.kind, FTPLENS_VIEW_NONE);
+        assert_eq!(text(view.info), "");
+        ftplens_dissector_free(d);
+        ftplens_dissector_free(std::ptr::null_mut());
+    }
+}
+
+/// A small session through the C ABI: the claim, the EXPECT action of a 227, the reply's view
+/// with its request link, and the data frame's view with its export piece.
+#[test]
+fn dissector_small_session() {
+    let config = ftplens_dissector_config {
+        hide_passwords: true,
+        ..Default::default()
+    };
+    // SAFETY: config is a local.
+    let d = unsafe { ftplens_dissector_new(&config) };
+    let ctrl = ("10.0.0.1:50000", "10.0.0.2:21");
+    let back = (ctrl.1, ctrl.0);
+    let port = FTPLENS_OFFER_PORT;
+    let greeting = b"220 ready\r\n";
+    let c = dissector_segment(d, 1, back, 1, 1, FTPLENS_TCP_SYN_ACK, greeting, port);
+    assert_eq!(c, FTPLENS_CLAIM_CONTROL);
+    let lines: [(bool, &[u8]); 5] = [
+        (false, b"USER bob\r\n"),
+        (true, b"331 Password required\r\n"),
+        (false, b"PASS hunter2\r\n"),
+        (true, b"230 Logged in\r\n"),
+        (false, b"PASV\r\n"),
+    ];
+    let mut seq = [1u32 + greeting.len() as u32, 1];
+    for (i, (from_server, line)) in lines.iter().enumerate() {
+        let (dir, k) = if *from_server { (back, 0) } else { (ctrl, 1) };
+        let flags = if *from_server {
+            FTPLENS_TCP_SYN_ACK
+        } else {
+            FTPLENS_TCP_SYN
+        };
+        dissector_segment(d, 1, dir, 2 + i as u64, seq[k], flags, line, port);
+        seq[k] += line.len() as u32;
+    }
+    let pasv = b"227 Entering Passive Mode (10,0,0,2,4,1).\r\n";
+    dissector_segment(d, 1, back, 7, seq[0], 0, pasv, port);
+    let mut actions: *const ftplens_action = std::ptr::null();
+    let mut n = 0;
+    // SAFETY: d is live; the outputs are locals.
+    assert_eq!(
+        unsafe { ftplens_dissector_actions(d, &mut actions, &mut n) },
+        FTPLENS_OK
+    );
+    assert_eq!(n, 1);
+    // SAFETY: n actions, valid until the next call on d.
+    let a = unsafe { *actions };
+    assert_eq!(a.kind, FTPLENS_ACTION_EXPECT);
+    assert_eq!(a.frame, 7);
+    // 4*256+1.
+    assert_eq!(
+        socket_addr(&a.listener),
+        Some("10.0.0.2:1025".parse().unwrap())
+    );
+    assert_eq!(a.alt_listener.family, FTPLENS_FAMILY_NONE);
+    assert_eq!(a.connector.family, FTPLENS_FAMILY_IPV4);
+    assert_eq!(a.connector.addr[..4], [10, 0, 0, 1]);
+
+    let mut view = ftplens_view::default();
+    // SAFETY: d is live; view is a local.
+    assert_eq!(
+        unsafe { ftplens_dissector_view(d, 4, &mut view) },
+        FTPLENS_OK
+    );
+    assert_eq!(view.kind, FTPLENS_VIEW_CONTROL);
+    assert_eq!(text(view.info), "Request: PASS *******");
+    assert_eq!(text(view.title), ", to server");
+    assert_eq!(text(view.flow), "PASS *******");
+    // SAFETY: n_items items, valid until the next call on d.
+    let items = unsafe { std::slice::from_raw_parts(view.items, view.n_items) };
+    let field = |name: &str| {
+        items
+            .iter()
+            .find(|i| crate::fields::FIELDS[i.field as usize].abbrev == name)
+            .copied()
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert_eq!(text(field("ftplens.request.arg").string_value), "*******");
+    assert_eq!(field("ftplens.response_in").uint_value, 5);
+    assert!(items.iter().all(|i| i.target == FTPLENS_TARGET_FRAME));
+
+    let data = [7u8; 100];
+    let c = dissector_segment(
+        d,
+        2,
+        ("10.0.0.2:1025", "10.0.0.1:50001"),
+        8,
+        1,
+        FTPLENS_TCP_SYN_ACK,
+        &data,
+        FTPLENS_OFFER_EXPECTED,
+    );
+    assert_eq!(c, FTPLENS_CLAIM_DATA);
+    // SAFETY: d is live.
+    assert_eq!(unsafe { ftplens_dissector_finish(d) }, FTPLENS_OK);
+    // SAFETY: d is live; view is a local.
+    assert_eq!(
+        unsafe { ftplens_dissector_view(d, 8, &mut view) },
+        FTPLENS_OK
+    );
+    assert_eq!(view.kind, FTPLENS_VIEW_DATA);
+    assert_eq!(text(view.title), " (100 bytes)");
+    assert!(text(view.info).starts_with("FTP data, 100 bytes"));
+    // No transfer command was seen: nothing to export.
+    assert_eq!(view.export_piece.object, 0);
+    // SAFETY: d was made by ftplens_dissector_new and is freed once.
+    unsafe { ftplens_dissector_free(d) };
+}

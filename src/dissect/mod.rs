@@ -1,0 +1,1103 @@
+//! The Wireshark glue's core: the conversation layer for a host that dissects packet by packet and
+//! comes back to packets later (the C plugin through `ftplens_dissector_*`, the Lua fallback
+//! directly).
+//!
+//! ```text
+//! host, first pass          Dissector                                   host, any pass
+//!   segment(seg, offer) ->  stream map, TCP sequence per direction  ->  view(frame): kind, Info,
+//!                           (retransmission, gap), claim                title, items, statistics,
+//!                           Conversations (keep_events)                 ladder text, export piece
+//!                           event batches -> stored per-frame views
+//!   actions()           <-  Expect / StartTls
+//!   finish()            ->  open transfers end, cut lines are reported
+//! ```
+//!
+//! The glue knows no FTP: every decision (which connection is control or data, which side serves,
+//! what each frame shows) is made here, once, on the first pass, and stored. Later passes only read.
+//!
+//! Memory: a control frame keeps its items; a data frame keeps a few numbers and the index of its
+//! channel, whose items are stored once and shown on every frame of the data connection.
+
+use crate::conversation::{
+    Action, Config, ConnRef, Conversations, DataDirection, EventBatch, LoginSummary, Output,
+    RoleKind, SessionSummary, TransferDone,
+};
+use crate::fields::Field;
+use crate::present::{self, Item, Target, Value};
+use crate::{DataMode, Direction, Event, EventKind, Limits, LoginState};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+#[cfg(test)]
+mod tests;
+
+/// The segment is the sender's SYN, or the host saw that the sender opened the connection (its
+/// SYN) earlier.
+pub const TCP_SYN: u8 = 0x01;
+/// The sender closes its direction.
+pub const TCP_FIN: u8 = 0x02;
+/// The connection was reset.
+pub const TCP_RST: u8 = 0x04;
+/// The segment is the sender's SYN-ACK, or the host saw that the sender accepted the connection
+/// earlier: the other side opened it.
+pub const TCP_SYN_ACK: u8 = 0x08;
+
+/// Streams tracked at once (connections offered to ftplens). Past it, new connections are
+/// rejected: a capture of that many connections offered to the heuristic would otherwise grow the
+/// map without bound.
+pub const MAX_STREAMS: usize = 1 << 20;
+
+/// Statistics root nodes (the `-z ftplens,tree` names users know).
+pub mod stats {
+    pub const SESSIONS: &str = "FTP sessions";
+    pub const LOGINS: &str = "Logins by user and outcome";
+    pub const TRANSFERS: &str = "Transfers by command and path";
+    /// One node per session, its facts beneath, ticked at the session's last frame.
+    pub const SESSION_DETAILS: &str = "Session details";
+}
+
+/// How the dissector is set up.
+#[derive(Debug, Clone, Default)]
+pub struct DissectConfig {
+    pub limits: Limits,
+    /// Every password as one '*' per byte, in items, Info, statistics and the ladder.
+    pub hide_passwords: bool,
+}
+
+/// How a segment reached the host's dissector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// A port registered for ftplens: FTP control unless the bytes say not.
+    Port,
+    /// Another connection, offered to the heuristic.
+    Heuristic,
+    /// A connection an [`HostAction::Expect`] routed to ftplens.
+    Expected,
+}
+
+/// One TCP segment as the host saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    /// The host's number for the TCP connection.
+    pub stream: u32,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub frame: u64,
+    pub ts: f64,
+    /// Sequence number of `data[0]` (relative or absolute, one kind per stream).
+    pub seq: u32,
+    /// [`TCP_SYN`], [`TCP_FIN`], [`TCP_RST`], [`TCP_SYN_ACK`]; 0 when unknown.
+    pub flags: u8,
+    pub data: &'a [u8],
+}
+
+/// What a connection is, as far as ftplens knows after a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Not ftplens's (yet): offer the next segment again.
+    None,
+    Control,
+    Data,
+    /// Not FTP: stop offering it.
+    Rejected,
+}
+
+/// What the host should do so that later packets reach ftplens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostAction {
+    /// Route a connection from `connector` (any address when `None`, any port) to `listener`, or
+    /// to `alt_listener` on the same port (NAT), to ftplens from `frame` on.
+    Expect {
+        listener: SocketAddr,
+        alt_listener: Option<IpAddr>,
+        connector: Option<IpAddr>,
+        frame: u64,
+    },
+    /// The control connection `stream` carries TLS after `frame`.
+    StartTls { stream: u32, frame: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewKind {
+    Control,
+    Data,
+}
+
+/// A data frame's share of a transferred object (Export Objects).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportPiece<'a> {
+    /// 1-based id of the object.
+    pub object: u64,
+    /// The object's name, final after the first pass; ends in ".partial" when the capture lacks
+    /// some of its bytes or the server did not confirm it.
+    pub filename: Cow<'a, str>,
+    /// The session's server address.
+    pub server: &'a str,
+    /// Where this frame's new bytes go in the object.
+    pub offset: u64,
+    /// Payload bytes at the start already exported (a retransmission overlap).
+    pub skip: u32,
+    /// New payload bytes.
+    pub len: u32,
+    /// The payload is TLS: export the clear bytes TLS gives back instead, in order.
+    pub tls: bool,
+}
+
+/// What one frame shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View<'a> {
+    pub kind: ViewKind,
+    /// The Info column ("" none).
+    pub info: Cow<'a, str>,
+    /// Text after the protocol item's name.
+    pub title: Cow<'a, str>,
+    /// Display order; every target is [`Target::Frame`]; offsets are into this frame's payload,
+    /// length 0 means generated.
+    pub items: Vec<&'a Item>,
+    /// Statistics ticks: a node under the root, one under it, one under that (unused: `None`).
+    pub stats: Vec<[Option<&'a str>; 3]>,
+    /// The ladder (Flow Graph) text; `None` when the frame is not an entry.
+    pub flow: Option<Cow<'a, str>>,
+    pub export: Option<ExportPiece<'a>>,
+    /// The payload is TLS (a protected data connection).
+    pub tls: bool,
+    /// The payload is text (a listing, TYPE A).
+    pub text: bool,
+}
+
+// ------------------------------------------------------------------------------ storage
+
+/// Per direction of a stream: where the next new byte is.
+#[derive(Debug, Clone, Copy)]
+struct SeqTrack {
+    next: u32,
+    /// Stream offset of `next` (bytes of this direction since the first seen).
+    offset: u64,
+}
+
+#[derive(Debug)]
+struct Stream {
+    conn: ConnRef,
+    /// Side 0 sent the first segment seen.
+    sides: [SocketAddr; 2],
+    seq: [Option<SeqTrack>; 2],
+    fin: [bool; 2],
+    closed: bool,
+    /// Counted as a session (the first control frame was seen).
+    counted: bool,
+    /// A control connection's server side.
+    server: Option<SocketAddr>,
+    /// PROT P was accepted: later data channels carry TLS.
+    prot_p: bool,
+    /// The last frame with payload.
+    last_frame: u64,
+    /// Bytes of the transfers reported on this control connection.
+    transfer_bytes: u64,
+    /// A data connection's channel (index into `chans`).
+    chan: Option<u32>,
+}
+
+/// One data channel: what every frame of its data connection shows, stored once.
+#[derive(Debug, Default)]
+struct Chan {
+    items: Vec<Item>,
+    /// "RETR big.bin".
+    command: Option<String>,
+    mode: Option<DataMode>,
+    direction: Option<DataDirection>,
+    export_name: Option<String>,
+    object: u64,
+    /// The session's server address.
+    server: String,
+    tls: bool,
+    text: bool,
+    /// The side of the data connection whose bytes make the file (the first sender), and
+    /// whether its stream has a hole.
+    file_side: Option<u8>,
+    hole: bool,
+    /// New bytes of the file side.
+    bytes: u64,
+    first_frame: u64,
+    last_frame: u64,
+    first_ts: f64,
+    last_ts: f64,
+}
+
+#[derive(Debug, Default)]
+struct ControlFrame {
+    items: Vec<Item>,
+    info: String,
+    to_server: bool,
+    /// Bytes at the start of the payload not fed (a retransmission overlap): item offsets of the
+    /// frame's own lines are shifted by it.
+    skip: u32,
+    stats: Vec<[Option<Box<str>>; 3]>,
+    flow: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct DataFrame {
+    chan: u32,
+    len: u32,
+    side: u8,
+    /// The first frame of its data connection with payload.
+    first: bool,
+    /// Stream offset of the first new byte.
+    at: u64,
+    skip: u32,
+    new_len: u32,
+}
+
+#[derive(Debug)]
+enum FrameRec {
+    /// Boxed: control frames are few, data frames many, and the enum takes the larger size.
+    Control(Box<ControlFrame>),
+    Data(DataFrame),
+}
+
+/// The dissection state of one capture file.
+#[derive(Debug)]
+pub struct Dissector {
+    conv: Conversations,
+    hide_passwords: bool,
+    streams: HashMap<u32, Stream>,
+    by_conn: HashMap<ConnRef, u32>,
+    /// Control connections by uid (the layer's session summaries name them so).
+    by_uid: HashMap<String, u32>,
+    frames: HashMap<u64, FrameRec>,
+    chans: Vec<Chan>,
+    chan_keys: HashMap<(ConnRef, u32), u32>,
+    actions: Vec<HostAction>,
+    next_object: u64,
+    /// Capture time of the last [`Conversations::advance`].
+    advanced: f64,
+    finished: bool,
+    outputs: Vec<Output>,
+}
+
+/// Which side of `sides` sent from `addr`.
+fn side_of(sides: &[SocketAddr; 2], addr: SocketAddr) -> usize {
+    usize::from(addr != sides[0])
+}
+
+/// A generated item for this frame.
+fn generated(field: Field, value: Value) -> Item {
+    Item {
+        target: Target::Frame,
+        field,
+        depth: 0,
+        offset: 0,
+        length: 0,
+        generated: true,
+        value,
+        expert: None,
+    }
+}
+
+/// Seconds between two advances of the layer's clock (expiry of predictions and pending
+/// connections needs no finer step).
+const ADVANCE_STEP: f64 = 1.0;
+
+impl Dissector {
+    pub fn new(cfg: DissectConfig) -> Self {
+        let conv = Conversations::new(Config {
+            // The host says which ports are control (Offer::Port); no port is control by itself.
+            control_ports: Vec::new(),
+            limits: cfg.limits,
+            keep_events: true,
+            ..Config::default()
+        });
+        Dissector {
+            conv,
+            hide_passwords: cfg.hide_passwords,
+            streams: HashMap::new(),
+            by_conn: HashMap::new(),
+            by_uid: HashMap::new(),
+            frames: HashMap::new(),
+            chans: Vec::new(),
+            chan_keys: HashMap::new(),
+            actions: Vec::new(),
+            next_object: 0,
+            advanced: f64::NEG_INFINITY,
+            finished: false,
+            outputs: Vec::new(),
+        }
+    }
+
+    /// The actions of the last [`Dissector::segment`] or [`Dissector::finish`].
+    pub fn actions(&self) -> &[HostAction] {
+        &self.actions
+    }
+
+    /// One segment of the first pass, in capture order. Says what the connection is now.
+    pub fn segment(&mut self, seg: &Segment<'_>, offer: Offer) -> Claim {
+        self.actions.clear();
+        if self.finished {
+            return self.claim_of(seg.stream);
+        }
+        if seg.ts - self.advanced >= ADVANCE_STEP {
+            self.advanced = seg.ts;
+            self.conv.advance(seg.ts);
+        }
+        let initiator = if seg.flags & TCP_SYN != 0 {
+            Some(seg.src)
+        } else if seg.flags & TCP_SYN_ACK != 0 {
+            Some(seg.dst)
+        } else {
+            None
+        };
+        if !self.streams.contains_key(&seg.stream) {
+            if self.streams.len() >= MAX_STREAMS {
+                return Claim::Rejected;
+            }
+            let conn = self
+                .conv
+                .connect(seg.src, seg.dst, initiator, seg.frame, seg.ts);
+            if offer == Offer::Port && self.conv.role(conn) == RoleKind::Pending {
+                // The connection's opener is the client; else the lower port serves.
+                let server = match initiator {
+                    Some(i) if i == seg.src => seg.dst,
+                    Some(_) => seg.src,
+                    None if seg.dst.port() <= seg.src.port() => seg.dst,
+                    None => seg.src,
+                };
+                self.conv.expect_control(conn, server);
+            }
+            self.by_conn.insert(conn, seg.stream);
+            self.streams.insert(
+                seg.stream,
+                Stream {
+                    conn,
+                    sides: [seg.src, seg.dst],
+                    seq: [None; 2],
+                    fin: [false; 2],
+                    closed: false,
+                    counted: false,
+                    server: None,
+                    prot_p: false,
+                    last_frame: 0,
+                    transfer_bytes: 0,
+                    chan: None,
+                },
+            );
+        } else if let (Some(i), Some(st)) = (initiator, self.streams.get(&seg.stream)) {
+            self.conv.open(st.conn, i);
+        }
+        let Some(st) = self.streams.get_mut(&seg.stream) else {
+            return Claim::None;
+        };
+        let conn = st.conn;
+        let side = side_of(&st.sides, seg.src);
+        // Which bytes are new: a retransmission is not fed twice, a hole is a capture gap.
+        let len = seg.data.len();
+        let track = st.seq[side].get_or_insert(SeqTrack {
+            next: seg.seq,
+            offset: 0,
+        });
+        let ahead = seg.seq.wrapping_sub(track.next) as i32;
+        let (skip, gap) = if ahead < 0 {
+            ((ahead.unsigned_abs() as usize).min(len), 0u64)
+        } else {
+            (0, ahead as u64)
+        };
+        let gap_at = track.offset;
+        let at = track.offset + gap;
+        let new = &seg.data[skip..];
+        if !new.is_empty() {
+            track.next = seg.seq.wrapping_add(len as u32);
+            track.offset = at + new.len() as u64;
+        }
+        if !seg.data.is_empty() {
+            st.last_frame = seg.frame;
+        }
+        if gap > 0 && !new.is_empty() {
+            self.conv.gap(conn, seg.src, gap_at, gap, seg.frame, seg.ts);
+        }
+        let role = if new.is_empty() {
+            self.conv.role(conn)
+        } else {
+            self.conv.payload(conn, seg.src, at, new, seg.frame, seg.ts)
+        };
+        if !seg.data.is_empty() {
+            match role {
+                RoleKind::Control => self.control_frame(seg, skip),
+                RoleKind::Data => self.data_frame(seg, side, at, skip, gap > 0 && !new.is_empty()),
+                _ => {}
+            }
+        }
+        let mut close = seg.flags & TCP_RST != 0;
+        if let Some(st) = self.streams.get_mut(&seg.stream) {
+            if seg.flags & TCP_FIN != 0 {
+                st.fin[side] = true;
+                self.conv.fin(conn, seg.src);
+            }
+            close |= st.fin[0] && st.fin[1];
+            if close && !st.closed {
+                st.closed = true;
+            } else {
+                close = false;
+            }
+        }
+        if close {
+            self.conv.close(conn);
+        }
+        self.drain();
+        let claim = self.claim_of(seg.stream);
+        if claim == Claim::Rejected {
+            // The host stops offering it: nothing more to keep.
+            if let Some(st) = self.streams.remove(&seg.stream) {
+                self.by_conn.remove(&st.conn);
+            }
+        }
+        claim
+    }
+
+    /// What stream `stream` is now.
+    fn claim_of(&self, stream: u32) -> Claim {
+        let Some(st) = self.streams.get(&stream) else {
+            return Claim::None;
+        };
+        if st.chan.is_some() {
+            return Claim::Data;
+        }
+        if st.server.is_some() {
+            return Claim::Control;
+        }
+        match self.conv.role(st.conn) {
+            RoleKind::Control => Claim::Control,
+            RoleKind::Data => Claim::Data,
+            RoleKind::Pending if self.conv.judged_not_control(st.conn) => Claim::Rejected,
+            RoleKind::Pending => Claim::None,
+            RoleKind::Other => Claim::Rejected,
+        }
+    }
+
+    /// The first pass is over: every connection ends (open transfers get outcome unknown, cut
+    /// lines are reported at the frames that carried them).
+    pub fn finish(&mut self) {
+        self.actions.clear();
+        if self.finished {
+            return;
+        }
+        self.conv.finish();
+        self.drain();
+        self.finished = true;
+        // The layer is done with; what the views need is stored. Give its memory back.
+        self.conv = Conversations::new(Config::default());
+        self.by_uid = HashMap::new();
+    }
+
+    // ------------------------------------------------------------------ first pass: recording
+
+    /// A control frame's view, made at its segment so that a frame whose line is not complete yet
+    /// still shows which way it went.
+    fn control_frame(&mut self, seg: &Segment<'_>, skip: usize) {
+        let Some(st) = self.streams.get_mut(&seg.stream) else {
+            return;
+        };
+        if st.server.is_none() {
+            let client = self.conv.control_client(st.conn);
+            st.server = client.map(|c| st.sides[1 - side_of(&st.sides, c)]);
+            if let Some((uid, _)) = self.conv.conn_id(st.conn) {
+                self.by_uid.insert(uid.to_string(), seg.stream);
+            }
+        }
+        let to_server = st.server == Some(seg.dst);
+        let first = !st.counted;
+        st.counted = true;
+        let v = self.control_view(seg.frame, to_server);
+        v.to_server = to_server;
+        v.skip = u32::try_from(skip).unwrap_or(u32::MAX);
+        if first {
+            v.stats.push([Some(stats::SESSIONS.into()), None, None]);
+        }
+    }
+
+    fn data_frame(&mut self, seg: &Segment<'_>, side: usize, at: u64, skip: usize, hole: bool) {
+        let Some(conn) = self.streams.get(&seg.stream).map(|s| s.conn) else {
+            return;
+        };
+        let Some(chan) = self.chan_of_data(seg.stream, conn) else {
+            return;
+        };
+        let new_len = seg.data.len() - skip;
+        self.record_data(
+            seg.frame,
+            seg.ts,
+            chan,
+            side,
+            seg.data.len(),
+            at,
+            skip,
+            new_len,
+            hole,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_data(
+        &mut self,
+        frame: u64,
+        ts: f64,
+        chan: u32,
+        side: usize,
+        len: usize,
+        at: u64,
+        skip: usize,
+        new_len: usize,
+        hole: bool,
+    ) {
+        let Some(ch) = self.chans.get_mut(chan as usize) else {
+            return;
+        };
+        let first = ch.first_frame == 0;
+        if first {
+            ch.first_frame = frame;
+            ch.first_ts = ts;
+        }
+        ch.last_frame = frame;
+        ch.last_ts = ts;
+        let file_side = *ch.file_side.get_or_insert(side as u8);
+        if file_side as usize == side {
+            ch.bytes += new_len as u64;
+            ch.hole |= hole;
+        }
+        self.frames.insert(
+            frame,
+            FrameRec::Data(DataFrame {
+                chan,
+                len: u32::try_from(len).unwrap_or(u32::MAX),
+                side: side as u8,
+                first,
+                at,
+                skip: u32::try_from(skip).unwrap_or(u32::MAX),
+                new_len: u32::try_from(new_len).unwrap_or(u32::MAX),
+            }),
+        );
+    }
+
+    /// The channel of data connection `conn` (stream `stream`), made at its first frame.
+    fn chan_of_data(&mut self, stream: u32, conn: ConnRef) -> Option<u32> {
+        if let Some(c) = self.streams.get(&stream).and_then(|s| s.chan) {
+            return Some(c);
+        }
+        let dc = self.conv.data_channel(conn)?;
+        let (control, channel) = (dc.control, dc.channel);
+        let mode = dc.expectation.map(|e| e.mode);
+        let transfer = dc.transfer.cloned();
+        let idx = self.chan(control, channel);
+        let ch = &mut self.chans[idx as usize];
+        if ch.mode.is_none() {
+            ch.mode = mode;
+        }
+        if let Some(t) = transfer {
+            if ch.command.is_none() {
+                Self::note_transfer(ch, &t, &mut self.next_object);
+            }
+        }
+        if let Some(st) = self.streams.get_mut(&stream) {
+            st.chan = Some(idx);
+        }
+        Some(idx)
+    }
+
+    /// The channel `channel` of control connection `control`, made when first named.
+    fn chan(&mut self, control: ConnRef, channel: u32) -> u32 {
+        if let Some(&i) = self.chan_keys.get(&(control, channel)) {
+            return i;
+        }
+        let ctrl = self.by_conn.get(&control).and_then(|s| self.streams.get(s));
+        let chan = Chan {
+            server: ctrl
+                .and_then(|s| s.server)
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
+            tls: ctrl.is_some_and(|s| s.prot_p),
+            ..Chan::default()
+        };
+        let i = self.chans.len() as u32;
+        self.chans.push(chan);
+        self.chan_keys.insert((control, channel), i);
+        i
+    }
+
+    /// What a transfer event tells its channel.
+    fn note_transfer(ch: &mut Chan, t: &crate::Transfer, next_object: &mut u64) {
+        if t.command.is_empty() {
+            return;
+        }
+        ch.command = Some(if t.arg.is_empty() {
+            t.command.clone()
+        } else {
+            format!("{} {}", t.command, t.arg)
+        });
+        if t.mode.is_some() {
+            ch.mode = t.mode;
+        }
+        let asked = DataDirection::of_command(&t.command);
+        if ch.direction.is_none() {
+            ch.direction = asked;
+        }
+        ch.tls = t.data_tls;
+        ch.text = asked == Some(DataDirection::Listing) || t.transfer_type.starts_with('A');
+        ch.export_name = t.export_name();
+        if ch.export_name.is_some() && ch.object == 0 {
+            *next_object += 1;
+            ch.object = *next_object;
+        }
+    }
+
+    /// The control view of `frame`, made when missing.
+    fn control_view(&mut self, frame: u64, to_server: bool) -> &mut ControlFrame {
+        let rec = self.frames.entry(frame).or_insert_with(|| {
+            FrameRec::Control(Box::new(ControlFrame {
+                to_server,
+                ..ControlFrame::default()
+            }))
+        });
+        if let FrameRec::Data(_) = rec {
+            // A frame is one segment of one connection; a control event naming a data frame
+            // would be a bug upstream: keep the data view, and drop the control items.
+            *rec = FrameRec::Control(Box::new(ControlFrame {
+                to_server,
+                ..ControlFrame::default()
+            }));
+        }
+        match rec {
+            FrameRec::Control(c) => c,
+            FrameRec::Data(_) => unreachable!("replaced above"),
+        }
+    }
+
+    /// Take what the layer made: event batches into views, outputs into figures and statistics,
+    /// actions for the host.
+    fn drain(&mut self) {
+        for b in self.conv.take_batches() {
+            self.batch(b);
+        }
+        let mut outputs = std::mem::take(&mut self.outputs);
+        self.conv.take_outputs(&mut outputs);
+        for o in outputs.drain(..) {
+            match o {
+                Output::Transfer(t) => self.transfer_done(&t),
+                Output::Session(s) => self.session_done(&s),
+                Output::Replay(r) => {
+                    let Some(&stream) = self.by_conn.get(&r.conn) else {
+                        continue;
+                    };
+                    let Some(chan) = self.chan_of_data(stream, r.conn) else {
+                        continue;
+                    };
+                    let side = self
+                        .streams
+                        .get(&stream)
+                        .map_or(0, |s| side_of(&s.sides, r.from));
+                    let n = r.bytes.len();
+                    self.record_data(r.frame, r.ts, chan, side, n, r.offset, 0, n, false);
+                }
+                Output::Anomaly(note) => self.note(&note),
+                Output::Exchange(_) => {}
+            }
+        }
+        self.outputs = outputs;
+        for a in self.conv.take_actions() {
+            match a {
+                Action::ExpectConnection {
+                    control,
+                    listener,
+                    alt_listener,
+                    port,
+                    connector,
+                    frame,
+                    ..
+                } => {
+                    let server = self
+                        .by_conn
+                        .get(&control)
+                        .and_then(|s| self.streams.get(s))
+                        .and_then(|s| s.server);
+                    let Some(ip) = listener.or(server.map(|s| s.ip())) else {
+                        continue;
+                    };
+                    self.actions.push(HostAction::Expect {
+                        listener: SocketAddr::new(ip, port),
+                        alt_listener,
+                        connector,
+                        frame,
+                    });
+                }
+                Action::StartTls { conn, frame } => {
+                    if let Some(&stream) = self.by_conn.get(&conn) {
+                        self.actions.push(HostAction::StartTls { stream, frame });
+                    }
+                }
+            }
+        }
+    }
+
+    /// One batch of a control connection's events: items to the frames they name (this frame, an
+    /// earlier one, a data channel), Info and ladder text, statistics, channel facts.
+    fn batch(&mut self, b: EventBatch) {
+        let events: Cow<'_, [Event]> = if self.hide_passwords {
+            Cow::Owned(present::hide_passwords(&b.events).into_owned())
+        } else {
+            Cow::Borrowed(&b.events)
+        };
+        let ctrl_stream = self.by_conn.get(&b.control).copied();
+        let mut fed_frame_labelled = false;
+        for run in events.chunk_by(|x, y| x.frame == y.frame) {
+            let frame = run[0].frame;
+            let to_server = run[0].direction == Direction::ToServer;
+            for ev in run {
+                self.channel_facts(b.control, ctrl_stream, ev);
+            }
+            let mut summary = present::summary(run);
+            if frame == b.frame && summary.is_empty() {
+                summary.clone_from(&b.open_reply);
+            }
+            fed_frame_labelled |= frame == b.frame;
+            let flow = flow_text(run);
+            let ticks = stat_ticks(run);
+            let view = self.control_view(frame, to_server);
+            let base = if frame == b.frame {
+                b.base + view.skip as usize
+            } else {
+                0
+            };
+            append_text(&mut view.info, &summary, ", ");
+            if let Some(flow) = flow {
+                let f = view.flow.get_or_insert_with(String::new);
+                append_text(f, &flow, " | ");
+            }
+            view.stats.extend(ticks);
+            for mut it in present::items(run) {
+                match it.target {
+                    Target::Frame => {
+                        if it.length > 0 {
+                            it.offset += base;
+                        }
+                        self.control_view(frame, to_server).items.push(it);
+                    }
+                    Target::Earlier(f) => {
+                        it.target = Target::Frame;
+                        it.offset = 0;
+                        it.length = 0;
+                        self.control_view(f, to_server).items.push(it);
+                    }
+                    Target::Channel(c) => {
+                        it.target = Target::Frame;
+                        let i = self.chan(b.control, c);
+                        self.chans[i as usize].items.push(it);
+                    }
+                }
+            }
+        }
+        if !fed_frame_labelled && !b.open_reply.is_empty() {
+            // A feed with first or middle lines of a multi-line reply: labelled with them.
+            let view = self.control_view(b.frame, false);
+            append_text(&mut view.info, &b.open_reply, ", ");
+        }
+    }
+
+    /// An anomaly the layer found (a capture gap, a transfer whose bytes went the wrong way, the
+    /// capture-wide prediction table full): an item on the control frame it names. One tied to no
+    /// frame, or to a data frame (a data connection's gap: its file is named partial), shows none.
+    fn note(&mut self, note: &crate::conversation::Note) {
+        let Some(frame) = note.frame else {
+            return;
+        };
+        let Some(FrameRec::Control(view)) = self.frames.get_mut(&frame) else {
+            return;
+        };
+        let mut item = generated(Field::Anomaly, Value::Str(note.name.to_string()));
+        item.expert =
+            crate::fields::Expert::for_anomaly_name(note.name).map(|e| (e, note.detail.clone()));
+        view.items.push(item);
+    }
+
+    /// What an event tells the control connection's channels.
+    fn channel_facts(&mut self, control: ConnRef, ctrl_stream: Option<u32>, ev: &Event) {
+        match &ev.kind {
+            EventKind::DataProtected => {
+                if let Some(st) = ctrl_stream.and_then(|s| self.streams.get_mut(&s)) {
+                    st.prot_p = true;
+                }
+            }
+            EventKind::DataExpected(e) => {
+                let i = self.chan(control, e.channel_id);
+                self.chans[i as usize].mode = Some(e.mode);
+            }
+            EventKind::TransferStarted(t) | EventKind::TransferUpdated(t) if t.channel_id != 0 => {
+                let i = self.chan(control, t.channel_id);
+                Self::note_transfer(&mut self.chans[i as usize], t, &mut self.next_object);
+            }
+            EventKind::TransferEnded(t) if t.channel_id != 0 && !t.command.is_empty() => {
+                let i = self.chan(control, t.channel_id);
+                self.chans[i as usize].export_name = t.export_name();
+            }
+            _ => {}
+        }
+    }
+
+    /// A transfer is over: its figures on its final reply, and links to its data from the frames
+    /// that announced and used it.
+    fn transfer_done(&mut self, t: &TransferDone) {
+        let (Some(tr), Some(data)) = (&t.transfer, &t.data) else {
+            return;
+        };
+        let Some(chan) = self
+            .by_conn
+            .get(&data.conn)
+            .and_then(|s| self.streams.get(s))
+            .and_then(|s| s.chan)
+        else {
+            return;
+        };
+        let ch = &mut self.chans[chan as usize];
+        if t.direction.is_some() {
+            ch.direction = t.direction;
+        }
+        if ch.first_frame == 0 {
+            return;
+        }
+        let (bytes, first, last) = (ch.bytes, ch.first_frame, ch.last_frame);
+        let duration = (ch.last_ts - ch.first_ts).max(0.0);
+        if let Some(ctrl) = self
+            .by_uid
+            .get(&t.uid)
+            .and_then(|s| self.streams.get_mut(s))
+        {
+            ctrl.transfer_bytes += bytes;
+        }
+        let end = if tr.end_frame != 0 {
+            Some(tr.end_frame)
+        } else {
+            t.exchange
+                .as_ref()
+                .and_then(|e| e.reply.as_ref())
+                .map(|r| r.frame)
+        };
+        if let Some(end) = end {
+            let mut figures = vec![
+                generated(Field::TransferBytes, Value::Uint(bytes)),
+                generated(Field::TransferDuration, Value::Time(duration)),
+            ];
+            if duration > 0.0 {
+                let rate = (bytes as f64 / duration).round() as u64;
+                figures.push(generated(Field::TransferThroughput, Value::Uint(rate)));
+            }
+            figures.push(generated(Field::TransferFirstFrame, Value::Frame(first)));
+            figures.push(generated(Field::TransferLastFrame, Value::Frame(last)));
+            self.control_view(end, false).items.extend(figures);
+        }
+        let mut linked = Vec::with_capacity(2);
+        for f in [tr.setup_frame, tr.command_frame] {
+            if f != 0 && !linked.contains(&f) {
+                linked.push(f);
+                let link = generated(Field::TransferDataFrame, Value::Frame(first));
+                self.control_view(f, true).items.push(link);
+            }
+        }
+    }
+
+    /// A control connection ended: its facts as statistics at its last frame.
+    fn session_done(&mut self, s: &SessionSummary) {
+        let Some(stream) = self.by_uid.remove(&s.uid) else {
+            return;
+        };
+        let Some(st) = self.streams.get(&stream) else {
+            return;
+        };
+        let (frame, bytes) = (st.last_frame, st.transfer_bytes);
+        if frame == 0 {
+            return;
+        }
+        let node = format!("{} -> {}", s.id.orig, s.id.resp);
+        let login = match s.login {
+            LoginSummary::None => "none",
+            LoginSummary::Attempt => "attempt",
+            LoginSummary::Success => "success",
+            LoginSummary::Failure => "failure",
+        };
+        let facts = [
+            format!("user: {}", s.user.as_deref().unwrap_or("(none)")),
+            format!("login: {login}"),
+            format!("duration: {:.3} s", (s.end_ts - s.ts).max(0.0)),
+            format!("transfers: {}", s.transfers),
+            format!("bytes: {bytes}"),
+            format!("failed logins: {}", s.failed_logins),
+            format!("TLS: {}", s.tls.as_deref().unwrap_or("no")),
+        ];
+        let view = self.control_view(frame, false);
+        for fact in facts {
+            view.stats.push([
+                Some(stats::SESSION_DETAILS.into()),
+                Some(node.as_str().into()),
+                Some(fact.into()),
+            ]);
+        }
+    }
+
+    // ------------------------------------------------------------------ any pass: views
+
+    /// What frame `frame` shows (the first pass sees what is known so far).
+    pub fn view(&self, frame: u64) -> Option<View<'_>> {
+        match self.frames.get(&frame)? {
+            FrameRec::Control(c) => Some(View {
+                kind: ViewKind::Control,
+                info: Cow::Borrowed(&c.info),
+                title: Cow::Borrowed(if c.to_server {
+                    ", to server"
+                } else {
+                    ", to client"
+                }),
+                items: c.items.iter().collect(),
+                stats: c
+                    .stats
+                    .iter()
+                    .map(|s| [s[0].as_deref(), s[1].as_deref(), s[2].as_deref()])
+                    .collect(),
+                flow: c.flow.as_deref().map(Cow::Borrowed),
+                export: None,
+                tls: false,
+                text: false,
+            }),
+            FrameRec::Data(d) => {
+                let ch = self.chans.get(d.chan as usize)?;
+                Some(View {
+                    kind: ViewKind::Data,
+                    info: Cow::Owned(data_info(d.len, ch)),
+                    title: Cow::Owned(format!(" ({} bytes)", d.len)),
+                    items: ch.items.iter().collect(),
+                    stats: Vec::new(),
+                    flow: d.first.then(|| {
+                        let way = ch.direction.map_or("", |w| w.name());
+                        Cow::Owned(if way.is_empty() {
+                            format!("data: {} bytes", ch.bytes)
+                        } else {
+                            format!("data: {} bytes, {way}", ch.bytes)
+                        })
+                    }),
+                    export: export_piece(d, ch),
+                    tls: ch.tls,
+                    text: ch.text,
+                })
+            }
+        }
+    }
+}
+
+/// `to` joined with `part` by `sep` (nothing for an empty part).
+fn append_text(to: &mut String, part: &str, sep: &str) {
+    if part.is_empty() {
+        return;
+    }
+    if !to.is_empty() {
+        to.push_str(sep);
+    }
+    to.push_str(part);
+}
+
+/// The ladder text of a frame's events: its commands and replies.
+fn flow_text(run: &[Event]) -> Option<String> {
+    let mut out = String::new();
+    for ev in run {
+        let part = match &ev.kind {
+            EventKind::Command {
+                verb,
+                arg: Some(arg),
+                ..
+            } => format!("{verb} {arg}"),
+            EventKind::Command { verb, .. } => verb.clone(),
+            EventKind::Reply(r) => {
+                format!(
+                    "{} {}",
+                    r.code.0,
+                    r.lines.first().map_or("", String::as_str)
+                )
+            }
+            _ => continue,
+        };
+        append_text(&mut out, part.trim_end(), " | ");
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Statistics ticks of a frame's events: ended logins and started transfers.
+fn stat_ticks(run: &[Event]) -> Vec<[Option<Box<str>>; 3]> {
+    let mut out = Vec::new();
+    for ev in run {
+        match &ev.kind {
+            EventKind::Login(l) if l.state != LoginState::Attempt => {
+                let user = if l.user.is_empty() { "(none)" } else { &l.user };
+                let outcome = if l.state == LoginState::Success {
+                    "success"
+                } else {
+                    "failure"
+                };
+                out.push([
+                    Some(stats::LOGINS.into()),
+                    Some(user.into()),
+                    Some(outcome.into()),
+                ]);
+            }
+            EventKind::TransferStarted(t) => {
+                let path = [t.path.as_str(), t.arg.as_str(), "(none)"]
+                    .into_iter()
+                    .find(|p| !p.is_empty())
+                    .unwrap_or("(none)");
+                out.push([
+                    Some(stats::TRANSFERS.into()),
+                    Some(t.command.as_str().into()),
+                    Some(path.into()),
+                ]);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// "FTP data, 1460 bytes, download (passive), RETR big.bin".
+fn data_info(len: u32, ch: &Chan) -> String {
+    let mut s = format!("FTP data, {len} bytes");
+    if let Some(d) = ch.direction {
+        s.push_str(", ");
+        s.push_str(d.name());
+    }
+    if let Some(m) = ch.mode {
+        s.push_str(if m.is_passive() {
+            " (passive)"
+        } else {
+            " (active)"
+        });
+    }
+    if let Some(c) = &ch.command {
+        s.push_str(", ");
+        s.push_str(c);
+    }
+    s
+}
+
+/// A data frame's export piece: only the file side's new bytes of a transfer that has a file.
+fn export_piece<'a>(d: &DataFrame, ch: &'a Chan) -> Option<ExportPiece<'a>> {
+    let name = ch.export_name.as_deref()?;
+    if ch.object == 0 || ch.file_side != Some(d.side) {
+        return None;
+    }
+    let filename = if ch.hole && !name.ends_with(".partial") {
+        Cow::Owned(format!("{name}.partial"))
+    } else {
+        Cow::Borrowed(name)
+    };
+    Some(ExportPiece {
+        object: ch.object,
+        filename,
+        server: &ch.server,
+        offset: d.at,
+        skip: d.skip,
+        len: d.new_len,
+        tls: ch.tls,
+    })
+}

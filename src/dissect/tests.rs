@@ -1,0 +1,532 @@
+//! The dissector over hand-built segments. Expected values come from FTP (RFC 959: the 227 port is
+//! p1*256+p2, a reply answers the command before it) and from TCP (sequence numbers count bytes).
+
+use super::*;
+use crate::fields::FIELDS;
+
+const CLIENT: &str = "10.0.0.1:50000";
+const SERVER: &str = "10.0.0.2:21";
+/// The 227 below announces 10.0.0.2, port 104*256+134.
+const DATA_SERVER: &str = "10.0.0.2:26758";
+const DATA_CLIENT: &str = "10.0.0.1:50001";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// A capture being dissected: keeps each direction's next sequence number.
+struct Cap {
+    d: Dissector,
+    next: HashMap<(u32, SocketAddr), u32>,
+}
+
+impl Cap {
+    fn new(hide_passwords: bool) -> Self {
+        Cap {
+            d: Dissector::new(DissectConfig {
+                hide_passwords,
+                ..DissectConfig::default()
+            }),
+            next: HashMap::new(),
+        }
+    }
+
+    /// A segment at the next sequence number of its direction.
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &mut self,
+        stream: u32,
+        src: &str,
+        dst: &str,
+        frame: u64,
+        flags: u8,
+        data: &[u8],
+        offer: Offer,
+    ) -> Claim {
+        let seq = *self.next.entry((stream, addr(src))).or_insert(1);
+        self.send_at(stream, src, dst, frame, seq, flags, data, offer)
+    }
+
+    /// A segment at sequence number `seq` (a retransmission, or past a hole).
+    #[allow(clippy::too_many_arguments)]
+    fn send_at(
+        &mut self,
+        stream: u32,
+        src: &str,
+        dst: &str,
+        frame: u64,
+        seq: u32,
+        flags: u8,
+        data: &[u8],
+        offer: Offer,
+    ) -> Claim {
+        let end = seq.wrapping_add(data.len() as u32);
+        let next = self.next.entry((stream, addr(src))).or_insert(end);
+        if end.wrapping_sub(*next) as i32 > 0 {
+            *next = end;
+        }
+        self.d.segment(
+            &Segment {
+                stream,
+                src: addr(src),
+                dst: addr(dst),
+                frame,
+                ts: frame as f64 / 10.0,
+                seq,
+                flags,
+                data,
+            },
+            offer,
+        )
+    }
+
+    /// A control line: from the server (`true`) or the client, on stream 1 through port 21.
+    fn line(&mut self, from_server: bool, frame: u64, text: &str) -> Claim {
+        let (src, dst, flags) = if from_server {
+            (SERVER, CLIENT, TCP_SYN_ACK)
+        } else {
+            (CLIENT, SERVER, TCP_SYN)
+        };
+        self.send(1, src, dst, frame, flags, text.as_bytes(), Offer::Port)
+    }
+
+    /// The greeting and an anonymous login, frames 1 to 5.
+    fn login(&mut self) {
+        assert_eq!(self.line(true, 1, "220 FTP ready\r\n"), Claim::Control);
+        self.line(false, 2, "USER anonymous\r\n");
+        self.line(true, 3, "331 Please specify the password.\r\n");
+        self.line(false, 4, "PASS guest\r\n");
+        self.line(true, 5, "230 Login successful.\r\n");
+    }
+
+    /// PASV (frame 8), its 227 (frame 9) and RETR big.bin (frames 10 and 11).
+    fn pasv_retr(&mut self) {
+        self.line(false, 8, "PASV\r\n");
+        self.line(true, 9, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+        self.line(false, 10, "RETR big.bin\r\n");
+        self.line(
+            true,
+            11,
+            "150 Opening BINARY mode data connection for big.bin (6000 bytes).\r\n",
+        );
+    }
+
+    fn view(&self, frame: u64) -> View<'_> {
+        self.d
+            .view(frame)
+            .unwrap_or_else(|| panic!("no view of frame {frame}"))
+    }
+}
+
+/// The items of a view with field `abbrev`.
+fn items<'a>(v: &View<'a>, abbrev: &str) -> Vec<&'a Item> {
+    v.items
+        .iter()
+        .copied()
+        .filter(|i| FIELDS[i.field as usize].abbrev == abbrev)
+        .collect()
+}
+
+fn value(v: &View<'_>, abbrev: &str) -> Option<Value> {
+    items(v, abbrev).first().map(|i| i.value.clone())
+}
+
+fn s(text: &str) -> Value {
+    Value::Str(text.into())
+}
+
+/// A classic session: login, PASV, RETR of 6000 bytes over one passive data connection in two
+/// segments, 226, QUIT.
+#[test]
+fn classic_pasv_retr_session() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 6, "TYPE I\r\n");
+    cap.line(true, 7, "200 Switching to Binary mode.\r\n");
+    cap.line(false, 8, "PASV\r\n");
+    assert!(cap.d.actions().is_empty());
+    cap.line(true, 9, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    assert_eq!(
+        cap.d.actions(),
+        &[HostAction::Expect {
+            listener: addr(DATA_SERVER),
+            alt_listener: None,
+            connector: Some("10.0.0.1".parse().unwrap()),
+            frame: 9,
+        }]
+    );
+    cap.line(false, 10, "RETR big.bin\r\n");
+    cap.line(
+        true,
+        11,
+        "150 Opening BINARY mode data connection for big.bin (6000 bytes).\r\n",
+    );
+    let block = vec![b'x'; 3000];
+    let offer = Offer::Expected;
+    let c = cap.send(2, DATA_SERVER, DATA_CLIENT, 12, TCP_SYN_ACK, &block, offer);
+    assert_eq!(c, Claim::Data);
+    let c = cap.send(2, DATA_SERVER, DATA_CLIENT, 13, TCP_FIN, &block, offer);
+    assert_eq!(c, Claim::Data);
+    cap.line(true, 14, "226 Transfer complete.\r\n");
+    cap.line(false, 15, "QUIT\r\n");
+    cap.line(true, 16, "221 Goodbye.\r\n");
+
+    // The command frame: Info, title, the verb's bytes.
+    let v = cap.view(10);
+    assert_eq!(v.kind, ViewKind::Control);
+    assert_eq!(v.info, "Request: RETR big.bin");
+    assert_eq!(v.title, ", to server");
+    let verb = items(&v, "ftplens.request.command")[0];
+    assert_eq!((verb.offset, verb.length, &verb.value), (0, 4, &s("RETR")));
+    assert_eq!(v.flow.as_deref(), Some("RETR big.bin"));
+    assert_eq!(
+        v.stats,
+        vec![[Some(stats::TRANSFERS), Some("RETR"), Some("big.bin")]]
+    );
+    // The 227: the port arithmetic, and its title.
+    let v = cap.view(9);
+    assert_eq!(v.title, ", to client");
+    assert_eq!(value(&v, "ftplens.data.port"), Some(Value::Uint(26758)));
+    assert_eq!(
+        v.flow.as_deref(),
+        Some("227 Entering Passive Mode (10,0,0,2,104,134).")
+    );
+    // The greeting's frame counts the session; the 230 the login.
+    assert_eq!(cap.view(1).stats, vec![[Some(stats::SESSIONS), None, None]]);
+    assert_eq!(
+        cap.view(5).stats,
+        vec![[Some(stats::LOGINS), Some("anonymous"), Some("success")]]
+    );
+
+    // A data frame: its Info names size, direction, mode and command; the channel's items.
+    let v = cap.view(12);
+    assert_eq!(v.kind, ViewKind::Data);
+    assert_eq!(
+        v.info,
+        "FTP data, 3000 bytes, download (passive), RETR big.bin"
+    );
+    assert_eq!(v.title, " (3000 bytes)");
+    assert_eq!(value(&v, "ftplens-data.command"), Some(s("RETR")));
+    assert_eq!(value(&v, "ftplens-data.setup_frame"), Some(Value::Frame(9)));
+    assert!(!v.tls && !v.text);
+    let e = v.export.expect("an export piece");
+    assert_eq!(
+        (
+            e.object,
+            e.filename.as_ref(),
+            e.server,
+            e.offset,
+            e.skip,
+            e.len
+        ),
+        (1, "big.bin", "10.0.0.2", 0, 0, 3000)
+    );
+    let e = cap.view(13).export.expect("an export piece");
+    assert_eq!((e.offset, e.len), (3000, 3000));
+    // Only the first data frame is a ladder entry.
+    assert!(cap.view(13).flow.is_none());
+
+    cap.d.finish();
+    // The whole transfer on its final reply, links to the data from the PASV reply and RETR.
+    let v = cap.view(14);
+    assert_eq!(value(&v, "ftplens.transfer.bytes"), Some(Value::Uint(6000)));
+    assert_eq!(
+        value(&v, "ftplens.transfer.first_frame"),
+        Some(Value::Frame(12))
+    );
+    assert_eq!(
+        value(&v, "ftplens.transfer.last_frame"),
+        Some(Value::Frame(13))
+    );
+    // Frames 12 and 13 are 0.1 s apart: 6000 bytes in 0.1 s.
+    let Some(Value::Time(t)) = value(&v, "ftplens.transfer.duration") else {
+        panic!("no duration");
+    };
+    assert!((t - 0.1).abs() < 1e-9, "{t}");
+    assert_eq!(
+        value(&v, "ftplens.transfer.throughput"),
+        Some(Value::Uint(60000))
+    );
+    for f in [9, 10] {
+        assert_eq!(
+            value(&cap.view(f), "ftplens.transfer.data_frame"),
+            Some(Value::Frame(12)),
+            "frame {f}"
+        );
+    }
+    let v = cap.view(12);
+    assert_eq!(v.flow.as_deref(), Some("data: 6000 bytes, download"));
+    assert_eq!(value(&v, "ftplens-data.outcome"), Some(s("complete")));
+    assert_eq!(v.export.unwrap().filename, "big.bin");
+    // The session's facts at its last frame.
+    let details = cap.view(16).stats;
+    let node = format!("{CLIENT} -> {SERVER}");
+    for fact in [
+        "user: anonymous",
+        "login: success",
+        "transfers: 1",
+        "bytes: 6000",
+    ] {
+        assert!(
+            details.contains(&[
+                Some(stats::SESSION_DETAILS),
+                Some(node.as_str()),
+                Some(fact)
+            ]),
+            "{fact} missing from {details:?}"
+        );
+    }
+}
+
+/// A reply's items go to the request's frame too: response_in there, request_in on the reply.
+#[test]
+fn response_in_lands_on_the_request_frame() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    let v = cap.view(2);
+    assert_eq!(value(&v, "ftplens.response_in"), Some(Value::Frame(3)));
+    let link = items(&v, "ftplens.response_in")[0];
+    assert!(link.generated && link.length == 0 && link.target == Target::Frame);
+    assert_eq!(
+        value(&cap.view(3), "ftplens.request_in"),
+        Some(Value::Frame(2))
+    );
+    // Each request gets its own reply's frame.
+    let links = items(&cap.view(4), "ftplens.response_in");
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].value, Value::Frame(5));
+    assert!(items(&cap.view(3), "ftplens.response_in").is_empty());
+}
+
+/// A retransmitted segment is not fed twice; a partly new one is fed from its first new byte, and
+/// its items point at its own payload.
+#[test]
+fn retransmissions_are_fed_once() {
+    let mut cap = Cap::new(false);
+    cap.line(true, 1, "220 FTP ready\r\n");
+    let user = b"USER alice\r\n";
+    cap.send_at(1, CLIENT, SERVER, 2, 1, TCP_SYN, user, Offer::Port);
+    // The same bytes again.
+    cap.send_at(1, CLIENT, SERVER, 3, 1, TCP_SYN, user, Offer::Port);
+    // The same bytes with the next command after them.
+    let both = b"USER alice\r\nPASS s3cret\r\n";
+    cap.send_at(1, CLIENT, SERVER, 4, 1, TCP_SYN, both, Offer::Port);
+
+    assert_eq!(cap.view(2).info, "Request: USER alice");
+    let again = cap.view(3);
+    assert_eq!((again.info.as_ref(), again.items.len()), ("", 0));
+    assert_eq!(again.title, ", to server");
+    let v = cap.view(4);
+    assert_eq!(v.info, "Request: PASS s3cret");
+    let verb = items(&v, "ftplens.request.command")[0];
+    // "PASS" starts 12 bytes into frame 4's payload, after the retransmitted USER line.
+    assert_eq!((verb.offset, verb.length), (12, 4));
+    let arg = items(&v, "ftplens.request.arg")[0];
+    assert_eq!((arg.offset, arg.length), (17, 6));
+}
+
+/// A hole in the client's stream: the line it cut is reported, incomplete, at the frame that
+/// carried its start, and the command after the hole at its own frame.
+#[test]
+fn a_gap_cuts_a_line_and_resynchronises() {
+    let mut cap = Cap::new(false);
+    cap.line(true, 1, "220 FTP ready\r\n");
+    let start = b"USER al";
+    cap.send_at(1, CLIENT, SERVER, 2, 1, TCP_SYN, start, Offer::Port);
+    assert_eq!(cap.view(2).info, "");
+    // 20 bytes lost after the 7 sent.
+    let seq = 1 + 7 + 20;
+    cap.send_at(1, CLIENT, SERVER, 3, seq, TCP_SYN, b"NOOP\r\n", Offer::Port);
+    let v = cap.view(2);
+    assert_eq!(value(&v, "ftplens.request.command"), Some(s("USER")));
+    assert_eq!(value(&v, "ftplens.request.arg"), Some(s("al")));
+    let v = cap.view(3);
+    assert_eq!(v.info, "Request: NOOP");
+    assert_eq!(items(&v, "ftplens.request.command").len(), 1);
+    // The frame after the hole says so.
+    let gap = items(&v, "ftplens.anomaly")[0];
+    assert_eq!(gap.value, s("capture_gap"));
+    let (expert, message) = gap.expert.as_ref().unwrap();
+    assert_eq!(*expert, crate::fields::Expert::CaptureGap);
+    // 20 bytes, from offset 7 of the client's stream.
+    assert!(
+        message.contains("20 bytes") && message.contains("offset 7"),
+        "{message}"
+    );
+}
+
+/// A line cut across two segments shows on the frame that completes it, from offset 0.
+#[test]
+fn a_line_split_over_two_segments() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 6, "RETR bi");
+    let first = cap.view(6);
+    assert_eq!((first.info.as_ref(), first.items.len()), ("", 0));
+    assert_eq!(first.title, ", to server");
+    cap.line(false, 7, "g.bin\r\n");
+    let v = cap.view(7);
+    assert_eq!(v.info, "Request: RETR big.bin");
+    let verb = items(&v, "ftplens.request.command")[0];
+    assert_eq!((verb.offset, verb.length, &verb.value), (0, 4, &s("RETR")));
+}
+
+/// A connection the 227 predicted is data from its first segment, even when the host offers it to
+/// the heuristic (its bytes alone would say nothing).
+#[test]
+fn a_predicted_connection_is_data() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.pasv_retr();
+    let c = cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        12,
+        TCP_SYN_ACK,
+        &[0u8, 1, 2, 3, 255, 254],
+        Offer::Heuristic,
+    );
+    assert_eq!(c, Claim::Data);
+    let v = cap.view(12);
+    assert_eq!(v.kind, ViewKind::Data);
+    assert_eq!(value(&v, "ftplens-data.channel"), Some(Value::Uint(1)));
+}
+
+/// An unrelated connection offered to the heuristic is rejected once both sides were judged.
+#[test]
+fn other_protocols_are_rejected() {
+    let mut cap = Cap::new(false);
+    let (a, b) = ("10.0.0.5:40000", "10.0.0.6:25");
+    let smtp = b"220 mail.example.com ESMTP Postfix\r\n";
+    let c = cap.send(7, b, a, 1, TCP_SYN_ACK, smtp, Offer::Heuristic);
+    assert_eq!(c, Claim::None);
+    // A command word FTP shares with other protocols leaves the client side unsure.
+    let c = cap.send(7, a, b, 2, TCP_SYN, b"EHLO client\r\n", Offer::Heuristic);
+    assert_eq!(c, Claim::None);
+    // A server banner of another protocol and a binary client (a TLS record): both sides judged.
+    let (a, b) = ("10.0.0.5:40001", "10.0.0.6:25");
+    cap.send(8, b, a, 3, TCP_SYN_ACK, smtp, Offer::Heuristic);
+    let tls = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+    let c = cap.send(8, a, b, 4, TCP_SYN, tls, Offer::Heuristic);
+    assert_eq!(c, Claim::Rejected);
+    for f in 1..=4 {
+        assert!(cap.d.view(f).is_none(), "frame {f}");
+    }
+}
+
+/// The capture ends inside a download: the transfer's outcome is unknown, on every data frame,
+/// and its file is partial.
+#[test]
+fn finish_gives_outcome_unknown() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.pasv_retr();
+    let block = [b'y'; 1000];
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        12,
+        TCP_SYN_ACK,
+        &block,
+        Offer::Expected,
+    );
+    assert_eq!(cap.view(12).export.unwrap().filename, "big.bin");
+    assert_eq!(value(&cap.view(12), "ftplens-data.outcome"), None);
+    cap.d.finish();
+    let v = cap.view(12);
+    assert_eq!(value(&v, "ftplens-data.outcome"), Some(s("unknown")));
+    assert_eq!(v.export.unwrap().filename, "big.bin.partial");
+    // Nothing more is taken after the end.
+    let late = cap.send(2, DATA_SERVER, DATA_CLIENT, 13, 0, &block, Offer::Expected);
+    assert_eq!(late, Claim::Data);
+    assert!(cap.d.view(13).is_none());
+}
+
+/// A hole in a download: the bytes after it keep their offset in the file, which is partial; a
+/// retransmission overlap is skipped.
+#[test]
+fn export_offsets_keep_a_hole() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.pasv_retr();
+    let block = [b'z'; 1000];
+    let (src, dst, o) = (DATA_SERVER, DATA_CLIENT, Offer::Expected);
+    cap.send_at(2, src, dst, 12, 1, TCP_SYN_ACK, &block, o);
+    // Bytes 1000..2000 are lost.
+    cap.send_at(2, src, dst, 13, 2001, 0, &block, o);
+    // 500 bytes again, then 500 new ones.
+    cap.send_at(2, src, dst, 14, 2501, 0, &block, o);
+    let e = cap.view(13).export.unwrap();
+    assert_eq!((e.offset, e.skip, e.len), (2000, 0, 1000));
+    assert_eq!(e.filename, "big.bin.partial");
+    let e = cap.view(14).export.unwrap();
+    assert_eq!((e.offset, e.skip, e.len), (3000, 500, 500));
+    assert_eq!(cap.view(12).export.unwrap().offset, 0);
+}
+
+/// With passwords hidden, no trace of one in items, Info or the ladder.
+#[test]
+fn hidden_passwords() {
+    let mut cap = Cap::new(true);
+    cap.line(true, 1, "220 FTP ready\r\n");
+    cap.line(false, 2, "USER alice\r\n");
+    cap.line(true, 3, "331 Password required.\r\n");
+    cap.line(false, 4, "PASS s3cret\r\n");
+    cap.line(true, 5, "230 Logged in.\r\n");
+    let v = cap.view(4);
+    assert_eq!(v.info, "Request: PASS ******");
+    assert_eq!(v.flow.as_deref(), Some("PASS ******"));
+    assert_eq!(value(&v, "ftplens.password"), Some(s("******")));
+    let arg = items(&v, "ftplens.request.arg")[0];
+    assert_eq!((arg.offset, arg.length), (5, 6));
+    for f in 1..=5 {
+        let v = cap.view(f);
+        assert!(!format!("{v:?}").contains("s3cret"), "frame {f}: {v:?}");
+    }
+}
+
+/// A listing's data is text, and carries no file to export.
+#[test]
+fn a_listing_is_text_without_export() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 8, "PASV\r\n");
+    cap.line(true, 9, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(false, 10, "LIST\r\n");
+    cap.line(true, 11, "150 Here comes the directory listing.\r\n");
+    let listing = b"-rw-r--r-- 1 0 0 6000 Jan 01 00:00 big.bin\r\n";
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        12,
+        TCP_SYN_ACK,
+        listing,
+        Offer::Expected,
+    );
+    let v = cap.view(12);
+    assert!(v.text);
+    assert!(v.export.is_none());
+    assert_eq!(
+        v.info,
+        format!("FTP data, {} bytes, listing (passive), LIST", listing.len())
+    );
+}
+
+/// AUTH TLS answered 234: the host is told to hand the control connection to TLS.
+#[test]
+fn auth_tls_asks_for_tls() {
+    let mut cap = Cap::new(false);
+    cap.line(true, 1, "220 FTP ready\r\n");
+    cap.line(false, 2, "AUTH TLS\r\n");
+    cap.line(true, 3, "234 Proceed with negotiation.\r\n");
+    assert_eq!(
+        cap.d.actions(),
+        &[HostAction::StartTls {
+            stream: 1,
+            frame: 3
+        }]
+    );
+}
