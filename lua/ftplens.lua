@@ -52,8 +52,7 @@ if _VERSION ~= "Lua " .. core.lua_version then
     return
 end
 
--- Each packet leaves short-lived userdata behind (Tvb, Pinfo, TreeItem): collecting less often (a
--- cycle once the heap has grown tenfold, not twofold) saves time on large captures.
+-- Each packet leaves short-lived userdata behind (Tvb, Pinfo, TreeItem): collect less often.
 collectgarbage("setpause", 1000)
 
 local proto = Proto("ftplens", "File Transfer Protocol (ftplens)")
@@ -89,15 +88,9 @@ do
     end
     proto.fields, proto_data.fields = ctrl, data
 
-    local groups = { security = expert.group.SECURITY, protocol = expert.group.PROTOCOL,
-                     malformed = expert.group.MALFORMED, sequence = expert.group.SEQUENCE,
-                     response_code = expert.group.RESPONSE_CODE }
-    local severities = { chat = expert.severity.CHAT, note = expert.severity.NOTE,
-                         warn = expert.severity.WARN, error = expert.severity.ERROR }
     local ectrl, edata = {}, {}
-    for i, e in ipairs(core.experts) do
-        EX[i] = ProtoExpert.new(e.abbrev, e.summary, groups[e.group] or expert.group.PROTOCOL,
-                                severities[e.severity] or expert.severity.NOTE)
+    for i, e in ipairs(core.experts) do -- group and severity named as expert.group.* and expert.severity.*
+        EX[i] = ProtoExpert.new(e.abbrev, e.summary, expert.group[e.group], expert.severity[e.severity])
         local list = e.abbrev:find("^ftplens%-data%.") and edata or ectrl
         list[#list + 1] = EX[i]
     end
@@ -129,7 +122,7 @@ local ports    -- claimed tcp.port entries: port -> { n = predictions waiting, p
 local tls_ports -- claimed tls.port entries: port -> the Dissector that had it
 local finished, in_tls
 
-local function release_all()
+local function init()
     for port, p in pairs(ports or {}) do
         tcp_table:remove(port, proto_data)
         if p.prev then tcp_table:add(port, p.prev) end
@@ -138,10 +131,6 @@ local function release_all()
         tls_port_table:remove(port, proto)
         tls_port_table:add(port, prev)
     end
-end
-
-local function init()
-    release_all()
     local limits = {}
     for _, l in ipairs(core.limits) do limits[l.name] = proto.prefs[l.name] end
     G = core.new(limits, proto.prefs.hide_passwords, PF, EX)
@@ -149,8 +138,6 @@ local function init()
 end
 init()
 proto.init = init
-
--- ------------------------------------------------------------------------ ports
 
 local function claim_port(port)
     local p = ports[port]
@@ -261,31 +248,21 @@ local function call_tls(tvb, pinfo, tree)
     return r
 end
 
--- Draw frame's control view; false when the core has none.
-local function show_control(tvb, pinfo, tree, decrypted)
-    local kind, info, title, list = G:view(pinfo.number, decrypted, tvb:len())
+-- Draw the frame's view if it is of kind `want` (CONTROL or DATA); false when it is not.
+local function show(tvb, pinfo, tree, want, decrypted)
+    local kind, info, title, list, text, tls = G:view(pinfo.number, decrypted, want == CONTROL and tvb:len() or 0)
     if kind == TLS_RECORD and tls_dissector then return call_tls(tvb, pinfo, tree) end
-    if kind ~= CONTROL then return false end
+    if kind ~= want then return false end
     local cols = pinfo.cols
-    cols.protocol = COLUMN_CONTROL
+    cols.protocol = want == CONTROL and COLUMN_CONTROL or COLUMN_DATA
     if info ~= "" then cols.info = info end
-    local ti = tree:add(proto, tvb())
+    local ti = tree:add(want == CONTROL and proto or proto_data, tvb())
     ti:append_text(title)
     draw(ti, tvb, list)
-    return tvb:len()
-end
-
-local function show_data(tvb, pinfo, tree)
-    local kind, info, title, list, text, tls = G:view(pinfo.number, false, 0)
-    if kind ~= DATA then return false end
-    local cols = pinfo.cols
-    cols.protocol = COLUMN_DATA
-    cols.info = info
-    local ti = tree:add(proto_data, tvb())
-    ti:append_text(title)
-    draw(ti, tvb, list)
-    if tls and tls_dissector then return tls_dissector:call(tvb, pinfo, tree) end
-    ;(text and text_dissector or data_dissector):call(tvb, pinfo, tree)
+    if want == DATA then
+        if tls and tls_dissector then return tls_dissector:call(tvb, pinfo, tree) end
+        ;(text and text_dissector or data_dissector):call(tvb, pinfo, tree)
+    end
     return tvb:len()
 end
 
@@ -300,7 +277,7 @@ local function tls_app_heuristic(tvb, pinfo, tree)
         if offer(tvb, pinfo, OFFER_PORT, false, true, have_tree) ~= CONTROL then return false end
         if not have_tree then return true end
     end
-    return show_control(tvb, pinfo, tree, true) and true or false
+    return show(tvb, pinfo, tree, CONTROL, true) and true or false
 end
 
 -- The decrypted payload of a protected data channel: shown as data under ftplens-data.
@@ -323,7 +300,7 @@ function proto.dissector(tvb, pinfo, tree)
         if fresh then pinfo.conversation = proto end
         if not have_tree then return tvb:len() end
     end
-    return show_control(tvb, pinfo, tree, false) or 0
+    return show(tvb, pinfo, tree, CONTROL, false) or 0
 end
 
 -- Not ours after all: the dissector that had the port, else the next candidate of tcp.
@@ -349,7 +326,7 @@ function proto_data.dissector(tvb, pinfo, tree)
             return tvb:len()
         end
     end
-    return show_data(tvb, pinfo, tree) or (via_port and delegate(tvb, pinfo, tree)) or 0
+    return show(tvb, pinfo, tree, DATA, false) or (via_port and delegate(tvb, pinfo, tree)) or 0
 end
 
 -- The heuristic: the core judges the first payload of each side; a verdict claims the connection.
@@ -357,14 +334,9 @@ local function heuristic(tvb, pinfo, tree)
     if not proto.prefs.heuristic or pinfo.visited then return false end
     local have_tree = tree.text ~= nil
     local claim = offer(tvb, pinfo, OFFER_HEURISTIC, true, false, have_tree)
-    if claim == CONTROL then
-        pinfo.conversation = proto
-        return not have_tree or show_control(tvb, pinfo, tree, false) and true or false
-    elseif claim == DATA then
-        pinfo.conversation = proto_data
-        return not have_tree or show_data(tvb, pinfo, tree) and true or false
-    end
-    return false
+    if claim ~= CONTROL and claim ~= DATA then return false end
+    pinfo.conversation = claim == CONTROL and proto or proto_data
+    return not have_tree or show(tvb, pinfo, tree, claim, false) and true or false
 end
 
 tcp_table:add(21, proto)

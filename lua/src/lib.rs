@@ -26,11 +26,11 @@
 //! The module links no Lua: mlua's `module` feature leaves every `lua_*` symbol to the host. The Lua
 //! version is a build choice (cargo features `lua52`, `lua53`, `lua54`).
 
+use ftplens::Limits;
 use ftplens::dissect::{Claim, DissectConfig, Dissector, HostAction, Offer, Segment, ViewKind};
 use ftplens::fields::{EXPERTS, ExpertGroup, FIELDS, FieldType, FrameRole, Severity};
 use ftplens::limits::LIMITS;
 use ftplens::present::{Item, Value};
-use ftplens::Limits;
 use mlua::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -124,7 +124,8 @@ impl Draw {
             FieldType::Uint => self
                 .uint64
                 .call(((num & 0xffff_ffff) as u32, (num >> 32) as u32))?,
-            FieldType::Bool => LuaValue::Boolean(num != 0),
+            // A number, not a boolean: `false` in a draw list means "no value".
+            FieldType::Bool => LuaValue::Integer(i64::from(num != 0).into()),
             // FT_FRAMENUM is 32 bits wide (the C plugin casts the same way).
             FieldType::Frame => LuaValue::Integer((num as u32).into()),
             FieldType::RelTime => {
@@ -339,7 +340,9 @@ impl Glue {
 /// Run `f` under the panic guard: a panic poisons the glue, and a poisoned glue refuses calls.
 fn guarded<T>(this: &mut Glue, f: impl FnOnce(&mut Glue) -> LuaResult<T>) -> LuaResult<T> {
     if this.poisoned {
-        return Err(LuaError::runtime("ftplens core: poisoned by an earlier internal error"));
+        return Err(LuaError::runtime(
+            "ftplens core: poisoned by an earlier internal error",
+        ));
     }
     match catch_unwind(AssertUnwindSafe(|| f(this))) {
         Ok(r) => r,
@@ -401,7 +404,9 @@ impl LuaUserData for Glue {
                     LuaValue::Table(lua.create_sequence_from(ports)?)
                 };
                 let tls_data = claim == Claim::Data
-                    && guarded(this, |g| Ok(g.dissector.view(args.frame).is_some_and(|v| v.tls)))?;
+                    && guarded(this, |g| {
+                        Ok(g.dissector.view(args.frame).is_some_and(|v| v.tls))
+                    })?;
                 Ok((claim_code(claim), tls_record, ports, tls_started, tls_data))
             },
         );
@@ -414,7 +419,14 @@ impl LuaUserData for Glue {
                 guarded(this, |g| {
                     let frame = frame as u64;
                     if !decrypted && g.tls_frames.contains(&frame) {
-                        return (3u8, LuaValue::Nil, LuaValue::Nil, LuaValue::Nil, false, false)
+                        return (
+                            3u8,
+                            LuaValue::Nil,
+                            LuaValue::Nil,
+                            LuaValue::Nil,
+                            false,
+                            false,
+                        )
                             .into_lua_multi(lua);
                     }
                     let Some(v) = g.dissector.view(frame) else {
@@ -423,7 +435,10 @@ impl LuaUserData for Glue {
                     let list = match v.kind {
                         ViewKind::Control => g.draw.list(lua, &v.items, captured)?,
                         ViewKind::Data => {
-                            let key = (v.items.first().map_or(0, |i| *i as *const Item as usize), v.items.len());
+                            let key = (
+                                v.items.first().map_or(0, |i| *i as *const Item as usize),
+                                v.items.len(),
+                            );
                             let same = |k: &Vec<Item>| k.iter().zip(&v.items).all(|(a, b)| a == *b);
                             match g.lists.get(&key) {
                                 Some((k, list)) if same(k) => list.clone(),
@@ -483,22 +498,24 @@ fn role_name(r: FrameRole) -> &'static str {
     }
 }
 
+/// The key of Wireshark's Lua table `expert.group`.
 fn group_name(g: ExpertGroup) -> &'static str {
     match g {
-        ExpertGroup::Security => "security",
-        ExpertGroup::Protocol => "protocol",
-        ExpertGroup::Malformed => "malformed",
-        ExpertGroup::Sequence => "sequence",
-        ExpertGroup::ResponseCode => "response_code",
+        ExpertGroup::Security => "SECURITY",
+        ExpertGroup::Protocol => "PROTOCOL",
+        ExpertGroup::Malformed => "MALFORMED",
+        ExpertGroup::Sequence => "SEQUENCE",
+        ExpertGroup::ResponseCode => "RESPONSE_CODE",
     }
 }
 
+/// The key of Wireshark's Lua table `expert.severity`.
 fn severity_name(s: Severity) -> &'static str {
     match s {
-        Severity::Chat => "chat",
-        Severity::Note => "note",
-        Severity::Warn => "warn",
-        Severity::Error => "error",
+        Severity::Chat => "CHAT",
+        Severity::Note => "NOTE",
+        Severity::Warn => "WARN",
+        Severity::Error => "ERROR",
     }
 }
 
