@@ -310,23 +310,24 @@ local function delegate(tvb, pinfo, tree)
     return 0
 end
 
--- Every data packet comes here (twice with tshark -2): a claimed port or a bound connection.
+-- Every data packet comes here (twice with tshark -2): a claimed port or a bound connection. The
+-- second pass only draws; the first reads each pinfo attribute once (each read is a call into C).
 function proto_data.dissector(tvb, pinfo, tree)
-    local via_port = via_port_table(pinfo) and ports[pinfo.match_uint] ~= nil
-    if not visited(pinfo) then
-        local have_tree = tree.text ~= nil
-        local claim, _, tls = offer(tvb, pinfo, OFFER_EXPECTED, via_port, false, have_tree)
-        if claim ~= DATA then return delegate(tvb, pinfo, tree) end
-        if via_port then
-            pinfo.conversation = proto_data
-            release_port(pinfo.match_uint)
-        end
-        if not have_tree then
-            if tls and tls_dissector then return tls_dissector:call(tvb, pinfo, tree) end
-            return tvb:len()
-        end
+    if visited(pinfo) then
+        return show(tvb, pinfo, tree, DATA, false) or (via_port_table(pinfo) and delegate(tvb, pinfo, tree)) or 0
     end
-    return show(tvb, pinfo, tree, DATA, false) or (via_port and delegate(tvb, pinfo, tree)) or 0
+    local m = pinfo.match_uint
+    local via_port = ports[m] ~= nil and via_port_table(pinfo)
+    local have_tree = tree.text ~= nil
+    local claim, _, tls = offer(tvb, pinfo, OFFER_EXPECTED, via_port, false, have_tree)
+    if claim ~= DATA then return delegate(tvb, pinfo, tree) end
+    if via_port then
+        pinfo.conversation = proto_data
+        release_port(m)
+    end
+    if have_tree then return show(tvb, pinfo, tree, DATA, false) or 0 end
+    if tls and tls_dissector then return tls_dissector:call(tvb, pinfo, tree) end
+    return tvb:len()
 end
 
 -- The heuristic: the core judges the first payload of each side; a verdict claims the connection.

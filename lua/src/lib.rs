@@ -125,7 +125,7 @@ impl Draw {
                 .uint64
                 .call(((num & 0xffff_ffff) as u32, (num >> 32) as u32))?,
             // A number, not a boolean: `false` in a draw list means "no value".
-            FieldType::Bool => LuaValue::Integer(i64::from(num != 0).into()),
+            FieldType::Bool => LuaValue::Integer(i64::from(num != 0)),
             // FT_FRAMENUM is 32 bits wide (the C plugin casts the same way).
             FieldType::Frame => LuaValue::Integer((num as u32).into()),
             FieldType::RelTime => {
@@ -212,6 +212,23 @@ struct Glue {
     /// a channel's list grows on the first pass, and freed memory can be reused).
     lists: HashMap<(usize, usize), (Vec<Item>, DrawList)>,
 }
+
+/// `d:segment`'s arguments as Lua passes them: frame, ts, src, sport, dst, dport, stream, seq,
+/// payload, offer, fresh, decrypted.
+type SegmentCall = (
+    f64,
+    f64,
+    LuaString,
+    u16,
+    LuaString,
+    u16,
+    Option<u32>,
+    Option<u32>,
+    LuaString,
+    u8,
+    bool,
+    bool,
+);
 
 /// What the script passes for one segment.
 struct SegmentArgs {
@@ -366,20 +383,7 @@ impl LuaUserData for Glue {
             "segment",
             |lua,
              this,
-             (frame, ts, src, sport, dst, dport, stream, seq, data, offer, fresh, decrypted): (
-                f64,
-                f64,
-                LuaString,
-                u16,
-                LuaString,
-                u16,
-                Option<u32>,
-                Option<u32>,
-                LuaString,
-                u8,
-                bool,
-                bool,
-            )| {
+             (frame, ts, src, sport, dst, dport, stream, seq, data, offer, fresh, decrypted): SegmentCall| {
                 let args = SegmentArgs {
                     frame: frame as u64,
                     ts,
