@@ -55,8 +55,8 @@ end
 -- Each packet leaves short-lived userdata behind (Tvb, Pinfo, TreeItem): collect less often.
 collectgarbage("setpause", 1000)
 
-local proto = Proto("ftplens", "File Transfer Protocol (ftplens)")
-local proto_data = Proto("ftplens-data", "FTP data channel (ftplens)")
+local NAME_CONTROL, NAME_DATA = "File Transfer Protocol (ftplens)", "FTP data channel (ftplens)"
+local proto, proto_data = Proto("ftplens", NAME_CONTROL), Proto("ftplens-data", NAME_DATA)
 -- The Protocol column names what is on the wire, as the built-in does; the filter names stay ftplens.
 -- Lua 4.0's Proto cannot tell whether the user disabled it, so the built-in comes back with Decode As
 -- (see the README, "Switching between ftplens and the built-in").
@@ -256,8 +256,9 @@ local function show(tvb, pinfo, tree, want, decrypted)
     local cols = pinfo.cols
     cols.protocol = want == CONTROL and COLUMN_CONTROL or COLUMN_DATA
     if info ~= "" then cols.info = info end
-    local ti = tree:add(want == CONTROL and proto or proto_data, tvb())
-    ti:append_text(title)
+    -- The label in the same call: the protocol's name and the view's title.
+    local ti = want == CONTROL and tree:add(proto, tvb(), NAME_CONTROL .. title)
+        or tree:add(proto_data, tvb(), NAME_DATA .. title)
     draw(ti, tvb, list)
     if want == DATA then
         if tls and tls_dissector then return tls_dissector:call(tvb, pinfo, tree) end

@@ -83,9 +83,9 @@ fn claim_code(c: Claim) -> u8 {
 
 /// The Lua-side objects items are drawn with, made once by the script at registration.
 struct Draw {
-    /// ProtoField by registry position (1-based), ProtoExpert likewise.
-    fields: LuaTable,
-    experts: LuaTable,
+    /// ProtoField by registry position, ProtoExpert likewise.
+    fields: Vec<LuaValue>,
+    experts: Vec<LuaValue>,
     uint64: LuaFunction,
     nstime: LuaFunction,
     ipv4: LuaFunction,
@@ -99,9 +99,13 @@ impl Draw {
     fn new(lua: &Lua, fields: LuaTable, experts: LuaTable) -> LuaResult<Self> {
         let g = lua.globals();
         let class = |name: &str| g.get::<LuaTable>(name);
+        let all = |t: LuaTable| {
+            t.sequence_values::<LuaValue>()
+                .collect::<LuaResult<Vec<_>>>()
+        };
         Ok(Draw {
-            fields,
-            experts,
+            fields: all(fields)?,
+            experts: all(experts)?,
             uint64: class("UInt64")?.get("new")?,
             nstime: class("NSTime")?.get("new")?,
             ipv4: class("Address")?.get("ip")?,
@@ -152,7 +156,7 @@ impl Draw {
     /// The draw list of `items`; offsets beyond `captured` bytes (or any, when `captured` is 0)
     /// give generated items that cover no bytes.
     fn list(&self, lua: &Lua, items: &[&Item], captured: usize) -> LuaResult<DrawList> {
-        let t = lua.create_table_with_capacity(items.len() * STRIDE, 0)?;
+        let mut slots: Vec<LuaValue> = Vec::with_capacity(items.len() * STRIDE);
         let mut owner = [0usize; MAX_DEPTH];
         let mut valid = 0usize;
         let mut slot = 0usize;
@@ -167,25 +171,31 @@ impl Draw {
             let (off, len) = if owns { (it.offset, it.length) } else { (0, 0) };
             let (expert, message) = match &it.expert {
                 Some((e, m)) => (
-                    self.experts.raw_get::<LuaValue>(*e as usize + 1)?,
+                    self.experts
+                        .get(*e as usize)
+                        .cloned()
+                        .unwrap_or(LuaValue::Boolean(false)),
                     LuaValue::String(lua.create_string(text(m))?),
                 ),
                 None => (LuaValue::Boolean(false), LuaValue::Boolean(false)),
             };
-            let base = slot * STRIDE;
-            t.raw_set(base + 1, self.fields.raw_get::<LuaValue>(field + 1)?)?;
-            t.raw_set(base + 2, self.value(lua, info.ftype, &it.value)?)?;
-            t.raw_set(base + 3, parent)?;
-            t.raw_set(base + 4, off)?;
-            t.raw_set(base + 5, len)?;
-            t.raw_set(base + 6, it.generated || len == 0)?;
-            t.raw_set(base + 7, expert)?;
-            t.raw_set(base + 8, message)?;
+            let number = |n: usize| LuaValue::Integer(n as i64);
+            slots.extend([
+                self.fields.get(field).cloned().unwrap_or(LuaValue::Nil),
+                self.value(lua, info.ftype, &it.value)?,
+                number(parent),
+                number(off),
+                number(len),
+                LuaValue::Boolean(it.generated || len == 0),
+                expert,
+                message,
+            ]);
             slot += 1;
             owner[depth] = slot;
             valid = depth + 1;
         }
-        Ok(t)
+        // One table made in one go: each raw_set would be a protected call of its own.
+        lua.create_sequence_from(slots)
     }
 }
 
