@@ -12,8 +12,8 @@
 --
 -- Data connections: Lua has no call to predict a conversation before 4.6, so a predicted connection's
 -- port is claimed in the "tcp.port" table; the core says whether a connection there is the one
--- predicted. The one found is bound to ftplens-data through pinfo.conversation and the port goes back
--- to the dissector that had it (as does a port whose connection the core turns away).
+-- predicted (another goes on to the dissector that had the port). The one found is bound to
+-- ftplens-data through pinfo.conversation and the port goes back to that dissector.
 --
 -- Copyright 2025, the ftplens authors
 --
