@@ -317,6 +317,9 @@ impl Glue {
             self.tls_frames.insert(a.frame);
             return (Claim::Control, true, Vec::new(), false);
         }
+        if self.next_seq.len() >= 2 * MAX_CONNS {
+            self.next_seq.clear();
+        }
         let next = self.next_seq.entry((stream, a.src)).or_insert(0);
         let seq = if a.decrypted {
             *next
@@ -350,6 +353,9 @@ impl Glue {
         }
         match claim {
             Claim::Control | Claim::Data => {
+                if self.claimed.len() >= MAX_CONNS {
+                    self.claimed.clear();
+                }
                 self.claimed.insert(stream);
             }
             Claim::Rejected => {
