@@ -8,14 +8,15 @@
 //! ```lua
 //! local core = require "ftplens_core"
 //! local d = core.new(limits, hide_passwords, protofields, protoexperts)
-//! local claim, tls_record, ports, tls_started = d:segment(frame, ts, src, sport, dst, dport,
-//!                                                          stream, seq, bytes, offer, fresh, decrypted)
+//! local claim, tls_record, ports, tls_started, tls_data = d:segment(frame, ts, src, sport, dst,
+//!     dport, stream, seq, bytes, offer, fresh, decrypted)
 //! local kind, info, title, list, text, tls = d:view(frame, decrypted, captured_len)
 //! ```
 //!
 //! A view's items come as a flat draw list, `STRIDE` slots per item (see [`DrawList`]), with the
 //! values already made into what `TreeItem:add` takes (`UInt64`, `NSTime`, `Address`, strings,
-//! numbers, booleans). A data channel's list is the same on every packet of its connection: it is
+//! numbers; a boolean field's value is 0 or 1, since `false` marks an item without a value). A data
+//! channel's list is the same on every packet of its connection: it is
 //! made once and handed out again, so a data packet costs the script no conversion at all.
 //!
 //! What Lua cannot give: tshark's first pass of `-2` runs without a tree, so field extractors
