@@ -13,7 +13,7 @@
 //! local kind, info, title, list, text, tls = d:view(frame, decrypted, captured_len)
 //! ```
 //!
-//! A view's items come as a flat draw list, `STRIDE` slots per item (see [`DrawList`]), with the
+//! A view's items come as a flat draw list, `STRIDE` slots per item (see `Draw::list`), with the
 //! values already made into what `TreeItem:add` takes (`UInt64`, `NSTime`, `Address`, strings,
 //! numbers; a boolean field's value is 0 or 1, since `false` marks an item without a value). A data
 //! channel's list is the same on every packet of its connection: it is
