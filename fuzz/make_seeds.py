@@ -11,7 +11,7 @@ tests/captures/handmade/). From them:
 - addr_*: every distinct PORT/EPRT/LPRT argument and 227/228/229 reply text;
 - session, ffi: each control connection as a transcript (the format of drivers::steps: a header
   byte with the direction bit and a length, then the bytes), cut where the capture's segments were;
-- capture: the capture files themselves (kept to the first 64 KiB);
+- capture, dissect: the capture files themselves (kept to the first 64 KiB);
 - tcp, flows: synthetic inputs in the drivers' formats (a passive and an active transfer);
 - listing: the real listings of src/parse/listing/testdata/ (header byte: expected form, chunk size).
 
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURE_EXT = (".pcap", ".pcapng", ".cap", ".pcap.gz")
 SEED_BUDGET = 190_000  # bytes over all committed seeds
-PER_TARGET = {"command": 60, "reply": 60, "session": 25, "ffi": 10, "capture": 6}
+PER_TARGET = {"command": 60, "reply": 60, "session": 25, "ffi": 10, "capture": 6, "dissect": 6}
 
 
 def captures(dirs):
@@ -176,6 +176,7 @@ def main(argv=None) -> int:
     for cap in captures(dirs):
         n_caps += 1
         add("capture", cap.read_bytes()[:65536])
+        add("dissect", cap.read_bytes()[:65536])
         rows = control_payloads(cap)
         streams = defaultdict(list)
         for stream, to_client, data in rows:

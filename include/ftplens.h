@@ -486,7 +486,10 @@ void ftplens_dissector_free(ftplens_dissector *dissector);
 
 /* How a segment reached the host's dissector. */
 typedef uint32_t ftplens_offer;
-#define FTPLENS_OFFER_PORT 0      /* a port registered for ftplens: FTP control unless the bytes say not */
+#define FTPLENS_OFFER_PORT 0      /* a port registered for ftplens: FTP control; which side serves is
+                                     the side the connection's opener (FTPLENS_TCP_SYN) reached, else
+                                     what the lines say (a reply comes from the server), else the
+                                     lower port */
 #define FTPLENS_OFFER_HEURISTIC 1 /* another connection, offered to the heuristic */
 #define FTPLENS_OFFER_EXPECTED 2  /* a connection an FTPLENS_ACTION_EXPECT routed to ftplens */
 
@@ -519,7 +522,13 @@ typedef uint32_t ftplens_claim;
 #define FTPLENS_CLAIM_DATA 2     /* an FTP data connection */
 #define FTPLENS_CLAIM_REJECTED 3 /* the heuristic judged both sides: not FTP; stop offering it */
 
-/* First pass only: one segment, in capture order. *claim_out says what the connection is now. */
+/* First pass only: one segment, in capture order. *claim_out says what the connection is now.
+ * A segment without payload may be offered for its flags (FIN, RST); after ftplens_dissector_finish
+ * segments are not fed at all. The core keeps its own TCP sequence state per direction: a segment
+ * behind the next expected byte is a retransmission (only its new bytes are fed, so the same segment
+ * offered twice is taken once), one ahead of it leaves a capture gap. One frame may bring several
+ * pieces, such as the records TLS decrypts on a control connection: offer each with sequence numbers
+ * that follow the side's previous bytes. */
 ftplens_result ftplens_dissector_segment(ftplens_dissector *dissector, const ftplens_segment *segment,
                                          ftplens_offer offer, ftplens_claim *claim_out);
 
@@ -552,7 +561,11 @@ typedef uint32_t ftplens_view_kind;
 #define FTPLENS_VIEW_DATA 2    /* protocol column "FTP-DATA", tree under ftplens-data */
 
 /* One statistics tick: node[0] under the root, node[1] under node[0], node[2] under node[1]; unused
- * levels are NULL. The host ticks each level (stats_tree tick_stat_node). */
+ * levels are NULL. The host ticks each level (stats_tree tick_stat_node). The top nodes are
+ * "FTP sessions" (a session's first frame), "Logins by user and outcome" -> user -> success|failure,
+ * "Transfers by command and path" -> verb -> path, and "Session details" -> "client -> server" ->
+ * one fact each (user, login, duration, transfers, bytes, failed logins, TLS), at the session's last
+ * frame once its connection ended (after finish at the latest). */
 typedef struct ftplens_stat {
     const char *node[3];
 } ftplens_stat;
@@ -563,7 +576,9 @@ typedef struct ftplens_export {
     const char *filename;   /* the object's name, final after the first pass; ends in ".partial" when the
                                capture lacks some of its bytes or the server did not confirm it */
     const char *server;     /* the session's server address as text, for the host column */
-    uint64_t offset;        /* where this frame's new bytes go in the object */
+    uint64_t offset;        /* where this frame's new bytes go in the object: bytes the capture lacks
+                               before it stay a hole (fill it with zeros; the name then ends in
+                               ".partial") */
     uint32_t skip;          /* payload bytes at the start already exported (a retransmission overlap) */
     uint32_t len;           /* new payload bytes */
     bool tls;               /* the payload is TLS: export the clear bytes TLS gives back instead, in order */
@@ -581,7 +596,8 @@ typedef struct ftplens_view {
     const char *flow;          /* the ladder (Flow Graph) text of this frame; NULL when not an entry */
     ftplens_export export_piece;
     bool tls;                  /* the payload is TLS (a protected data connection): call the TLS dissector */
-    bool text;                 /* the payload is text (a listing, TYPE A): show it as lines */
+    bool text;                 /* the payload is text (a listing, TYPE A): show it as lines; for a
+                                  TLS channel, the clear bytes TLS gives back */
 } ftplens_view;
 
 /* What frame `frame` shows, on any pass (the first pass sees what is known so far). Pointers are valid

@@ -114,6 +114,16 @@ registry! {
     TransferThroughput => ("ftplens.transfer.throughput", "Throughput (bytes/s)", Uint, Plain, "Transferred bytes divided by the transfer duration"),
     TransferFirstFrame => ("ftplens.transfer.first_frame", "First data frame", Frame, Plain, "The first frame of the transfer's data connection that carried data"),
     TransferLastFrame => ("ftplens.transfer.last_frame", "Last data frame", Frame, Plain, "The last frame of the transfer's data connection that carried data"),
+    DataListing => ("ftplens-data.listing", "Listing entry", None, Plain, "One entry of a directory listing (LIST, NLST, MLSD), from the line that carries it"),
+    DataListingName => ("ftplens-data.listing.name", "Name", String, Plain, "The entry's name as listed"),
+    DataListingType => ("ftplens-data.listing.type", "Type", String, Plain, "file, dir, link, other, or unknown (a bare NLST name)"),
+    DataListingSize => ("ftplens-data.listing.size", "Size", Uint, Plain, "Bytes, as the listing gives them"),
+    DataListingModify => ("ftplens-data.listing.modify", "Modified", String, Plain, "Last modification, ISO 8601, as precise as the listing gives it"),
+    DataListingPerm => ("ftplens-data.listing.perm", "Permissions", String, Plain, "ls -l's rwx characters or MLSD's perm fact, as written"),
+    DataListingTarget => ("ftplens-data.listing.target", "Link target", String, Plain, "A symbolic link's target (ls -l: name -> target)"),
+    DataComplete => ("ftplens-data.complete", "Complete", Bool, Plain, "Every byte of the transfer was captured, in the direction its command asks, and the server confirmed it"),
+    DataPartialReason => ("ftplens-data.partial_reason", "Partial because", String, Plain, "Why the transfer is not complete: gaps, short, no_fin, not_confirmed, data_not_captured, started_before_capture, rest_offset, append, encrypted, direction_mismatch, no_command"),
+    DataListingForm => ("ftplens-data.listing.form", "Listing form", String, Plain, "mlsd (RFC 3659), unix (ls -l), dos (IIS), eplf, or name (NLST)"),
 }
 
 /// Expert-info groups (Wireshark PI_*).
@@ -184,6 +194,7 @@ experts! {
     TlsUpgrade => ("ftplens.tls_upgrade", Protocol, Chat, "Control connection switches to TLS"),
     CaptureGap => ("ftplens.capture_gap", Sequence, Warn, "Bytes missing from the capture"),
     DirectionMismatch => ("ftplens.direction_mismatch", Protocol, Warn, "Transfer bytes went the other way than the command asks"),
+    DataPartial => ("ftplens-data.partial", Sequence, Warn, "The transfer is not complete in the capture"),
 }
 
 impl Expert {

@@ -1,5 +1,7 @@
-//! Builds tests/c/abi_driver.c with the cc crate against the core's C ABI, runs it, and checks what a
-//! C caller sees for the README's seed example (samples/seed-pasv.pcap).
+//! Builds the C programs of tests/c/ with the cc crate against the core's C ABI, runs them, and checks
+//! what a C caller sees: abi_driver.c for the README's seed example (samples/seed-pasv.pcap) through
+//! a session, dissector_driver.c for a PASV RETR through the dissector, as the Wireshark plugin
+//! drives it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,11 +36,12 @@ fn build_staticlib(root: &Path, libdir: &Path) -> PathBuf {
     staticlib
 }
 
-fn build_driver() -> PathBuf {
+/// Compile tests/c/<name>.c against the header and the staticlib.
+fn build_driver(name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let libdir = lib_dir();
     let staticlib = build_staticlib(root, &libdir);
-    let out = libdir.join("abi_driver");
+    let out = libdir.join(name);
     let compiler = cc::Build::new()
         .opt_level(0)
         .warnings(true)
@@ -51,19 +54,19 @@ fn build_driver() -> PathBuf {
         .to_command()
         .args(["-std=c11", "-Werror", "-I"])
         .arg(root.join("include"))
-        .arg(root.join("tests/c/abi_driver.c"))
+        .arg(root.join(format!("tests/c/{name}.c")))
         .arg(&staticlib)
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(&out)
         .status()
         .expect("run the C compiler");
-    assert!(status.success(), "compiling abi_driver.c failed");
+    assert!(status.success(), "compiling {name}.c failed");
     out
 }
 
 #[test]
 fn c_program_drives_a_whole_session() {
-    let exe = build_driver();
+    let exe = build_driver("abi_driver");
     let out = Command::new(&exe).output().expect("run abi_driver");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "abi_driver failed:\n{stdout}");
@@ -95,5 +98,52 @@ fn c_program_drives_a_whole_session() {
         "frame=20 TRANSFER_ENDED channel=1 command=RETR file=notes.txt setup_frame=16 command_frame=18 outcome=1",
     );
     has("SUMMARY Response: 150 Opening BINARY mode");
+    has("failures=0");
+}
+
+/// What the plugin sees of a PASV RETR: claims, the EXPECT of the 227, and on the second pass every
+/// frame's Info, items (request and response links both ways), ticks and export pieces. Expected
+/// values from FTP: 104*256+134 = 26758; a reply answers the command before it; 1000 + 500 bytes
+/// were sent between frames 10 and 11, 0.1 s apart.
+#[test]
+fn c_program_drives_a_dissector() {
+    let exe = build_driver("dissector_driver");
+    let out = Command::new(&exe).output().expect("run dissector_driver");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "dissector_driver failed:\n{stdout}");
+    let has = |needle: &str| assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
+    let lacks = |needle: &str| assert!(!stdout.contains(needle), "{needle:?} in:\n{stdout}");
+
+    has("CLAIM frame=1 claim=1");
+    has("CLAIM frame=10 claim=2");
+    has("EXPECT frame=7 listener=192.168.1.109:26758 connector=192.168.1.106 alt_family=0");
+    // Commands and replies, with their bytes; the password hidden everywhere.
+    has("VIEW frame=2 kind=1 info=Request: USER alice title=, to server flow=USER alice");
+    has("ITEM frame=2 ftplens.request.command=USER @0+4");
+    has("ITEM frame=2 ftplens.response_in=3 @0+0");
+    has("ITEM frame=3 ftplens.request_in=2 @0+0");
+    has("VIEW frame=4 kind=1 info=Request: PASS ****** title=, to server flow=PASS ******");
+    lacks("s3cret");
+    has("TICK frame=1 FTP sessions");
+    has("TICK frame=5 Logins by user and outcome > alice > success");
+    has("TICK frame=8 Transfers by command and path > RETR > notes.txt");
+    has("ITEM frame=7 ftplens.data.port=26758");
+    // Forward links to the data, and the transfer's figures on its final reply.
+    has("ITEM frame=7 ftplens.transfer.data_frame=10");
+    has("ITEM frame=8 ftplens.transfer.data_frame=10");
+    has("ITEM frame=12 ftplens.transfer.bytes=1500");
+    has("ITEM frame=12 ftplens.transfer.first_frame=10");
+    has("ITEM frame=12 ftplens.transfer.last_frame=11");
+    has("ITEM frame=12 ftplens.transfer.throughput=15000");
+    // Data frames: Info, the channel's items on each, export pieces one after the other.
+    has(
+        "VIEW frame=10 kind=2 info=FTP data, 1000 bytes, download (passive), RETR notes.txt title= (1000 bytes) flow=data: 1500 bytes, download",
+    );
+    has("ITEM frame=11 ftplens-data.command=RETR");
+    has("ITEM frame=11 ftplens-data.outcome=complete");
+    has("EXPORT frame=10 object=1 name=notes.txt server=192.168.1.109 offset=0 skip=0 len=1000");
+    has("EXPORT frame=11 object=1 name=notes.txt server=192.168.1.109 offset=1000 skip=0 len=500");
+    has("TICK frame=12 Session details > 192.168.1.106:57658 -> 192.168.1.109:21 > bytes: 1500");
+    has("VIEW frame=13 none");
     has("failures=0");
 }

@@ -11,6 +11,9 @@
 use ftplens::capture::analyze::{Analyzer, Options};
 use ftplens::capture::source::{CaptureReader, Frame};
 use ftplens::capture::tcp::{Chunk, HalfStream};
+use ftplens::dissect::{
+    Claim, DissectConfig, Dissector, HostAction, Offer, TCP_FIN, TCP_RST, TCP_SYN, TCP_SYN_ACK,
+};
 use ftplens::ffi;
 use ftplens::ffi::sys::*;
 use ftplens::parse::{self, address};
@@ -37,6 +40,7 @@ pub const TARGETS: &[(&str, Driver)] = &[
     ("tcp", tcp),
     ("flows", flows),
     ("listing", listing),
+    ("dissect", dissect),
 ];
 
 /// Look a driver up by target name.
@@ -836,6 +840,156 @@ fn assert_inside(root: &std::path::Path, dir: &std::path::Path) {
         assert!(c.starts_with(&root), "{c:?} escapes {root:?}");
         if meta.is_dir() {
             assert_inside(&root, &p);
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------ the dissector
+
+/// What a Wireshark-like host did with a capture: the dissector after its first pass, and the
+/// payload of every frame it offered.
+pub struct Dissected {
+    pub dissector: Dissector,
+    pub payloads: std::collections::BTreeMap<u64, Vec<u8>>,
+}
+
+/// Feed a capture file to the dissector as a Wireshark host does: segments with payload in capture
+/// order, one stream number per connection (a new one when a SYN reopens the same addresses),
+/// offered through port 21, through a connection the dissector's EXPECT actions named, or to the
+/// heuristic until it is rejected; the handshake seen is told by flags. Then the end of the first
+/// pass.
+pub fn dissect_capture(data: &[u8]) -> Dissected {
+    use std::collections::{BTreeMap, HashMap};
+    #[derive(Default)]
+    struct HostStream {
+        id: u32,
+        opener: Option<SocketAddr>,
+        accepter: Option<SocketAddr>,
+        rejected: bool,
+        payload_seen: bool,
+    }
+    let mut d = Dissector::new(DissectConfig::default());
+    let mut payloads = BTreeMap::new();
+    let Ok(reader) = CaptureReader::with_buffer(data, 16 * 1024) else {
+        return Dissected {
+            dissector: d,
+            payloads,
+        };
+    };
+    let mut streams: HashMap<(SocketAddr, SocketAddr), HostStream> = HashMap::new();
+    let mut next_id = 0u32;
+    // (listener, connector) pairs the dissector asked for.
+    let mut expected: Vec<(SocketAddr, Option<IpAddr>)> = Vec::new();
+    let _ = reader.for_each(|f: &Frame<'_>| {
+        use ftplens::capture::decode::{Decoded, decode};
+        let Decoded::Tcp(seg) = decode(f.linktype, f.data) else {
+            return;
+        };
+        let key = if seg.src <= seg.dst {
+            (seg.src, seg.dst)
+        } else {
+            (seg.dst, seg.src)
+        };
+        let st = streams.entry(key).or_default();
+        if seg.syn && !seg.ack_flag && st.payload_seen {
+            *st = HostStream::default();
+        }
+        if st.id == 0 {
+            next_id += 1;
+            st.id = next_id;
+        }
+        if seg.syn && !seg.ack_flag {
+            st.opener = Some(seg.src);
+        } else if seg.syn {
+            st.accepter = Some(seg.src);
+        }
+        if seg.payload.is_empty() || st.rejected {
+            return;
+        }
+        st.payload_seen = true;
+        let offer = if seg.src.port() == 21 || seg.dst.port() == 21 {
+            Offer::Port
+        } else if expected
+            .iter()
+            .any(|(l, c)| *l == seg.dst && c.is_none_or(|c| c == seg.src.ip()))
+        {
+            Offer::Expected
+        } else {
+            Offer::Heuristic
+        };
+        let mut flags = 0;
+        for (on, flag) in [
+            (st.opener == Some(seg.src), TCP_SYN),
+            (st.accepter == Some(seg.src), TCP_SYN_ACK),
+            (seg.fin, TCP_FIN),
+            (seg.rst, TCP_RST),
+        ] {
+            if on {
+                flags |= flag;
+            }
+        }
+        let claim = d.segment(
+            &ftplens::dissect::Segment {
+                stream: st.id,
+                src: seg.src,
+                dst: seg.dst,
+                frame: f.number,
+                ts: f.ts,
+                seq: seg.seq.wrapping_add(u32::from(seg.syn)),
+                flags,
+                data: seg.payload,
+            },
+            offer,
+        );
+        st.rejected = claim == Claim::Rejected;
+        for a in d.actions() {
+            if let HostAction::Expect {
+                listener,
+                alt_listener,
+                connector,
+                ..
+            } = a
+            {
+                if expected.len() < 4096 {
+                    expected.push((*listener, *connector));
+                    if let Some(alt) = alt_listener {
+                        expected.push((SocketAddr::new(*alt, listener.port()), *connector));
+                    }
+                }
+            }
+        }
+        payloads.insert(f.number, seg.payload.to_vec());
+    });
+    d.finish();
+    Dissected {
+        dissector: d,
+        payloads,
+    }
+}
+
+/// A capture file through the dissector as a Wireshark host drives it (`dissect_capture`). Every
+/// view keeps the C header's contract: its items are all for this frame, those tied to bytes lie
+/// inside the frame's payload, and an export piece lies inside it too.
+pub fn dissect(data: &[u8]) {
+    let out = dissect_capture(data);
+    for (frame, payload) in &out.payloads {
+        let Some(v) = out.dissector.view(*frame) else {
+            continue;
+        };
+        for it in &v.items {
+            assert!(
+                it.length == 0 || it.offset + it.length <= payload.len(),
+                "frame {frame}: item {it:?} past the {}-byte payload",
+                payload.len()
+            );
+        }
+        if let Some(e) = &v.export {
+            assert!(e.object > 0 && !e.filename.is_empty());
+            assert!(
+                e.skip as usize + e.len as usize <= payload.len(),
+                "frame {frame}: export piece {e:?} past the {}-byte payload",
+                payload.len()
+            );
         }
     }
 }

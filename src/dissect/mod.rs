@@ -15,22 +15,30 @@
 //! The glue knows no FTP: every decision (which connection is control or data, which side serves,
 //! what each frame shows) is made here, once, on the first pass, and stored. Later passes only read.
 //!
-//! Memory: a control frame keeps its items; a data frame keeps a few numbers and the index of its
-//! channel, whose items are stored once and shown on every frame of the data connection.
+//! Memory: a control frame keeps its items, compact (`items.rs`); a data frame keeps a few numbers
+//! and the index of its channel, whose items are stored once and shown on every frame of the data
+//! connection.
 
 use crate::conversation::{
     Action, Config, ConnRef, Conversations, DataDirection, EventBatch, LoginSummary, Output,
     RoleKind, SessionSummary, TransferDone,
 };
 use crate::fields::Field;
-use crate::present::{self, Item, Target, Value};
+use crate::parse::listing::{Expect, Item as ListingLine, ListingLimits, ListingParser};
+use crate::present::{self, Target, listing};
 use crate::{DataMode, Direction, Event, EventKind, Limits, LoginState};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+mod cover;
+mod items;
 #[cfg(test)]
 mod tests;
+
+use cover::Cover;
+use items::StoredItem;
+pub use items::{ItemView, ValueView};
 
 /// The segment is the sender's SYN, or the host saw that the sender opened the connection (its
 /// SYN) earlier.
@@ -47,6 +55,10 @@ pub const TCP_SYN_ACK: u8 = 0x08;
 /// rejected: a capture of that many connections offered to the heuristic would otherwise grow the
 /// map without bound.
 pub const MAX_STREAMS: usize = 1 << 20;
+
+/// Listing entries kept as tree items across a capture file (about nine items each); entries past
+/// it are not shown, and the frame where the cap was hit says so (`listing_cap`).
+pub const MAX_LISTING_ENTRIES: usize = 200_000;
 
 /// Statistics root nodes (the `-z ftplens,tree` names users know).
 pub mod stats {
@@ -68,7 +80,8 @@ pub struct DissectConfig {
 /// How a segment reached the host's dissector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
-    /// A port registered for ftplens: FTP control unless the bytes say not.
+    /// A port registered for ftplens: FTP control. The server is the side the opener reached
+    /// (the handshake's flags), else the side the lines show (replies), else the lower port.
     Port,
     /// Another connection, offered to the heuristic.
     Heuristic,
@@ -113,6 +126,10 @@ pub enum HostAction {
         alt_listener: Option<IpAddr>,
         connector: Option<IpAddr>,
         frame: u64,
+        /// For a host that routes connections by port alone (the Lua fallback before Wireshark
+        /// 4.6): the ports to claim, the listening port first
+        /// ([`crate::Expectation::host_ports`]).
+        ports: Vec<u16>,
     },
     /// The control connection `stream` carries TLS after `frame`.
     StartTls { stream: u32, frame: u64 },
@@ -152,9 +169,19 @@ pub struct View<'a> {
     pub info: Cow<'a, str>,
     /// Text after the protocol item's name.
     pub title: Cow<'a, str>,
-    /// Display order; every target is [`Target::Frame`]; offsets are into this frame's payload,
-    /// length 0 means generated.
-    pub items: Vec<&'a Item>,
+    /// Display order, every one for this frame; offsets are into this frame's payload, length 0
+    /// means generated.
+    pub items: Vec<ItemView<'a>>,
+    /// A data frame's channel (an index, unique in the capture file): every frame of one data
+    /// connection shows that channel's items, one list that changes only during the first pass (an
+    /// item added, or a fact restated), so a host may keep what it made of them under
+    /// `(channel, revision)`. `None` for control frames.
+    pub channel: Option<u32>,
+    /// Changes of the channel's items so far (0 for control frames).
+    pub revision: u32,
+    /// Items of this frame alone, shown after `items`: the listing entries a data frame's lines
+    /// complete. Empty for control frames.
+    pub frame_items: Vec<ItemView<'a>>,
     /// Statistics ticks: a node under the root, one under it, one under that (unused: `None`).
     pub stats: Vec<[Option<&'a str>; 3]>,
     /// The ladder (Flow Graph) text; `None` when the frame is not an entry.
@@ -162,26 +189,19 @@ pub struct View<'a> {
     pub export: Option<ExportPiece<'a>>,
     /// The payload is TLS (a protected data connection).
     pub tls: bool,
-    /// The payload is text (a listing, TYPE A).
+    /// The payload is text (a listing, TYPE A); for a TLS channel, the clear bytes TLS gives back.
     pub text: bool,
 }
 
 // ------------------------------------------------------------------------------ storage
-
-/// Per direction of a stream: where the next new byte is.
-#[derive(Debug, Clone, Copy)]
-struct SeqTrack {
-    next: u32,
-    /// Stream offset of `next` (bytes of this direction since the first seen).
-    offset: u64,
-}
 
 #[derive(Debug)]
 struct Stream {
     conn: ConnRef,
     /// Side 0 sent the first segment seen.
     sides: [SocketAddr; 2],
-    seq: [Option<SeqTrack>; 2],
+    /// Per direction: the bytes seen, by position.
+    cover: [Option<Cover>; 2],
     fin: [bool; 2],
     closed: bool,
     /// Counted as a session (the first control frame was seen).
@@ -190,8 +210,9 @@ struct Stream {
     server: Option<SocketAddr>,
     /// PROT P was accepted: later data channels carry TLS.
     prot_p: bool,
-    /// The last frame with payload.
+    /// The last frame with payload, and its time.
     last_frame: u64,
+    last_ts: f64,
     /// Bytes of the transfers reported on this control connection.
     transfer_bytes: u64,
     /// A data connection's channel (index into `chans`).
@@ -201,7 +222,10 @@ struct Stream {
 /// One data channel: what every frame of its data connection shows, stored once.
 #[derive(Debug, Default)]
 struct Chan {
-    items: Vec<Item>,
+    items: Vec<StoredItem>,
+    /// Counts changes of `items` (an item added or replaced): hosts key what they made of them on
+    /// it.
+    revision: u32,
     /// "RETR big.bin".
     command: Option<String>,
     mode: Option<DataMode>,
@@ -212,21 +236,35 @@ struct Chan {
     server: String,
     tls: bool,
     text: bool,
-    /// The side of the data connection whose bytes make the file (the first sender), and
-    /// whether its stream has a hole.
+    /// The data connection's stream, and the side whose bytes make the file (the first sender).
+    stream: Option<u32>,
     file_side: Option<u8>,
-    hole: bool,
     /// New bytes of the file side.
     bytes: u64,
     first_frame: u64,
     last_frame: u64,
     first_ts: f64,
     last_ts: f64,
+    /// A LIST, NLST or MLSD connection's parser (clear data only).
+    listing: Option<Box<Listing>>,
+}
+
+/// A directory listing being read from its data connection, in stream order.
+#[derive(Debug)]
+struct Listing {
+    parser: ListingParser,
+    /// Where the next in-order byte of the listing side lies; a segment elsewhere (out of order)
+    /// is not parsed, since lines cannot be cut across a hole.
+    next: Option<i64>,
+    /// The frame of the last bytes parsed: a last line without a line end shows there.
+    last_frame: u64,
+    /// A cap was hit (the parser's, or the capture-wide entry cap): said once.
+    capped: bool,
 }
 
 #[derive(Debug, Default)]
 struct ControlFrame {
-    items: Vec<Item>,
+    items: Vec<StoredItem>,
     info: String,
     to_server: bool,
     /// Bytes at the start of the payload not fed (a retransmission overlap): item offsets of the
@@ -243,8 +281,8 @@ struct DataFrame {
     side: u8,
     /// The first frame of its data connection with payload.
     first: bool,
-    /// Stream offset of the first new byte.
-    at: u64,
+    /// Position of the first new byte in its direction ([`Cover`]).
+    at: i64,
     skip: u32,
     new_len: u32,
 }
@@ -274,6 +312,12 @@ pub struct Dissector {
     advanced: f64,
     finished: bool,
     outputs: Vec<Output>,
+    /// Where control items meant for a data frame go (see `control_view`).
+    scratch: ControlFrame,
+    /// Listing entries by the data frame that completed their line.
+    listing_items: HashMap<u64, Vec<StoredItem>>,
+    /// Listing entries kept so far, against [`MAX_LISTING_ENTRIES`].
+    listing_entries: usize,
 }
 
 /// Which side of `sides` sent from `addr`.
@@ -281,19 +325,16 @@ fn side_of(sides: &[SocketAddr; 2], addr: SocketAddr) -> usize {
     usize::from(addr != sides[0])
 }
 
-/// A generated item for this frame.
-fn generated(field: Field, value: Value) -> Item {
-    Item {
-        target: Target::Frame,
-        field,
-        depth: 0,
-        offset: 0,
-        length: 0,
-        generated: true,
-        value,
-        expert: None,
-    }
+/// A generated item.
+fn generated(field: Field, value: ValueView<'_>) -> StoredItem {
+    StoredItem::generated(field, value)
 }
+
+// The Lua module keeps a dissector in a userdata that may move between threads.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Dissector>();
+};
 
 /// Seconds between two advances of the layer's clock (expiry of predictions and pending
 /// connections needs no finer step).
@@ -322,6 +363,9 @@ impl Dissector {
             advanced: f64::NEG_INFINITY,
             finished: false,
             outputs: Vec::new(),
+            scratch: ControlFrame::default(),
+            listing_items: HashMap::new(),
+            listing_entries: 0,
         }
     }
 
@@ -333,6 +377,9 @@ impl Dissector {
     /// One segment of the first pass, in capture order. Says what the connection is now.
     pub fn segment(&mut self, seg: &Segment<'_>, offer: Offer) -> Claim {
         self.actions.clear();
+        // After the first pass nothing is fed. A frame may be offered more than once: the same
+        // segment again (its bytes are a retransmission, fed once), or several pieces of one
+        // frame, such as the records TLS decrypts, with sequence numbers that follow each other.
         if self.finished {
             return self.claim_of(seg.stream);
         }
@@ -370,13 +417,14 @@ impl Dissector {
                 Stream {
                     conn,
                     sides: [seg.src, seg.dst],
-                    seq: [None; 2],
+                    cover: [None, None],
                     fin: [false; 2],
                     closed: false,
                     counted: false,
                     server: None,
                     prot_p: false,
                     last_frame: 0,
+                    last_ts: seg.ts,
                     transfer_bytes: 0,
                     chan: None,
                 },
@@ -389,40 +437,48 @@ impl Dissector {
         };
         let conn = st.conn;
         let side = side_of(&st.sides, seg.src);
-        // Which bytes are new: a retransmission is not fed twice, a hole is a capture gap.
+        // Which bytes are new. A data connection's bytes are placed by position: a segment that
+        // comes after a later one still fills its place. Other connections are fed in stream order
+        // only: bytes behind the furthest seen are a retransmission, a jump ahead is a capture gap.
+        // A segment without payload (a SYN, a bare FIN) moves nothing: its sequence number may
+        // stand for a flag, not a byte.
         let len = seg.data.len();
-        let track = st.seq[side].get_or_insert(SeqTrack {
-            next: seg.seq,
-            offset: 0,
-        });
-        let ahead = seg.seq.wrapping_sub(track.next) as i32;
-        let (skip, gap) = if ahead < 0 {
-            ((ahead.unsigned_abs() as usize).min(len), 0u64)
-        } else {
-            (0, ahead as u64)
-        };
-        let gap_at = track.offset;
-        let at = track.offset + gap;
-        let new = &seg.data[skip..];
-        if !new.is_empty() {
-            track.next = seg.seq.wrapping_add(len as u32);
-            track.offset = at + new.len() as u64;
-        }
-        if !seg.data.is_empty() {
+        let by_position = self.conv.role(conn) == RoleKind::Data;
+        let (mut skip, mut n, mut gap, mut gap_at, mut at) = (0, 0, 0u64, 0i64, 0i64);
+        if len > 0 {
+            let cover = st.cover[side].get_or_insert_with(|| Cover::new(seg.seq));
+            let p = cover.position(seg.seq);
+            if by_position {
+                (skip, n) = cover.first_new(p, len);
+            } else {
+                let end = cover.end().unwrap_or(p);
+                skip = (end - p).clamp(0, len as i64) as usize;
+                n = len - skip;
+                gap = (p - end).max(0) as u64;
+                gap_at = end;
+            }
+            at = p + skip as i64;
+            cover.add(at, at + n as i64, seg.seq.wrapping_add(skip as u32));
             st.last_frame = seg.frame;
+            st.last_ts = seg.ts;
         }
-        if gap > 0 && !new.is_empty() {
-            self.conv.gap(conn, seg.src, gap_at, gap, seg.frame, seg.ts);
+        let new = &seg.data[skip..skip + n];
+        if gap > 0 && n > 0 {
+            // Positions may go below 0 (a segment before the first one seen); the layer only
+            // names offsets in messages and hands them back in replays, so they travel as u64 bits.
+            self.conv
+                .gap(conn, seg.src, gap_at as u64, gap, seg.frame, seg.ts);
         }
         let role = if new.is_empty() {
             self.conv.role(conn)
         } else {
-            self.conv.payload(conn, seg.src, at, new, seg.frame, seg.ts)
+            self.conv
+                .payload(conn, seg.src, at as u64, new, seg.frame, seg.ts)
         };
-        if !seg.data.is_empty() {
+        if len > 0 {
             match role {
                 RoleKind::Control => self.control_frame(seg, skip),
-                RoleKind::Data => self.data_frame(seg, side, at, skip, gap > 0 && !new.is_empty()),
+                RoleKind::Data => self.data_frame(seg, side, at, skip, n),
                 _ => {}
             }
         }
@@ -440,6 +496,7 @@ impl Dissector {
             }
         }
         if close {
+            self.declare_holes(seg.stream);
             self.conv.close(conn);
         }
         self.drain();
@@ -480,8 +537,19 @@ impl Dissector {
         if self.finished {
             return;
         }
+        let mut open: Vec<u32> = self
+            .streams
+            .iter()
+            .filter(|(_, st)| !st.closed && st.chan.is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        open.sort_unstable();
+        for stream in open {
+            self.declare_holes(stream);
+        }
         self.conv.finish();
         self.drain();
+        self.finish_listings();
         self.finished = true;
         // The layer is done with; what the views need is stored. Give its memory back.
         self.conv = Conversations::new(Config::default());
@@ -506,33 +574,140 @@ impl Dissector {
         let to_server = st.server == Some(seg.dst);
         let first = !st.counted;
         st.counted = true;
+        // The first piece of a frame sets where its fed bytes begin (a later piece, already
+        // seen or not, does not move the items of the first).
+        let seen = self.frames.contains_key(&seg.frame);
         let v = self.control_view(seg.frame, to_server);
-        v.to_server = to_server;
-        v.skip = u32::try_from(skip).unwrap_or(u32::MAX);
+        if !seen {
+            v.to_server = to_server;
+            v.skip = u32::try_from(skip).unwrap_or(u32::MAX);
+        }
         if first {
             v.stats.push([Some(stats::SESSIONS.into()), None, None]);
         }
     }
 
-    fn data_frame(&mut self, seg: &Segment<'_>, side: usize, at: u64, skip: usize, hole: bool) {
+    fn data_frame(&mut self, seg: &Segment<'_>, side: usize, at: i64, skip: usize, n: usize) {
         let Some(conn) = self.streams.get(&seg.stream).map(|s| s.conn) else {
             return;
         };
         let Some(chan) = self.chan_of_data(seg.stream, conn) else {
             return;
         };
-        let new_len = seg.data.len() - skip;
-        self.record_data(
-            seg.frame,
-            seg.ts,
-            chan,
-            side,
-            seg.data.len(),
-            at,
-            skip,
-            new_len,
-            hole,
-        );
+        let len = seg.data.len();
+        self.record_data(seg.frame, seg.ts, chan, side, len, at, skip, n);
+        self.read_listing(chan, seg, side, at, skip, n);
+    }
+
+    /// The listing entries whose lines this data segment completes, kept for its frame. The
+    /// listing side's bytes only, in stream order.
+    fn read_listing(
+        &mut self,
+        chan: u32,
+        seg: &Segment<'_>,
+        side: usize,
+        at: i64,
+        skip: usize,
+        n: usize,
+    ) {
+        let Some(ch) = self.chans.get_mut(chan as usize) else {
+            return;
+        };
+        if n == 0 || ch.file_side != Some(side as u8) {
+            return;
+        }
+        let Some(l) = ch.listing.as_mut() else {
+            return;
+        };
+        if l.next.is_some_and(|next| next != at) {
+            return;
+        }
+        l.next = Some(at + n as i64);
+        l.last_frame = seg.frame;
+        let payload = seg.data;
+        let mut items = Vec::new();
+        let mut entries = 0;
+        let mut capped = false;
+        let room = MAX_LISTING_ENTRIES.saturating_sub(self.listing_entries);
+        l.parser
+            .feed(&payload[skip..skip + n], &mut |line| match line {
+                ListingLine::Entry(e) if entries < room => {
+                    entries += 1;
+                    let at = listing::span_in(payload, e.name);
+                    items.extend(listing::entry_items(&e, at).iter().map(StoredItem::owned));
+                }
+                ListingLine::Entry(_) | ListingLine::Cap(_) => capped = true,
+                ListingLine::Unparsed { .. } => {}
+            });
+        let note = capped && !std::mem::replace(&mut l.capped, true);
+        self.keep_listing(seg.frame, items, entries, note);
+    }
+
+    /// Store listing items for `frame`, with the `listing_cap` anomaly when a cap was just hit.
+    fn keep_listing(&mut self, frame: u64, mut items: Vec<StoredItem>, entries: usize, note: bool) {
+        self.listing_entries += entries;
+        if note {
+            let mut it = generated(
+                Field::Anomaly,
+                ValueView::Str(crate::conversation::anomaly::LISTING_CAP),
+            );
+            if let Some(e) =
+                crate::fields::Expert::for_anomaly_name(crate::conversation::anomaly::LISTING_CAP)
+            {
+                it.set_expert(
+                    e,
+                    "the listing has more entries, or longer lines, than are kept: some are not shown",
+                );
+            }
+            items.push(it);
+        }
+        if !items.is_empty() {
+            self.listing_items.entry(frame).or_default().extend(items);
+        }
+    }
+
+    /// The end of the data: each listing's last line without a line end is still an entry.
+    fn finish_listings(&mut self) {
+        for i in 0..self.chans.len() {
+            let Some(l) = self.chans[i].listing.as_mut() else {
+                continue;
+            };
+            let frame = l.last_frame;
+            let mut items = Vec::new();
+            let mut entries = 0;
+            let room = MAX_LISTING_ENTRIES.saturating_sub(self.listing_entries);
+            l.parser.finish(&mut |line| {
+                if let ListingLine::Entry(e) = line {
+                    if entries < room {
+                        entries += 1;
+                        items.extend(listing::entry_items(&e, None).iter().map(StoredItem::owned));
+                    }
+                }
+            });
+            if frame > 0 {
+                self.keep_listing(frame, items, entries, false);
+            }
+        }
+    }
+
+    /// The bytes a data connection never got are capture gaps: told to the layer once the
+    /// connection ends (a hole may still be filled by a late segment before).
+    fn declare_holes(&mut self, stream: u32) {
+        let Some(st) = self.streams.get(&stream).filter(|st| st.chan.is_some()) else {
+            return;
+        };
+        let mut holes = Vec::new();
+        for (side, cover) in st.cover.iter().enumerate() {
+            if let Some(c) = cover {
+                for (at, len) in c.holes() {
+                    holes.push((st.sides[side], (at - c.start()) as u64, len));
+                }
+            }
+        }
+        let (conn, frame, ts) = (st.conn, st.last_frame, st.last_ts);
+        for (from, offset, len) in holes {
+            self.conv.gap(conn, from, offset, len, frame, ts);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -543,11 +718,14 @@ impl Dissector {
         chan: u32,
         side: usize,
         len: usize,
-        at: u64,
+        at: i64,
         skip: usize,
         new_len: usize,
-        hole: bool,
     ) {
+        // A frame offered again with nothing new keeps what its first offer recorded.
+        if new_len == 0 && self.frames.contains_key(&frame) {
+            return;
+        }
         let Some(ch) = self.chans.get_mut(chan as usize) else {
             return;
         };
@@ -561,7 +739,6 @@ impl Dissector {
         let file_side = *ch.file_side.get_or_insert(side as u8);
         if file_side as usize == side {
             ch.bytes += new_len as u64;
-            ch.hole |= hole;
         }
         self.frames.insert(
             frame,
@@ -599,6 +776,7 @@ impl Dissector {
         if let Some(st) = self.streams.get_mut(&stream) {
             st.chan = Some(idx);
         }
+        self.chans[idx as usize].stream.get_or_insert(stream);
         Some(idx)
     }
 
@@ -641,6 +819,18 @@ impl Dissector {
         }
         ch.tls = t.data_tls;
         ch.text = asked == Some(DataDirection::Listing) || t.transfer_type.starts_with('A');
+        if let (None, false, Some(expect)) = (
+            &ch.listing,
+            t.data_tls,
+            Expect::for_command(t.command.as_bytes()),
+        ) {
+            ch.listing = Some(Box::new(Listing {
+                parser: ListingParser::new(expect, ListingLimits::default()),
+                next: None,
+                last_frame: 0,
+                capped: false,
+            }));
+        }
         ch.export_name = t.export_name();
         if ch.export_name.is_some() && ch.object == 0 {
             *next_object += 1;
@@ -656,17 +846,14 @@ impl Dissector {
                 ..ControlFrame::default()
             }))
         });
-        if let FrameRec::Data(_) = rec {
-            // A frame is one segment of one connection; a control event naming a data frame
-            // would be a bug upstream: keep the data view, and drop the control items.
-            *rec = FrameRec::Control(Box::new(ControlFrame {
-                to_server,
-                ..ControlFrame::default()
-            }));
-        }
         match rec {
             FrameRec::Control(c) => c,
-            FrameRec::Data(_) => unreachable!("replaced above"),
+            // A frame is one segment of one connection; a control event naming a data frame
+            // would be a bug upstream: the data view stays, what was meant for it goes nowhere.
+            FrameRec::Data(_) => {
+                self.scratch = ControlFrame::default();
+                &mut self.scratch
+            }
         }
     }
 
@@ -694,7 +881,9 @@ impl Dissector {
                         .get(&stream)
                         .map_or(0, |s| side_of(&s.sides, r.from));
                     let n = r.bytes.len();
-                    self.record_data(r.frame, r.ts, chan, side, n, r.offset, 0, n, false);
+                    // The position travelled through the layer as u64 bits (see `segment`).
+                    let at = r.offset as i64;
+                    self.record_data(r.frame, r.ts, chan, side, n, at, 0, n);
                 }
                 Output::Anomaly(note) => self.note(&note),
                 Output::Exchange(_) => {}
@@ -710,6 +899,7 @@ impl Dissector {
                     port,
                     connector,
                     frame,
+                    expectation,
                     ..
                 } => {
                     let server = self
@@ -720,11 +910,13 @@ impl Dissector {
                     let Some(ip) = listener.or(server.map(|s| s.ip())) else {
                         continue;
                     };
+                    let control_port = server.map_or(21, |s| s.port());
                     self.actions.push(HostAction::Expect {
                         listener: SocketAddr::new(ip, port),
                         alt_listener,
                         connector,
                         frame,
+                        ports: expectation.host_ports(control_port),
                     });
                 }
                 Action::StartTls { conn, frame } => {
@@ -771,24 +963,27 @@ impl Dissector {
                 append_text(f, &flow, " | ");
             }
             view.stats.extend(ticks);
-            for mut it in present::items(run) {
+            for it in present::item_refs(run) {
                 match it.target {
                     Target::Frame => {
-                        if it.length > 0 {
-                            it.offset += base;
-                        }
-                        self.control_view(frame, to_server).items.push(it);
+                        let kept = StoredItem::keep(&it, base, true);
+                        self.control_view(frame, to_server).items.push(kept);
                     }
                     Target::Earlier(f) => {
-                        it.target = Target::Frame;
-                        it.offset = 0;
-                        it.length = 0;
-                        self.control_view(f, to_server).items.push(it);
+                        let kept = StoredItem::keep(&it, 0, false);
+                        self.control_view(f, to_server).items.push(kept);
                     }
                     Target::Channel(c) => {
-                        it.target = Target::Frame;
+                        let kept = StoredItem::keep(&it, 0, false);
                         let i = self.chan(b.control, c);
-                        self.chans[i as usize].items.push(it);
+                        // Each channel fact has one value: a later one (a transfer updated with
+                        // the server's file name) replaces it where it stands.
+                        let ch = &mut self.chans[i as usize];
+                        ch.revision = ch.revision.wrapping_add(1);
+                        match ch.items.iter_mut().find(|x| x.field() == kept.field()) {
+                            Some(old) => *old = kept,
+                            None => ch.items.push(kept),
+                        }
                     }
                 }
             }
@@ -810,9 +1005,10 @@ impl Dissector {
         let Some(FrameRec::Control(view)) = self.frames.get_mut(&frame) else {
             return;
         };
-        let mut item = generated(Field::Anomaly, Value::Str(note.name.to_string()));
-        item.expert =
-            crate::fields::Expert::for_anomaly_name(note.name).map(|e| (e, note.detail.clone()));
+        let mut item = generated(Field::Anomaly, ValueView::Str(note.name));
+        if let Some(e) = crate::fields::Expert::for_anomaly_name(note.name) {
+            item.set_expert(e, &note.detail);
+        }
         view.items.push(item);
     }
 
@@ -858,6 +1054,21 @@ impl Dissector {
         if t.direction.is_some() {
             ch.direction = t.direction;
         }
+        // Whether the capture holds the whole transfer, as the CLI's records say it, on every
+        // frame of its data connection.
+        let mut complete = generated(Field::DataComplete, ValueView::Bool(t.complete));
+        if !t.complete {
+            complete.set_expert(
+                crate::fields::Expert::DataPartial,
+                &format!("partial: {}", t.partial_reasons.join(", ")),
+            );
+        }
+        ch.revision = ch.revision.wrapping_add(1);
+        ch.items.push(complete);
+        for reason in &t.partial_reasons {
+            ch.items
+                .push(generated(Field::DataPartialReason, ValueView::Str(reason)));
+        }
         if ch.first_frame == 0 {
             return;
         }
@@ -880,22 +1091,25 @@ impl Dissector {
         };
         if let Some(end) = end {
             let mut figures = vec![
-                generated(Field::TransferBytes, Value::Uint(bytes)),
-                generated(Field::TransferDuration, Value::Time(duration)),
+                generated(Field::TransferBytes, ValueView::Uint(bytes)),
+                generated(Field::TransferDuration, ValueView::Time(duration)),
             ];
             if duration > 0.0 {
                 let rate = (bytes as f64 / duration).round() as u64;
-                figures.push(generated(Field::TransferThroughput, Value::Uint(rate)));
+                figures.push(generated(Field::TransferThroughput, ValueView::Uint(rate)));
             }
-            figures.push(generated(Field::TransferFirstFrame, Value::Frame(first)));
-            figures.push(generated(Field::TransferLastFrame, Value::Frame(last)));
+            figures.push(generated(
+                Field::TransferFirstFrame,
+                ValueView::Frame(first),
+            ));
+            figures.push(generated(Field::TransferLastFrame, ValueView::Frame(last)));
             self.control_view(end, false).items.extend(figures);
         }
         let mut linked = Vec::with_capacity(2);
         for f in [tr.setup_frame, tr.command_frame] {
             if f != 0 && !linked.contains(&f) {
                 linked.push(f);
-                let link = generated(Field::TransferDataFrame, Value::Frame(first));
+                let link = generated(Field::TransferDataFrame, ValueView::Frame(first));
                 self.control_view(f, true).items.push(link);
             }
         }
@@ -952,7 +1166,10 @@ impl Dissector {
                 } else {
                     ", to client"
                 }),
-                items: c.items.iter().collect(),
+                items: c.items.iter().map(StoredItem::view).collect(),
+                frame_items: Vec::new(),
+                channel: None,
+                revision: 0,
                 stats: c
                     .stats
                     .iter()
@@ -969,7 +1186,13 @@ impl Dissector {
                     kind: ViewKind::Data,
                     info: Cow::Owned(data_info(d.len, ch)),
                     title: Cow::Owned(format!(" ({} bytes)", d.len)),
-                    items: ch.items.iter().collect(),
+                    items: ch.items.iter().map(StoredItem::view).collect(),
+                    frame_items: self
+                        .listing_items
+                        .get(&frame)
+                        .map_or_else(Vec::new, |v| v.iter().map(StoredItem::view).collect()),
+                    channel: Some(d.chan),
+                    revision: ch.revision,
                     stats: Vec::new(),
                     flow: d.first.then(|| {
                         let way = ch.direction.map_or("", |w| w.name());
@@ -979,12 +1202,20 @@ impl Dissector {
                             format!("data: {} bytes, {way}", ch.bytes)
                         })
                     }),
-                    export: export_piece(d, ch),
+                    export: export_piece(d, ch, self.file_cover(ch)),
                     tls: ch.tls,
                     text: ch.text,
                 })
             }
         }
+    }
+}
+
+impl Dissector {
+    /// What was seen of the side of a channel's data connection whose bytes make its file.
+    fn file_cover(&self, ch: &Chan) -> Option<&Cover> {
+        let st = self.streams.get(&ch.stream?)?;
+        st.cover.get(usize::from(ch.file_side?))?.as_ref()
     }
 }
 
@@ -1080,13 +1311,16 @@ fn data_info(len: u32, ch: &Chan) -> String {
     s
 }
 
-/// A data frame's export piece: only the file side's new bytes of a transfer that has a file.
-fn export_piece<'a>(d: &DataFrame, ch: &'a Chan) -> Option<ExportPiece<'a>> {
+/// A data frame's export piece: only the file side's new bytes of a transfer that has a file, at
+/// their place from the first byte seen.
+fn export_piece<'a>(d: &DataFrame, ch: &'a Chan, cover: Option<&Cover>) -> Option<ExportPiece<'a>> {
     let name = ch.export_name.as_deref()?;
     if ch.object == 0 || ch.file_side != Some(d.side) {
         return None;
     }
-    let filename = if ch.hole && !name.ends_with(".partial") {
+    let start = cover.map_or(0, Cover::start);
+    let hole = cover.is_some_and(Cover::has_hole);
+    let filename = if hole && !name.ends_with(".partial") {
         Cow::Owned(format!("{name}.partial"))
     } else {
         Cow::Borrowed(name)
@@ -1095,7 +1329,7 @@ fn export_piece<'a>(d: &DataFrame, ch: &'a Chan) -> Option<ExportPiece<'a>> {
         object: ch.object,
         filename,
         server: &ch.server,
-        offset: d.at,
+        offset: (d.at - start).max(0) as u64,
         skip: d.skip,
         len: d.new_len,
         tls: ch.tls,

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::fields::FIELDS;
+use ValueView as Value;
 
 const CLIENT: &str = "10.0.0.1:50000";
 const SERVER: &str = "10.0.0.2:21";
@@ -119,7 +120,7 @@ impl Cap {
 }
 
 /// The items of a view with field `abbrev`.
-fn items<'a>(v: &View<'a>, abbrev: &str) -> Vec<&'a Item> {
+fn items<'a>(v: &View<'a>, abbrev: &str) -> Vec<ItemView<'a>> {
     v.items
         .iter()
         .copied()
@@ -127,12 +128,12 @@ fn items<'a>(v: &View<'a>, abbrev: &str) -> Vec<&'a Item> {
         .collect()
 }
 
-fn value(v: &View<'_>, abbrev: &str) -> Option<Value> {
-    items(v, abbrev).first().map(|i| i.value.clone())
+fn value<'a>(v: &View<'a>, abbrev: &str) -> Option<Value<'a>> {
+    items(v, abbrev).first().map(|i| i.value)
 }
 
-fn s(text: &str) -> Value {
-    Value::Str(text.into())
+fn s(text: &str) -> Value<'_> {
+    Value::Str(text)
 }
 
 /// A classic session: login, PASV, RETR of 6000 bytes over one passive data connection in two
@@ -153,6 +154,7 @@ fn classic_pasv_retr_session() {
             alt_listener: None,
             connector: Some("10.0.0.1".parse().unwrap()),
             frame: 9,
+            ports: vec![26758],
         }]
     );
     cap.line(false, 10, "RETR big.bin\r\n");
@@ -223,6 +225,11 @@ fn classic_pasv_retr_session() {
     );
     let e = cap.view(13).export.expect("an export piece");
     assert_eq!((e.offset, e.len), (3000, 3000));
+    // Both data frames show one channel's list; control frames none.
+    assert!(cap.view(12).channel.is_some());
+    assert_eq!(cap.view(12).channel, cap.view(13).channel);
+    assert_eq!(cap.view(12).items, cap.view(13).items);
+    assert_eq!(cap.view(10).channel, None);
     // Only the first data frame is a ladder entry.
     assert!(cap.view(13).flow.is_none());
 
@@ -286,7 +293,7 @@ fn response_in_lands_on_the_request_frame() {
     let v = cap.view(2);
     assert_eq!(value(&v, "ftplens.response_in"), Some(Value::Frame(3)));
     let link = items(&v, "ftplens.response_in")[0];
-    assert!(link.generated && link.length == 0 && link.target == Target::Frame);
+    assert!(link.generated && link.length == 0);
     assert_eq!(
         value(&cap.view(3), "ftplens.request_in"),
         Some(Value::Frame(2))
@@ -346,8 +353,8 @@ fn a_gap_cuts_a_line_and_resynchronises() {
     // The frame after the hole says so.
     let gap = items(&v, "ftplens.anomaly")[0];
     assert_eq!(gap.value, s("capture_gap"));
-    let (expert, message) = gap.expert.as_ref().unwrap();
-    assert_eq!(*expert, crate::fields::Expert::CaptureGap);
+    let (expert, message) = gap.expert.unwrap();
+    assert_eq!(expert, crate::fields::Expert::CaptureGap);
     // 20 bytes, from offset 7 of the client's stream.
     assert!(
         message.contains("20 bytes") && message.contains("offset 7"),
@@ -466,6 +473,73 @@ fn export_offsets_keep_a_hole() {
     assert_eq!(cap.view(12).export.unwrap().offset, 0);
 }
 
+/// A data connection with a hole, ended by 226 and both FINs: every frame of it says the
+/// transfer is partial because of the gap (the CLI's `complete: partial`, `gaps`).
+#[test]
+fn a_data_hole_makes_the_transfer_partial() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.pasv_retr();
+    let block = [b'z'; 1000];
+    let (src, dst, o) = (DATA_SERVER, DATA_CLIENT, Offer::Expected);
+    cap.send_at(2, src, dst, 12, 1, TCP_SYN_ACK, &block, o);
+    // Bytes 1000..2000 are lost; the last 1000 end with the server's FIN.
+    cap.send_at(2, src, dst, 13, 2001, TCP_FIN, &block, o);
+    cap.send_at(2, dst, src, 14, 1, TCP_FIN, &[], o);
+    cap.line(true, 15, "226 Transfer complete.\r\n");
+    cap.d.finish();
+    for f in [12, 13] {
+        let v = cap.view(f);
+        assert_eq!(
+            value(&v, "ftplens-data.complete"),
+            Some(Value::Bool(false)),
+            "frame {f}"
+        );
+        let reasons: Vec<_> = items(&v, "ftplens-data.partial_reason")
+            .iter()
+            .map(|i| i.value)
+            .collect();
+        assert!(reasons.contains(&s("gaps")), "frame {f}: {reasons:?}");
+    }
+    assert_eq!(
+        value(&cap.view(15), "ftplens.transfer.bytes"),
+        Some(Value::Uint(2000))
+    );
+}
+
+/// STOU: the server names the file in its 150 (RFC 1123 4.1.2.9); the data frames show that name,
+/// once, not the empty argument.
+#[test]
+fn stou_shows_the_servers_name() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 6, "CWD /incoming\r\n");
+    cap.line(true, 7, "250 \"/incoming\" is the current directory.\r\n");
+    cap.line(false, 8, "PASV\r\n");
+    cap.line(true, 9, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(false, 10, "STOU\r\n");
+    cap.line(true, 11, "150 FILE: ftplens-0001.txt\r\n");
+    cap.send(
+        2,
+        DATA_CLIENT,
+        DATA_SERVER,
+        12,
+        TCP_SYN,
+        b"hello",
+        Offer::Expected,
+    );
+    let before = cap.view(12).revision;
+    cap.d.finish();
+    let v = cap.view(12);
+    // The end added facts (complete or not): a host's cached drawing of the channel is stale.
+    assert!(v.revision != before);
+    let paths: Vec<_> = items(&v, "ftplens-data.path")
+        .iter()
+        .map(|i| i.value)
+        .collect();
+    assert_eq!(paths, [s("/incoming/ftplens-0001.txt")]);
+}
+
 /// With passwords hidden, no trace of one in items, Info or the ladder.
 #[test]
 fn hidden_passwords() {
@@ -515,6 +589,62 @@ fn a_listing_is_text_without_export() {
     );
 }
 
+/// A listing's entries show on the data frame that completes their line: a line cut between two
+/// segments is an entry of the second; the last line, without a line end, is one at the end.
+#[test]
+fn listing_entries_on_the_frames_that_complete_them() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 8, "PASV\r\n");
+    cap.line(true, 9, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(false, 10, "LIST\r\n");
+    cap.line(true, 11, "150 Here comes the directory listing.\r\n");
+    let first: &[u8] = b"drwxr-xr-x 2 0 0 4096 Jun 01  2022 pub\r\n-rw-r--r-- 1 0 0 60";
+    let second: &[u8] =
+        b"00 Jan 01 00:00 big.bin\r\nlrwxrwxrwx 1 0 0 7 Jan 01 00:00 latest -> big.bin";
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        12,
+        TCP_SYN_ACK,
+        first,
+        Offer::Expected,
+    );
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 13, 0, second, Offer::Expected);
+    cap.d.finish();
+    let names = |f| -> Vec<String> {
+        cap.view(f)
+            .frame_items
+            .iter()
+            .filter(|i| FIELDS[i.field as usize].abbrev == "ftplens-data.listing.name")
+            .map(|i| match i.value {
+                ValueView::Str(s) => s.to_string(),
+                _ => String::new(),
+            })
+            .collect()
+    };
+    assert_eq!(names(12), ["pub"]);
+    assert_eq!(names(13), ["big.bin", "latest"]);
+    let v = cap.view(12);
+    let name = v.frame_items.iter().find(|i| i.length > 0).unwrap();
+    // "pub" is the last word before the first CRLF.
+    assert_eq!((name.offset, name.length), (35, 3));
+    assert!(v.items.iter().all(|i| {
+        !FIELDS[i.field as usize]
+            .abbrev
+            .starts_with("ftplens-data.listing")
+    }));
+    let sizes: Vec<_> = cap
+        .view(13)
+        .frame_items
+        .iter()
+        .filter(|i| FIELDS[i.field as usize].abbrev == "ftplens-data.listing.size")
+        .map(|i| i.value)
+        .collect();
+    assert_eq!(sizes, [ValueView::Uint(6000), ValueView::Uint(7)]);
+}
+
 /// AUTH TLS answered 234: the host is told to hand the control connection to TLS.
 #[test]
 fn auth_tls_asks_for_tls() {
@@ -529,4 +659,118 @@ fn auth_tls_asks_for_tls() {
             frame: 3
         }]
     );
+}
+
+/// A segment offered twice for one frame is taken once; a segment without payload (the SYN
+/// itself, a bare FIN) counts no byte.
+#[test]
+fn a_frame_offered_twice_and_empty_segments() {
+    let mut cap = Cap::new(false);
+    // The client's SYN, at sequence number 0; its first byte is number 1.
+    cap.send_at(1, CLIENT, SERVER, 1, 0, TCP_SYN, b"", Offer::Port);
+    cap.line(true, 2, "220 FTP ready\r\n");
+    let user = b"USER alice\r\n";
+    cap.send_at(1, CLIENT, SERVER, 3, 1, TCP_SYN, user, Offer::Port);
+    cap.send_at(1, CLIENT, SERVER, 3, 1, TCP_SYN, user, Offer::Port);
+    let v = cap.view(3);
+    assert_eq!(v.info, "Request: USER alice");
+    assert_eq!(items(&v, "ftplens.request.command").len(), 1);
+    assert!(items(&v, "ftplens.anomaly").is_empty(), "{v:?}");
+    assert!(cap.d.view(1).is_none());
+}
+
+/// An active channel: the server connects from any port (RFC 959's default is port 20, one below
+/// the control port), so a host that routes by port claims both the client's port and 20.
+#[test]
+fn an_active_channel_names_its_ports() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    // 10.0.0.1, port 195*256+81 = 50001.
+    cap.line(false, 8, "PORT 10,0,0,1,195,81\r\n");
+    assert_eq!(
+        cap.d.actions(),
+        &[HostAction::Expect {
+            listener: addr("10.0.0.1:50001"),
+            alt_listener: None,
+            connector: Some("10.0.0.2".parse().unwrap()),
+            frame: 8,
+            ports: vec![50001, 20],
+        }]
+    );
+}
+
+/// Several pieces of one frame (the records TLS decrypts), with sequence numbers that follow each
+/// other: each is fed, and the frame shows them all.
+#[test]
+fn pieces_of_one_frame_are_all_fed() {
+    let mut cap = Cap::new(false);
+    cap.line(true, 1, "220 FTP ready\r\n");
+    cap.line(false, 2, "USER alice\r\n");
+    cap.line(false, 2, "PASS s3cret\r\n");
+    let v = cap.view(2);
+    assert_eq!(v.info, "Request: USER alice, Request: PASS s3cret");
+    assert_eq!(items(&v, "ftplens.request.command").len(), 2);
+    // A data frame offered again with nothing new keeps its export piece.
+    cap.line(false, 3, "PASV\r\n");
+    cap.line(true, 4, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(false, 5, "RETR f\r\n");
+    let block = [1u8; 100];
+    let (src, dst, o) = (DATA_SERVER, DATA_CLIENT, Offer::Expected);
+    cap.send_at(2, src, dst, 6, 1, TCP_SYN_ACK, &block, o);
+    cap.send_at(2, src, dst, 6, 1, TCP_SYN_ACK, &block, o);
+    let e = cap.view(6).export.unwrap();
+    assert_eq!((e.offset, e.skip, e.len), (0, 0, 100));
+}
+
+/// A download whose second segment came first (out of order): each lands at its place in the file,
+/// which has no hole, and the data counts once.
+#[test]
+fn out_of_order_data_lands_at_its_place() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.pasv_retr();
+    let (src, dst, o) = (DATA_SERVER, DATA_CLIENT, Offer::Expected);
+    let (first, second) = ([b'a'; 1000], [b'b'; 1000]);
+    cap.send_at(2, src, dst, 12, 1001, TCP_SYN_ACK, &second, o);
+    cap.send_at(2, src, dst, 13, 1, TCP_SYN_ACK, &first, o);
+    // A retransmission of both.
+    let mut both = first.to_vec();
+    both.extend_from_slice(&second);
+    cap.send_at(2, src, dst, 14, 1, TCP_SYN_ACK, &both, o);
+    cap.line(true, 15, "226 Transfer complete.\r\n");
+    cap.d.finish();
+    let e12 = cap.view(12).export.unwrap();
+    let e13 = cap.view(13).export.unwrap();
+    let e14 = cap.view(14).export.unwrap();
+    assert_eq!((e12.offset, e12.skip, e12.len), (1000, 0, 1000));
+    assert_eq!((e13.offset, e13.skip, e13.len), (0, 0, 1000));
+    assert_eq!(e14.len, 0);
+    assert_eq!(e13.filename, "big.bin");
+    let v = cap.view(15);
+    assert_eq!(value(&v, "ftplens.transfer.bytes"), Some(Value::Uint(2000)));
+    // Complete: no gap reached the layer.
+    assert_eq!(
+        value(&cap.view(12), "ftplens-data.outcome"),
+        Some(s("complete"))
+    );
+    assert!(items(&cap.view(15), "ftplens.anomaly").is_empty());
+}
+
+/// A connection through a registered port that began before the capture (no handshake): the side
+/// that sends replies serves, even on the higher port; without a reply yet, the lower port does.
+#[test]
+fn a_registered_port_without_handshake() {
+    let mut cap = Cap::new(false);
+    let (server, client) = ("10.0.0.2:2121", "10.0.0.1:1025");
+    let c = cap.send(1, server, client, 1, 0, b"220 ready\r\n", Offer::Port);
+    assert_eq!(c, Claim::Control);
+    cap.send(1, client, server, 2, 0, b"USER bob\r\n", Offer::Port);
+    assert_eq!(cap.view(1).title, ", to client");
+    assert_eq!(cap.view(2).title, ", to server");
+    assert_eq!(cap.view(2).info, "Request: USER bob");
+    // Another connection, the client's command first: the lower port, 21, serves.
+    let (server, client) = ("10.0.0.2:21", "10.0.0.1:40000");
+    cap.send(3, client, server, 3, 0, b"NOOP\r\n", Offer::Port);
+    assert_eq!(cap.view(3).title, ", to server");
+    assert_eq!(cap.view(3).info, "Request: NOOP");
 }

@@ -4,8 +4,10 @@
 use super::limits::limits_from;
 use super::sys::*;
 use super::{endpoint, guard, socket_addr};
-use crate::dissect::{Claim, DissectConfig, Dissector, HostAction, Offer, Segment, ViewKind};
-use crate::present::{self, Value};
+use crate::dissect::{
+    Claim, DissectConfig, Dissector, HostAction, ItemView, Offer, Segment, ValueView, ViewKind,
+};
+use crate::present;
 use std::ffi::c_char;
 use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -140,6 +142,7 @@ fn publish_actions(h: &mut Handle) {
                 alt_listener,
                 connector,
                 frame,
+                ..
             } => {
                 out.kind = FTPLENS_ACTION_EXPECT;
                 out.frame = *frame;
@@ -251,7 +254,7 @@ pub unsafe extern "C" fn ftplens_dissector_actions(
 }
 
 /// An item of a view as C reads it; strings as arena placeholders.
-fn item_out(arena: &mut Vec<u8>, it: &present::Item) -> ftplens_item {
+fn item_out(arena: &mut Vec<u8>, it: &ItemView<'_>) -> ftplens_item {
     let mut out = ftplens_item {
         target: FTPLENS_TARGET_FRAME,
         field: it.field as u32,
@@ -262,16 +265,16 @@ fn item_out(arena: &mut Vec<u8>, it: &present::Item) -> ftplens_item {
         expert: FTPLENS_NO_EXPERT,
         ..Default::default()
     };
-    match &it.value {
-        Value::Label(s) | Value::Str(s) => out.string_value = put(arena, s),
-        Value::Uint(n) | Value::Frame(n) => out.uint_value = *n,
-        Value::Bool(b) => out.uint_value = u64::from(*b),
-        Value::Time(t) => out.time_value = *t,
-        Value::Ip(IpAddr::V4(a)) => out.addr[..4].copy_from_slice(&a.octets()),
-        Value::Ip(IpAddr::V6(a)) => out.addr = a.octets(),
+    match it.value {
+        ValueView::Str(s) => out.string_value = put(arena, s),
+        ValueView::Uint(n) | ValueView::Frame(n) => out.uint_value = n,
+        ValueView::Bool(b) => out.uint_value = u64::from(b),
+        ValueView::Time(t) => out.time_value = t,
+        ValueView::Ip(IpAddr::V4(a)) => out.addr[..4].copy_from_slice(&a.octets()),
+        ValueView::Ip(IpAddr::V6(a)) => out.addr = a.octets(),
     }
-    if let Some((expert, message)) = &it.expert {
-        out.expert = *expert as u32;
+    if let Some((expert, message)) = it.expert {
+        out.expert = expert as u32;
         out.expert_message = put(arena, message);
     }
     out
@@ -312,7 +315,8 @@ pub unsafe extern "C" fn ftplens_dissector_view(
                 .flow
                 .as_deref()
                 .map_or(std::ptr::null(), |f| put(arena, f));
-            for it in &v.items {
+            // A data frame's own items (listing entries) follow its channel's.
+            for it in v.items.iter().chain(&v.frame_items) {
                 h.items.push(item_out(arena, it));
             }
             for s in &v.stats {

@@ -8,6 +8,7 @@ use crate::{Anomaly, Expectation};
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+pub mod listing;
 pub mod packed;
 
 /// Where an item is shown.
@@ -248,7 +249,9 @@ pub(crate) fn item_refs(events: &[Event]) -> Vec<ItemRef<'_>> {
             EventKind::Login(l) => login(&mut b, l),
             EventKind::Reply(r) => reply(&mut b, ev, r),
             EventKind::DataExpected(e) => expected(&mut b, e),
-            EventKind::TransferStarted(t) if t.channel_id != 0 => {
+            // An update (STOU's name from the server's 150, RFC 1123 4.1.2.9) restates the
+            // channel's facts: the host keeps the latest value of each.
+            EventKind::TransferStarted(t) | EventKind::TransferUpdated(t) if t.channel_id != 0 => {
                 b.target = Target::Channel(t.channel_id);
                 b.generated(Field::DataCommand, ValueRef::Str(t.command.as_str().into()));
                 b.generated(Field::DataFile, ValueRef::Str(t.arg.as_str().into()));
