@@ -250,7 +250,7 @@ end
 
 -- Draw the frame's view if it is of kind `want` (CONTROL or DATA); false when it is not.
 local function show(tvb, pinfo, tree, want, decrypted)
-    local kind, info, title, list, text, tls = G:view(pinfo.number, decrypted, want == CONTROL and tvb:len() or 0)
+    local kind, info, title, list, text, tls, own = G:view(pinfo.number, decrypted, tvb:len())
     if kind == TLS_RECORD and tls_dissector then return call_tls(tvb, pinfo, tree) end
     if kind ~= want then return false end
     local cols = pinfo.cols
@@ -260,6 +260,7 @@ local function show(tvb, pinfo, tree, want, decrypted)
     local ti = want == CONTROL and tree:add(proto, tvb(), NAME_CONTROL .. title)
         or tree:add(proto_data, tvb(), NAME_DATA .. title)
     draw(ti, tvb, list)
+    if own then draw(ti, tvb, own) end -- a data frame's own items (listing entries)
     if want == DATA then
         if tls and tls_dissector then return tls_dissector:call(tvb, pinfo, tree) end
         ;(text and text_dissector or data_dissector):call(tvb, pinfo, tree)

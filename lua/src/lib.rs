@@ -10,14 +10,14 @@
 //! local d = core.new(limits, hide_passwords, protofields, protoexperts)
 //! local claim, tls_record, ports, tls_started, tls_data = d:segment(frame, ts, src, sport, dst,
 //!     dport, stream, seq, bytes, offer, fresh, decrypted)
-//! local kind, info, title, list, text, tls = d:view(frame, decrypted, captured_len)
+//! local kind, info, title, list, text, tls, own = d:view(frame, decrypted, captured_len)
 //! ```
 //!
 //! A view's items come as a flat draw list, `STRIDE` slots per item (see `Draw::list`), with the
 //! values already made into what `TreeItem:add` takes (`UInt64`, `NSTime`, `Address`, strings,
 //! numbers; a boolean field's value is 0 or 1, since `false` marks an item without a value). A data
-//! channel's list is the same on every packet of its connection: it is
-//! made once and handed out again, so a data packet costs the script no conversion at all.
+//! channel's list is the same on every packet of its connection: it is made once per revision
+//! and handed out again, so a data packet costs the script no conversion at all.
 //!
 //! What Lua cannot give: tshark's first pass of `-2` runs without a tree, so field extractors
 //! (`tcp.stream`, `tcp.seq`) are empty there. The script passes them when it has them; without
@@ -28,10 +28,11 @@
 //! version is a build choice (cargo features `lua52`, `lua53`, `lua54`).
 
 use ftplens::Limits;
-use ftplens::dissect::{Claim, DissectConfig, Dissector, HostAction, Offer, Segment, ViewKind};
+use ftplens::dissect::{
+    Claim, DissectConfig, Dissector, HostAction, ItemView, Offer, Segment, ValueView, ViewKind,
+};
 use ftplens::fields::{EXPERTS, ExpertGroup, FIELDS, FieldType, FrameRole, Severity};
 use ftplens::limits::LIMITS;
-use ftplens::present::{Item, Value};
 use mlua::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -115,13 +116,13 @@ impl Draw {
     }
 
     /// An item's value as `TreeItem:add` takes it for its field's type.
-    fn value(&self, lua: &Lua, ftype: FieldType, v: &Value) -> LuaResult<LuaValue> {
-        let (num, s, time) = match v {
-            Value::Label(s) | Value::Str(s) => (0, s.as_str(), 0.0),
-            Value::Uint(n) | Value::Frame(n) => (*n, "", 0.0),
-            Value::Bool(b) => (u64::from(*b), "", 0.0),
-            Value::Time(t) => (0, "", *t),
-            Value::Ip(_) => (0, "", 0.0),
+    fn value(&self, lua: &Lua, ftype: FieldType, v: &ValueView<'_>) -> LuaResult<LuaValue> {
+        let (num, s, time) = match *v {
+            ValueView::Str(s) => (0, s, 0.0),
+            ValueView::Uint(n) | ValueView::Frame(n) => (n, "", 0.0),
+            ValueView::Bool(b) => (u64::from(b), "", 0.0),
+            ValueView::Time(t) => (0, "", t),
+            ValueView::Ip(_) => (0, "", 0.0),
         };
         Ok(match ftype {
             FieldType::None if s.is_empty() => LuaValue::Boolean(false),
@@ -140,8 +141,8 @@ impl Draw {
                     .call((whole as i64, ((secs - whole) * 1e9) as i32))?
             }
             FieldType::Ipv4 | FieldType::Ipv6 => {
-                let ip = match v {
-                    Value::Ip(ip) => *ip,
+                let ip = match *v {
+                    ValueView::Ip(ip) => ip,
                     _ => return Ok(LuaValue::Boolean(false)),
                 };
                 match (ftype, ip) {
@@ -156,7 +157,7 @@ impl Draw {
 
     /// The draw list of `items`; offsets beyond `captured` bytes (or any, when `captured` is 0)
     /// give generated items that cover no bytes.
-    fn list(&self, lua: &Lua, items: &[&Item], captured: usize) -> LuaResult<DrawList> {
+    fn list(&self, lua: &Lua, items: &[ItemView<'_>], captured: usize) -> LuaResult<DrawList> {
         let mut slots: Vec<LuaValue> = Vec::with_capacity(items.len() * STRIDE);
         let mut owner = [0usize; MAX_DEPTH];
         let mut valid = 0usize;
@@ -219,9 +220,9 @@ struct Glue {
     tls_after: HashMap<u32, u64>,
     /// Frames that carry TLS records of those connections (TLS dissects them, not ftplens).
     tls_frames: HashSet<u64>,
-    /// Draw lists of data channels, by where the core keeps their items (checked against a copy:
-    /// a channel's list grows on the first pass, and freed memory can be reused).
-    lists: HashMap<(usize, usize), (Vec<Item>, DrawList)>,
+    /// Draw lists of data channels, by channel and revision (a channel's items change only on the
+    /// first pass, and each change moves the revision).
+    lists: HashMap<u32, (u32, DrawList)>,
 }
 
 /// `d:segment`'s arguments as Lua passes them: frame, ts, src, sport, dst, dport, stream, seq,
@@ -431,8 +432,8 @@ impl LuaUserData for Glue {
                 Ok((claim_code(claim), tls_record, ports, tls_started, tls_data))
             },
         );
-        // d:view(frame, decrypted, captured_len) -> kind, info, title, list, text, tls
-        // kind: 0 nothing (leave the frame to others), 1 control, 2 data, 3 a TLS record of a
+        // d:view(frame, decrypted, captured_len) -> kind, info, title, list, text, tls, own
+        // own: nil, or the draw list of a data frame's own items (drawn after list). kind: 0 nothing (leave the frame to others), 1 control, 2 data, 3 a TLS record of a
         // connection handed to TLS. decrypted: the view of the clear lines TLS gave back.
         methods.add_method_mut(
             "view",
@@ -453,27 +454,25 @@ impl LuaUserData for Glue {
                     let Some(v) = g.dissector.view(frame) else {
                         return 0u8.into_lua_multi(lua);
                     };
-                    let list = match v.kind {
-                        ViewKind::Control => g.draw.list(lua, &v.items, captured)?,
-                        ViewKind::Data => {
-                            let key = (
-                                v.items.first().map_or(0, |i| *i as *const Item as usize),
-                                v.items.len(),
-                            );
-                            let same = |k: &Vec<Item>| k.iter().zip(&v.items).all(|(a, b)| a == *b);
-                            match g.lists.get(&key) {
-                                Some((k, list)) if same(k) => list.clone(),
-                                _ => {
-                                    let list = g.draw.list(lua, &v.items, 0)?;
-                                    if g.lists.len() >= CACHED_LISTS {
-                                        g.lists.clear();
-                                    }
-                                    let copy = v.items.iter().map(|i| (*i).clone()).collect();
-                                    g.lists.insert(key, (copy, list.clone()));
-                                    list
+                    let list = match v.channel {
+                        None => g.draw.list(lua, &v.items, captured)?,
+                        Some(channel) => match g.lists.get(&channel) {
+                            Some((revision, list)) if *revision == v.revision => list.clone(),
+                            _ => {
+                                let list = g.draw.list(lua, &v.items, 0)?;
+                                if g.lists.len() >= CACHED_LISTS {
+                                    g.lists.clear();
                                 }
+                                g.lists.insert(channel, (v.revision, list.clone()));
+                                list
                             }
-                        }
+                        },
+                    };
+                    // A data frame's own items (listing entries) come after the channel's.
+                    let own = if v.frame_items.is_empty() {
+                        LuaValue::Nil
+                    } else {
+                        LuaValue::Table(g.draw.list(lua, &v.frame_items, captured)?)
                     };
                     let kind = if v.kind == ViewKind::Control { 1u8 } else { 2 };
                     (
@@ -483,6 +482,7 @@ impl LuaUserData for Glue {
                         list,
                         v.text,
                         v.tls,
+                        own,
                     )
                         .into_lua_multi(lua)
                 })
