@@ -105,8 +105,6 @@ proto.prefs.hide_passwords = Pref.bool("Hide passwords", false,
     .. "clear text (the packet bytes still hold it)")
 for _, l in ipairs(core.limits) do proto.prefs[l.name] = Pref.uint(l.title, l.default, l.help) end
 
--- ------------------------------------------------------------------------ per-file state
-
 local tcp_table = DissectorTable.get("tcp.port")
 local tls_dissector = registered("tls") and Dissector.get("tls") or nil
 local tls_port_table = tls_dissector and select(2, pcall(DissectorTable.get, "tls.port")) or nil
@@ -175,8 +173,6 @@ local function claim_tls_port(port)
     tls_port_table:add(port, proto)
 end
 
--- ------------------------------------------------------------------------ first pass: the core decides
-
 local function value(field)
     local f = field()
     return f and f.value
@@ -196,18 +192,17 @@ local function offer(tvb, pinfo, how, fresh, decrypted, have_tree)
     return claim, tls_record, tls_data
 end
 
--- ------------------------------------------------------------------------ every pass: draw the view
-
 local made = {} -- TreeItems of the item being drawn, by draw-list slot (0: the protocol item)
-local add, set_generated, add_expert -- TreeItem's methods, looked up once
+local add, set_generated, add_expert, set_text -- TreeItem's methods, looked up once (by draw)
 
--- Add a draw list's items (8 slots each: ProtoField, value or false, parent slot, offset, length,
--- generated, ProtoExpert or false, message) under root.
+-- Add a draw list's items (9 slots each: ProtoField, value or false, parent slot, offset, length,
+-- generated, ProtoExpert or false, message, label or false) under root.
 local function draw(root, tvb, list)
-    if not add then add, set_generated, add_expert = root.add, root.set_generated, root.add_proto_expert_info end
+    if not add then add, set_generated, add_expert, set_text = root.add, root.set_generated,
+        root.add_proto_expert_info, root.set_text end
     made[0] = root
     local slot = 0
-    for i = 1, #list, 8 do
+    for i = 1, #list, 9 do
         local pf, v, parent, len = list[i], list[i + 1], made[list[i + 2]], list[i + 4]
         local ti
         if len > 0 then
@@ -218,6 +213,7 @@ local function draw(root, tvb, list)
         else
             ti = add(parent, pf, v)
         end
+        if list[i + 8] then set_text(ti, list[i + 8]) end
         if list[i + 5] then set_generated(ti) end
         local pe = list[i + 6]
         if pe then add_expert(ti, pe, list[i + 7]) end

@@ -48,8 +48,9 @@ const LUA_VERSION: &str = if cfg!(feature = "lua54") {
 };
 
 /// Slots per item in a draw list: ProtoField, value (false: none), parent slot (0: the protocol
-/// item), offset, length (0: no bytes), generated, ProtoExpert (false: none), expert message.
-const STRIDE: usize = 8;
+/// item), offset, length (0: no bytes), generated, ProtoExpert (false: none), expert message,
+/// label (false: none; the text of a field of type none, which `TreeItem:add` takes no value for).
+const STRIDE: usize = 9;
 /// Nesting deeper than this is drawn at this depth (as the C plugin does).
 const MAX_DEPTH: usize = 16;
 /// Draw lists kept for reuse (one per data channel seen); past this the cache starts over.
@@ -125,8 +126,8 @@ impl Draw {
             ValueView::Ip(_) => (0, "", 0.0),
         };
         Ok(match ftype {
-            FieldType::None if s.is_empty() => LuaValue::Boolean(false),
-            FieldType::None | FieldType::String => LuaValue::String(lua.create_string(text(s))?),
+            FieldType::None => LuaValue::Boolean(false),
+            FieldType::String => LuaValue::String(lua.create_string(text(s))?),
             FieldType::Uint => self
                 .uint64
                 .call(((num & 0xffff_ffff) as u32, (num >> 32) as u32))?,
@@ -182,6 +183,12 @@ impl Draw {
                 None => (LuaValue::Boolean(false), LuaValue::Boolean(false)),
             };
             let number = |n: usize| LuaValue::Integer(n as i64);
+            let label = match it.value {
+                ValueView::Str(s) if info.ftype == FieldType::None && !s.is_empty() => {
+                    LuaValue::String(lua.create_string(text(s))?)
+                }
+                _ => LuaValue::Boolean(false),
+            };
             slots.extend([
                 self.fields.get(field).cloned().unwrap_or(LuaValue::Nil),
                 self.value(lua, info.ftype, &it.value)?,
@@ -191,6 +198,7 @@ impl Draw {
                 LuaValue::Boolean(it.generated || len == 0),
                 expert,
                 message,
+                label,
             ]);
             slot += 1;
             owner[depth] = slot;
