@@ -64,6 +64,7 @@ FACT_FIELDS = [
     "ftplens-data.command", "ftplens-data.file", "ftplens-data.path", "ftplens-data.mode",
     "ftplens-data.offset", "ftplens-data.setup_frame", "ftplens-data.command_frame", "ftplens-data.outcome",
     "tcp.srcport", "tcp.dstport", "tcp.len", "tcp.stream", "frame.protocols", "_ws.col.Protocol",
+    "_ws.expert.message",
 ]
 AGG = "\x1f"
 TRUE = {"1", "True", "true"}
@@ -210,6 +211,8 @@ def check_commands_and_login(lua, cid, capture):
     # facts.json writes "<OVERLONG>" for a line too long to be a command (the core reports line_too_long)
     assert commands == [c.upper() for c in facts["commands"] if not c.startswith("<")]
     assert "FTP" in values(rows, "_ws.col.Protocol")
+    # The script ran without error on every frame (a Lua error is an expert info of its own).
+    assert not [m for m in values(rows, "_ws.expert.message") if m.startswith("Lua Error")]
     if facts["tls"]:
         return  # USER and PASS went inside TLS
     if facts.get("user"):
@@ -298,6 +301,7 @@ def check_exchanges(lua, cid, capture):
     """Every reply the facts pair with a command carries its code and points back at the command's frame."""
     facts, pcap = capture(cid)
     rows = _by_frame(lua.rows(cid, pcap))
+    assert not [m for r in rows.values() for m in r["_ws.expert.message"] if m.startswith("Lua Error")]
     exchanges = [x for x in facts["exchanges"] if x.get("reply_frame") and x.get("code")]
     assert exchanges
     # A reply over several segments is shown on the frame that completes it.
