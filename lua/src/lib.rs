@@ -291,24 +291,6 @@ impl Glue {
         }
     }
 
-    /// The ports a host that routes by port claims so that an expected connection reaches it:
-    /// the listening port, and for a channel the server opens (the listener is not the control
-    /// connection's lower-port side, which serves) the port below the control port, which the
-    /// server connects from by default and which Wireshark tries first without a SYN.
-    fn expect_ports(listener: SocketAddr, a: &SegmentArgs) -> Vec<u16> {
-        let mut ports = vec![listener.port()];
-        let server = if a.src.port() < a.dst.port() {
-            a.src
-        } else {
-            a.dst
-        };
-        if listener.ip() != server.ip() && server.port() > 1 && server.port() - 1 != listener.port()
-        {
-            ports.push(server.port() - 1);
-        }
-        ports
-    }
-
     /// Offer one segment: the claim, whether the payload is a TLS record of a connection handed to
     /// TLS, the ports to claim, and whether this connection goes to TLS now.
     fn segment(&mut self, a: &SegmentArgs, data: &[u8]) -> (Claim, bool, Vec<u16>, bool) {
@@ -352,9 +334,9 @@ impl Glue {
         let mut tls_started = false;
         for action in self.dissector.actions() {
             match action {
-                HostAction::Expect { listener, .. } => {
-                    ports.extend(Self::expect_ports(*listener, a));
-                }
+                // The core names the ports (the listening one, and the server's default data port
+                // for an active channel, which Wireshark tries first without a SYN).
+                HostAction::Expect { ports: p, .. } => ports.extend_from_slice(p),
                 HostAction::StartTls { stream: s, frame } => {
                     self.tls_after.insert(*s, *frame);
                     tls_started |= *s == stream;
