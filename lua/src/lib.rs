@@ -1,43 +1,42 @@
 //! `ftplens_core`: the native Lua module behind the Lua fallback dissector (`lua/ftplens.lua`).
 //!
-//! It exposes the ftplens core to Wireshark's embedded Lua, so that the Lua dissector parses no FTP
-//! itself: it hands whole lines of TCP payload to a [`Session`] and renders the items that
-//! [`ftplens::present::items`] returns, exactly as the C plugin renders them through the C ABI.
-//!
-//! The module links no Lua: mlua's `module` feature leaves every `lua_*` symbol to the host. The Lua
-//! version is a build choice (cargo features `lua52`, `lua53`, `lua54`), because Wireshark 4.0 embeds
-//! Lua 5.2 and Wireshark 4.4 and later embed 5.3 or 5.4.
+//! It wraps one [`Dissector`] per capture file, the core type the C plugin uses through the C ABI,
+//! so that the script knows no FTP: it offers segments, does what the actions ask (claim a port,
+//! hand a connection to TLS) and draws what [`Dissector::view`] says, with Wireshark's public Lua
+//! API only.
 //!
 //! ```lua
 //! local core = require "ftplens_core"
-//! local s = core.new_session("192.168.1.106", 57658, "192.168.1.109", 21)
-//! local r = s:feed(false, "227 Entering Passive Mode (192,168,1,109,104,134).\r\n", 16, 1.5)
-//! -- r.summary, r.items (tree items), r.events (data-channel bookkeeping)
+//! local d = core.new(limits, hide_passwords, protofields, protoexperts)
+//! local claim, tls_record, ports, tls_started, tls_data = d:segment(frame, ts, src, sport, dst,
+//!     dport, stream, seq, bytes, offer, fresh, decrypted)
+//! local kind, info, title, list, text, tls, own = d:view(frame, decrypted, captured_len)
 //! ```
 //!
-//! Values cross as plain Lua values, shaped for Wireshark's Lua API: a uint field's value comes as
-//! two 32-bit halves (`lo`, `hi`) for `UInt64.new(lo, hi)` (Lua 5.2 has no 64-bit integers), a
-//! relative time as `secs` and `nsecs` for `NSTime.new`, computed as the C plugin computes them.
+//! A view's items come as a flat draw list, `STRIDE` slots per item (see `Draw::list`), with the
+//! values already made into what `TreeItem:add` takes (`UInt64`, `NSTime`, `Address`, strings,
+//! numbers; a boolean field's value is 0 or 1, since `false` marks an item without a value). A data
+//! channel's list is the same on every packet of its connection: it is made once per revision
+//! and handed out again, so a data packet costs the script no conversion at all.
+//!
+//! What Lua cannot give: tshark's first pass of `-2` runs without a tree, so field extractors
+//! (`tcp.stream`, `tcp.seq`) are empty there. The script passes them when it has them; without
+//! them this module numbers connections by their endpoints and takes each segment as the next
+//! bytes of its direction (no retransmission or hole can be told then).
+//!
+//! The module links no Lua: mlua's `module` feature leaves every `lua_*` symbol to the host. The Lua
+//! version is a build choice (cargo features `lua52`, `lua53`, `lua54`).
 
+use ftplens::Limits;
+use ftplens::dissect::{
+    Claim, DissectConfig, Dissector, HostAction, ItemView, Offer, Segment, ValueView, ViewKind,
+};
 use ftplens::fields::{EXPERTS, ExpertGroup, FIELDS, FieldType, FrameRole, Severity};
 use ftplens::limits::LIMITS;
-use ftplens::present::{self, Target, Value};
-use ftplens::{Direction, EventKind, Expectation, Limits, Session};
 use mlua::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-
-mod draw;
-
-/// A feed's direction, as the script names it.
-fn direction(to_server: bool) -> Direction {
-    if to_server {
-        Direction::ToServer
-    } else {
-        Direction::ToClient
-    }
-}
 
 /// The Lua this build is for ("5.2", "5.3" or "5.4"): the script checks it against `_VERSION`.
 const LUA_VERSION: &str = if cfg!(feature = "lua54") {
@@ -48,10 +47,445 @@ const LUA_VERSION: &str = if cfg!(feature = "lua54") {
     "5.2"
 };
 
-/// The C plugin's strings cannot hold NUL (see the C ABI): replace it the same way, so that both
-/// presenters show the same text.
-pub(crate) fn text(s: &str) -> String {
+/// Slots per item in a draw list: ProtoField, value (false: none), parent slot (0: the protocol
+/// item), offset, length (0: no bytes), generated, ProtoExpert (false: none), expert message,
+/// label (false: none; the text of a field of type none, which `TreeItem:add` takes no value for).
+const STRIDE: usize = 9;
+/// Nesting deeper than this is drawn at this depth (as the C plugin does).
+const MAX_DEPTH: usize = 16;
+/// Draw lists kept for reuse (one per data channel seen); past this the cache starts over.
+const CACHED_LISTS: usize = 4096;
+/// Connections remembered without a host stream number, and connections turned away: past this
+/// the tables start over (a capture with more TCP connections than this is beyond the fallback).
+const MAX_CONNS: usize = 1 << 20;
+
+/// The C ABI's strings cannot hold NUL: replace it the same way, so that both glues show the same.
+fn text(s: &str) -> String {
     s.replace('\0', "\u{fffd}")
+}
+
+/// An address string from Wireshark (`tostring(pinfo.src)`) as a socket address; a resolved name
+/// gives the unspecified address (the core then sees one endpoint per port).
+fn socket(ip: &str, port: u16) -> SocketAddr {
+    let ip: IpAddr = ip
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse()
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    SocketAddr::new(ip, port)
+}
+
+/// What a claim is called in the script.
+fn claim_code(c: Claim) -> u8 {
+    match c {
+        Claim::None => 0,
+        Claim::Control => 1,
+        Claim::Data => 2,
+        Claim::Rejected => 3,
+    }
+}
+
+/// The Lua-side objects items are drawn with, made once by the script at registration.
+struct Draw {
+    /// ProtoField by registry position, ProtoExpert likewise.
+    fields: Vec<LuaValue>,
+    experts: Vec<LuaValue>,
+    uint64: LuaFunction,
+    nstime: LuaFunction,
+    ipv4: LuaFunction,
+    ipv6: LuaFunction,
+}
+
+/// A flat list of items to draw (see [`STRIDE`]).
+type DrawList = LuaTable;
+
+impl Draw {
+    fn new(lua: &Lua, fields: LuaTable, experts: LuaTable) -> LuaResult<Self> {
+        let g = lua.globals();
+        let class = |name: &str| g.get::<LuaTable>(name);
+        let all = |t: LuaTable| {
+            t.sequence_values::<LuaValue>()
+                .collect::<LuaResult<Vec<_>>>()
+        };
+        Ok(Draw {
+            fields: all(fields)?,
+            experts: all(experts)?,
+            uint64: class("UInt64")?.get("new")?,
+            nstime: class("NSTime")?.get("new")?,
+            ipv4: class("Address")?.get("ip")?,
+            ipv6: class("Address")?.get("ipv6")?,
+        })
+    }
+
+    /// An item's value as `TreeItem:add` takes it for its field's type.
+    fn value(&self, lua: &Lua, ftype: FieldType, v: &ValueView<'_>) -> LuaResult<LuaValue> {
+        let (num, s, time) = match *v {
+            ValueView::Str(s) => (0, s, 0.0),
+            ValueView::Uint(n) | ValueView::Frame(n) => (n, "", 0.0),
+            ValueView::Bool(b) => (u64::from(b), "", 0.0),
+            ValueView::Time(t) => (0, "", t),
+            ValueView::Ip(_) => (0, "", 0.0),
+        };
+        Ok(match ftype {
+            FieldType::None => LuaValue::Boolean(false),
+            FieldType::String => LuaValue::String(lua.create_string(text(s))?),
+            FieldType::Uint => self
+                .uint64
+                .call(((num & 0xffff_ffff) as u32, (num >> 32) as u32))?,
+            // A number, not a boolean: `false` in a draw list means "no value".
+            FieldType::Bool => LuaValue::Integer(i64::from(num != 0)),
+            // FT_FRAMENUM is 32 bits wide (the C plugin casts the same way).
+            FieldType::Frame => LuaValue::Integer((num as u32).into()),
+            FieldType::RelTime => {
+                let secs = time.max(0.0);
+                let whole = secs.floor();
+                self.nstime
+                    .call((whole as i64, ((secs - whole) * 1e9) as i32))?
+            }
+            FieldType::Ipv4 | FieldType::Ipv6 => {
+                let ip = match *v {
+                    ValueView::Ip(ip) => ip,
+                    _ => return Ok(LuaValue::Boolean(false)),
+                };
+                match (ftype, ip) {
+                    (FieldType::Ipv4, IpAddr::V4(a)) => self.ipv4.call(a.to_string())?,
+                    (FieldType::Ipv6, IpAddr::V6(a)) => self.ipv6.call(a.to_string())?,
+                    (FieldType::Ipv4, IpAddr::V6(_)) => self.ipv4.call("0.0.0.0")?,
+                    _ => self.ipv6.call("::")?,
+                }
+            }
+        })
+    }
+
+    /// The draw list of `items`; offsets beyond `captured` bytes (or any, when `captured` is 0)
+    /// give generated items that cover no bytes.
+    fn list(&self, lua: &Lua, items: &[ItemView<'_>], captured: usize) -> LuaResult<DrawList> {
+        let mut slots: Vec<LuaValue> = Vec::with_capacity(items.len() * STRIDE);
+        let mut owner = [0usize; MAX_DEPTH];
+        let mut valid = 0usize;
+        let mut slot = 0usize;
+        for it in items {
+            let field = it.field as usize;
+            let Some(info) = FIELDS.get(field) else {
+                continue;
+            };
+            let depth = (it.depth as usize).min(MAX_DEPTH - 1).min(valid);
+            let parent = if depth == 0 { 0 } else { owner[depth - 1] };
+            let owns = it.length > 0 && it.offset + it.length <= captured;
+            let (off, len) = if owns { (it.offset, it.length) } else { (0, 0) };
+            let (expert, message) = match &it.expert {
+                Some((e, m)) => (
+                    self.experts
+                        .get(*e as usize)
+                        .cloned()
+                        .unwrap_or(LuaValue::Boolean(false)),
+                    LuaValue::String(lua.create_string(text(m))?),
+                ),
+                None => (LuaValue::Boolean(false), LuaValue::Boolean(false)),
+            };
+            let number = |n: usize| LuaValue::Integer(n as i64);
+            let label = match it.value {
+                ValueView::Str(s) if info.ftype == FieldType::None && !s.is_empty() => {
+                    LuaValue::String(lua.create_string(text(s))?)
+                }
+                _ => LuaValue::Boolean(false),
+            };
+            slots.extend([
+                self.fields.get(field).cloned().unwrap_or(LuaValue::Nil),
+                self.value(lua, info.ftype, &it.value)?,
+                number(parent),
+                number(off),
+                number(len),
+                LuaValue::Boolean(it.generated || len == 0),
+                expert,
+                message,
+                label,
+            ]);
+            slot += 1;
+            owner[depth] = slot;
+            valid = depth + 1;
+        }
+        // One table made in one go: each raw_set would be a protected call of its own.
+        lua.create_sequence_from(slots)
+    }
+}
+
+/// One capture file's dissection, as Lua userdata.
+struct Glue {
+    dissector: Dissector,
+    draw: Draw,
+    /// A panic inside the core poisons the dissector, as in the C ABI.
+    poisoned: bool,
+    /// Stream numbers made up by endpoints (both directions), when the host has none.
+    conns: HashMap<(SocketAddr, SocketAddr), u32>,
+    next_stream: u32,
+    /// Where the next byte of each direction goes, for segments that come without a sequence
+    /// number (no tree, or decrypted by TLS).
+    next_seq: HashMap<(u32, SocketAddr), u32>,
+    /// Streams the core claimed, and those it turned away (the script stops offering them).
+    claimed: HashSet<u32>,
+    rejected: HashSet<u32>,
+    /// Control connections handed to TLS, from the frame after this one on.
+    tls_after: HashMap<u32, u64>,
+    /// Frames that carry TLS records of those connections (TLS dissects them, not ftplens).
+    tls_frames: HashSet<u64>,
+    /// Draw lists of data channels, by channel and revision (a channel's items change only on the
+    /// first pass, and each change moves the revision).
+    lists: HashMap<u32, (u32, DrawList)>,
+}
+
+/// `d:segment`'s arguments as Lua passes them: frame, ts, src, sport, dst, dport, stream, seq,
+/// payload, offer, fresh, decrypted.
+type SegmentCall = (
+    f64,
+    f64,
+    LuaString,
+    u16,
+    LuaString,
+    u16,
+    Option<u32>,
+    Option<u32>,
+    LuaString,
+    u8,
+    bool,
+    bool,
+);
+
+/// What the script passes for one segment.
+struct SegmentArgs {
+    frame: u64,
+    ts: f64,
+    src: SocketAddr,
+    dst: SocketAddr,
+    stream: Option<u32>,
+    seq: Option<u32>,
+    offer: Offer,
+    /// Reached through the port table or a heuristic: a new connection if its endpoints' stream
+    /// was claimed already.
+    fresh: bool,
+    /// Clear bytes TLS gave back.
+    decrypted: bool,
+}
+
+impl Glue {
+    fn stream(&mut self, a: &SegmentArgs) -> u32 {
+        if let Some(s) = a.stream {
+            return s;
+        }
+        let key = if a.src <= a.dst {
+            (a.src, a.dst)
+        } else {
+            (a.dst, a.src)
+        };
+        match self.conns.get(&key) {
+            Some(&s) if !(a.fresh && self.claimed.contains(&s)) => s,
+            _ => {
+                if self.conns.len() >= MAX_CONNS {
+                    self.conns.clear();
+                }
+                // Above the range of Wireshark's own numbers, in case a file mixes both.
+                let s = 0x8000_0000 | self.next_stream;
+                self.next_stream = self.next_stream.wrapping_add(1) & 0x7fff_ffff;
+                self.conns.insert(key, s);
+                s
+            }
+        }
+    }
+
+    /// Offer one segment: the claim, whether the payload is a TLS record of a connection handed to
+    /// TLS, the ports to claim, and whether this connection goes to TLS now.
+    fn segment(&mut self, a: &SegmentArgs, data: &[u8]) -> (Claim, bool, Vec<u16>, bool) {
+        let stream = self.stream(a);
+        if self.rejected.contains(&stream) {
+            return (Claim::Rejected, false, Vec::new(), false);
+        }
+        let tls_after = self.tls_after.get(&stream).copied();
+        if a.decrypted && tls_after.is_none_or(|f| a.frame <= f) {
+            return (Claim::None, false, Vec::new(), false);
+        }
+        if !a.decrypted
+            && tls_after.is_some_and(|f| a.frame > f)
+            && !ftplens::session::looks_like_clear_lines(data)
+        {
+            self.tls_frames.insert(a.frame);
+            return (Claim::Control, true, Vec::new(), false);
+        }
+        if self.next_seq.len() >= 2 * MAX_CONNS {
+            self.next_seq.clear();
+        }
+        let next = self.next_seq.entry((stream, a.src)).or_insert(0);
+        let seq = if a.decrypted {
+            *next
+        } else {
+            a.seq.unwrap_or(*next)
+        };
+        *next = seq.wrapping_add(data.len() as u32);
+        let seg = Segment {
+            stream,
+            src: a.src,
+            dst: a.dst,
+            frame: a.frame,
+            ts: a.ts,
+            seq,
+            flags: 0,
+            data,
+        };
+        let claim = self.dissector.segment(&seg, a.offer);
+        let mut ports = Vec::new();
+        let mut tls_started = false;
+        for action in self.dissector.actions() {
+            match action {
+                // The core names the ports (the listening one, and the server's default data port
+                // for an active channel, which Wireshark tries first without a SYN).
+                HostAction::Expect { ports: p, .. } => ports.extend_from_slice(p),
+                HostAction::StartTls { stream: s, frame } => {
+                    self.tls_after.insert(*s, *frame);
+                    tls_started |= *s == stream;
+                }
+            }
+        }
+        match claim {
+            Claim::Control | Claim::Data => {
+                if self.claimed.len() >= MAX_CONNS {
+                    self.claimed.clear();
+                }
+                self.claimed.insert(stream);
+            }
+            Claim::Rejected => {
+                if self.rejected.len() >= MAX_CONNS {
+                    self.rejected.clear();
+                }
+                self.rejected.insert(stream);
+            }
+            Claim::None => {}
+        }
+        (claim, false, ports, tls_started)
+    }
+}
+
+/// Run `f` under the panic guard: a panic poisons the glue, and a poisoned glue refuses calls.
+fn guarded<T>(this: &mut Glue, f: impl FnOnce(&mut Glue) -> LuaResult<T>) -> LuaResult<T> {
+    if this.poisoned {
+        return Err(LuaError::runtime(
+            "ftplens core: poisoned by an earlier internal error",
+        ));
+    }
+    match catch_unwind(AssertUnwindSafe(|| f(this))) {
+        Ok(r) => r,
+        Err(_) => {
+            this.poisoned = true;
+            Err(LuaError::runtime("ftplens core: internal error (panic)"))
+        }
+    }
+}
+
+impl LuaUserData for Glue {
+    fn add_methods<M: LuaUserDataMethods<Self>>(methods: &mut M) {
+        // d:segment(frame, ts, src, sport, dst, dport, stream, seq, bytes, offer, fresh, decrypted)
+        //   -> claim, tls_record, ports (nil or the ports to claim for ftplens-data), tls_started,
+        //      tls_data
+        // First pass, capture order. tls_record: the payload is a TLS record of a connection
+        // handed to TLS (give it to TLS); tls_started: this segment's connection goes to TLS now;
+        // tls_data: the payload of a protected data connection (TLS must see it even when
+        // nothing is drawn).
+        methods.add_method_mut(
+            "segment",
+            |lua,
+             this,
+             (frame, ts, src, sport, dst, dport, stream, seq, data, offer, fresh, decrypted): SegmentCall| {
+                let args = SegmentArgs {
+                    frame: frame as u64,
+                    ts,
+                    src: socket(&src.to_str()?, sport),
+                    dst: socket(&dst.to_str()?, dport),
+                    stream,
+                    seq,
+                    offer: match offer {
+                        0 => Offer::Port,
+                        1 => Offer::Heuristic,
+                        _ => Offer::Expected,
+                    },
+                    fresh,
+                    decrypted,
+                };
+                let bytes = data.as_bytes();
+                let (claim, tls_record, ports, tls_started) =
+                    guarded(this, |g| Ok(g.segment(&args, &bytes)))?;
+                let ports = if ports.is_empty() {
+                    LuaValue::Nil
+                } else {
+                    LuaValue::Table(lua.create_sequence_from(ports)?)
+                };
+                let tls_data = claim == Claim::Data
+                    && guarded(this, |g| {
+                        Ok(g.dissector.view(args.frame).is_some_and(|v| v.tls))
+                    })?;
+                Ok((claim_code(claim), tls_record, ports, tls_started, tls_data))
+            },
+        );
+        // d:view(frame, decrypted, captured_len) -> kind, info, title, list, text, tls, own
+        // own: nil, or the draw list of a data frame's own items (drawn after list). kind: 0 nothing (leave the frame to others), 1 control, 2 data, 3 a TLS record of a
+        // connection handed to TLS. decrypted: the view of the clear lines TLS gave back.
+        methods.add_method_mut(
+            "view",
+            |lua, this, (frame, decrypted, captured): (f64, bool, usize)| {
+                guarded(this, |g| {
+                    let frame = frame as u64;
+                    if !decrypted && g.tls_frames.contains(&frame) {
+                        return (
+                            3u8,
+                            LuaValue::Nil,
+                            LuaValue::Nil,
+                            LuaValue::Nil,
+                            false,
+                            false,
+                        )
+                            .into_lua_multi(lua);
+                    }
+                    let Some(v) = g.dissector.view(frame) else {
+                        return 0u8.into_lua_multi(lua);
+                    };
+                    let list = match v.channel {
+                        None => g.draw.list(lua, &v.items, captured)?,
+                        Some(channel) => match g.lists.get(&channel) {
+                            Some((revision, list)) if *revision == v.revision => list.clone(),
+                            _ => {
+                                let list = g.draw.list(lua, &v.items, 0)?;
+                                if g.lists.len() >= CACHED_LISTS {
+                                    g.lists.clear();
+                                }
+                                g.lists.insert(channel, (v.revision, list.clone()));
+                                list
+                            }
+                        },
+                    };
+                    // A data frame's own items (listing entries) come after the channel's.
+                    let own = if v.frame_items.is_empty() {
+                        LuaValue::Nil
+                    } else {
+                        LuaValue::Table(g.draw.list(lua, &v.frame_items, captured)?)
+                    };
+                    let kind = if v.kind == ViewKind::Control { 1u8 } else { 2 };
+                    (
+                        kind,
+                        lua.create_string(text(&v.info))?,
+                        lua.create_string(text(&v.title))?,
+                        list,
+                        v.text,
+                        v.tls,
+                        own,
+                    )
+                        .into_lua_multi(lua)
+                })
+            },
+        );
+        // d:finish(): the first pass is over (open transfers end, cut-off lines are reported).
+        methods.add_method_mut("finish", |_, this, ()| {
+            guarded(this, |g| {
+                g.dissector.finish();
+                Ok(())
+            })
+        });
+    }
 }
 
 fn ftype_name(t: FieldType) -> &'static str {
@@ -75,350 +509,25 @@ fn role_name(r: FrameRole) -> &'static str {
     }
 }
 
+/// The key of Wireshark's Lua table `expert.group`.
 fn group_name(g: ExpertGroup) -> &'static str {
     match g {
-        ExpertGroup::Security => "security",
-        ExpertGroup::Protocol => "protocol",
-        ExpertGroup::Malformed => "malformed",
-        ExpertGroup::Sequence => "sequence",
-        ExpertGroup::ResponseCode => "response_code",
+        ExpertGroup::Security => "SECURITY",
+        ExpertGroup::Protocol => "PROTOCOL",
+        ExpertGroup::Malformed => "MALFORMED",
+        ExpertGroup::Sequence => "SEQUENCE",
+        ExpertGroup::ResponseCode => "RESPONSE_CODE",
     }
 }
 
+/// The key of Wireshark's Lua table `expert.severity`.
 fn severity_name(s: Severity) -> &'static str {
     match s {
-        Severity::Chat => "chat",
-        Severity::Note => "note",
-        Severity::Warn => "warn",
-        Severity::Error => "error",
+        Severity::Chat => "CHAT",
+        Severity::Note => "NOTE",
+        Severity::Warn => "WARN",
+        Severity::Error => "ERROR",
     }
-}
-
-/// An address string from Wireshark (`tostring(pinfo.src)`) as a socket address. A resolved name
-/// (name resolution on) gives `None`: the core then treats that endpoint as unknown.
-fn socket(ip: Option<String>, port: u16) -> Option<SocketAddr> {
-    let ip: IpAddr = ip?.trim_matches(|c| c == '[' || c == ']').parse().ok()?;
-    Some(SocketAddr::new(ip, port))
-}
-
-fn ip_string(ip: Option<IpAddr>) -> Option<String> {
-    ip.map(|i| i.to_string())
-}
-
-/// A feed's events as the script gets them: passwords as stars when `hide`.
-fn shown(events: &[ftplens::Event], hide: bool) -> Vec<ftplens::Event> {
-    if hide {
-        present::hide_passwords(events).into_owned()
-    } else {
-        events.to_vec()
-    }
-}
-
-/// One control connection's core session, as Lua userdata.
-struct LuaSession {
-    session: Session,
-    /// Every prediction announced so far, by channel id, for [`LuaSession::matches`].
-    channels: HashMap<u32, Expectation>,
-    /// A panic inside the core poisons the session, as in the C ABI.
-    poisoned: bool,
-    /// Each data channel's items, ready for [`draw::draw`]; `None` once one of them is not drawable
-    /// natively (the script then draws the channel).
-    drawn: HashMap<u32, Option<Vec<draw::Drawable>>>,
-    /// The control connection's server port (for [`Expectation::host_ports`]).
-    server_port: u16,
-    /// Hand out passwords as stars ([`present::hide_passwords`]): `s:hide_passwords(true)`.
-    hide_passwords: bool,
-}
-
-impl LuaSession {
-    /// Run a feed or finish under the panic guard: a panic poisons the session, and a poisoned
-    /// session refuses further calls.
-    fn guarded(
-        &mut self,
-        lua: &Lua,
-        call: impl FnOnce(&mut Session, bool) -> (Vec<ftplens::Event>, String),
-    ) -> LuaResult<LuaTable> {
-        if self.poisoned {
-            return Err(LuaError::runtime("ftplens core: session poisoned"));
-        }
-        let hide = self.hide_passwords;
-        match catch_unwind(AssertUnwindSafe(|| call(&mut self.session, hide))) {
-            Ok((events, summary)) => self.result(lua, &events, &summary),
-            Err(_) => {
-                self.poisoned = true;
-                Err(LuaError::runtime("ftplens core: internal error (panic)"))
-            }
-        }
-    }
-
-    fn result(
-        &mut self,
-        lua: &Lua,
-        events: &[ftplens::Event],
-        summary: &str,
-    ) -> LuaResult<LuaTable> {
-        let out = lua.create_table()?;
-        out.set("summary", text(summary))?;
-        let evs = lua.create_table()?;
-        for ev in events {
-            if let Some(t) = self.event(lua, ev)? {
-                evs.push(t)?;
-            }
-        }
-        out.set("events", evs)?;
-        let items = lua.create_table()?;
-        for it in present::items(events) {
-            if let Target::Channel(c) = it.target {
-                let list = self.drawn.entry(c).or_insert_with(|| Some(Vec::new()));
-                match (list.as_mut(), draw::drawable(&it)) {
-                    (Some(l), Some(d)) => l.push(d),
-                    _ => *list = None,
-                }
-            }
-            items.push(item(lua, &it)?)?;
-        }
-        out.set("items", items)?;
-        Ok(out)
-    }
-
-    /// The events the Lua side acts on (data-channel bookkeeping, TLS); the rest reach Lua as items.
-    fn event(&mut self, lua: &Lua, ev: &ftplens::Event) -> LuaResult<Option<LuaTable>> {
-        let t = lua.create_table()?;
-        match &ev.kind {
-            EventKind::DataExpected(x) => {
-                self.channels.insert(x.channel_id, x.clone());
-                t.set("kind", "data_expected")?;
-                t.set("channel", x.channel_id)?;
-                t.set("mode", x.mode.name())?;
-                t.set("port", x.port)?;
-                t.set("ports", x.host_ports(self.server_port))?;
-                t.set("listener", ip_string(x.listener))?;
-                t.set("alt_listener", ip_string(x.alt_listener))?;
-                t.set("peer", ip_string(x.connector))?;
-                t.set("setup_frame", x.setup_frame as i64)?;
-            }
-            EventKind::TransferStarted(tr) | EventKind::TransferEnded(tr) => {
-                let started = matches!(ev.kind, EventKind::TransferStarted(_));
-                t.set(
-                    "kind",
-                    if started {
-                        "transfer_started"
-                    } else {
-                        "transfer_ended"
-                    },
-                )?;
-                t.set("channel", tr.channel_id)?;
-                t.set("command", text(&tr.command))?;
-                t.set("arg", text(&tr.arg))?;
-                t.set("path", text(&tr.path))?;
-                t.set("rest_offset", tr.rest_offset as i64)?;
-                t.set("command_frame", tr.command_frame as i64)?;
-                t.set("outcome", tr.outcome.name())?;
-                t.set("tls", tr.data_tls)?;
-                if let Some(x) = &tr.expectation {
-                    t.set("port", x.port)?;
-                }
-            }
-            EventKind::TlsUpgrade { mechanism } => {
-                t.set("kind", "tls_upgrade")?;
-                t.set("mechanism", text(mechanism))?;
-            }
-            EventKind::DataProtected => t.set("kind", "data_protected")?,
-            EventKind::Login(l) => {
-                t.set("kind", "login")?;
-                t.set("user", text(&l.user))?;
-                t.set(
-                    "state",
-                    match l.state {
-                        ftplens::LoginState::Attempt => "attempt",
-                        ftplens::LoginState::Success => "success",
-                        ftplens::LoginState::Failure => "failure",
-                    },
-                )?;
-            }
-            _ => return Ok(None),
-        }
-        Ok(Some(t))
-    }
-}
-
-/// One tree item, valued by its field's type the way the C plugin reads an `ftplens_item`.
-fn item(lua: &Lua, it: &present::Item) -> LuaResult<LuaTable> {
-    let t = lua.create_table()?;
-    let field = it.field as usize;
-    let Some(info) = FIELDS.get(field) else {
-        return Ok(t);
-    };
-    t.set("field", field + 1)?;
-    match it.target {
-        Target::Frame => t.set("target", "frame")?,
-        Target::Earlier(f) => {
-            t.set("target", "earlier")?;
-            t.set("frame", f as i64)?;
-        }
-        Target::Channel(c) => {
-            t.set("target", "channel")?;
-            t.set("channel", c)?;
-        }
-    }
-    t.set("depth", it.depth)?;
-    t.set("offset", it.offset as i64)?;
-    t.set("length", it.length as i64)?;
-    t.set("generated", it.generated)?;
-
-    // The C ABI's flat record: one number, one string, one time, one address.
-    let mut num: u64 = 0;
-    let mut string = String::new();
-    let mut time = 0.0_f64;
-    let mut addr = [0u8; 16];
-    match &it.value {
-        Value::Label(s) | Value::Str(s) => string = text(s),
-        Value::Uint(n) | Value::Frame(n) => num = *n,
-        Value::Bool(b) => num = u64::from(*b),
-        Value::Time(x) => time = *x,
-        Value::Ip(IpAddr::V4(a)) => addr[..4].copy_from_slice(&a.octets()),
-        Value::Ip(IpAddr::V6(a)) => addr = a.octets(),
-    }
-    match info.ftype {
-        FieldType::None | FieldType::String => t.set("value", string)?,
-        FieldType::Uint => {
-            t.set("lo", (num & 0xffff_ffff) as u32)?;
-            t.set("hi", (num >> 32) as u32)?;
-        }
-        FieldType::Bool => t.set("value", num != 0)?,
-        // FT_FRAMENUM is 32 bits wide (the C plugin casts the same way).
-        FieldType::Frame => t.set("value", num as u32)?,
-        FieldType::RelTime => {
-            let secs = if time < 0.0 { 0.0 } else { time };
-            let whole = secs.floor();
-            t.set("secs", whole as i64)?;
-            t.set("nsecs", ((secs - whole) * 1e9) as i32)?;
-        }
-        FieldType::Ipv4 => t.set(
-            "value",
-            std::net::Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]).to_string(),
-        )?,
-        FieldType::Ipv6 => t.set("value", std::net::Ipv6Addr::from(addr).to_string())?,
-    }
-    if let Some((expert, message)) = &it.expert {
-        t.set("expert", *expert as usize + 1)?;
-        t.set("message", text(message))?;
-    }
-    Ok(t)
-}
-
-impl LuaUserData for LuaSession {
-    fn add_methods<M: LuaUserDataMethods<Self>>(methods: &mut M) {
-        // s:feed(to_server, bytes, frame, ts) -> { summary, items, events }
-        methods.add_method_mut(
-            "feed",
-            |lua, this, (to_server, data, frame, ts): (bool, LuaString, f64, f64)| {
-                let bytes = data.as_bytes();
-                this.guarded(lua, |s, hide| {
-                    let before = s.open_reply().map(|(code, lines)| (code, lines.len()));
-                    s.feed(direction(to_server), &bytes, frame as u64, ts);
-                    let events = shown(s.events(), hide);
-                    let summary = present::feed_summary(&events, before, s.open_reply());
-                    (events, summary)
-                })
-            },
-        );
-        // s:finish(frame, ts) -> { summary, items, events }: the connection is over (transfers still
-        // open end with outcome "unknown").
-        methods.add_method_mut("finish", |lua, this, (frame, ts): (f64, f64)| {
-            this.guarded(lua, |s, hide| {
-                let events = shown(s.finish(frame as u64, ts), hide);
-                let summary = present::summary(&events);
-                (events, summary)
-            })
-        });
-        // s:hide_passwords(hide): from the next feed on, passwords come out as stars (the core
-        // decides what a password is).
-        methods.add_method_mut("hide_passwords", |_, this, hide: bool| {
-            this.hide_passwords = hide;
-            Ok(())
-        });
-        // s:matches(channel, ip_a, port_a, ip_b, port_b) -> bool: does the TCP connection between
-        // these endpoints (either may have opened it) carry this predicted channel?
-        methods.add_method(
-            "matches",
-            |_,
-             this,
-             (channel, ip_a, port_a, ip_b, port_b): (
-                u32,
-                Option<String>,
-                u16,
-                Option<String>,
-                u16,
-            )| {
-                let Some(e) = this.channels.get(&channel) else {
-                    return Ok(false);
-                };
-                Ok(match (socket(ip_a, port_a), socket(ip_b, port_b)) {
-                    (Some(a), Some(b)) => e.matches_either(a, b),
-                    // Unknown addresses (resolved names): the port decides.
-                    _ => port_a == e.port || port_b == e.port,
-                })
-            },
-        );
-        // s:complete_prefix(to_server, bytes) -> how many leading bytes to feed now (whole lines; all
-        // of them while the session skips an over-long line, so those bytes are never reassembled).
-        methods.add_method(
-            "complete_prefix",
-            |_, this, (to_server, data): (bool, LuaString)| {
-                Ok(this
-                    .session
-                    .complete_prefix_for(direction(to_server), &data.as_bytes())
-                    as i64)
-            },
-        );
-        // s:draw_channel(tree, channel) -> bool: add the channel's items under `tree` (the TreeItem a
-        // data packet's ftplens-data item is) natively; false when the script must draw them.
-        methods.add_method(
-            "draw_channel",
-            |_, this, (tree, channel): (LuaAnyUserData, u32)| {
-                let Some(Some(list)) = this.drawn.get(&channel) else {
-                    return Ok(!this.drawn.contains_key(&channel)); // no items: nothing to draw
-                };
-                // SAFETY: `tree` is the TreeItem userdata Wireshark handed the script for this
-                // packet (the script checks its metatable once); to_pointer gives its memory.
-                Ok(catch_unwind(AssertUnwindSafe(|| unsafe {
-                    draw::draw(tree.to_pointer(), list)
-                }))
-                .unwrap_or(false))
-            },
-        );
-        methods.add_method("encrypted", |_, this, ()| Ok(this.session.is_encrypted()));
-    }
-}
-
-/// `ws_log(domain, level, format, ...)` from the host's libwsutil, if there is one.
-type WsLog = unsafe extern "C" fn(*const libc::c_char, libc::c_int, *const libc::c_char, ...);
-
-fn ws_log(level: &str, message: &str) -> bool {
-    // enum ws_log_level (wsutil/ws_log_defs.h), the same in 4.0 and 4.4.
-    let lvl: libc::c_int = match level {
-        "debug" => 2,
-        "info" => 3,
-        "message" => 4,
-        "warning" => 5,
-        _ => 5,
-    };
-    // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the host process.
-    let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"ws_log".as_ptr()) };
-    if sym.is_null() {
-        return false;
-    }
-    let Ok(msg) = std::ffi::CString::new(message.replace('\0', " ")) else {
-        return false;
-    };
-    // SAFETY: ws_log has this signature in every libwsutil that exports it (4.0 to 4.6); the format
-    // is a literal "%s" and msg outlives the call.
-    unsafe {
-        let f: WsLog = std::mem::transmute::<*mut libc::c_void, WsLog>(sym);
-        f(c"ftplens".as_ptr(), lvl, c"%s".as_ptr(), msg.as_ptr());
-    }
-    true
 }
 
 #[mlua::lua_module]
@@ -427,7 +536,7 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
     m.set("version", env!("CARGO_PKG_VERSION"))?;
     m.set("lua_version", LUA_VERSION)?;
 
-    // The field registry (src/fields.rs), 1-based: items name fields by this position.
+    // The field registry (src/fields.rs), 1-based: draw lists name fields by this position.
     let fields = lua.create_table()?;
     for f in FIELDS {
         let t = lua.create_table()?;
@@ -452,87 +561,47 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
     }
     m.set("experts", experts)?;
 
-    // classify(bytes) -> "unsure" | "not_ftp" | "server" | "client"
-    m.set(
-        "classify",
-        lua.create_function(|_, data: LuaString| {
-            use ftplens::heuristic::{Verdict, classify};
-            Ok(match classify(&data.as_bytes()) {
-                Verdict::Unsure => "unsure",
-                Verdict::NotFtp => "not_ftp",
-                Verdict::Server => "server",
-                Verdict::Client => "client",
-            })
-        })?,
-    )?;
+    // The core's limits, for the script's preferences: { {name, title, default, help}, ... }.
+    let limits = lua.create_table()?;
+    for l in LIMITS {
+        let t = lua.create_table()?;
+        t.set("name", l.name)?;
+        t.set("title", l.title)?;
+        t.set("default", l.default as f64)?;
+        t.set("help", l.help())?;
+        limits.push(t)?;
+    }
+    m.set("limits", limits)?;
 
-    // clear_lines(bytes) -> bool: whole printable text lines, as a control connection carries again
-    // after its TLS session closed (RFC 2228 CCC), never a TLS record.
+    // new(limits, hide_passwords, protofields, protoexperts) -> a dissector for one capture file;
+    // limits maps limit names to values (0 keeps the default).
     m.set(
-        "clear_lines",
-        lua.create_function(|_, data: LuaString| {
-            Ok(ftplens::session::looks_like_clear_lines(&data.as_bytes()))
-        })?,
-    )?;
-
-    // new_session(client_ip, client_port, server_ip, server_port[, limits]) -> session; limits maps
-    // limit names (see limits()) to values, 0 keeping the default.
-    m.set(
-        "new_session",
+        "new",
         lua.create_function(
-            |_,
-             (cip, cport, sip, sport, limits): (
-                Option<String>,
-                u16,
-                Option<String>,
-                u16,
-                Option<LuaTable>,
-            )| {
-                let mut l = Limits::default();
-                if let Some(t) = limits {
-                    for (i, info) in LIMITS.iter().enumerate() {
-                        let v: Option<u64> = t.get(info.name)?;
-                        l.set_clamped(i, v.unwrap_or(0));
-                    }
+            |lua, (values, hide, pfs, pes): (LuaTable, bool, LuaTable, LuaTable)| {
+                let mut limits = Limits::default();
+                for (i, info) in LIMITS.iter().enumerate() {
+                    let v: Option<f64> = values.get(info.name)?;
+                    limits.set_clamped(i, v.unwrap_or(0.0).max(0.0) as u64);
                 }
-                Ok(LuaSession {
-                    session: Session::new(socket(cip, cport), socket(sip, sport), l),
-                    channels: HashMap::new(),
+                Ok(Glue {
+                    dissector: Dissector::new(DissectConfig {
+                        limits,
+                        hide_passwords: hide,
+                    }),
+                    draw: Draw::new(lua, pfs, pes)?,
                     poisoned: false,
-                    drawn: HashMap::new(),
-                    server_port: sport,
-                    hide_passwords: false,
+                    conns: HashMap::new(),
+                    next_stream: 0,
+                    next_seq: HashMap::new(),
+                    claimed: HashSet::new(),
+                    rejected: HashSet::new(),
+                    tls_after: HashMap::new(),
+                    tls_frames: HashSet::new(),
+                    lists: HashMap::new(),
                 })
             },
         )?,
-    )?;
-
-    // limits() -> { {name, title, default, help}, ... }: the core's limits, for the script's preferences.
-    m.set(
-        "limits",
-        lua.create_function(|lua, ()| {
-            let out = lua.create_table()?;
-            for l in LIMITS {
-                let t = lua.create_table()?;
-                t.set("name", l.name)?;
-                t.set("title", l.title)?;
-                t.set("default", l.default as f64)?;
-                t.set("help", l.help())?;
-                out.push(t)?;
-            }
-            Ok(out)
-        })?,
-    )?;
-
-    // log(level, message): Wireshark's log (tshark --log-level=info shows "info"); stderr outside it.
-    m.set(
-        "log",
-        lua.create_function(|_, (level, message): (String, String)| {
-            if !ws_log(&level, &message) {
-                eprintln!("ftplens: {message}");
-            }
-            Ok(())
-        })?,
     )?;
     Ok(m)
 }
