@@ -588,6 +588,8 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                     dissector: Dissector::new(DissectConfig {
                         limits,
                         hide_passwords: hide,
+                        // Lua dissectors get payload only: no SYN, no FIN.
+                        payload_only: true,
                     }),
                     draw: Draw::new(lua, pfs, pes)?,
                     poisoned: false,
