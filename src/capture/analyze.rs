@@ -466,7 +466,7 @@ impl<'s> Analyzer<'s> {
                     seg.syn
                         && !seg.ack_flag
                         && f.isn != Some(seg.seq)
-                        && (f.rst || f.half[0].fin_at.is_some() || f.half[1].fin_at.is_some())
+                        && (f.rst || f.half[0].fin_at().is_some() || f.half[1].fin_at().is_some())
                 });
                 if reuse {
                     self.close_flow(i);

@@ -93,7 +93,8 @@ pub(crate) enum Role {
     Data {
         sid: u32,
         channel: u32,
-        counts: DataCounts,
+        /// Boxed: most connections are not data connections, and every one holds a `Role`.
+        counts: Box<DataCounts>,
     },
     Other,
 }
@@ -120,8 +121,34 @@ pub(crate) struct Connection {
     pub last_ts: f64,
     pub last_frame: u64,
     pub closed: bool,
-    pub uid: String,
+    pub uid: Uid,
     pub role: Role,
+}
+
+/// A connection's uid ([`make_uid`]), kept inline: one heap string per open connection is not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Uid([u8; UID_LEN]);
+
+/// `C` and 17 base-62 characters.
+const UID_LEN: usize = 18;
+
+impl Uid {
+    pub fn as_str(&self) -> &str {
+        // Made only by make_uid, of ASCII characters.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Uid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Uid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 impl Connection {
@@ -204,7 +231,7 @@ pub(crate) fn decide_control(
 }
 
 /// A stable, per-input unique id in Zeek's style (`C` and 17 base-62 characters).
-pub(crate) fn make_uid(salt: u64, counter: u64, a: SocketAddr, b: SocketAddr, ts: f64) -> String {
+pub(crate) fn make_uid(salt: u64, counter: u64, a: SocketAddr, b: SocketAddr, ts: f64) -> Uid {
     // FNV-1a over the salt, a counter and the endpoints: stable across runs, unique per input.
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -220,15 +247,15 @@ pub(crate) fn make_uid(salt: u64, counter: u64, a: SocketAddr, b: SocketAddr, ts
     mix(hi.to_string().as_bytes());
     mix(&ts.to_bits().to_le_bytes());
     let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut s = String::from("C");
-    for _ in 0..17 {
-        s.push(alphabet[(h % 62) as usize] as char);
+    let mut s = [b'C'; UID_LEN];
+    for c in &mut s[1..] {
+        *c = alphabet[(h % 62) as usize];
         h /= 62;
         if h == 0 {
             h = counter.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         }
     }
-    s
+    Uid(s)
 }
 
 // ------------------------------------------------------------------ the engine's role decisions
@@ -386,7 +413,7 @@ mod tests {
         let u1 = make_uid(0, 1, a, b, 1.0);
         assert_eq!(u1, make_uid(0, 1, b, a, 1.0));
         assert_ne!(u1, make_uid(0, 2, a, b, 1.0));
-        assert_eq!(u1.len(), 18);
-        assert!(u1.starts_with('C'));
+        assert_eq!(u1.as_str().len(), 18);
+        assert!(u1.as_str().starts_with('C'));
     }
 }

@@ -424,7 +424,7 @@ impl super::Conversations {
             conn: c,
             session: Session::new(Some(id.orig), Some(id.resp), self.cfg.limits),
             facts: SessionSummary {
-                uid: x.uid.clone(),
+                uid: x.uid.to_string(),
                 id,
                 ts: x.first_ts,
                 end_ts: x.first_ts,

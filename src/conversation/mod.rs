@@ -33,7 +33,7 @@ pub use transfers::{DataDirection, DataSeen, TransferDone};
 
 use crate::predict::{ChannelTable, Expectation};
 use crate::{Direction, Limits};
-use connections::{Connection, DataCounts, Held, JUDGE_BYTES, Role, make_uid};
+use connections::{Connection, Held, JUDGE_BYTES, Role, make_uid};
 use exchanges::Control;
 use frames::FrameStore;
 use std::collections::{BTreeMap, HashMap};
@@ -354,7 +354,7 @@ impl Conversations {
                 Role::Data {
                     sid,
                     channel: ch,
-                    counts: DataCounts::default(),
+                    counts: Box::default(),
                 }
             }
             None => Role::Pending(Box::default()),
@@ -473,7 +473,7 @@ impl Conversations {
         match x.role {
             Role::Control { sid, .. } => self.session_note(sid, name, detail, Some(frame), ts),
             _ => {
-                let (uid, id) = (x.uid.clone(), x.conn_id());
+                let (uid, id) = (x.uid.to_string(), x.conn_id());
                 self.count(name);
                 self.outputs.push(Output::Anomaly(Note {
                     uid: Some(uid),

@@ -6,7 +6,7 @@
 //! The rules that decide whether a transfer is complete and why not live in `judge`.
 
 use super::connections::{ConnId, ConnRef};
-use super::connections::{DataCounts, Role};
+use super::connections::Role;
 use super::exchanges::Exchange;
 use super::{Output, anomaly};
 use crate::parse::command::{TransferKind, lookup_verb};
@@ -333,7 +333,7 @@ impl super::Conversations {
         let Some(x) = self.get(c) else {
             return;
         };
-        let (sides, uid, first_ts) = (x.sides, x.uid.clone(), x.first_ts);
+        let (sides, uid, first_ts) = (x.sides, x.uid.to_string(), x.first_ts);
         let id = x.conn_id();
         let Some(slot) = self
             .sessions
@@ -402,7 +402,7 @@ impl super::Conversations {
                 Role::Data {
                     sid,
                     channel: ch,
-                    counts: DataCounts::default(),
+                    counts: Box::default(),
                 },
             ) else {
                 continue;
@@ -444,7 +444,7 @@ impl super::Conversations {
         let sender = any.then_some(x.sides[pick]);
         let syn_seen = x.initiator.is_some();
         let fin_seen = x.fin[pick];
-        let (uid, last_frame, last_ts) = (x.uid.clone(), x.last_frame, x.last_ts);
+        let (uid, last_frame, last_ts) = (x.uid.to_string(), x.last_frame, x.last_ts);
         if gaps > 0 {
             self.session_note(
                 sid,
