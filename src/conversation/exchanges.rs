@@ -422,7 +422,7 @@ impl super::Conversations {
         let midstream = x.initiator.is_none();
         let s = Control {
             conn: c,
-            session: Session::new(Some(id.orig), Some(id.resp), self.cfg.limits),
+            session: Session::with_shared_limits(Some(id.orig), Some(id.resp), self.limits.clone()),
             facts: SessionSummary {
                 uid: x.uid.to_string(),
                 id,

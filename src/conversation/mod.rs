@@ -211,6 +211,8 @@ struct Entry {
 #[derive(Debug)]
 pub struct Conversations {
     cfg: Config,
+    /// `cfg.limits`, shared by every session.
+    limits: std::sync::Arc<Limits>,
     conns: Vec<Entry>,
     free: Vec<u32>,
     /// Connections that may still be claimed late (pending).
@@ -232,6 +234,7 @@ impl Conversations {
     pub fn new(cfg: Config) -> Self {
         let table = ChannelTable::new(cfg.max_predictions, cfg.limits.expectation_timeout);
         Conversations {
+            limits: std::sync::Arc::new(cfg.limits),
             cfg,
             conns: Vec::new(),
             free: Vec::new(),

@@ -18,6 +18,7 @@ use crate::predict::{DataMode, Expectation};
 use lines::{FramedLine, LineBuffer, strip_telnet};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// A command waiting for its final reply.
 #[derive(Debug)]
@@ -52,16 +53,11 @@ struct LoginTrack {
     failures: u32,
 }
 
-/// The state of one control connection.
+/// What a session needs once it sees a working directory, a transfer parameter, a data-channel
+/// announcement or a transfer: boxed and made at first use, so that a session that only logs in
+/// (or idles, as thousands of open control connections do) does not carry it.
 #[derive(Debug)]
-pub struct Session {
-    limits: Limits,
-    client: Option<SocketAddr>,
-    server: Option<SocketAddr>,
-    lines: [LineBuffer; 2],
-    multiline: Option<MultiLine>,
-    pending: VecDeque<Pending>,
-    login: LoginTrack,
+struct Channels {
     cwd: Option<String>,
     transfer_type: String,
     rest: Option<u64>,
@@ -69,9 +65,39 @@ pub struct Session {
     open: VecDeque<Expectation>,
     transfers: VecDeque<Transfer>,
     next_channel: u32,
+    prot_private: bool,
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Channels {
+            cwd: None,
+            transfer_type: String::new(),
+            rest: None,
+            last_size: None,
+            open: VecDeque::new(),
+            transfers: VecDeque::new(),
+            next_channel: 1,
+            prot_private: false,
+        }
+    }
+}
+
+/// The state of one control connection.
+#[derive(Debug)]
+pub struct Session {
+    /// Shared: every session of a capture has the same limits.
+    limits: Arc<Limits>,
+    client: Option<SocketAddr>,
+    server: Option<SocketAddr>,
+    lines: [LineBuffer; 2],
+    /// Boxed: a multi-line reply is open only between its first and its last line.
+    multiline: Option<Box<MultiLine>>,
+    pending: VecDeque<Pending>,
+    login: LoginTrack,
+    chan: Option<Box<Channels>>,
     /// Encrypted from here on: nothing more is parsed.
     tls: bool,
-    prot_private: bool,
     /// The greeting has been seen (or a reply that shows it was missed).
     greeted: bool,
     events: Vec<Event>,
@@ -139,6 +165,16 @@ pub fn resolve_path(cwd: Option<&str>, arg: &str) -> String {
 impl Session {
     /// A session for a control connection between `client` and `server` (either may be unknown).
     pub fn new(client: Option<SocketAddr>, server: Option<SocketAddr>, limits: Limits) -> Self {
+        Session::with_shared_limits(client, server, Arc::new(limits))
+    }
+
+    /// [`Session::new`] with limits shared with other sessions (a host keeping many sessions
+    /// open pays for one copy).
+    pub fn with_shared_limits(
+        client: Option<SocketAddr>,
+        server: Option<SocketAddr>,
+        limits: Arc<Limits>,
+    ) -> Self {
         Session {
             limits,
             client,
@@ -147,15 +183,8 @@ impl Session {
             multiline: None,
             pending: VecDeque::new(),
             login: LoginTrack::default(),
-            cwd: None,
-            transfer_type: String::new(),
-            rest: None,
-            last_size: None,
-            open: VecDeque::new(),
-            transfers: VecDeque::new(),
-            next_channel: 1,
+            chan: None,
             tls: false,
-            prot_private: false,
             greeted: false,
             events: Vec::new(),
             cur: (0, 0.0, Direction::ToServer, (0, 0)),
@@ -188,7 +217,12 @@ impl Session {
 
     /// The current working directory, when known.
     pub fn cwd(&self) -> Option<&str> {
-        self.cwd.as_deref()
+        self.chan.as_ref()?.cwd.as_deref()
+    }
+
+    /// The channel state, made at first use.
+    fn chan(&mut self) -> &mut Channels {
+        self.chan.get_or_insert_with(Box::default)
     }
 
     /// Feed bytes of one direction. Returns this call's events.
@@ -243,8 +277,10 @@ impl Session {
     pub fn shrink(&mut self) {
         self.events = Vec::new();
         self.pending.shrink_to_fit();
-        self.open.shrink_to_fit();
-        self.transfers.shrink_to_fit();
+        if let Some(c) = self.chan.as_mut() {
+            c.open.shrink_to_fit();
+            c.transfers.shrink_to_fit();
+        }
         for l in &mut self.lines {
             l.shrink();
         }
@@ -303,12 +339,15 @@ impl Session {
             self.close_multiline(ml, true);
         }
         self.cur = (frame, ts, Direction::ToClient, (0, 0));
-        while let Some(mut t) = self.transfers.pop_front() {
-            t.outcome = Outcome::Unknown;
-            self.push(EventKind::TransferEnded(t));
-        }
-        while let Some(e) = self.open.pop_front() {
-            self.close_unused(e);
+        if let Some(mut chan) = self.chan.take() {
+            while let Some(mut t) = chan.transfers.pop_front() {
+                t.outcome = Outcome::Unknown;
+                self.push(EventKind::TransferEnded(t));
+            }
+            while let Some(e) = chan.open.pop_front() {
+                self.close_unused(e);
+            }
+            self.chan = Some(chan);
         }
         &self.events
     }
@@ -414,7 +453,7 @@ impl Session {
             "EPRT" => self.active(DataMode::Eprt, address::parse_eprt_arg(arg.as_bytes())),
             "LPRT" => self.active(DataMode::Lprt, address::parse_lprt_arg(arg.as_bytes())),
             "ABOR" => {
-                for t in self.transfers.iter_mut() {
+                for t in self.chan.iter_mut().flat_map(|c| c.transfers.iter_mut()) {
                     t.outcome = Outcome::Aborted;
                 }
             }
@@ -531,11 +570,12 @@ impl Session {
     ) {
         // A new announcement supersedes unused ones: the server closes its old listener (RFC 959
         // 3.2), and the client's PORT replaces the previous one.
-        while let Some(old) = self.open.pop_front() {
+        while let Some(old) = self.chan().open.pop_front() {
             self.close_unused(old);
         }
-        let channel_id = self.next_channel;
-        self.next_channel = self.next_channel.wrapping_add(1).max(1);
+        let chan = self.chan();
+        let channel_id = chan.next_channel;
+        chan.next_channel = chan.next_channel.wrapping_add(1).max(1);
         let e = Expectation {
             channel_id,
             mode,
@@ -547,10 +587,10 @@ impl Session {
             setup_frame: self.cur.0,
             created: self.cur.1,
         };
-        self.open.push_back(e.clone());
+        self.chan().open.push_back(e.clone());
         self.push(EventKind::DataExpected(e));
-        if self.open.len() > self.limits.max_expectations {
-            if let Some(old) = self.open.pop_front() {
+        if self.chan().open.len() > self.limits.max_expectations {
+            if let Some(old) = self.chan().open.pop_front() {
                 self.anomaly(
                     Anomaly::ExpectationsFull,
                     "too many open data-channel predictions",
@@ -574,22 +614,29 @@ impl Session {
 
     fn expire(&mut self, frame: u64, ts: f64) {
         let timeout = self.limits.expectation_timeout;
-        while self.open.front().is_some_and(|e| ts - e.created > timeout) {
+        while self
+            .chan
+            .as_ref()
+            .and_then(|c| c.open.front())
+            .is_some_and(|e| ts - e.created > timeout)
+        {
             self.cur = (frame, ts, Direction::ToServer, (0, 0));
-            if let Some(e) = self.open.pop_front() {
+            if let Some(e) = self.chan().open.pop_front() {
                 self.close_unused(e);
             }
         }
     }
 
     fn start_transfer(&mut self, verb: &str, arg: &str) {
-        let expectation = self.open.pop_back();
+        let expectation = self.chan().open.pop_back();
         // Older unused predictions cannot be used any more.
-        while let Some(old) = self.open.pop_front() {
+        while let Some(old) = self.chan().open.pop_front() {
             self.close_unused(old);
         }
-        let path = resolve_path(self.cwd.as_deref(), arg);
-        let size = self
+        let command_frame = self.cur.0;
+        let chan = self.chan();
+        let path = resolve_path(chan.cwd.as_deref(), arg);
+        let size = chan
             .last_size
             .as_ref()
             .filter(|(p, _)| *p == path)
@@ -602,21 +649,21 @@ impl Session {
             command: verb.to_string(),
             arg: arg.to_string(),
             path,
-            transfer_type: self.transfer_type.clone(),
-            rest_offset: self.rest.take().unwrap_or(0),
-            command_frame: self.cur.0,
+            transfer_type: chan.transfer_type.clone(),
+            rest_offset: chan.rest.take().unwrap_or(0),
+            command_frame,
             size,
-            data_tls: self.prot_private,
+            data_tls: chan.prot_private,
             ..empty_transfer()
         };
         self.push(EventKind::TransferStarted(t.clone()));
-        if self.transfers.len() >= self.limits.max_pending_commands {
-            if let Some(mut old) = self.transfers.pop_front() {
+        if self.chan().transfers.len() >= self.limits.max_pending_commands {
+            if let Some(mut old) = self.chan().transfers.pop_front() {
                 old.outcome = Outcome::Unknown;
                 self.push(EventKind::TransferEnded(old));
             }
         }
-        self.transfers.push_back(t);
+        self.chan().transfers.push_back(t);
     }
 
     // ------------------------------------------------------------------ replies
@@ -677,14 +724,14 @@ impl Session {
             Ok((_, r)) if r.code.is_valid() => {
                 let text = lossy(r.text);
                 if r.separator == Separator::Hyphen {
-                    self.multiline = Some(MultiLine {
+                    self.multiline = Some(Box::new(MultiLine {
                         code: r.code,
                         lines: vec![text],
                         offset,
                         truncated: false,
                         gap: incomplete,
                         last: (self.cur.0, self.cur.1),
-                    });
+                    }));
                 } else {
                     self.on_reply(r.code, vec![text], incomplete);
                 }
@@ -730,7 +777,8 @@ impl Session {
     }
 
     /// A multi-line reply is over: report it, `incomplete` when lines of it are not in the capture.
-    fn close_multiline(&mut self, ml: MultiLine, incomplete: bool) {
+    fn close_multiline(&mut self, ml: Box<MultiLine>, incomplete: bool) {
+        let ml = *ml;
         self.on_reply(ml.code, ml.lines, incomplete);
     }
 
@@ -793,18 +841,25 @@ impl Session {
             }
             ("CWD" | "XCWD", 200 | 250) => {
                 // Bounded: a path longer than a line could carry becomes unknown.
-                self.cwd = Some(resolve_path(self.cwd.as_deref(), &arg))
-                    .filter(|c| c.len() <= self.limits.max_line)
+                let max_line = self.limits.max_line;
+                let chan = self.chan();
+                chan.cwd =
+                    Some(resolve_path(chan.cwd.as_deref(), &arg)).filter(|c| c.len() <= max_line)
             }
             ("CDUP" | "XCUP", 200 | 250) => {
-                self.cwd = Some(resolve_path(self.cwd.as_deref(), ".."))
+                let chan = self.chan();
+                chan.cwd = Some(resolve_path(chan.cwd.as_deref(), ".."))
             }
-            ("PWD" | "XPWD", 257) => self.cwd = quoted_path(&text).or(self.cwd.take()),
-            ("TYPE", 200) => self.transfer_type = arg.trim().to_ascii_uppercase(),
-            ("REST", 350) => self.rest = arg.trim().parse().ok(),
+            ("PWD" | "XPWD", 257) => {
+                let chan = self.chan();
+                chan.cwd = quoted_path(&text).or(chan.cwd.take())
+            }
+            ("TYPE", 200) => self.chan().transfer_type = arg.trim().to_ascii_uppercase(),
+            ("REST", 350) => self.chan().rest = arg.trim().parse().ok(),
             ("SIZE", 213) => {
                 if let Ok(n) = text.trim().parse() {
-                    self.last_size = Some((resolve_path(self.cwd.as_deref(), &arg), n));
+                    let chan = self.chan();
+                    chan.last_size = Some((resolve_path(chan.cwd.as_deref(), &arg), n));
                 }
             }
             ("AUTH", 234) => {
@@ -814,16 +869,19 @@ impl Session {
                 });
             }
             ("PROT", 200) => {
-                self.prot_private = arg.trim().eq_ignore_ascii_case("P");
-                if self.prot_private {
+                let private = arg.trim().eq_ignore_ascii_case("P");
+                self.chan().prot_private = private;
+                if private {
                     self.push(EventKind::DataProtected);
                 }
             }
             ("PORT" | "EPRT" | "LPRT", _) if code.is_failure() => {
-                if let Some(pos) = self.open.iter().position(|e| e.setup_frame == req_frame) {
-                    if let Some(e) = self.open.remove(pos) {
-                        self.close_unused(e);
-                    }
+                let refused = self.chan.as_mut().and_then(|c| {
+                    let pos = c.open.iter().position(|e| e.setup_frame == req_frame)?;
+                    c.open.remove(pos)
+                });
+                if let Some(e) = refused {
+                    self.close_unused(e);
                 }
             }
             ("REIN", 220) => self.login = LoginTrack::default(),
@@ -843,7 +901,10 @@ impl Session {
     }
 
     fn transfer_reply(&mut self, verb: &str, req_frame: u64, code: ReplyCode, text: &str) {
-        let Some(pos) = self
+        let Some(chan) = self.chan.as_mut() else {
+            return;
+        };
+        let Some(pos) = chan
             .transfers
             .iter()
             .position(|t| t.command_frame == req_frame && t.command == verb)
@@ -852,19 +913,19 @@ impl Session {
         };
         if code.is_preliminary() {
             if let Some(n) = bytes_in_150(text) {
-                self.transfers[pos].size = Some(n);
+                chan.transfers[pos].size = Some(n);
             }
             if verb == "STOU" {
                 // RFC 1123 4.1.2.9: the server names the unique file in its 125 or 150.
                 if let Some(name) = parse::stou_file_name(text.as_bytes()) {
-                    self.transfers[pos].path = resolve_path(self.cwd.as_deref(), &lossy(name));
-                    let t = self.transfers[pos].clone();
+                    chan.transfers[pos].path = resolve_path(chan.cwd.as_deref(), &lossy(name));
+                    let t = chan.transfers[pos].clone();
                     self.push(EventKind::TransferUpdated(t));
                 }
             }
             return;
         }
-        let Some(mut t) = self.transfers.remove(pos) else {
+        let Some(mut t) = chan.transfers.remove(pos) else {
             return;
         };
         t.reply_code = Some(code);
