@@ -109,11 +109,73 @@ pub struct SessionSummary {
 /// An exchange still waiting for its final reply, or for its transfer.
 #[derive(Debug)]
 pub(crate) struct Open {
-    pub ex: Exchange,
-    /// Upper-case verb, for matching the session's request reference.
-    pub verb: String,
+    pub ex: Draft,
     /// The transfer slot it started.
     pub channel: Option<u32>,
+}
+
+/// An [`Exchange`] being built: what the session's facts already hold (uid, endpoints, login) is
+/// added when it leaves ([`Draft::into_exchange`]), and a prediction is boxed, so that the
+/// command each idle session waits on costs about half an `Exchange`.
+#[derive(Debug)]
+pub(crate) struct Draft {
+    pub ts: f64,
+    pub frame: u64,
+    pub command: Option<CommandLine>,
+    pub cwd: Option<String>,
+    pub preliminary: Vec<ReplyText>,
+    pub reply: Option<ReplyText>,
+    pub response_time: Option<f64>,
+    pub data_channel: Option<Box<Expectation>>,
+    pub rest_offset: Option<u64>,
+    pub anomalies: Vec<&'static str>,
+}
+
+impl Draft {
+    fn new(ts: f64, frame: u64) -> Self {
+        Draft {
+            ts,
+            frame,
+            command: None,
+            cwd: None,
+            preliminary: Vec::new(),
+            reply: None,
+            response_time: None,
+            data_channel: None,
+            rest_offset: None,
+            anomalies: Vec::new(),
+        }
+    }
+
+    /// Whether it is the command a reply's request reference names (`verb` in upper case).
+    fn answers(&self, frame: u64, verb: &str) -> bool {
+        self.frame == frame
+            && self
+                .command
+                .as_ref()
+                .is_some_and(|c| c.verb.eq_ignore_ascii_case(verb))
+    }
+
+    /// The exchange, with what the session knows as it ends.
+    pub fn into_exchange(self, facts: &SessionSummary) -> Exchange {
+        Exchange {
+            uid: facts.uid.clone(),
+            id: facts.id,
+            ts: self.ts,
+            frame: self.frame,
+            command: self.command,
+            user: facts.user.clone(),
+            password: facts.password.clone(),
+            cwd: self.cwd,
+            preliminary: self.preliminary,
+            reply: self.reply,
+            response_time: self.response_time,
+            data_channel: self.data_channel.map(|e| *e),
+            rest_offset: self.rest_offset,
+            file_size: None,
+            anomalies: self.anomalies,
+        }
+    }
 }
 
 /// Client bytes held until the greeting is complete.
@@ -129,7 +191,7 @@ pub(crate) struct Control {
     pub last_frame: u64,
     pub pending: VecDeque<Open>,
     /// The exchange whose final reply came last: anomalies of that reply's line still join it.
-    /// Boxed: it is empty between feeds, and an `Open` is about 500 bytes.
+    /// Boxed: it is empty between feeds.
     pub staged: Option<Box<Open>>,
     /// Client bytes sent before the server's greeting, held until it is complete (`None` once the
     /// greeting was seen, or when the connection's start was not captured).
@@ -177,26 +239,6 @@ pub(crate) fn greeting_end(bytes: &[u8]) -> Option<usize> {
 }
 
 impl Control {
-    fn new_exchange(&self, ts: f64, frame: u64) -> Exchange {
-        Exchange {
-            uid: self.facts.uid.clone(),
-            id: self.facts.id,
-            ts,
-            frame,
-            command: None,
-            user: None,
-            password: None,
-            cwd: None,
-            preliminary: Vec::new(),
-            reply: None,
-            response_time: None,
-            data_channel: None,
-            rest_offset: None,
-            file_size: None,
-            anomalies: Vec::new(),
-        }
-    }
-
     /// The staged exchange is done: it leaves.
     fn flush_staged(&mut self, out: &mut Vec<Step>) {
         if let Some(p) = self.staged.take() {
@@ -216,9 +258,8 @@ impl Control {
             } => {
                 self.flush_staged(out);
                 self.facts.commands += 1;
-                let upper = verb.to_ascii_uppercase();
-                self.user_seen |= upper == "USER";
-                let mut ex = self.new_exchange(ev.ts, ev.frame);
+                self.user_seen |= verb.eq_ignore_ascii_case("USER");
+                let mut ex = Draft::new(ev.ts, ev.frame);
                 ex.command = Some(CommandLine {
                     verb,
                     arg,
@@ -227,14 +268,10 @@ impl Control {
                 ex.cwd = self.session.cwd().map(str::to_string);
                 if self.pending.capacity() == 0 {
                     // Most sessions wait for one reply at a time: room for one, not VecDeque's
-                    // first four (an `Open` is about 500 bytes; many idle sessions add up).
+                    // first four (an `Open` is about 250 bytes; many idle sessions add up).
                     self.pending.reserve_exact(1);
                 }
-                self.pending.push_back(Open {
-                    ex,
-                    verb: upper,
-                    channel: None,
-                });
+                self.pending.push_back(Open { ex, channel: None });
                 // Mirror the session's cap on commands waiting for a reply.
                 let cap = self.session.limits().max_pending_commands + 1;
                 let excess = self.pending.len().saturating_sub(cap);
@@ -257,7 +294,7 @@ impl Control {
                 let pos = r.request.as_ref().and_then(|q| {
                     self.pending
                         .iter()
-                        .position(|p| p.ex.frame == q.frame && p.verb == q.verb)
+                        .position(|p| p.ex.answers(q.frame, &q.verb))
                 });
                 let Some(pos) = pos else {
                     // The greeting answers the connection, not a command (a gap inside it may
@@ -266,13 +303,9 @@ impl Control {
                         self.facts.banner = Some(text.text());
                         return;
                     }
-                    let mut ex = self.new_exchange(ev.ts, ev.frame);
+                    let mut ex = Draft::new(ev.ts, ev.frame);
                     ex.reply = Some(text);
-                    self.staged = Some(Box::new(Open {
-                        ex,
-                        verb: String::new(),
-                        channel: None,
-                    }));
+                    self.staged = Some(Box::new(Open { ex, channel: None }));
                     return;
                 };
                 if r.code.is_preliminary() {
@@ -316,7 +349,7 @@ impl Control {
                     self.pending.back_mut()
                 };
                 if let Some(p) = target {
-                    p.ex.data_channel = Some(e.clone());
+                    p.ex.data_channel = Some(Box::new(e.clone()));
                 }
                 self.slots.insert(e.channel_id, Slot::predicted(e.clone()));
                 out.push(Step::Expect(e));
@@ -627,25 +660,25 @@ impl super::Conversations {
     }
 
     /// An exchange is over: report it, or hand it to its transfer.
-    pub(super) fn exchange_done(&mut self, sid: u32, mut p: Box<Open>) {
+    pub(super) fn exchange_done(&mut self, sid: u32, p: Box<Open>) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
-        p.ex.user = s.facts.user.clone();
-        p.ex.password = s.facts.password.clone();
-        if let Some(key) = p.channel {
+        let Open { ex, channel } = *p;
+        let ex = ex.into_exchange(&s.facts);
+        if let Some(key) = channel {
             if let Some(slot) = s.slots.get_mut(&key) {
                 if !slot.exchange_seen {
                     slot.exchange_seen = true;
-                    slot.command_ts = Some(p.ex.ts);
-                    slot.exchange = Some(p.ex);
+                    slot.command_ts = Some(ex.ts);
+                    slot.exchange = Some(ex);
                     let now = s.facts.end_ts;
                     self.try_report(sid, key, now);
                     return;
                 }
             }
         }
-        self.outputs.push(Output::Exchange(Box::new(p.ex)));
+        self.outputs.push(Output::Exchange(Box::new(ex)));
     }
 
     /// A control connection ended (or the input did): report everything it still holds.
