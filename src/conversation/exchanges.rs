@@ -5,13 +5,13 @@
 
 use super::connections::ConnId;
 use super::transfers::ORPHAN_BASE;
-use super::transfers::Slot;
+use super::transfers::{Slot, Slots};
 use super::{Action, ConnRef, Note, Output, anomaly};
 use crate::parse::parse_reply_line;
 use crate::predict::Expectation;
 use crate::{Direction, Event, EventKind, LoginState, Session};
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// One line group of a reply: its code and every line's text without the code prefix.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -115,20 +115,27 @@ pub(crate) struct Open {
 }
 
 /// An [`Exchange`] being built: what the session's facts already hold (uid, endpoints, login) is
-/// added when it leaves ([`Draft::into_exchange`]), and a prediction is boxed, so that the
-/// command each idle session waits on costs about half an `Exchange`.
+/// added when it leaves ([`Draft::into_exchange`]), and what replies and predictions add is boxed
+/// and made when the first comes, so that the command each idle session waits on costs about a
+/// quarter of an `Exchange`.
 #[derive(Debug)]
 pub(crate) struct Draft {
     pub ts: f64,
     pub frame: u64,
     pub command: Option<CommandLine>,
     pub cwd: Option<String>,
-    pub preliminary: Vec<ReplyText>,
-    pub reply: Option<ReplyText>,
-    pub response_time: Option<f64>,
-    pub data_channel: Option<Box<Expectation>>,
-    pub rest_offset: Option<u64>,
     pub anomalies: Vec<&'static str>,
+    answer: Option<Box<Answer>>,
+}
+
+/// The part of a [`Draft`] that its replies, its prediction and its transfer fill.
+#[derive(Debug, Default)]
+struct Answer {
+    preliminary: Vec<ReplyText>,
+    reply: Option<ReplyText>,
+    response_time: Option<f64>,
+    data_channel: Option<Expectation>,
+    rest_offset: Option<u64>,
 }
 
 impl Draft {
@@ -138,13 +145,18 @@ impl Draft {
             frame,
             command: None,
             cwd: None,
-            preliminary: Vec::new(),
-            reply: None,
-            response_time: None,
-            data_channel: None,
-            rest_offset: None,
             anomalies: Vec::new(),
+            answer: None,
         }
+    }
+
+    fn answer(&mut self) -> &mut Answer {
+        self.answer.get_or_insert_with(Box::default)
+    }
+
+    /// Its final reply came.
+    fn replied(&self) -> bool {
+        self.answer.as_ref().is_some_and(|a| a.reply.is_some())
     }
 
     /// Whether it is the command a reply's request reference names (`verb` in upper case).
@@ -158,6 +170,7 @@ impl Draft {
 
     /// The exchange, with what the session knows as it ends.
     pub fn into_exchange(self, facts: &SessionSummary) -> Exchange {
+        let a = self.answer.map(|a| *a).unwrap_or_default();
         Exchange {
             uid: facts.uid.clone(),
             id: facts.id,
@@ -167,11 +180,11 @@ impl Draft {
             user: facts.user.clone(),
             password: facts.password.clone(),
             cwd: self.cwd,
-            preliminary: self.preliminary,
-            reply: self.reply,
-            response_time: self.response_time,
-            data_channel: self.data_channel.map(|e| *e),
-            rest_offset: self.rest_offset,
+            preliminary: a.preliminary,
+            reply: a.reply,
+            response_time: a.response_time,
+            data_channel: a.data_channel,
+            rest_offset: a.rest_offset,
             file_size: None,
             anomalies: self.anomalies,
         }
@@ -199,7 +212,7 @@ pub(crate) struct Control {
     pub user_seen: bool,
     /// A reply was seen (the first one without a request is the greeting).
     pub replied: bool,
-    pub slots: HashMap<u32, Slot>,
+    pub slots: Slots,
     pub next_orphan: u32,
     pub closed: bool,
 }
@@ -268,7 +281,7 @@ impl Control {
                 ex.cwd = self.session.cwd().map(str::to_string);
                 if self.pending.capacity() == 0 {
                     // Most sessions wait for one reply at a time: room for one, not VecDeque's
-                    // first four (an `Open` is about 250 bytes; many idle sessions add up).
+                    // first four (an `Open` is over 100 bytes; many idle sessions add up).
                     self.pending.reserve_exact(1);
                 }
                 self.pending.push_back(Open { ex, channel: None });
@@ -304,12 +317,12 @@ impl Control {
                         return;
                     }
                     let mut ex = Draft::new(ev.ts, ev.frame);
-                    ex.reply = Some(text);
+                    ex.answer().reply = Some(text);
                     self.staged = Some(Box::new(Open { ex, channel: None }));
                     return;
                 };
                 if r.code.is_preliminary() {
-                    self.pending[pos].ex.preliminary.push(text);
+                    self.pending[pos].ex.answer().preliminary.push(text);
                     return;
                 }
                 // Commands before it lost their reply (the session dropped them).
@@ -317,8 +330,9 @@ impl Control {
                 let Some(mut p) = self.pending.pop_front() else {
                     return;
                 };
-                p.ex.response_time = r.request.as_ref().map(|q| q.elapsed);
-                p.ex.reply = Some(text);
+                let answer = p.ex.answer();
+                answer.response_time = r.request.as_ref().map(|q| q.elapsed);
+                answer.reply = Some(text);
                 self.staged = Some(Box::new(p));
                 out.extend(older.into_iter().map(|o| Step::Finished(Box::new(o))));
             }
@@ -349,7 +363,7 @@ impl Control {
                     self.pending.back_mut()
                 };
                 if let Some(p) = target {
-                    p.ex.data_channel = Some(Box::new(e.clone()));
+                    p.ex.answer().data_channel = Some(e.clone());
                 }
                 self.slots.insert(e.channel_id, Slot::predicted(e.clone()));
                 out.push(Step::Expect(e));
@@ -365,12 +379,12 @@ impl Control {
                     if p.ex.frame == t.command_frame {
                         p.channel = Some(key);
                         if t.rest_offset > 0 {
-                            p.ex.rest_offset = Some(t.rest_offset);
+                            p.ex.answer().rest_offset = Some(t.rest_offset);
                         }
                     }
                 }
                 let user = self.facts.user.clone();
-                let slot = self.slots.entry(key).or_default();
+                let slot = self.slots.or_default(key);
                 slot.transfer = Some(t);
                 slot.user = user;
             }
@@ -402,7 +416,7 @@ impl Control {
                 let Some(key) = key else {
                     return;
                 };
-                let slot = self.slots.entry(key).or_default();
+                let slot = self.slots.or_default(key);
                 slot.end(t, ev.ts);
                 out.push(Step::SlotChanged(key));
             }
@@ -416,7 +430,7 @@ impl Control {
                 let attached = if ev.direction == Direction::ToServer {
                     self.pending
                         .back_mut()
-                        .filter(|p| p.ex.frame == ev.frame && p.ex.reply.is_none())
+                        .filter(|p| p.ex.frame == ev.frame && !p.ex.replied())
                 } else {
                     self.staged.as_deref_mut()
                 };
@@ -479,7 +493,7 @@ impl super::Conversations {
             before_greeting: (!midstream).then(Vec::new),
             user_seen: false,
             replied: false,
-            slots: HashMap::new(),
+            slots: Slots::default(),
             next_orphan: ORPHAN_BASE,
             closed: false,
         };

@@ -5,14 +5,15 @@
 //!
 //! The rules that decide whether a transfer is complete and why not live in `judge`.
 
-use super::connections::{ConnId, ConnRef};
 use super::connections::Role;
+use super::connections::{ConnId, ConnRef};
 use super::exchanges::Exchange;
 use super::{Output, anomaly};
 use crate::parse::command::{TransferKind, lookup_verb};
 use crate::predict::{DataMode, Expectation};
 use crate::{Outcome, Transfer};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// Slot keys at and above this are transfers that found no prediction.
@@ -123,6 +124,50 @@ pub(crate) struct Slot {
     pub exchange_seen: bool,
     pub command_ts: Option<f64>,
     pub user: Option<String>,
+}
+
+/// A session's slots by key. Boxed and made at the first: most control connections that stay
+/// open never announce a data channel, and an empty map is 48 bytes of every session.
+#[derive(Debug, Default)]
+pub(crate) struct Slots(Option<Box<HashMap<u32, Slot>>>);
+
+impl Slots {
+    fn map(&mut self) -> &mut HashMap<u32, Slot> {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    pub fn get(&self, key: &u32) -> Option<&Slot> {
+        self.0.as_ref()?.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &u32) -> Option<&mut Slot> {
+        self.0.as_mut()?.get_mut(key)
+    }
+
+    pub fn insert(&mut self, key: u32, slot: Slot) {
+        self.map().insert(key, slot);
+    }
+
+    /// The slot of `key`, made empty if there is none.
+    pub fn or_default(&mut self, key: u32) -> &mut Slot {
+        self.map().entry(key).or_default()
+    }
+
+    pub fn remove(&mut self, key: &u32) -> Option<Slot> {
+        self.0.as_mut()?.remove(key)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&u32, &Slot)> {
+        self.0.iter().flat_map(|m| m.iter())
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &u32> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Slot> {
+        self.iter().map(|(_, v)| v)
+    }
 }
 
 impl Slot {
