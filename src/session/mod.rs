@@ -83,14 +83,34 @@ impl Default for Channels {
     }
 }
 
+/// Line framing that outlives a feed: a line cut between segments, or the rest of an over-long
+/// line being skipped. Boxed and made only then (and given back by [`Session::shrink`] once
+/// empty), so that a session between whole lines, as most are, does not carry it.
+#[derive(Debug, Default)]
+struct Framing {
+    lines: [LineBuffer; 2],
+    /// Per direction: the frame and time that last fed the unterminated tail of the stream, so
+    /// that it can be reported at that frame when a gap or the end comes before its line end.
+    tail: [(u64, f64); 2],
+}
+
+impl Framing {
+    fn idle(&self) -> bool {
+        self.lines
+            .iter()
+            .all(|l| l.pending() == 0 && !l.is_skipping())
+    }
+}
+
 /// The state of one control connection.
 #[derive(Debug)]
 pub struct Session {
     /// Shared: every session of a capture has the same limits.
     limits: Arc<Limits>,
-    client: Option<SocketAddr>,
-    server: Option<SocketAddr>,
-    lines: [LineBuffer; 2],
+    /// Only the hosts matter (a data connection comes from any port).
+    client: Option<IpAddr>,
+    server: Option<IpAddr>,
+    framing: Option<Box<Framing>>,
     /// Boxed: a multi-line reply is open only between its first and its last line.
     multiline: Option<Box<MultiLine>>,
     pending: VecDeque<Pending>,
@@ -106,9 +126,6 @@ pub struct Session {
     /// Per direction: after a capture gap, lines are skipped until one that can start a command
     /// or a reply, because the bytes after a hole may be the tail of a line whose head was lost.
     resync: [bool; 2],
-    /// Per direction: the frame and time that last fed the unterminated tail of the stream, so
-    /// that it can be reported at that frame when a gap or the end comes before its line end.
-    tail: [(u64, f64); 2],
 }
 
 impl Default for Session {
@@ -177,9 +194,9 @@ impl Session {
     ) -> Self {
         Session {
             limits,
-            client,
-            server,
-            lines: Default::default(),
+            client: client.map(|a| a.ip()),
+            server: server.map(|a| a.ip()),
+            framing: None,
             multiline: None,
             pending: VecDeque::new(),
             login: LoginTrack::default(),
@@ -189,7 +206,6 @@ impl Session {
             events: Vec::new(),
             cur: (0, 0.0, Direction::ToServer, (0, 0)),
             resync: [false; 2],
-            tail: [(0, 0.0); 2],
         }
     }
 
@@ -236,20 +252,26 @@ impl Session {
                 return &self.events;
             }
             self.tls = false;
-            self.lines = Default::default();
+            self.framing = None;
         }
         let idx = dir as usize;
-        let mut buf = std::mem::take(&mut self.lines[idx]);
+        let mut buf = match self.framing.as_mut() {
+            Some(f) => std::mem::take(&mut f.lines[idx]),
+            None => LineBuffer::default(),
+        };
         let max_line = self.limits.max_line;
         buf.feed(data, max_line, |line| {
             if !self.tls {
                 self.on_line(dir, line, frame, ts, false);
             }
         });
-        if buf.pending() > 0 {
-            self.tail[idx] = (frame, ts);
+        if self.framing.is_some() || buf.pending() > 0 || buf.is_skipping() {
+            let f = self.framing.get_or_insert_with(Box::default);
+            if buf.pending() > 0 {
+                f.tail[idx] = (frame, ts);
+            }
+            f.lines[idx] = buf;
         }
-        self.lines[idx] = buf;
         &self.events
     }
 
@@ -260,7 +282,11 @@ impl Session {
     /// fed: the skipped bytes are then never held for reassembly, so a line that never ends costs
     /// the caller nothing either.
     pub fn complete_prefix_for(&self, dir: Direction, data: &[u8]) -> usize {
-        let start = if self.lines[dir as usize].is_skipping() {
+        let skipping = self
+            .framing
+            .as_ref()
+            .is_some_and(|f| f.lines[dir as usize].is_skipping());
+        let start = if skipping {
             match memchr::memchr(b'\n', data) {
                 Some(i) => i + 1,
                 None => return data.len(),
@@ -281,7 +307,10 @@ impl Session {
             c.open.shrink_to_fit();
             c.transfers.shrink_to_fit();
         }
-        for l in &mut self.lines {
+        if self.framing.as_ref().is_some_and(|f| f.idle()) {
+            self.framing = None;
+        }
+        for l in self.framing.iter_mut().flat_map(|f| f.lines.iter_mut()) {
             l.shrink();
         }
     }
@@ -308,15 +337,18 @@ impl Session {
     /// Report the unterminated tail of one direction, if any, as an incomplete line.
     fn flush_tail(&mut self, dir: Direction) {
         let idx = dir as usize;
-        let Some(bytes) = self.lines[idx].take_partial() else {
+        let Some(framing) = self.framing.as_mut() else {
             return;
         };
+        let Some(bytes) = framing.lines[idx].take_partial() else {
+            return;
+        };
+        let (frame, ts) = framing.tail[idx];
         if self.tls {
             return;
         }
         // Reported at the frame that carried its last bytes, with no span: the events of this call
         // are not about the buffer that frame fed.
-        let (frame, ts) = self.tail[idx];
         let line = FramedLine {
             bytes: bytes.into(),
             offset: 0,
@@ -506,7 +538,7 @@ impl Session {
                 return;
             }
         };
-        let client_ip = self.client.map(|c| c.ip());
+        let client_ip = self.client;
         let mut alt = None;
         if let (Some(adv), Some(client)) = (endpoint.addr, client_ip) {
             if !same_host(adv, client) {
@@ -529,7 +561,7 @@ impl Session {
             );
         }
         let listener = endpoint.addr.or(client_ip);
-        self.expect(mode, endpoint, listener, alt, self.server.map(|s| s.ip()));
+        self.expect(mode, endpoint, listener, alt, self.server);
     }
 
     /// 227, 228, 229: the client will connect, from any port, to the server's listener.
@@ -545,7 +577,7 @@ impl Session {
                 return;
             }
         };
-        let server_ip = self.server.map(|s| s.ip());
+        let server_ip = self.server;
         let mut alt = None;
         if let (Some(adv), Some(server)) = (endpoint.addr, server_ip) {
             if !same_host(adv, server) {
@@ -557,7 +589,7 @@ impl Session {
             }
         }
         let listener = endpoint.addr.or(server_ip);
-        self.expect(mode, endpoint, listener, alt, self.client.map(|c| c.ip()));
+        self.expect(mode, endpoint, listener, alt, self.client);
     }
 
     fn expect(
