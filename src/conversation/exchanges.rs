@@ -122,10 +122,47 @@ pub(crate) struct Open {
 pub(crate) struct Draft {
     pub ts: f64,
     pub frame: u64,
-    pub command: Option<CommandLine>,
+    command: Option<SentLine>,
     pub cwd: Option<String>,
     pub anomalies: Vec<&'static str>,
     answer: Option<Box<Answer>>,
+}
+
+/// A [`CommandLine`] in one allocation: the verb, then the argument.
+#[derive(Debug)]
+struct SentLine {
+    verb_and_arg: Box<str>,
+    verb_len: u32,
+    has_arg: bool,
+    incomplete: bool,
+}
+
+impl SentLine {
+    fn new(c: CommandLine) -> Self {
+        // A verb is shorter than a line, and a line than u32::MAX (the cap's maximum).
+        let verb_len = u32::try_from(c.verb.len()).unwrap_or(u32::MAX);
+        let mut verb_and_arg = c.verb;
+        verb_and_arg.push_str(c.arg.as_deref().unwrap_or_default());
+        SentLine {
+            verb_and_arg: verb_and_arg.into_boxed_str(),
+            verb_len,
+            has_arg: c.arg.is_some(),
+            incomplete: c.incomplete,
+        }
+    }
+
+    fn verb(&self) -> &str {
+        &self.verb_and_arg[..self.verb_len as usize]
+    }
+
+    fn into_command_line(self) -> CommandLine {
+        let (verb, arg) = self.verb_and_arg.split_at(self.verb_len as usize);
+        CommandLine {
+            verb: verb.to_string(),
+            arg: self.has_arg.then(|| arg.to_string()),
+            incomplete: self.incomplete,
+        }
+    }
 }
 
 /// The part of a [`Draft`] that its replies, its prediction and its transfer fill.
@@ -165,7 +202,7 @@ impl Draft {
             && self
                 .command
                 .as_ref()
-                .is_some_and(|c| c.verb.eq_ignore_ascii_case(verb))
+                .is_some_and(|c| c.verb().eq_ignore_ascii_case(verb))
     }
 
     /// The exchange, with what the session knows as it ends.
@@ -176,7 +213,7 @@ impl Draft {
             id: facts.id,
             ts: self.ts,
             frame: self.frame,
-            command: self.command,
+            command: self.command.map(SentLine::into_command_line),
             user: facts.user.clone(),
             password: facts.password.clone(),
             cwd: self.cwd,
@@ -273,11 +310,11 @@ impl Control {
                 self.facts.commands += 1;
                 self.user_seen |= verb.eq_ignore_ascii_case("USER");
                 let mut ex = Draft::new(ev.ts, ev.frame);
-                ex.command = Some(CommandLine {
+                ex.command = Some(SentLine::new(CommandLine {
                     verb,
                     arg,
                     incomplete,
-                });
+                }));
                 ex.cwd = self.session.cwd().map(str::to_string);
                 if self.pending.capacity() == 0 {
                     // Most sessions wait for one reply at a time: room for one, not VecDeque's

@@ -20,13 +20,24 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-/// A command waiting for its final reply.
+/// A command waiting for its final reply: its upper-case verb and its argument in one
+/// allocation (a session waits on one most of the time, and many sessions may be open).
 #[derive(Debug)]
 struct Pending {
-    verb: String,
-    arg: String,
+    verb_and_arg: Box<str>,
+    verb_len: u32,
     frame: u64,
     ts: f64,
+}
+
+impl Pending {
+    fn verb(&self) -> &str {
+        &self.verb_and_arg[..self.verb_len as usize]
+    }
+
+    fn arg(&self) -> &str {
+        &self.verb_and_arg[self.verb_len as usize..]
+    }
 }
 
 /// A multi-line reply being collected (RFC 959 4.2).
@@ -510,9 +521,13 @@ impl Session {
             );
         }
         let (frame, ts, ..) = self.cur;
+        // A verb is shorter than a line, and a line than u32::MAX (the cap's maximum).
+        let verb_len = u32::try_from(verb.len()).unwrap_or(u32::MAX);
+        let mut verb_and_arg = verb;
+        verb_and_arg.push_str(&arg);
         self.pending.push_back(Pending {
-            verb,
-            arg,
+            verb_and_arg: verb_and_arg.into_boxed_str(),
+            verb_len,
             frame,
             ts,
         });
@@ -823,16 +838,13 @@ impl Session {
             self.greeted = true;
         }
         // A preliminary reply answers the oldest command but leaves it waiting for its final reply.
+        let as_request = |p: &Pending| (p.verb().to_string(), p.arg().to_string(), p.frame, p.ts);
         let request = if greeting {
             None
         } else if code.is_preliminary() {
-            self.pending
-                .front()
-                .map(|p| (p.verb.clone(), p.arg.clone(), p.frame, p.ts))
+            self.pending.front().map(as_request)
         } else {
-            self.pending
-                .pop_front()
-                .map(|p| (p.verb, p.arg, p.frame, p.ts))
+            self.pending.pop_front().as_ref().map(as_request)
         };
         let text = lines.first().cloned().unwrap_or_default();
         self.push(EventKind::Reply(Reply {
