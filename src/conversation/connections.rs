@@ -114,8 +114,8 @@ impl Role {
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub sides: [SocketAddr; 2],
-    /// The side that sent the SYN (without ACK), when seen.
-    pub initiator: Option<usize>,
+    /// The side index (0 or 1) that sent the SYN (without ACK), when seen.
+    pub initiator: Option<u8>,
     pub fin: [bool; 2],
     pub first_ts: f64,
     pub last_ts: f64,
@@ -159,7 +159,7 @@ impl Connection {
 
     /// Originator and responder: the SYN's sender, else the first sender.
     pub fn conn_id(&self) -> ConnId {
-        let o = self.initiator.unwrap_or(0);
+        let o = usize::from(self.initiator.unwrap_or(0));
         ConnId {
             orig: self.sides[o],
             resp: self.sides[1 - o],

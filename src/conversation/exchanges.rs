@@ -123,8 +123,7 @@ pub(crate) struct Draft {
     pub ts: f64,
     pub frame: u64,
     command: Option<SentLine>,
-    pub cwd: Option<String>,
-    pub anomalies: Vec<&'static str>,
+    cwd: Option<Box<str>>,
     answer: Option<Box<Answer>>,
 }
 
@@ -165,9 +164,10 @@ impl SentLine {
     }
 }
 
-/// The part of a [`Draft`] that its replies, its prediction and its transfer fill.
+/// The part of a [`Draft`] that its replies, its prediction, its transfer and its anomalies fill.
 #[derive(Debug, Default)]
 struct Answer {
+    anomalies: Vec<&'static str>,
     preliminary: Vec<ReplyText>,
     reply: Option<ReplyText>,
     response_time: Option<f64>,
@@ -182,7 +182,6 @@ impl Draft {
             frame,
             command: None,
             cwd: None,
-            anomalies: Vec::new(),
             answer: None,
         }
     }
@@ -216,14 +215,14 @@ impl Draft {
             command: self.command.map(SentLine::into_command_line),
             user: facts.user.clone(),
             password: facts.password.clone(),
-            cwd: self.cwd,
+            cwd: self.cwd.map(String::from),
             preliminary: a.preliminary,
             reply: a.reply,
             response_time: a.response_time,
             data_channel: a.data_channel,
             rest_offset: a.rest_offset,
             file_size: None,
-            anomalies: self.anomalies,
+            anomalies: a.anomalies,
         }
     }
 }
@@ -245,7 +244,8 @@ pub(crate) struct Control {
     pub staged: Option<Box<Open>>,
     /// Client bytes sent before the server's greeting, held until it is complete (`None` once the
     /// greeting was seen, or when the connection's start was not captured).
-    pub before_greeting: Option<Vec<(Vec<u8>, u64, f64)>>,
+    /// Boxed: it is gone once the greeting was seen.
+    pub before_greeting: Option<Box<Vec<(Vec<u8>, u64, f64)>>>,
     pub user_seen: bool,
     /// A reply was seen (the first one without a request is the greeting).
     pub replied: bool,
@@ -315,7 +315,7 @@ impl Control {
                     arg,
                     incomplete,
                 }));
-                ex.cwd = self.session.cwd().map(str::to_string);
+                ex.cwd = self.session.cwd().map(Box::from);
                 if self.pending.capacity() == 0 {
                     // Most sessions wait for one reply at a time: room for one, not VecDeque's
                     // first four (an `Open` is over 100 bytes; many idle sessions add up).
@@ -473,7 +473,7 @@ impl Control {
                 };
                 match attached {
                     Some(p) => {
-                        p.ex.anomalies.push(name);
+                        p.ex.answer().anomalies.push(name);
                         self.facts.anomalies += 1;
                         out.push(Step::Counted(name));
                     }
@@ -527,7 +527,7 @@ impl super::Conversations {
             last_frame: x.last_frame,
             pending: Default::default(),
             staged: None,
-            before_greeting: (!midstream).then(Vec::new),
+            before_greeting: (!midstream).then(Box::default),
             user_seen: false,
             replied: false,
             slots: Slots::default(),
@@ -628,7 +628,7 @@ impl super::Conversations {
         else {
             return;
         };
-        for (bytes, frame, ts) in held {
+        for (bytes, frame, ts) in *held {
             self.feed(sid, Direction::ToServer, &bytes, frame, ts);
         }
     }

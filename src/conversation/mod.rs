@@ -347,6 +347,7 @@ impl Conversations {
         let uid = make_uid(self.cfg.uid_salt, self.next_uid, first, other, ts);
         let sides = [first, other];
         let init = initiator.map(|i| usize::from(i != first));
+        let initiator_side = init.map(|i| i as u8);
         let (from, to) = match init {
             Some(i) => (sides[i], sides[1 - i]),
             None => (first, other),
@@ -365,7 +366,7 @@ impl Conversations {
         let pending = matches!(role, Role::Pending(_));
         let conn = Connection {
             sides,
-            initiator: init,
+            initiator: initiator_side,
             fin: [false; 2],
             first_ts: ts,
             last_ts: ts,
@@ -415,7 +416,7 @@ impl Conversations {
     pub fn open(&mut self, c: ConnRef, initiator: SocketAddr) {
         if let Some(x) = self.get_mut(c) {
             if x.initiator.is_none() {
-                x.initiator = Some(x.side_of(initiator));
+                x.initiator = Some(x.side_of(initiator) as u8);
             }
         }
     }

@@ -417,7 +417,10 @@ impl super::Conversations {
                     return None;
                 }
                 let ok = match x.initiator {
-                    Some(o) => exp.matches_connection(x.sides[o], x.sides[1 - o]),
+                    Some(o) => {
+                        let o = usize::from(o);
+                        exp.matches_connection(x.sides[o], x.sides[1 - o])
+                    }
                     None => exp.matches_either(x.sides[0], x.sides[1]),
                 };
                 ok.then_some((pos, r))
