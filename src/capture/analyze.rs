@@ -157,14 +157,31 @@ impl FlowKey {
         k[36] = u8::from(lo.is_ipv6());
         FlowKey(k)
     }
+
+    /// The first endpoint (the lower) or the `second`, as [`FlowKey::new`] was given it (the
+    /// decoder makes every address with `SocketAddr::new`, so nothing else is lost).
+    fn endpoint(&self, second: bool) -> SocketAddr {
+        let at = if second { 18 } else { 0 };
+        let mut octets = [0u8; 16];
+        octets.copy_from_slice(&self.0[at..at + 16]);
+        let v6 = std::net::Ipv6Addr::from(octets);
+        let port = u16::from_be_bytes([self.0[at + 16], self.0[at + 17]]);
+        let ip = match v6.to_ipv4_mapped() {
+            Some(v4) if self.0[36] == 0 => std::net::IpAddr::V4(v4),
+            _ => std::net::IpAddr::V6(v6),
+        };
+        SocketAddr::new(ip, port)
+    }
 }
 
 /// One TCP connection's reassembly state.
 #[derive(Debug)]
 struct Flow {
-    /// The side that sent the first packet seen; index 0.
-    a: SocketAddr,
-    b: SocketAddr,
+    /// The endpoints, packed (37 bytes where two `SocketAddr`s take 64: a million idle
+    /// connections hold a flow each).
+    key: FlowKey,
+    /// The side that sent the first packet seen (index 0) is the key's second endpoint.
+    a_second: bool,
     half: [HalfStream; 2],
     /// That SYN's sequence number: a SYN repeating it is a retransmission, not a new connection.
     isn: Option<u32>,
@@ -186,8 +203,34 @@ struct Flow {
 }
 
 impl Flow {
+    fn new(first: SocketAddr, other: SocketAddr, key: FlowKey, frame: u64, ts: f64) -> Self {
+        Flow {
+            key,
+            a_second: first > other,
+            half: Default::default(),
+            isn: None,
+            initiator: None,
+            first_frame: frame,
+            first_ts: ts,
+            last_ts: ts,
+            rst: false,
+            closed: false,
+            conn: None,
+            data: None,
+            role: RoleKind::Pending,
+        }
+    }
+
     fn key(&self) -> FlowKey {
-        FlowKey::new(self.a, self.b)
+        self.key
+    }
+
+    /// The side that sent the first packet seen (index 0), and the other.
+    fn sides(&self) -> [SocketAddr; 2] {
+        [
+            self.key.endpoint(self.a_second),
+            self.key.endpoint(!self.a_second),
+        ]
     }
 
     /// The layer's connection, made now if it was not yet.
@@ -195,8 +238,9 @@ impl Flow {
         if let Some(c) = self.conn {
             return c;
         }
-        let initiator = self.initiator.map(|i| if i == 0 { self.a } else { self.b });
-        let c = conv.connect(self.a, self.b, initiator, self.first_frame, self.first_ts);
+        let [a, b] = self.sides();
+        let initiator = self.initiator.map(|i| if i == 0 { a } else { b });
+        let c = conv.connect(a, b, initiator, self.first_frame, self.first_ts);
         self.conn = Some(c);
         self.role = conv.role(c);
         c
@@ -424,21 +468,7 @@ impl<'s> Analyzer<'s> {
 
     fn new_flow(&mut self, seg: &Segment<'_>, key: FlowKey, frame: u64, ts: f64) -> usize {
         self.ctx.stats.connections += 1;
-        let flow = Flow {
-            a: seg.src,
-            b: seg.dst,
-            half: Default::default(),
-            isn: None,
-            initiator: None,
-            first_frame: frame,
-            first_ts: ts,
-            last_ts: ts,
-            rst: false,
-            closed: false,
-            conn: None,
-            data: None,
-            role: RoleKind::Pending,
-        };
+        let flow = Flow::new(seg.src, seg.dst, key, frame, ts);
         let idx = match self.free.pop() {
             Some(i) => {
                 self.flows[i] = Some(flow);
@@ -491,7 +521,8 @@ impl<'s> Analyzer<'s> {
             return;
         };
         let ctx = &mut self.ctx;
-        let dir = usize::from(seg.src != flow.a);
+        let sides = flow.sides();
+        let dir = usize::from(seg.src != sides[0]);
         flow.last_ts = ts;
         if seg.syn {
             flow.half[dir].syn(seg.seq);
@@ -501,12 +532,10 @@ impl<'s> Analyzer<'s> {
             }
             flow.initiator.get_or_insert(sender as u8);
             if let Some(conn) = flow.conn {
-                ctx.conv
-                    .open(conn, if sender == 0 { flow.a } else { flow.b });
+                ctx.conv.open(conn, sides[sender]);
             } else {
                 // A predicted data connection joins the layer at its SYN, while its transfer is
                 // open: one that never carries a byte (a refused or empty transfer) still binds.
-                let sides = [flow.a, flow.b];
                 let (from, to) = (sides[sender], sides[1 - sender]);
                 if ctx.conv.predicts(from, to) {
                     flow.conn(&mut ctx.conv);
@@ -524,7 +553,6 @@ impl<'s> Analyzer<'s> {
             let room =
                 ctx.opts.total_memcap.saturating_sub(ctx.held_total) + flow.half[dir].held_bytes();
             let cap = ctx.opts.stream_memcap.min(room);
-            let sides = [flow.a, flow.b];
             let Flow {
                 half, data, role, ..
             } = flow;
@@ -616,7 +644,7 @@ impl<'s> Analyzer<'s> {
             self.index.remove(&key);
         }
         let ctx = &mut self.ctx;
-        let sides = [flow.a, flow.b];
+        let sides = flow.sides();
         // A flow that never carried a byte, a FIN or a RST (it timed out, or the capture ended)
         // is nothing to the layer: nothing to judge or to bind.
         let Some(conn) = flow.conn else {
@@ -1049,5 +1077,25 @@ impl Ctx<'_> {
             }
         }
         self.emit(Record::Transfer(r));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flow_gives_back_its_endpoints_in_the_order_it_was_made() {
+        for (first, other) in [
+            ("10.0.0.2:21", "10.0.0.1:40000"),
+            ("10.0.0.1:40000", "10.0.0.2:21"),
+            ("[2001:db8::10]:40004", "[2001:db8::21]:21"),
+            ("[::ffff:10.0.0.1]:20", "[2001:db8::21]:21"),
+        ] {
+            let (a, b): (SocketAddr, SocketAddr) = (first.parse().unwrap(), other.parse().unwrap());
+            let flow = Flow::new(a, b, FlowKey::new(a, b), 1, 0.0);
+            assert_eq!(flow.sides(), [a, b]);
+            assert_eq!(flow.key(), FlowKey::new(b, a));
+        }
     }
 }
