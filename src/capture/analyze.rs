@@ -360,7 +360,9 @@ struct Ctx<'s> {
 pub struct Analyzer<'s> {
     flows: Vec<Option<Flow>>,
     free: Vec<usize>,
-    index: HashMap<FlowKey, usize>,
+    /// Open flows by key, to their index in `flows` (u32: the index is one of the largest
+    /// tables with many connections, and no capture holds 2^32 flows at once).
+    index: HashMap<FlowKey, u32>,
     next_sweep: f64,
     /// Connections closed by FIN or RST, with their SYN's sequence number: packets that repeat
     /// them (a capture that saw the whole connection twice) are retransmissions, not a new one.
@@ -479,7 +481,7 @@ impl<'s> Analyzer<'s> {
                 self.flows.len() - 1
             }
         };
-        self.index.insert(key, idx);
+        self.index.insert(key, idx as u32);
         idx
     }
 
@@ -490,7 +492,7 @@ impl<'s> Analyzer<'s> {
             Some((k, i)) if k == key && !seg.syn => Some(i),
             _ => None,
         };
-        let idx = match cached.or_else(|| self.index.get(&key).copied()) {
+        let idx = match cached.or_else(|| self.index.get(&key).map(|&i| i as usize)) {
             Some(i) => {
                 let reuse = self.flows[i].as_ref().is_some_and(|f| {
                     seg.syn
@@ -640,7 +642,7 @@ impl<'s> Analyzer<'s> {
             self.last_flow = None;
         }
         let key = flow.key();
-        if self.index.get(&key) == Some(&idx) {
+        if self.index.get(&key).is_some_and(|&i| i as usize == idx) {
             self.index.remove(&key);
         }
         let ctx = &mut self.ctx;
