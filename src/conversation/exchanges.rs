@@ -227,6 +227,9 @@ impl Draft {
     }
 }
 
+/// Client segments (bytes, frame, time) held until the greeting is complete.
+pub(crate) type HeldClientBytes = Vec<(Vec<u8>, u64, f64)>;
+
 /// Client bytes held until the greeting is complete.
 pub(crate) const GREETING_HOLD: usize = 64 * 1024;
 
@@ -244,8 +247,9 @@ pub(crate) struct Control {
     pub staged: Option<Box<Open>>,
     /// Client bytes sent before the server's greeting, held until it is complete (`None` once the
     /// greeting was seen, or when the connection's start was not captured).
-    /// Boxed: it is gone once the greeting was seen.
-    pub before_greeting: Option<Box<Vec<(Vec<u8>, u64, f64)>>>,
+    /// Boxed so that the field is one pointer: it is gone once the greeting was seen.
+    #[allow(clippy::box_collection)]
+    pub before_greeting: Option<Box<HeldClientBytes>>,
     pub user_seen: bool,
     /// A reply was seen (the first one without a request is the greeting).
     pub replied: bool,
@@ -679,7 +683,7 @@ impl super::Conversations {
     pub(super) fn run_steps(&mut self, sid: u32, steps: Vec<Step>) {
         for step in steps {
             match step {
-                Step::Finished(open) => self.exchange_done(sid, open),
+                Step::Finished(open) => self.exchange_done(sid, *open),
                 Step::Expect(e) => {
                     if let Some(s) = self.sessions.get(&sid) {
                         self.actions.push(Action::ExpectConnection {
@@ -711,11 +715,11 @@ impl super::Conversations {
     }
 
     /// An exchange is over: report it, or hand it to its transfer.
-    pub(super) fn exchange_done(&mut self, sid: u32, p: Box<Open>) {
+    pub(super) fn exchange_done(&mut self, sid: u32, p: Open) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
-        let Open { ex, channel } = *p;
+        let Open { ex, channel } = p;
         let ex = ex.into_exchange(&s.facts);
         if let Some(key) = channel {
             if let Some(slot) = s.slots.get_mut(&key) {
@@ -751,7 +755,7 @@ impl super::Conversations {
             };
             let pending: Vec<Open> = s.pending.drain(..).collect();
             for p in pending {
-                self.exchange_done(sid, Box::new(p));
+                self.exchange_done(sid, p);
             }
             let Some(s) = self.sessions.get_mut(&sid) else {
                 return;

@@ -379,7 +379,7 @@ impl Session {
         self.flush_tail(Direction::ToClient);
         if let Some(ml) = self.multiline.take() {
             self.cur = (ml.last.0, ml.last.1, Direction::ToClient, (0, 0));
-            self.close_multiline(ml, true);
+            self.close_multiline(*ml, true);
         }
         self.cur = (frame, ts, Direction::ToClient, (0, 0));
         if let Some(mut chan) = self.chan.take() {
@@ -759,7 +759,7 @@ impl Session {
                     let end = self.cur.3.0 + self.cur.3.1;
                     self.cur.3 = (start, end - start);
                     let incomplete = ml.gap;
-                    self.close_multiline(ml, incomplete);
+                    self.close_multiline(*ml, incomplete);
                 }
             }
             return;
@@ -816,7 +816,7 @@ impl Session {
                 // At the frame of its last line, with no span: this feed holds none of it.
                 let here = self.cur;
                 self.cur = (ml.last.0, ml.last.1, Direction::ToClient, (0, 0));
-                self.close_multiline(ml, true);
+                self.close_multiline(*ml, true);
                 self.cur = here;
             }
         }
@@ -824,8 +824,7 @@ impl Session {
     }
 
     /// A multi-line reply is over: report it, `incomplete` when lines of it are not in the capture.
-    fn close_multiline(&mut self, ml: Box<MultiLine>, incomplete: bool) {
-        let ml = *ml;
+    fn close_multiline(&mut self, ml: MultiLine, incomplete: bool) {
         self.on_reply(ml.code, ml.lines, incomplete);
     }
 
