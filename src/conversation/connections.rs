@@ -113,7 +113,7 @@ impl Role {
 /// One TCP connection. Side 0 is the first sender the host reported, side 1 the other.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    pub sides: [SocketAddr; 2],
+    pub ends: PackedEnds,
     /// The side index (0 or 1) that sent the SYN (without ACK), when seen.
     pub initiator: Option<u8>,
     pub fin: [bool; 2],
@@ -123,6 +123,45 @@ pub(crate) struct Connection {
     pub closed: bool,
     pub uid: Uid,
     pub role: Role,
+}
+
+/// Two endpoints in order, packed: per side a 16-byte address (IPv4 in its IPv6-mapped form), the
+/// port and whether it is IPv6. 38 bytes where two `SocketAddr`s take 64, in every connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PackedEnds([u8; 2 * PACKED_END]);
+
+const PACKED_END: usize = 19;
+
+impl PackedEnds {
+    pub fn new(sides: [SocketAddr; 2]) -> Self {
+        let mut k = [0u8; 2 * PACKED_END];
+        for (at, s) in [(0, sides[0]), (PACKED_END, sides[1])] {
+            let ip = match s.ip() {
+                std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                std::net::IpAddr::V6(v6) => v6,
+            };
+            k[at..at + 16].copy_from_slice(&ip.octets());
+            k[at + 16..at + 18].copy_from_slice(&s.port().to_be_bytes());
+            k[at + 18] = u8::from(s.is_ipv6());
+        }
+        PackedEnds(k)
+    }
+
+    /// The two endpoints as given to [`PackedEnds::new`], flow label and scope id aside (hosts
+    /// make their addresses from an address and a port).
+    pub fn get(&self) -> [SocketAddr; 2] {
+        [0, PACKED_END].map(|at| {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(&self.0[at..at + 16]);
+            let v6 = std::net::Ipv6Addr::from(octets);
+            let port = u16::from_be_bytes([self.0[at + 16], self.0[at + 17]]);
+            let ip = match v6.to_ipv4_mapped() {
+                Some(v4) if self.0[at + 18] == 0 => std::net::IpAddr::V4(v4),
+                _ => std::net::IpAddr::V6(v6),
+            };
+            SocketAddr::new(ip, port)
+        })
+    }
 }
 
 /// A connection's uid ([`make_uid`]), kept inline: one heap string per open connection is not.
@@ -154,16 +193,22 @@ impl std::fmt::Debug for Uid {
 impl Connection {
     /// The side index of `addr` (side 1 for anything that is not side 0).
     pub fn side_of(&self, addr: SocketAddr) -> usize {
-        usize::from(addr != self.sides[0])
+        usize::from(addr != self.sides()[0])
     }
 
     /// Originator and responder: the SYN's sender, else the first sender.
     pub fn conn_id(&self) -> ConnId {
         let o = usize::from(self.initiator.unwrap_or(0));
+        let sides = self.sides();
         ConnId {
-            orig: self.sides[o],
-            resp: self.sides[1 - o],
+            orig: sides[o],
+            resp: sides[1 - o],
         }
+    }
+
+    /// Side 0 (the first sender the host reported) and side 1.
+    pub fn sides(&self) -> [SocketAddr; 2] {
+        self.ends.get()
     }
 }
 
@@ -273,7 +318,8 @@ impl super::Conversations {
         if cand.judged && !last {
             return;
         }
-        let port_server = (0..2).find(|&i| ports.contains(&x.sides[i].port()));
+        let sides = x.sides();
+        let port_server = (0..2).find(|&i| ports.contains(&sides[i].port()));
         let verdict = decide_control(&cand.first, port_server, x.initiator.is_some(), last);
         let Some(x) = self.get_mut(c) else {
             return;
@@ -316,7 +362,7 @@ impl super::Conversations {
 
     pub(super) fn replay_held(&mut self, c: ConnRef, cand: Candidate) {
         let data = self.role(c) == RoleKind::Data;
-        let Some(sides) = self.get(c).map(|x| x.sides) else {
+        let Some(sides) = self.get(c).map(|x| x.sides()) else {
             return;
         };
         for h in cand.held {
@@ -404,6 +450,18 @@ mod tests {
             decide_control(&first(b"", b""), None, true, false),
             Judgement::Wait
         );
+    }
+
+    #[test]
+    fn packed_ends_give_back_both_sides_in_order() {
+        for pair in [
+            ["10.0.0.2:21", "10.0.0.1:40000"],
+            ["[2001:db8::10]:40004", "[2001:db8::21]:21"],
+            ["[::ffff:10.0.0.1]:20", "10.0.0.1:21"],
+        ] {
+            let sides = pair.map(|a| a.parse::<SocketAddr>().unwrap());
+            assert_eq!(PackedEnds::new(sides).get(), sides);
+        }
     }
 
     #[test]

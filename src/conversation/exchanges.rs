@@ -504,8 +504,8 @@ impl super::Conversations {
             return sid;
         };
         let id = ConnId {
-            orig: x.sides[client],
-            resp: x.sides[1 - client],
+            orig: x.sides()[client],
+            resp: x.sides()[1 - client],
         };
         let midstream = x.initiator.is_none();
         let s = Control {

@@ -33,7 +33,7 @@ pub use transfers::{DataDirection, DataSeen, TransferDone};
 
 use crate::predict::{ChannelTable, Expectation};
 use crate::{Direction, Limits};
-use connections::{Connection, Held, JUDGE_BYTES, Role, make_uid};
+use connections::{Connection, Held, JUDGE_BYTES, PackedEnds, Role, make_uid};
 use exchanges::Control;
 use frames::FrameStore;
 use std::collections::{BTreeMap, HashMap};
@@ -365,7 +365,7 @@ impl Conversations {
         };
         let pending = matches!(role, Role::Pending(_));
         let conn = Connection {
-            sides,
+            ends: PackedEnds::new(sides),
             initiator: initiator_side,
             fin: [false; 2],
             first_ts: ts,

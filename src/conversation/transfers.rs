@@ -380,7 +380,7 @@ impl super::Conversations {
         let Some(x) = self.get(c) else {
             return;
         };
-        let (sides, uid, first_ts) = (x.sides, x.uid.to_string(), x.first_ts);
+        let (sides, uid, first_ts) = (x.sides(), x.uid.to_string(), x.first_ts);
         let id = x.conn_id();
         let Some(slot) = self
             .sessions
@@ -421,9 +421,13 @@ impl super::Conversations {
                 let ok = match x.initiator {
                     Some(o) => {
                         let o = usize::from(o);
-                        exp.matches_connection(x.sides[o], x.sides[1 - o])
+                        let sides = x.sides();
+                        exp.matches_connection(sides[o], sides[1 - o])
                     }
-                    None => exp.matches_either(x.sides[0], x.sides[1]),
+                    None => {
+                        let sides = x.sides();
+                        exp.matches_either(sides[0], sides[1])
+                    }
                 };
                 ok.then_some((pos, r))
             });
@@ -491,7 +495,7 @@ impl super::Conversations {
             counts.gaps[pick],
             counts.gap_bytes[pick],
         );
-        let sender = any.then_some(x.sides[pick]);
+        let sender = any.then_some(x.sides()[pick]);
         let syn_seen = x.initiator.is_some();
         let fin_seen = x.fin[pick];
         let (uid, last_frame, last_ts) = (x.uid.to_string(), x.last_frame, x.last_ts);

@@ -59,8 +59,9 @@ type Cursor = (u64, f64, Direction, (usize, usize));
 /// Login progress (RFC 959 5.4 state diagrams for USER/PASS).
 #[derive(Debug, Default)]
 struct LoginTrack {
-    user: Option<String>,
-    password: Option<String>,
+    /// Boxed strs: kept for the whole session, never grown.
+    user: Option<Box<str>>,
+    password: Option<Box<str>>,
     failures: u32,
 }
 
@@ -482,12 +483,12 @@ impl Session {
         let arg = arg.unwrap_or_default();
         match upper.as_str() {
             "USER" => {
-                self.login.user = Some(arg.clone());
+                self.login.user = Some(arg.as_str().into());
                 self.login.password = None;
                 self.login_event(LoginState::Attempt);
             }
             "PASS" => {
-                self.login.password = Some(arg.clone());
+                self.login.password = Some(arg.as_str().into());
                 if self.login.user.is_some() {
                     self.login_event(LoginState::Attempt);
                 }
@@ -534,11 +535,11 @@ impl Session {
     }
 
     fn login_event(&mut self, state: LoginState) {
-        let user = self.login.user.clone().unwrap_or_default();
+        let user = self.login.user.as_deref().unwrap_or_default().to_string();
         self.push(EventKind::Login(Login {
             anonymous: is_anonymous(&user),
             user,
-            password: self.login.password.clone(),
+            password: self.login.password.as_deref().map(str::to_string),
             state,
             failures: self.login.failures,
         }));
