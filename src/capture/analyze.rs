@@ -143,8 +143,10 @@ impl<F: FnMut(Record)> Sink for F {
 struct FlowKey([u8; 37]);
 
 impl FlowKey {
-    fn new(a: SocketAddr, b: SocketAddr) -> Self {
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    /// The key, and whether `a` is its first endpoint (the lower one).
+    fn ordered(a: SocketAddr, b: SocketAddr) -> (Self, bool) {
+        let a_first = a <= b;
+        let (lo, hi) = if a_first { (a, b) } else { (b, a) };
         let mut k = [0u8; 37];
         for (at, s) in [(0, lo), (18, hi)] {
             let ip = match s.ip() {
@@ -155,10 +157,10 @@ impl FlowKey {
             k[at + 16..at + 18].copy_from_slice(&s.port().to_be_bytes());
         }
         k[36] = u8::from(lo.is_ipv6());
-        FlowKey(k)
+        (FlowKey(k), a_first)
     }
 
-    /// The first endpoint (the lower) or the `second`, as [`FlowKey::new`] was given it (the
+    /// The first endpoint (the lower) or the `second`, as [`FlowKey::ordered`] was given it (the
     /// decoder makes every address with `SocketAddr::new`, so nothing else is lost).
     fn endpoint(&self, second: bool) -> SocketAddr {
         let at = if second { 18 } else { 0 };
@@ -486,7 +488,7 @@ impl<'s> Analyzer<'s> {
     }
 
     fn segment(&mut self, seg: &Segment<'_>, frame: u64, ts: f64) {
-        let key = FlowKey::new(seg.src, seg.dst);
+        let (key, src_first) = FlowKey::ordered(seg.src, seg.dst);
         // Bulk transfers come in runs of one connection's segments: skip the table for them.
         let cached = match self.last_flow {
             Some((k, i)) if k == key && !seg.syn => Some(i),
@@ -523,8 +525,15 @@ impl<'s> Analyzer<'s> {
             return;
         };
         let ctx = &mut self.ctx;
-        let sides = flow.sides();
-        let dir = usize::from(seg.src != sides[0]);
+        // The segment's own addresses, in the flow's order: nothing to unpack on this hot path.
+        // Its source is side 0 (the first sender) when it is the key's first endpoint exactly
+        // when side 0 is.
+        let dir = usize::from(src_first == flow.a_second);
+        let sides = if dir == 0 {
+            [seg.src, seg.dst]
+        } else {
+            [seg.dst, seg.src]
+        };
         flow.last_ts = ts;
         if seg.syn {
             flow.half[dir].syn(seg.seq);
@@ -1095,9 +1104,9 @@ mod tests {
             ("[::ffff:10.0.0.1]:20", "[2001:db8::21]:21"),
         ] {
             let (a, b): (SocketAddr, SocketAddr) = (first.parse().unwrap(), other.parse().unwrap());
-            let flow = Flow::new(a, b, FlowKey::new(a, b), 1, 0.0);
+            let flow = Flow::new(a, b, FlowKey::ordered(a, b).0, 1, 0.0);
             assert_eq!(flow.sides(), [a, b]);
-            assert_eq!(flow.key(), FlowKey::new(b, a));
+            assert_eq!(flow.key(), FlowKey::ordered(b, a).0);
         }
     }
 }

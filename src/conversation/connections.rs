@@ -147,20 +147,36 @@ impl PackedEnds {
         PackedEnds(k)
     }
 
-    /// The two endpoints as given to [`PackedEnds::new`], flow label and scope id aside (hosts
-    /// make their addresses from an address and a port).
+    /// The two endpoints as given to [`PackedEnds::new`], flow label and scope id aside (every
+    /// host makes its addresses with `SocketAddr::new`, which leaves them 0).
     pub fn get(&self) -> [SocketAddr; 2] {
-        [0, PACKED_END].map(|at| {
-            let mut octets = [0u8; 16];
-            octets.copy_from_slice(&self.0[at..at + 16]);
-            let v6 = std::net::Ipv6Addr::from(octets);
-            let port = u16::from_be_bytes([self.0[at + 16], self.0[at + 17]]);
-            let ip = match v6.to_ipv4_mapped() {
-                Some(v4) if self.0[at + 18] == 0 => std::net::IpAddr::V4(v4),
-                _ => std::net::IpAddr::V6(v6),
-            };
-            SocketAddr::new(ip, port)
-        })
+        [self.side(0), self.side(1)]
+    }
+
+    /// Whether `addr` is side 0, compared packed (this is asked for every payload).
+    pub fn is_side0(&self, addr: SocketAddr) -> bool {
+        let k = &self.0[..PACKED_END];
+        if u16::from_be_bytes([k[16], k[17]]) != addr.port() {
+            return false;
+        }
+        match addr.ip() {
+            std::net::IpAddr::V4(v4) => k[18] == 0 && k[..16] == v4.to_ipv6_mapped().octets(),
+            std::net::IpAddr::V6(v6) => k[18] == 1 && k[..16] == v6.octets(),
+        }
+    }
+
+    /// Side `i` (0 or 1) alone.
+    pub fn side(&self, i: usize) -> SocketAddr {
+        let at = i * PACKED_END;
+        let mut octets = [0u8; 16];
+        octets.copy_from_slice(&self.0[at..at + 16]);
+        let v6 = std::net::Ipv6Addr::from(octets);
+        let port = u16::from_be_bytes([self.0[at + 16], self.0[at + 17]]);
+        let ip = match v6.to_ipv4_mapped() {
+            Some(v4) if self.0[at + 18] == 0 => std::net::IpAddr::V4(v4),
+            _ => std::net::IpAddr::V6(v6),
+        };
+        SocketAddr::new(ip, port)
     }
 }
 
@@ -193,7 +209,7 @@ impl std::fmt::Debug for Uid {
 impl Connection {
     /// The side index of `addr` (side 1 for anything that is not side 0).
     pub fn side_of(&self, addr: SocketAddr) -> usize {
-        usize::from(addr != self.sides()[0])
+        usize::from(!self.ends.is_side0(addr))
     }
 
     /// Originator and responder: the SYN's sender, else the first sender.
@@ -460,7 +476,10 @@ mod tests {
             ["[::ffff:10.0.0.1]:20", "10.0.0.1:21"],
         ] {
             let sides = pair.map(|a| a.parse::<SocketAddr>().unwrap());
-            assert_eq!(PackedEnds::new(sides).get(), sides);
+            let ends = PackedEnds::new(sides);
+            assert_eq!(ends.get(), sides);
+            assert!(ends.is_side0(sides[0]));
+            assert!(!ends.is_side0(sides[1]));
         }
     }
 
