@@ -3,7 +3,7 @@
 //! the greeting is the session's banner. Also the session-wide facts a log reports (login, TLS,
 //! counts) and the hold that puts the greeting before commands an impatient client sent early.
 
-use super::connections::ConnId;
+use super::connections::{ConnId, Uid};
 use super::transfers::ORPHAN_BASE;
 use super::transfers::{Slot, Slots};
 use super::{Action, ConnRef, Note, Output, anomaly};
@@ -106,6 +106,48 @@ pub struct SessionSummary {
     pub midstream: bool,
 }
 
+/// What a session's record will say, kept up to date: a [`SessionSummary`] but for its uid, which
+/// the [`Control`] keeps inline until the record leaves ([`Facts::into_summary`]).
+#[derive(Debug)]
+pub(crate) struct Facts {
+    pub id: ConnId,
+    pub ts: f64,
+    pub end_ts: f64,
+    pub banner: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub anonymous: bool,
+    pub login: LoginSummary,
+    pub failed_logins: u32,
+    pub commands: u64,
+    pub transfers: u64,
+    pub anomalies: u64,
+    pub tls: Option<String>,
+    pub midstream: bool,
+}
+
+impl Facts {
+    pub fn into_summary(self, uid: Uid) -> SessionSummary {
+        SessionSummary {
+            uid: uid.to_string(),
+            id: self.id,
+            ts: self.ts,
+            end_ts: self.end_ts,
+            banner: self.banner,
+            user: self.user,
+            password: self.password,
+            anonymous: self.anonymous,
+            login: self.login,
+            failed_logins: self.failed_logins,
+            commands: self.commands,
+            transfers: self.transfers,
+            anomalies: self.anomalies,
+            tls: self.tls,
+            midstream: self.midstream,
+        }
+    }
+}
+
 /// An exchange still waiting for its final reply, or for its transfer.
 #[derive(Debug)]
 pub(crate) struct Open {
@@ -205,10 +247,10 @@ impl Draft {
     }
 
     /// The exchange, with what the session knows as it ends.
-    pub fn into_exchange(self, facts: &SessionSummary) -> Exchange {
+    pub fn into_exchange(self, uid: Uid, facts: &Facts) -> Exchange {
         let a = self.answer.map(|a| *a).unwrap_or_default();
         Exchange {
-            uid: facts.uid.clone(),
+            uid: uid.to_string(),
             id: facts.id,
             ts: self.ts,
             frame: self.frame,
@@ -239,7 +281,9 @@ pub(crate) struct Control {
     pub conn: super::ConnRef,
     pub session: Session,
     /// What the session's record will say, kept up to date.
-    pub facts: SessionSummary,
+    pub facts: Facts,
+    /// The control connection's uid (its connection may be forgotten before the session ends).
+    pub uid: Uid,
     pub last_frame: u64,
     pub pending: VecDeque<Open>,
     /// The exchange whose final reply came last: anomalies of that reply's line still join it.
@@ -511,8 +555,8 @@ impl super::Conversations {
         let s = Control {
             conn: c,
             session: Session::with_shared_limits(Some(id.orig), Some(id.resp), self.limits.clone()),
-            facts: SessionSummary {
-                uid: x.uid.to_string(),
+            uid: x.uid,
+            facts: Facts {
                 id,
                 ts: x.first_ts,
                 end_ts: x.first_ts,
@@ -565,7 +609,7 @@ impl super::Conversations {
         let (uid, id) = match self.sessions.get_mut(&sid) {
             Some(s) => {
                 s.facts.anomalies += 1;
-                (Some(s.facts.uid.clone()), Some(s.facts.id))
+                (Some(s.uid.to_string()), Some(s.facts.id))
             }
             None => (None, None),
         };
@@ -720,7 +764,7 @@ impl super::Conversations {
             return;
         };
         let Open { ex, channel } = p;
-        let ex = ex.into_exchange(&s.facts);
+        let ex = ex.into_exchange(s.uid, &s.facts);
         if let Some(key) = channel {
             if let Some(slot) = s.slots.get_mut(&key) {
                 if !slot.exchange_seen {
@@ -783,7 +827,8 @@ impl super::Conversations {
         let Some(s) = self.sessions.remove(&sid) else {
             return;
         };
-        self.outputs.push(Output::Session(s.facts));
+        self.outputs
+            .push(Output::Session(s.facts.into_summary(s.uid)));
     }
 }
 

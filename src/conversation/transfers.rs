@@ -570,7 +570,7 @@ impl super::Conversations {
         let (direction, mismatch, complete, partial_reasons) =
             judge(t.as_ref(), slot.data.as_ref());
         let done = TransferDone {
-            uid: s.facts.uid.clone(),
+            uid: s.uid.to_string(),
             id: s.facts.id,
             user: slot.user.clone().or_else(|| s.facts.user.clone()),
             mode: slot.exp.as_ref().map(|e| e.mode),
