@@ -143,8 +143,10 @@ impl<F: FnMut(Record)> Sink for F {
 struct FlowKey([u8; 37]);
 
 impl FlowKey {
-    fn new(a: SocketAddr, b: SocketAddr) -> Self {
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    /// The key, and whether `a` is its first endpoint (the lower one).
+    fn ordered(a: SocketAddr, b: SocketAddr) -> (Self, bool) {
+        let a_first = a <= b;
+        let (lo, hi) = if a_first { (a, b) } else { (b, a) };
         let mut k = [0u8; 37];
         for (at, s) in [(0, lo), (18, hi)] {
             let ip = match s.ip() {
@@ -155,16 +157,33 @@ impl FlowKey {
             k[at + 16..at + 18].copy_from_slice(&s.port().to_be_bytes());
         }
         k[36] = u8::from(lo.is_ipv6());
-        FlowKey(k)
+        (FlowKey(k), a_first)
+    }
+
+    /// The first endpoint (the lower) or the `second`, as [`FlowKey::ordered`] was given it (the
+    /// decoder makes every address with `SocketAddr::new`, so nothing else is lost).
+    fn endpoint(&self, second: bool) -> SocketAddr {
+        let at = if second { 18 } else { 0 };
+        let mut octets = [0u8; 16];
+        octets.copy_from_slice(&self.0[at..at + 16]);
+        let v6 = std::net::Ipv6Addr::from(octets);
+        let port = u16::from_be_bytes([self.0[at + 16], self.0[at + 17]]);
+        let ip = match v6.to_ipv4_mapped() {
+            Some(v4) if self.0[36] == 0 => std::net::IpAddr::V4(v4),
+            _ => std::net::IpAddr::V6(v6),
+        };
+        SocketAddr::new(ip, port)
     }
 }
 
 /// One TCP connection's reassembly state.
 #[derive(Debug)]
 struct Flow {
-    /// The side that sent the first packet seen; index 0.
-    a: SocketAddr,
-    b: SocketAddr,
+    /// The endpoints, packed (37 bytes where two `SocketAddr`s take 64: a million idle
+    /// connections hold a flow each).
+    key: FlowKey,
+    /// The side that sent the first packet seen (index 0) is the key's second endpoint.
+    a_second: bool,
     half: [HalfStream; 2],
     /// That SYN's sequence number: a SYN repeating it is a retransmission, not a new connection.
     isn: Option<u32>,
@@ -186,8 +205,34 @@ struct Flow {
 }
 
 impl Flow {
+    fn new(first: SocketAddr, other: SocketAddr, key: FlowKey, frame: u64, ts: f64) -> Self {
+        Flow {
+            key,
+            a_second: first > other,
+            half: Default::default(),
+            isn: None,
+            initiator: None,
+            first_frame: frame,
+            first_ts: ts,
+            last_ts: ts,
+            rst: false,
+            closed: false,
+            conn: None,
+            data: None,
+            role: RoleKind::Pending,
+        }
+    }
+
     fn key(&self) -> FlowKey {
-        FlowKey::new(self.a, self.b)
+        self.key
+    }
+
+    /// The side that sent the first packet seen (index 0), and the other.
+    fn sides(&self) -> [SocketAddr; 2] {
+        [
+            self.key.endpoint(self.a_second),
+            self.key.endpoint(!self.a_second),
+        ]
     }
 
     /// The layer's connection, made now if it was not yet.
@@ -195,8 +240,9 @@ impl Flow {
         if let Some(c) = self.conn {
             return c;
         }
-        let initiator = self.initiator.map(|i| if i == 0 { self.a } else { self.b });
-        let c = conv.connect(self.a, self.b, initiator, self.first_frame, self.first_ts);
+        let [a, b] = self.sides();
+        let initiator = self.initiator.map(|i| if i == 0 { a } else { b });
+        let c = conv.connect(a, b, initiator, self.first_frame, self.first_ts);
         self.conn = Some(c);
         self.role = conv.role(c);
         c
@@ -316,7 +362,9 @@ struct Ctx<'s> {
 pub struct Analyzer<'s> {
     flows: Vec<Option<Flow>>,
     free: Vec<usize>,
-    index: HashMap<FlowKey, usize>,
+    /// Open flows by key, to their index in `flows` (u32: the index is one of the largest
+    /// tables with many connections, and no capture holds 2^32 flows at once).
+    index: HashMap<FlowKey, u32>,
     next_sweep: f64,
     /// Connections closed by FIN or RST, with their SYN's sequence number: packets that repeat
     /// them (a capture that saw the whole connection twice) are retransmissions, not a new one.
@@ -424,21 +472,7 @@ impl<'s> Analyzer<'s> {
 
     fn new_flow(&mut self, seg: &Segment<'_>, key: FlowKey, frame: u64, ts: f64) -> usize {
         self.ctx.stats.connections += 1;
-        let flow = Flow {
-            a: seg.src,
-            b: seg.dst,
-            half: Default::default(),
-            isn: None,
-            initiator: None,
-            first_frame: frame,
-            first_ts: ts,
-            last_ts: ts,
-            rst: false,
-            closed: false,
-            conn: None,
-            data: None,
-            role: RoleKind::Pending,
-        };
+        let flow = Flow::new(seg.src, seg.dst, key, frame, ts);
         let idx = match self.free.pop() {
             Some(i) => {
                 self.flows[i] = Some(flow);
@@ -449,24 +483,24 @@ impl<'s> Analyzer<'s> {
                 self.flows.len() - 1
             }
         };
-        self.index.insert(key, idx);
+        self.index.insert(key, idx as u32);
         idx
     }
 
     fn segment(&mut self, seg: &Segment<'_>, frame: u64, ts: f64) {
-        let key = FlowKey::new(seg.src, seg.dst);
+        let (key, src_first) = FlowKey::ordered(seg.src, seg.dst);
         // Bulk transfers come in runs of one connection's segments: skip the table for them.
         let cached = match self.last_flow {
             Some((k, i)) if k == key && !seg.syn => Some(i),
             _ => None,
         };
-        let idx = match cached.or_else(|| self.index.get(&key).copied()) {
+        let idx = match cached.or_else(|| self.index.get(&key).map(|&i| i as usize)) {
             Some(i) => {
                 let reuse = self.flows[i].as_ref().is_some_and(|f| {
                     seg.syn
                         && !seg.ack_flag
                         && f.isn != Some(seg.seq)
-                        && (f.rst || f.half[0].fin_at.is_some() || f.half[1].fin_at.is_some())
+                        && (f.rst || f.half[0].fin_at().is_some() || f.half[1].fin_at().is_some())
                 });
                 if reuse {
                     self.close_flow(i);
@@ -491,7 +525,15 @@ impl<'s> Analyzer<'s> {
             return;
         };
         let ctx = &mut self.ctx;
-        let dir = usize::from(seg.src != flow.a);
+        // The segment's own addresses, in the flow's order: nothing to unpack on this hot path.
+        // Its source is side 0 (the first sender) when it is the key's first endpoint exactly
+        // when side 0 is.
+        let dir = usize::from(src_first == flow.a_second);
+        let sides = if dir == 0 {
+            [seg.src, seg.dst]
+        } else {
+            [seg.dst, seg.src]
+        };
         flow.last_ts = ts;
         if seg.syn {
             flow.half[dir].syn(seg.seq);
@@ -501,12 +543,10 @@ impl<'s> Analyzer<'s> {
             }
             flow.initiator.get_or_insert(sender as u8);
             if let Some(conn) = flow.conn {
-                ctx.conv
-                    .open(conn, if sender == 0 { flow.a } else { flow.b });
+                ctx.conv.open(conn, sides[sender]);
             } else {
                 // A predicted data connection joins the layer at its SYN, while its transfer is
                 // open: one that never carries a byte (a refused or empty transfer) still binds.
-                let sides = [flow.a, flow.b];
                 let (from, to) = (sides[sender], sides[1 - sender]);
                 if ctx.conv.predicts(from, to) {
                     flow.conn(&mut ctx.conv);
@@ -524,7 +564,6 @@ impl<'s> Analyzer<'s> {
             let room =
                 ctx.opts.total_memcap.saturating_sub(ctx.held_total) + flow.half[dir].held_bytes();
             let cap = ctx.opts.stream_memcap.min(room);
-            let sides = [flow.a, flow.b];
             let Flow {
                 half, data, role, ..
             } = flow;
@@ -612,11 +651,11 @@ impl<'s> Analyzer<'s> {
             self.last_flow = None;
         }
         let key = flow.key();
-        if self.index.get(&key) == Some(&idx) {
+        if self.index.get(&key).is_some_and(|&i| i as usize == idx) {
             self.index.remove(&key);
         }
         let ctx = &mut self.ctx;
-        let sides = [flow.a, flow.b];
+        let sides = flow.sides();
         // A flow that never carried a byte, a FIN or a RST (it timed out, or the capture ended)
         // is nothing to the layer: nothing to judge or to bind.
         let Some(conn) = flow.conn else {
@@ -1049,5 +1088,25 @@ impl Ctx<'_> {
             }
         }
         self.emit(Record::Transfer(r));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flow_gives_back_its_endpoints_in_the_order_it_was_made() {
+        for (first, other) in [
+            ("10.0.0.2:21", "10.0.0.1:40000"),
+            ("10.0.0.1:40000", "10.0.0.2:21"),
+            ("[2001:db8::10]:40004", "[2001:db8::21]:21"),
+            ("[::ffff:10.0.0.1]:20", "[2001:db8::21]:21"),
+        ] {
+            let (a, b): (SocketAddr, SocketAddr) = (first.parse().unwrap(), other.parse().unwrap());
+            let flow = Flow::new(a, b, FlowKey::ordered(a, b).0, 1, 0.0);
+            assert_eq!(flow.sides(), [a, b]);
+            assert_eq!(flow.key(), FlowKey::ordered(b, a).0);
+        }
     }
 }

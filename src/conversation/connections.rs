@@ -97,7 +97,8 @@ pub(crate) enum Role {
     Data {
         sid: u32,
         channel: u32,
-        counts: DataCounts,
+        /// Boxed: most connections are not data connections, and every one holds a `Role`.
+        counts: Box<DataCounts>,
     },
     Other,
 }
@@ -116,31 +117,118 @@ impl Role {
 /// One TCP connection. Side 0 is the first sender the host reported, side 1 the other.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    pub sides: [SocketAddr; 2],
-    /// The side that sent the SYN (without ACK), when seen.
-    pub initiator: Option<usize>,
+    pub ends: PackedEnds,
+    /// The side index (0 or 1) that sent the SYN (without ACK), when seen.
+    pub initiator: Option<u8>,
     pub fin: [bool; 2],
     pub first_ts: f64,
     pub last_ts: f64,
     pub last_frame: u64,
     pub closed: bool,
-    pub uid: String,
+    pub uid: Uid,
     pub role: Role,
+}
+
+/// Two endpoints in order, packed: per side a 16-byte address (IPv4 in its IPv6-mapped form), the
+/// port and whether it is IPv6. 38 bytes where two `SocketAddr`s take 64, in every connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PackedEnds([u8; 2 * PACKED_END]);
+
+const PACKED_END: usize = 19;
+
+impl PackedEnds {
+    pub fn new(sides: [SocketAddr; 2]) -> Self {
+        let mut k = [0u8; 2 * PACKED_END];
+        for (at, s) in [(0, sides[0]), (PACKED_END, sides[1])] {
+            let ip = match s.ip() {
+                std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                std::net::IpAddr::V6(v6) => v6,
+            };
+            k[at..at + 16].copy_from_slice(&ip.octets());
+            k[at + 16..at + 18].copy_from_slice(&s.port().to_be_bytes());
+            k[at + 18] = u8::from(s.is_ipv6());
+        }
+        PackedEnds(k)
+    }
+
+    /// The two endpoints as given to [`PackedEnds::new`], flow label and scope id aside (every
+    /// host makes its addresses with `SocketAddr::new`, which leaves them 0).
+    pub fn get(&self) -> [SocketAddr; 2] {
+        [self.side(0), self.side(1)]
+    }
+
+    /// Whether `addr` is side 0, compared packed (this is asked for every payload).
+    pub fn is_side0(&self, addr: SocketAddr) -> bool {
+        let k = &self.0[..PACKED_END];
+        if u16::from_be_bytes([k[16], k[17]]) != addr.port() {
+            return false;
+        }
+        match addr.ip() {
+            std::net::IpAddr::V4(v4) => k[18] == 0 && k[..16] == v4.to_ipv6_mapped().octets(),
+            std::net::IpAddr::V6(v6) => k[18] == 1 && k[..16] == v6.octets(),
+        }
+    }
+
+    /// Side `i` (0 or 1) alone.
+    pub fn side(&self, i: usize) -> SocketAddr {
+        let at = i * PACKED_END;
+        let mut octets = [0u8; 16];
+        octets.copy_from_slice(&self.0[at..at + 16]);
+        let v6 = std::net::Ipv6Addr::from(octets);
+        let port = u16::from_be_bytes([self.0[at + 16], self.0[at + 17]]);
+        let ip = match v6.to_ipv4_mapped() {
+            Some(v4) if self.0[at + 18] == 0 => std::net::IpAddr::V4(v4),
+            _ => std::net::IpAddr::V6(v6),
+        };
+        SocketAddr::new(ip, port)
+    }
+}
+
+/// A connection's uid ([`make_uid`]), kept inline: one heap string per open connection is not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Uid([u8; UID_LEN]);
+
+/// `C` and 17 base-62 characters.
+const UID_LEN: usize = 18;
+
+impl Uid {
+    pub fn as_str(&self) -> &str {
+        // Made only by make_uid, of ASCII characters.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Uid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Uid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 impl Connection {
     /// The side index of `addr` (side 1 for anything that is not side 0).
     pub fn side_of(&self, addr: SocketAddr) -> usize {
-        usize::from(addr != self.sides[0])
+        usize::from(!self.ends.is_side0(addr))
     }
 
     /// Originator and responder: the SYN's sender, else the first sender.
     pub fn conn_id(&self) -> ConnId {
-        let o = self.initiator.unwrap_or(0);
+        let o = usize::from(self.initiator.unwrap_or(0));
+        let sides = self.sides();
         ConnId {
-            orig: self.sides[o],
-            resp: self.sides[1 - o],
+            orig: sides[o],
+            resp: sides[1 - o],
         }
+    }
+
+    /// Side 0 (the first sender the host reported) and side 1.
+    pub fn sides(&self) -> [SocketAddr; 2] {
+        self.ends.get()
     }
 }
 
@@ -208,7 +296,7 @@ pub(crate) fn decide_control(
 }
 
 /// A stable, per-input unique id in Zeek's style (`C` and 17 base-62 characters).
-pub(crate) fn make_uid(salt: u64, counter: u64, a: SocketAddr, b: SocketAddr, ts: f64) -> String {
+pub(crate) fn make_uid(salt: u64, counter: u64, a: SocketAddr, b: SocketAddr, ts: f64) -> Uid {
     // FNV-1a over the salt, a counter and the endpoints: stable across runs, unique per input.
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -224,15 +312,15 @@ pub(crate) fn make_uid(salt: u64, counter: u64, a: SocketAddr, b: SocketAddr, ts
     mix(hi.to_string().as_bytes());
     mix(&ts.to_bits().to_le_bytes());
     let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut s = String::from("C");
-    for _ in 0..17 {
-        s.push(alphabet[(h % 62) as usize] as char);
+    let mut s = [b'C'; UID_LEN];
+    for c in &mut s[1..] {
+        *c = alphabet[(h % 62) as usize];
         h /= 62;
         if h == 0 {
             h = counter.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         }
     }
-    s
+    Uid(s)
 }
 
 // ------------------------------------------------------------------ the engine's role decisions
@@ -250,9 +338,10 @@ impl super::Conversations {
         if cand.judged && !last {
             return;
         }
+        let sides = x.sides();
         let port_server = cand
             .server_hint
-            .or_else(|| (0..2).find(|&i| ports.contains(&x.sides[i].port())));
+            .or_else(|| (0..2).find(|&i| ports.contains(&sides[i].port())));
         let verdict = decide_control(&cand.first, port_server, x.initiator.is_some(), last);
         let Some(x) = self.get_mut(c) else {
             return;
@@ -295,7 +384,7 @@ impl super::Conversations {
 
     pub(super) fn replay_held(&mut self, c: ConnRef, cand: Candidate) {
         let data = self.role(c) == RoleKind::Data;
-        let Some(sides) = self.get(c).map(|x| x.sides) else {
+        let Some(sides) = self.get(c).map(|x| x.sides()) else {
             return;
         };
         for h in cand.held {
@@ -386,13 +475,28 @@ mod tests {
     }
 
     #[test]
+    fn packed_ends_give_back_both_sides_in_order() {
+        for pair in [
+            ["10.0.0.2:21", "10.0.0.1:40000"],
+            ["[2001:db8::10]:40004", "[2001:db8::21]:21"],
+            ["[::ffff:10.0.0.1]:20", "10.0.0.1:21"],
+        ] {
+            let sides = pair.map(|a| a.parse::<SocketAddr>().unwrap());
+            let ends = PackedEnds::new(sides);
+            assert_eq!(ends.get(), sides);
+            assert!(ends.is_side0(sides[0]));
+            assert!(!ends.is_side0(sides[1]));
+        }
+    }
+
+    #[test]
     fn uids_are_stable_and_distinct() {
         let a: SocketAddr = "10.0.0.1:1000".parse().unwrap();
         let b: SocketAddr = "10.0.0.2:21".parse().unwrap();
         let u1 = make_uid(0, 1, a, b, 1.0);
         assert_eq!(u1, make_uid(0, 1, b, a, 1.0));
         assert_ne!(u1, make_uid(0, 2, a, b, 1.0));
-        assert_eq!(u1.len(), 18);
-        assert!(u1.starts_with('C'));
+        assert_eq!(u1.as_str().len(), 18);
+        assert!(u1.as_str().starts_with('C'));
     }
 }

@@ -3,15 +3,15 @@
 //! the greeting is the session's banner. Also the session-wide facts a log reports (login, TLS,
 //! counts) and the hold that puts the greeting before commands an impatient client sent early.
 
-use super::connections::ConnId;
+use super::connections::{ConnId, Uid};
 use super::transfers::ORPHAN_BASE;
-use super::transfers::Slot;
+use super::transfers::{Slot, Slots};
 use super::{Action, ConnRef, Note, Output, anomaly, frames};
 use crate::parse::parse_reply_line;
 use crate::predict::Expectation;
 use crate::{Direction, Event, EventKind, LoginState, Session};
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// One line group of a reply: its code and every line's text without the code prefix.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -106,15 +106,171 @@ pub struct SessionSummary {
     pub midstream: bool,
 }
 
+/// What a session's record will say, kept up to date: a [`SessionSummary`] but for its uid, which
+/// the [`Control`] keeps inline until the record leaves ([`Facts::into_summary`]).
+#[derive(Debug)]
+pub(crate) struct Facts {
+    pub id: ConnId,
+    pub ts: f64,
+    pub end_ts: f64,
+    pub banner: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub anonymous: bool,
+    pub login: LoginSummary,
+    pub failed_logins: u32,
+    pub commands: u64,
+    pub transfers: u64,
+    pub anomalies: u64,
+    pub tls: Option<String>,
+    pub midstream: bool,
+}
+
+impl Facts {
+    pub fn into_summary(self, uid: Uid) -> SessionSummary {
+        SessionSummary {
+            uid: uid.to_string(),
+            id: self.id,
+            ts: self.ts,
+            end_ts: self.end_ts,
+            banner: self.banner,
+            user: self.user,
+            password: self.password,
+            anonymous: self.anonymous,
+            login: self.login,
+            failed_logins: self.failed_logins,
+            commands: self.commands,
+            transfers: self.transfers,
+            anomalies: self.anomalies,
+            tls: self.tls,
+            midstream: self.midstream,
+        }
+    }
+}
+
 /// An exchange still waiting for its final reply, or for its transfer.
 #[derive(Debug)]
 pub(crate) struct Open {
-    pub ex: Exchange,
-    /// Upper-case verb, for matching the session's request reference.
-    pub verb: String,
+    pub ex: Draft,
     /// The transfer slot it started.
     pub channel: Option<u32>,
 }
+
+/// An [`Exchange`] being built: what the session's facts already hold (uid, endpoints, login) is
+/// added when it leaves ([`Draft::into_exchange`]), and what replies and predictions add is boxed
+/// and made when the first comes, so that the command each idle session waits on costs about a
+/// quarter of an `Exchange`.
+#[derive(Debug)]
+pub(crate) struct Draft {
+    pub ts: f64,
+    pub frame: u64,
+    command: Option<SentLine>,
+    cwd: Option<Box<str>>,
+    answer: Option<Box<Answer>>,
+}
+
+/// A [`CommandLine`] in one allocation: the verb, then the argument.
+#[derive(Debug)]
+struct SentLine {
+    verb_and_arg: Box<str>,
+    verb_len: u32,
+    has_arg: bool,
+    incomplete: bool,
+}
+
+impl SentLine {
+    fn new(c: CommandLine) -> Self {
+        // A verb is shorter than a line, and a line than u32::MAX (the cap's maximum).
+        let verb_len = u32::try_from(c.verb.len()).unwrap_or(u32::MAX);
+        let mut verb_and_arg = c.verb;
+        verb_and_arg.push_str(c.arg.as_deref().unwrap_or_default());
+        SentLine {
+            verb_and_arg: verb_and_arg.into_boxed_str(),
+            verb_len,
+            has_arg: c.arg.is_some(),
+            incomplete: c.incomplete,
+        }
+    }
+
+    fn verb(&self) -> &str {
+        &self.verb_and_arg[..self.verb_len as usize]
+    }
+
+    fn into_command_line(self) -> CommandLine {
+        let (verb, arg) = self.verb_and_arg.split_at(self.verb_len as usize);
+        CommandLine {
+            verb: verb.to_string(),
+            arg: self.has_arg.then(|| arg.to_string()),
+            incomplete: self.incomplete,
+        }
+    }
+}
+
+/// The part of a [`Draft`] that its replies, its prediction, its transfer and its anomalies fill.
+#[derive(Debug, Default)]
+struct Answer {
+    anomalies: Vec<&'static str>,
+    preliminary: Vec<ReplyText>,
+    reply: Option<ReplyText>,
+    response_time: Option<f64>,
+    data_channel: Option<Expectation>,
+    rest_offset: Option<u64>,
+}
+
+impl Draft {
+    fn new(ts: f64, frame: u64) -> Self {
+        Draft {
+            ts,
+            frame,
+            command: None,
+            cwd: None,
+            answer: None,
+        }
+    }
+
+    fn answer(&mut self) -> &mut Answer {
+        self.answer.get_or_insert_with(Box::default)
+    }
+
+    /// Its final reply came.
+    fn replied(&self) -> bool {
+        self.answer.as_ref().is_some_and(|a| a.reply.is_some())
+    }
+
+    /// Whether it is the command a reply's request reference names (`verb` in upper case).
+    fn answers(&self, frame: u64, verb: &str) -> bool {
+        self.frame == frame
+            && self
+                .command
+                .as_ref()
+                .is_some_and(|c| c.verb().eq_ignore_ascii_case(verb))
+    }
+
+    /// The exchange, with what the session knows as it ends.
+    pub fn into_exchange(self, uid: Uid, facts: &Facts) -> Exchange {
+        let a = self.answer.map(|a| *a).unwrap_or_default();
+        Exchange {
+            uid: uid.to_string(),
+            id: facts.id,
+            ts: self.ts,
+            frame: self.frame,
+            command: self.command.map(SentLine::into_command_line),
+            user: facts.user.clone(),
+            password: facts.password.clone(),
+            cwd: self.cwd.map(String::from),
+            preliminary: a.preliminary,
+            reply: a.reply,
+            response_time: a.response_time,
+            data_channel: a.data_channel,
+            rest_offset: a.rest_offset,
+            file_size: None,
+            anomalies: a.anomalies,
+        }
+    }
+}
+
+/// Client segments (bytes, frame, time) held until the greeting is complete.
+pub(crate) type HeldClientBytes = Vec<(Vec<u8>, u64, f64)>;
 
 /// Client bytes held until the greeting is complete.
 pub(crate) const GREETING_HOLD: usize = 64 * 1024;
@@ -125,19 +281,23 @@ pub(crate) struct Control {
     pub conn: super::ConnRef,
     pub session: Session,
     /// What the session's record will say, kept up to date.
-    pub facts: SessionSummary,
+    pub facts: Facts,
+    /// The control connection's uid (its connection may be forgotten before the session ends).
+    pub uid: Uid,
     pub last_frame: u64,
     pub pending: VecDeque<Open>,
     /// The exchange whose final reply came last: anomalies of that reply's line still join it.
-    /// Boxed: it is empty between feeds, and an `Open` is about 500 bytes.
+    /// Boxed: it is empty between feeds.
     pub staged: Option<Box<Open>>,
     /// Client bytes sent before the server's greeting, held until it is complete (`None` once the
     /// greeting was seen, or when the connection's start was not captured).
-    pub before_greeting: Option<Vec<(Vec<u8>, u64, f64)>>,
+    /// Boxed so that the field is one pointer: it is gone once the greeting was seen.
+    #[allow(clippy::box_collection)]
+    pub before_greeting: Option<Box<HeldClientBytes>>,
     pub user_seen: bool,
     /// A reply was seen (the first one without a request is the greeting).
     pub replied: bool,
-    pub slots: HashMap<u32, Slot>,
+    pub slots: Slots,
     pub next_orphan: u32,
     pub closed: bool,
 }
@@ -177,26 +337,6 @@ pub(crate) fn greeting_end(bytes: &[u8]) -> Option<usize> {
 }
 
 impl Control {
-    fn new_exchange(&self, ts: f64, frame: u64) -> Exchange {
-        Exchange {
-            uid: self.facts.uid.clone(),
-            id: self.facts.id,
-            ts,
-            frame,
-            command: None,
-            user: None,
-            password: None,
-            cwd: None,
-            preliminary: Vec::new(),
-            reply: None,
-            response_time: None,
-            data_channel: None,
-            rest_offset: None,
-            file_size: None,
-            anomalies: Vec::new(),
-        }
-    }
-
     /// The staged exchange is done: it leaves.
     fn flush_staged(&mut self, out: &mut Vec<Step>) {
         if let Some(p) = self.staged.take() {
@@ -216,25 +356,20 @@ impl Control {
             } => {
                 self.flush_staged(out);
                 self.facts.commands += 1;
-                let upper = verb.to_ascii_uppercase();
-                self.user_seen |= upper == "USER";
-                let mut ex = self.new_exchange(ev.ts, ev.frame);
-                ex.command = Some(CommandLine {
+                self.user_seen |= verb.eq_ignore_ascii_case("USER");
+                let mut ex = Draft::new(ev.ts, ev.frame);
+                ex.command = Some(SentLine::new(CommandLine {
                     verb,
                     arg,
                     incomplete,
-                });
-                ex.cwd = self.session.cwd().map(str::to_string);
+                }));
+                ex.cwd = self.session.cwd().map(Box::from);
                 if self.pending.capacity() == 0 {
                     // Most sessions wait for one reply at a time: room for one, not VecDeque's
-                    // first four (an `Open` is about 500 bytes; many idle sessions add up).
+                    // first four (an `Open` is over 100 bytes; many idle sessions add up).
                     self.pending.reserve_exact(1);
                 }
-                self.pending.push_back(Open {
-                    ex,
-                    verb: upper,
-                    channel: None,
-                });
+                self.pending.push_back(Open { ex, channel: None });
                 // Mirror the session's cap on commands waiting for a reply.
                 let cap = self.session.limits().max_pending_commands + 1;
                 let excess = self.pending.len().saturating_sub(cap);
@@ -257,7 +392,7 @@ impl Control {
                 let pos = r.request.as_ref().and_then(|q| {
                     self.pending
                         .iter()
-                        .position(|p| p.ex.frame == q.frame && p.verb == q.verb)
+                        .position(|p| p.ex.answers(q.frame, &q.verb))
                 });
                 let Some(pos) = pos else {
                     // The greeting answers the connection, not a command (a gap inside it may
@@ -266,17 +401,13 @@ impl Control {
                         self.facts.banner = Some(text.text());
                         return;
                     }
-                    let mut ex = self.new_exchange(ev.ts, ev.frame);
-                    ex.reply = Some(text);
-                    self.staged = Some(Box::new(Open {
-                        ex,
-                        verb: String::new(),
-                        channel: None,
-                    }));
+                    let mut ex = Draft::new(ev.ts, ev.frame);
+                    ex.answer().reply = Some(text);
+                    self.staged = Some(Box::new(Open { ex, channel: None }));
                     return;
                 };
                 if r.code.is_preliminary() {
-                    self.pending[pos].ex.preliminary.push(text);
+                    self.pending[pos].ex.answer().preliminary.push(text);
                     return;
                 }
                 // Commands before it lost their reply (the session dropped them).
@@ -284,8 +415,9 @@ impl Control {
                 let Some(mut p) = self.pending.pop_front() else {
                     return;
                 };
-                p.ex.response_time = r.request.as_ref().map(|q| q.elapsed);
-                p.ex.reply = Some(text);
+                let answer = p.ex.answer();
+                answer.response_time = r.request.as_ref().map(|q| q.elapsed);
+                answer.reply = Some(text);
                 self.staged = Some(Box::new(p));
                 out.extend(older.into_iter().map(|o| Step::Finished(Box::new(o))));
             }
@@ -316,7 +448,7 @@ impl Control {
                     self.pending.back_mut()
                 };
                 if let Some(p) = target {
-                    p.ex.data_channel = Some(e.clone());
+                    p.ex.answer().data_channel = Some(e.clone());
                 }
                 self.slots.insert(e.channel_id, Slot::predicted(e.clone()));
                 out.push(Step::Expect(e));
@@ -332,12 +464,12 @@ impl Control {
                     if p.ex.frame == t.command_frame {
                         p.channel = Some(key);
                         if t.rest_offset > 0 {
-                            p.ex.rest_offset = Some(t.rest_offset);
+                            p.ex.answer().rest_offset = Some(t.rest_offset);
                         }
                     }
                 }
                 let user = self.facts.user.clone();
-                let slot = self.slots.entry(key).or_default();
+                let slot = self.slots.or_default(key);
                 slot.transfer = Some(t);
                 slot.user = user;
             }
@@ -369,7 +501,7 @@ impl Control {
                 let Some(key) = key else {
                     return;
                 };
-                let slot = self.slots.entry(key).or_default();
+                let slot = self.slots.or_default(key);
                 slot.end(t, ev.ts);
                 out.push(Step::SlotChanged(key));
             }
@@ -383,13 +515,13 @@ impl Control {
                 let attached = if ev.direction == Direction::ToServer {
                     self.pending
                         .back_mut()
-                        .filter(|p| p.ex.frame == ev.frame && p.ex.reply.is_none())
+                        .filter(|p| p.ex.frame == ev.frame && !p.ex.replied())
                 } else {
                     self.staged.as_deref_mut()
                 };
                 match attached {
                     Some(p) => {
-                        p.ex.anomalies.push(name);
+                        p.ex.answer().anomalies.push(name);
                         self.facts.anomalies += 1;
                         out.push(Step::Counted(name));
                     }
@@ -416,15 +548,15 @@ impl super::Conversations {
             return sid;
         };
         let id = ConnId {
-            orig: x.sides[client],
-            resp: x.sides[1 - client],
+            orig: x.sides()[client],
+            resp: x.sides()[1 - client],
         };
         let midstream = x.initiator.is_none();
         let s = Control {
             conn: c,
-            session: Session::new(Some(id.orig), Some(id.resp), self.cfg.limits),
-            facts: SessionSummary {
-                uid: x.uid.clone(),
+            session: Session::with_shared_limits(Some(id.orig), Some(id.resp), self.limits.clone()),
+            uid: x.uid,
+            facts: Facts {
                 id,
                 ts: x.first_ts,
                 end_ts: x.first_ts,
@@ -443,10 +575,10 @@ impl super::Conversations {
             last_frame: x.last_frame,
             pending: Default::default(),
             staged: None,
-            before_greeting: (!midstream).then(Vec::new),
+            before_greeting: (!midstream).then(Box::default),
             user_seen: false,
             replied: false,
-            slots: HashMap::new(),
+            slots: Slots::default(),
             next_orphan: ORPHAN_BASE,
             closed: false,
         };
@@ -477,7 +609,7 @@ impl super::Conversations {
         let (uid, id) = match self.sessions.get_mut(&sid) {
             Some(s) => {
                 s.facts.anomalies += 1;
-                (Some(s.facts.uid.clone()), Some(s.facts.id))
+                (Some(s.uid.to_string()), Some(s.facts.id))
             }
             None => (None, None),
         };
@@ -544,7 +676,7 @@ impl super::Conversations {
         else {
             return;
         };
-        for (bytes, frame, ts) in held {
+        for (bytes, frame, ts) in *held {
             self.feed(sid, Direction::ToServer, &bytes, 0, frame, ts);
         }
     }
@@ -623,7 +755,7 @@ impl super::Conversations {
     pub(super) fn run_steps(&mut self, sid: u32, steps: Vec<Step>) {
         for step in steps {
             match step {
-                Step::Finished(open) => self.exchange_done(sid, open),
+                Step::Finished(open) => self.exchange_done(sid, *open),
                 Step::Expect(e) => {
                     if let Some(s) = self.sessions.get(&sid) {
                         self.actions.push(Action::ExpectConnection {
@@ -655,25 +787,25 @@ impl super::Conversations {
     }
 
     /// An exchange is over: report it, or hand it to its transfer.
-    pub(super) fn exchange_done(&mut self, sid: u32, mut p: Box<Open>) {
+    pub(super) fn exchange_done(&mut self, sid: u32, p: Open) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
-        p.ex.user = s.facts.user.clone();
-        p.ex.password = s.facts.password.clone();
-        if let Some(key) = p.channel {
+        let Open { ex, channel } = p;
+        let ex = ex.into_exchange(s.uid, &s.facts);
+        if let Some(key) = channel {
             if let Some(slot) = s.slots.get_mut(&key) {
                 if !slot.exchange_seen {
                     slot.exchange_seen = true;
-                    slot.command_ts = Some(p.ex.ts);
-                    slot.exchange = Some(p.ex);
+                    slot.command_ts = Some(ex.ts);
+                    slot.exchange = Some(ex);
                     let now = s.facts.end_ts;
                     self.try_report(sid, key, now);
                     return;
                 }
             }
         }
-        self.outputs.push(Output::Exchange(Box::new(p.ex)));
+        self.outputs.push(Output::Exchange(Box::new(ex)));
     }
 
     /// A control connection ended (or the input did): report everything it still holds.
@@ -695,7 +827,7 @@ impl super::Conversations {
             };
             let pending: Vec<Open> = s.pending.drain(..).collect();
             for p in pending {
-                self.exchange_done(sid, Box::new(p));
+                self.exchange_done(sid, p);
             }
             let Some(s) = self.sessions.get_mut(&sid) else {
                 return;
@@ -723,7 +855,8 @@ impl super::Conversations {
         let Some(s) = self.sessions.remove(&sid) else {
             return;
         };
-        self.outputs.push(Output::Session(s.facts));
+        self.outputs
+            .push(Output::Session(s.facts.into_summary(s.uid)));
     }
 }
 

@@ -33,7 +33,7 @@ pub use transfers::{DataDirection, DataSeen, TransferDone};
 
 use crate::predict::{ChannelTable, Expectation};
 use crate::{Direction, Limits};
-use connections::{Connection, DataCounts, Held, JUDGE_BYTES, Role, make_uid};
+use connections::{Connection, Held, JUDGE_BYTES, PackedEnds, Role, make_uid};
 use exchanges::Control;
 use frames::BatchQueue;
 use std::collections::{BTreeMap, HashMap};
@@ -225,6 +225,8 @@ struct Entry {
 #[derive(Debug)]
 pub struct Conversations {
     cfg: Config,
+    /// `cfg.limits`, shared by every session.
+    limits: std::sync::Arc<Limits>,
     conns: Vec<Entry>,
     free: Vec<u32>,
     /// Connections that may still be claimed late (pending).
@@ -246,6 +248,7 @@ impl Conversations {
     pub fn new(cfg: Config) -> Self {
         let table = ChannelTable::new(cfg.max_predictions, cfg.limits.expectation_timeout);
         Conversations {
+            limits: std::sync::Arc::new(cfg.limits),
             cfg,
             conns: Vec::new(),
             free: Vec::new(),
@@ -344,12 +347,9 @@ impl Conversations {
 
     /// The client side of a control connection.
     pub fn control_client(&self, c: ConnRef) -> Option<SocketAddr> {
-        match self.get(c)? {
-            Connection {
-                role: Role::Control { client, .. },
-                sides,
-                ..
-            } => Some(sides[*client]),
+        let x = self.get(c)?;
+        match x.role {
+            Role::Control { client, .. } => Some(x.sides()[client]),
             _ => None,
         }
     }
@@ -392,6 +392,7 @@ impl Conversations {
         let uid = make_uid(self.cfg.uid_salt, self.next_uid, first, other, ts);
         let sides = [first, other];
         let init = initiator.map(|i| usize::from(i != first));
+        let initiator_side = init.map(|i| i as u8);
         let (from, to) = match init {
             Some(i) => (sides[i], sides[1 - i]),
             None => (first, other),
@@ -402,15 +403,15 @@ impl Conversations {
                 Role::Data {
                     sid,
                     channel: ch,
-                    counts: DataCounts::default(),
+                    counts: Box::default(),
                 }
             }
             None => Role::Pending(Box::default()),
         };
         let pending = matches!(role, Role::Pending(_));
         let conn = Connection {
-            sides,
-            initiator: init,
+            ends: PackedEnds::new(sides),
+            initiator: initiator_side,
             fin: [false; 2],
             first_ts: ts,
             last_ts: ts,
@@ -460,7 +461,7 @@ impl Conversations {
     pub fn open(&mut self, c: ConnRef, initiator: SocketAddr) {
         if let Some(x) = self.get_mut(c) {
             if x.initiator.is_none() {
-                x.initiator = Some(x.side_of(initiator));
+                x.initiator = Some(x.side_of(initiator) as u8);
             }
         }
     }
@@ -521,7 +522,7 @@ impl Conversations {
         match x.role {
             Role::Control { sid, .. } => self.session_note(sid, name, detail, Some(frame), ts),
             _ => {
-                let (uid, id) = (x.uid.clone(), x.conn_id());
+                let (uid, id) = (x.uid.to_string(), x.conn_id());
                 self.count(name);
                 self.outputs.push(Output::Anomaly(Note {
                     uid: Some(uid),

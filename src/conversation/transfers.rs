@@ -5,14 +5,15 @@
 //!
 //! The rules that decide whether a transfer is complete and why not live in `judge`.
 
+use super::connections::Role;
 use super::connections::{ConnId, ConnRef};
-use super::connections::{DataCounts, Role};
 use super::exchanges::Exchange;
 use super::{Output, anomaly};
 use crate::parse::command::{TransferKind, lookup_verb};
 use crate::predict::{DataMode, Expectation};
 use crate::{Outcome, Transfer};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// Slot keys at and above this are transfers that found no prediction.
@@ -123,6 +124,52 @@ pub(crate) struct Slot {
     pub exchange_seen: bool,
     pub command_ts: Option<f64>,
     pub user: Option<String>,
+}
+
+/// A session's slots by key. Boxed and made at the first: most control connections that stay
+/// open never announce a data channel, and an empty map is 48 bytes of every session.
+// Boxed so that an unused map is one pointer, not an empty HashMap's 48 bytes.
+#[derive(Debug, Default)]
+#[allow(clippy::box_collection)]
+pub(crate) struct Slots(Option<Box<HashMap<u32, Slot>>>);
+
+impl Slots {
+    fn map(&mut self) -> &mut HashMap<u32, Slot> {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    pub fn get(&self, key: &u32) -> Option<&Slot> {
+        self.0.as_ref()?.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &u32) -> Option<&mut Slot> {
+        self.0.as_mut()?.get_mut(key)
+    }
+
+    pub fn insert(&mut self, key: u32, slot: Slot) {
+        self.map().insert(key, slot);
+    }
+
+    /// The slot of `key`, made empty if there is none.
+    pub fn or_default(&mut self, key: u32) -> &mut Slot {
+        self.map().entry(key).or_default()
+    }
+
+    pub fn remove(&mut self, key: &u32) -> Option<Slot> {
+        self.0.as_mut()?.remove(key)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&u32, &Slot)> {
+        self.0.iter().flat_map(|m| m.iter())
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &u32> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Slot> {
+        self.iter().map(|(_, v)| v)
+    }
 }
 
 impl Slot {
@@ -334,7 +381,7 @@ impl super::Conversations {
         let Some(x) = self.get(c) else {
             return;
         };
-        let (sides, uid, first_ts) = (x.sides, x.uid.clone(), x.first_ts);
+        let (sides, uid, first_ts) = (x.sides(), x.uid.to_string(), x.first_ts);
         let id = x.conn_id();
         let Some(slot) = self
             .sessions
@@ -373,8 +420,15 @@ impl super::Conversations {
                     return None;
                 }
                 let ok = match x.initiator {
-                    Some(o) => exp.matches_connection(x.sides[o], x.sides[1 - o]),
-                    None => exp.matches_either(x.sides[0], x.sides[1]),
+                    Some(o) => {
+                        let o = usize::from(o);
+                        let sides = x.sides();
+                        exp.matches_connection(sides[o], sides[1 - o])
+                    }
+                    None => {
+                        let sides = x.sides();
+                        exp.matches_either(sides[0], sides[1])
+                    }
                 };
                 ok.then_some((pos, r))
             });
@@ -403,7 +457,7 @@ impl super::Conversations {
                 Role::Data {
                     sid,
                     channel: ch,
-                    counts: DataCounts::default(),
+                    counts: Box::default(),
                 },
             ) else {
                 continue;
@@ -442,10 +496,10 @@ impl super::Conversations {
             counts.gaps[pick],
             counts.gap_bytes[pick],
         );
-        let sender = any.then_some(x.sides[pick]);
+        let sender = any.then_some(x.sides()[pick]);
         let syn_seen = x.initiator.is_some();
         let fin_seen = x.fin[pick];
-        let (uid, last_frame, last_ts) = (x.uid.clone(), x.last_frame, x.last_ts);
+        let (uid, last_frame, last_ts) = (x.uid.to_string(), x.last_frame, x.last_ts);
         if gaps > 0 {
             self.session_note(
                 sid,
@@ -517,7 +571,7 @@ impl super::Conversations {
         let (direction, mismatch, complete, partial_reasons) =
             judge(t.as_ref(), slot.data.as_ref(), self.cfg.handshakes_unseen);
         let done = TransferDone {
-            uid: s.facts.uid.clone(),
+            uid: s.uid.to_string(),
             id: s.facts.id,
             user: slot.user.clone().or_else(|| s.facts.user.clone()),
             mode: slot.exp.as_ref().map(|e| e.mode),

@@ -18,14 +18,26 @@ use crate::predict::{DataMode, Expectation};
 use lines::{FramedLine, LineBuffer, strip_telnet};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-/// A command waiting for its final reply.
+/// A command waiting for its final reply: its upper-case verb and its argument in one
+/// allocation (a session waits on one most of the time, and many sessions may be open).
 #[derive(Debug)]
 struct Pending {
-    verb: String,
-    arg: String,
+    verb_and_arg: Box<str>,
+    verb_len: u32,
     frame: u64,
     ts: f64,
+}
+
+impl Pending {
+    fn verb(&self) -> &str {
+        &self.verb_and_arg[..self.verb_len as usize]
+    }
+
+    fn arg(&self) -> &str {
+        &self.verb_and_arg[self.verb_len as usize..]
+    }
 }
 
 /// A multi-line reply being collected (RFC 959 4.2).
@@ -47,21 +59,17 @@ type Cursor = (u64, f64, Direction, (usize, usize));
 /// Login progress (RFC 959 5.4 state diagrams for USER/PASS).
 #[derive(Debug, Default)]
 struct LoginTrack {
-    user: Option<String>,
-    password: Option<String>,
+    /// Boxed strs: kept for the whole session, never grown.
+    user: Option<Box<str>>,
+    password: Option<Box<str>>,
     failures: u32,
 }
 
-/// The state of one control connection.
+/// What a session needs once it sees a working directory, a transfer parameter, a data-channel
+/// announcement or a transfer: boxed and made at first use, so that a session that only logs in
+/// (or idles, as thousands of open control connections do) does not carry it.
 #[derive(Debug)]
-pub struct Session {
-    limits: Limits,
-    client: Option<SocketAddr>,
-    server: Option<SocketAddr>,
-    lines: [LineBuffer; 2],
-    multiline: Option<MultiLine>,
-    pending: VecDeque<Pending>,
-    login: LoginTrack,
+struct Channels {
     cwd: Option<String>,
     transfer_type: String,
     rest: Option<u64>,
@@ -69,9 +77,59 @@ pub struct Session {
     open: VecDeque<Expectation>,
     transfers: VecDeque<Transfer>,
     next_channel: u32,
+    prot_private: bool,
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Channels {
+            cwd: None,
+            transfer_type: String::new(),
+            rest: None,
+            last_size: None,
+            open: VecDeque::new(),
+            transfers: VecDeque::new(),
+            next_channel: 1,
+            prot_private: false,
+        }
+    }
+}
+
+/// Line framing that outlives a feed: a line cut between segments, or the rest of an over-long
+/// line being skipped. Boxed and made only then (and given back by [`Session::shrink`] once
+/// empty), so that a session between whole lines, as most are, does not carry it.
+#[derive(Debug, Default)]
+struct Framing {
+    lines: [LineBuffer; 2],
+    /// Per direction: the frame and time that last fed the unterminated tail of the stream, so
+    /// that it can be reported at that frame when a gap or the end comes before its line end.
+    tail: [(u64, f64); 2],
+}
+
+impl Framing {
+    fn idle(&self) -> bool {
+        self.lines
+            .iter()
+            .all(|l| l.pending() == 0 && !l.is_skipping())
+    }
+}
+
+/// The state of one control connection.
+#[derive(Debug)]
+pub struct Session {
+    /// Shared: every session of a capture has the same limits.
+    limits: Arc<Limits>,
+    /// Only the hosts matter (a data connection comes from any port).
+    client: Option<IpAddr>,
+    server: Option<IpAddr>,
+    framing: Option<Box<Framing>>,
+    /// Boxed: a multi-line reply is open only between its first and its last line.
+    multiline: Option<Box<MultiLine>>,
+    pending: VecDeque<Pending>,
+    login: LoginTrack,
+    chan: Option<Box<Channels>>,
     /// Encrypted from here on: nothing more is parsed.
     tls: bool,
-    prot_private: bool,
     /// The greeting has been seen (or a reply that shows it was missed).
     greeted: bool,
     events: Vec<Event>,
@@ -80,9 +138,6 @@ pub struct Session {
     /// Per direction: after a capture gap, lines are skipped until one that can start a command
     /// or a reply, because the bytes after a hole may be the tail of a line whose head was lost.
     resync: [bool; 2],
-    /// Per direction: the frame and time that last fed the unterminated tail of the stream, so
-    /// that it can be reported at that frame when a gap or the end comes before its line end.
-    tail: [(u64, f64); 2],
 }
 
 impl Default for Session {
@@ -139,28 +194,30 @@ pub fn resolve_path(cwd: Option<&str>, arg: &str) -> String {
 impl Session {
     /// A session for a control connection between `client` and `server` (either may be unknown).
     pub fn new(client: Option<SocketAddr>, server: Option<SocketAddr>, limits: Limits) -> Self {
+        Session::with_shared_limits(client, server, Arc::new(limits))
+    }
+
+    /// [`Session::new`] with limits shared with other sessions (a host keeping many sessions
+    /// open pays for one copy).
+    pub fn with_shared_limits(
+        client: Option<SocketAddr>,
+        server: Option<SocketAddr>,
+        limits: Arc<Limits>,
+    ) -> Self {
         Session {
             limits,
-            client,
-            server,
-            lines: Default::default(),
+            client: client.map(|a| a.ip()),
+            server: server.map(|a| a.ip()),
+            framing: None,
             multiline: None,
             pending: VecDeque::new(),
             login: LoginTrack::default(),
-            cwd: None,
-            transfer_type: String::new(),
-            rest: None,
-            last_size: None,
-            open: VecDeque::new(),
-            transfers: VecDeque::new(),
-            next_channel: 1,
+            chan: None,
             tls: false,
-            prot_private: false,
             greeted: false,
             events: Vec::new(),
             cur: (0, 0.0, Direction::ToServer, (0, 0)),
             resync: [false; 2],
-            tail: [(0, 0.0); 2],
         }
     }
 
@@ -188,7 +245,12 @@ impl Session {
 
     /// The current working directory, when known.
     pub fn cwd(&self) -> Option<&str> {
-        self.cwd.as_deref()
+        self.chan.as_ref()?.cwd.as_deref()
+    }
+
+    /// The channel state, made at first use.
+    fn chan(&mut self) -> &mut Channels {
+        self.chan.get_or_insert_with(Box::default)
     }
 
     /// Feed bytes of one direction. Returns this call's events.
@@ -202,20 +264,26 @@ impl Session {
                 return &self.events;
             }
             self.tls = false;
-            self.lines = Default::default();
+            self.framing = None;
         }
         let idx = dir as usize;
-        let mut buf = std::mem::take(&mut self.lines[idx]);
+        let mut buf = match self.framing.as_mut() {
+            Some(f) => std::mem::take(&mut f.lines[idx]),
+            None => LineBuffer::default(),
+        };
         let max_line = self.limits.max_line;
         buf.feed(data, max_line, |line| {
             if !self.tls {
                 self.on_line(dir, line, frame, ts, false);
             }
         });
-        if buf.pending() > 0 {
-            self.tail[idx] = (frame, ts);
+        if self.framing.is_some() || buf.pending() > 0 || buf.is_skipping() {
+            let f = self.framing.get_or_insert_with(Box::default);
+            if buf.pending() > 0 {
+                f.tail[idx] = (frame, ts);
+            }
+            f.lines[idx] = buf;
         }
-        self.lines[idx] = buf;
         &self.events
     }
 
@@ -226,7 +294,11 @@ impl Session {
     /// fed: the skipped bytes are then never held for reassembly, so a line that never ends costs
     /// the caller nothing either.
     pub fn complete_prefix_for(&self, dir: Direction, data: &[u8]) -> usize {
-        let start = if self.lines[dir as usize].is_skipping() {
+        let skipping = self
+            .framing
+            .as_ref()
+            .is_some_and(|f| f.lines[dir as usize].is_skipping());
+        let start = if skipping {
             match memchr::memchr(b'\n', data) {
                 Some(i) => i + 1,
                 None => return data.len(),
@@ -243,9 +315,14 @@ impl Session {
     pub fn shrink(&mut self) {
         self.events = Vec::new();
         self.pending.shrink_to_fit();
-        self.open.shrink_to_fit();
-        self.transfers.shrink_to_fit();
-        for l in &mut self.lines {
+        if let Some(c) = self.chan.as_mut() {
+            c.open.shrink_to_fit();
+            c.transfers.shrink_to_fit();
+        }
+        if self.framing.as_ref().is_some_and(|f| f.idle()) {
+            self.framing = None;
+        }
+        for l in self.framing.iter_mut().flat_map(|f| f.lines.iter_mut()) {
             l.shrink();
         }
     }
@@ -272,15 +349,18 @@ impl Session {
     /// Report the unterminated tail of one direction, if any, as an incomplete line.
     fn flush_tail(&mut self, dir: Direction) {
         let idx = dir as usize;
-        let Some(bytes) = self.lines[idx].take_partial() else {
+        let Some(framing) = self.framing.as_mut() else {
             return;
         };
+        let Some(bytes) = framing.lines[idx].take_partial() else {
+            return;
+        };
+        let (frame, ts) = framing.tail[idx];
         if self.tls {
             return;
         }
         // Reported at the frame that carried its last bytes, with no span: the events of this call
         // are not about the buffer that frame fed.
-        let (frame, ts) = self.tail[idx];
         let line = FramedLine {
             bytes: bytes.into(),
             offset: 0,
@@ -300,15 +380,18 @@ impl Session {
         self.flush_tail(Direction::ToClient);
         if let Some(ml) = self.multiline.take() {
             self.cur = (ml.last.0, ml.last.1, Direction::ToClient, (0, 0));
-            self.close_multiline(ml, true);
+            self.close_multiline(*ml, true);
         }
         self.cur = (frame, ts, Direction::ToClient, (0, 0));
-        while let Some(mut t) = self.transfers.pop_front() {
-            t.outcome = Outcome::Unknown;
-            self.push(EventKind::TransferEnded(t));
-        }
-        while let Some(e) = self.open.pop_front() {
-            self.close_unused(e);
+        if let Some(mut chan) = self.chan.take() {
+            while let Some(mut t) = chan.transfers.pop_front() {
+                t.outcome = Outcome::Unknown;
+                self.push(EventKind::TransferEnded(t));
+            }
+            while let Some(e) = chan.open.pop_front() {
+                self.close_unused(e);
+            }
+            self.chan = Some(chan);
         }
         &self.events
     }
@@ -400,12 +483,12 @@ impl Session {
         let arg = arg.unwrap_or_default();
         match upper.as_str() {
             "USER" => {
-                self.login.user = Some(arg.clone());
+                self.login.user = Some(arg.as_str().into());
                 self.login.password = None;
                 self.login_event(LoginState::Attempt);
             }
             "PASS" => {
-                self.login.password = Some(arg.clone());
+                self.login.password = Some(arg.as_str().into());
                 if self.login.user.is_some() {
                     self.login_event(LoginState::Attempt);
                 }
@@ -414,7 +497,7 @@ impl Session {
             "EPRT" => self.active(DataMode::Eprt, address::parse_eprt_arg(arg.as_bytes())),
             "LPRT" => self.active(DataMode::Lprt, address::parse_lprt_arg(arg.as_bytes())),
             "ABOR" => {
-                for t in self.transfers.iter_mut() {
+                for t in self.chan.iter_mut().flat_map(|c| c.transfers.iter_mut()) {
                     t.outcome = Outcome::Aborted;
                 }
             }
@@ -439,20 +522,24 @@ impl Session {
             );
         }
         let (frame, ts, ..) = self.cur;
+        // A verb is shorter than a line, and a line than u32::MAX (the cap's maximum).
+        let verb_len = u32::try_from(verb.len()).unwrap_or(u32::MAX);
+        let mut verb_and_arg = verb;
+        verb_and_arg.push_str(&arg);
         self.pending.push_back(Pending {
-            verb,
-            arg,
+            verb_and_arg: verb_and_arg.into_boxed_str(),
+            verb_len,
             frame,
             ts,
         });
     }
 
     fn login_event(&mut self, state: LoginState) {
-        let user = self.login.user.clone().unwrap_or_default();
+        let user = self.login.user.as_deref().unwrap_or_default().to_string();
         self.push(EventKind::Login(Login {
             anonymous: is_anonymous(&user),
             user,
-            password: self.login.password.clone(),
+            password: self.login.password.as_deref().map(str::to_string),
             state,
             failures: self.login.failures,
         }));
@@ -467,7 +554,7 @@ impl Session {
                 return;
             }
         };
-        let client_ip = self.client.map(|c| c.ip());
+        let client_ip = self.client;
         let mut alt = None;
         if let (Some(adv), Some(client)) = (endpoint.addr, client_ip) {
             if !same_host(adv, client) {
@@ -490,7 +577,7 @@ impl Session {
             );
         }
         let listener = endpoint.addr.or(client_ip);
-        self.expect(mode, endpoint, listener, alt, self.server.map(|s| s.ip()));
+        self.expect(mode, endpoint, listener, alt, self.server);
     }
 
     /// 227, 228, 229: the client will connect, from any port, to the server's listener.
@@ -506,7 +593,7 @@ impl Session {
                 return;
             }
         };
-        let server_ip = self.server.map(|s| s.ip());
+        let server_ip = self.server;
         let mut alt = None;
         if let (Some(adv), Some(server)) = (endpoint.addr, server_ip) {
             if !same_host(adv, server) {
@@ -518,7 +605,7 @@ impl Session {
             }
         }
         let listener = endpoint.addr.or(server_ip);
-        self.expect(mode, endpoint, listener, alt, self.client.map(|c| c.ip()));
+        self.expect(mode, endpoint, listener, alt, self.client);
     }
 
     fn expect(
@@ -531,11 +618,12 @@ impl Session {
     ) {
         // A new announcement supersedes unused ones: the server closes its old listener (RFC 959
         // 3.2), and the client's PORT replaces the previous one.
-        while let Some(old) = self.open.pop_front() {
+        while let Some(old) = self.chan().open.pop_front() {
             self.close_unused(old);
         }
-        let channel_id = self.next_channel;
-        self.next_channel = self.next_channel.wrapping_add(1).max(1);
+        let chan = self.chan();
+        let channel_id = chan.next_channel;
+        chan.next_channel = chan.next_channel.wrapping_add(1).max(1);
         let e = Expectation {
             channel_id,
             mode,
@@ -547,10 +635,10 @@ impl Session {
             setup_frame: self.cur.0,
             created: self.cur.1,
         };
-        self.open.push_back(e.clone());
+        self.chan().open.push_back(e.clone());
         self.push(EventKind::DataExpected(e));
-        if self.open.len() > self.limits.max_expectations {
-            if let Some(old) = self.open.pop_front() {
+        if self.chan().open.len() > self.limits.max_expectations {
+            if let Some(old) = self.chan().open.pop_front() {
                 self.anomaly(
                     Anomaly::ExpectationsFull,
                     "too many open data-channel predictions",
@@ -574,22 +662,29 @@ impl Session {
 
     fn expire(&mut self, frame: u64, ts: f64) {
         let timeout = self.limits.expectation_timeout;
-        while self.open.front().is_some_and(|e| ts - e.created > timeout) {
+        while self
+            .chan
+            .as_ref()
+            .and_then(|c| c.open.front())
+            .is_some_and(|e| ts - e.created > timeout)
+        {
             self.cur = (frame, ts, Direction::ToServer, (0, 0));
-            if let Some(e) = self.open.pop_front() {
+            if let Some(e) = self.chan().open.pop_front() {
                 self.close_unused(e);
             }
         }
     }
 
     fn start_transfer(&mut self, verb: &str, arg: &str) {
-        let expectation = self.open.pop_back();
+        let expectation = self.chan().open.pop_back();
         // Older unused predictions cannot be used any more.
-        while let Some(old) = self.open.pop_front() {
+        while let Some(old) = self.chan().open.pop_front() {
             self.close_unused(old);
         }
-        let path = resolve_path(self.cwd.as_deref(), arg);
-        let size = self
+        let command_frame = self.cur.0;
+        let chan = self.chan();
+        let path = resolve_path(chan.cwd.as_deref(), arg);
+        let size = chan
             .last_size
             .as_ref()
             .filter(|(p, _)| *p == path)
@@ -602,21 +697,21 @@ impl Session {
             command: verb.to_string(),
             arg: arg.to_string(),
             path,
-            transfer_type: self.transfer_type.clone(),
-            rest_offset: self.rest.take().unwrap_or(0),
-            command_frame: self.cur.0,
+            transfer_type: chan.transfer_type.clone(),
+            rest_offset: chan.rest.take().unwrap_or(0),
+            command_frame,
             size,
-            data_tls: self.prot_private,
+            data_tls: chan.prot_private,
             ..empty_transfer()
         };
         self.push(EventKind::TransferStarted(t.clone()));
-        if self.transfers.len() >= self.limits.max_pending_commands {
-            if let Some(mut old) = self.transfers.pop_front() {
+        if self.chan().transfers.len() >= self.limits.max_pending_commands {
+            if let Some(mut old) = self.chan().transfers.pop_front() {
                 old.outcome = Outcome::Unknown;
                 self.push(EventKind::TransferEnded(old));
             }
         }
-        self.transfers.push_back(t);
+        self.chan().transfers.push_back(t);
     }
 
     // ------------------------------------------------------------------ replies
@@ -665,7 +760,7 @@ impl Session {
                     let end = self.cur.3.0 + self.cur.3.1;
                     self.cur.3 = (start, end - start);
                     let incomplete = ml.gap;
-                    self.close_multiline(ml, incomplete);
+                    self.close_multiline(*ml, incomplete);
                 }
             }
             return;
@@ -677,14 +772,14 @@ impl Session {
             Ok((_, r)) if r.code.is_valid() => {
                 let text = lossy(r.text);
                 if r.separator == Separator::Hyphen {
-                    self.multiline = Some(MultiLine {
+                    self.multiline = Some(Box::new(MultiLine {
                         code: r.code,
                         lines: vec![text],
                         offset,
                         truncated: false,
                         gap: incomplete,
                         last: (self.cur.0, self.cur.1),
-                    });
+                    }));
                 } else {
                     self.on_reply(r.code, vec![text], incomplete);
                 }
@@ -722,7 +817,7 @@ impl Session {
                 // At the frame of its last line, with no span: this feed holds none of it.
                 let here = self.cur;
                 self.cur = (ml.last.0, ml.last.1, Direction::ToClient, (0, 0));
-                self.close_multiline(ml, true);
+                self.close_multiline(*ml, true);
                 self.cur = here;
             }
         }
@@ -743,16 +838,13 @@ impl Session {
             self.greeted = true;
         }
         // A preliminary reply answers the oldest command but leaves it waiting for its final reply.
+        let as_request = |p: &Pending| (p.verb().to_string(), p.arg().to_string(), p.frame, p.ts);
         let request = if greeting {
             None
         } else if code.is_preliminary() {
-            self.pending
-                .front()
-                .map(|p| (p.verb.clone(), p.arg.clone(), p.frame, p.ts))
+            self.pending.front().map(as_request)
         } else {
-            self.pending
-                .pop_front()
-                .map(|p| (p.verb, p.arg, p.frame, p.ts))
+            self.pending.pop_front().as_ref().map(as_request)
         };
         let text = lines.first().cloned().unwrap_or_default();
         self.push(EventKind::Reply(Reply {
@@ -793,18 +885,25 @@ impl Session {
             }
             ("CWD" | "XCWD", 200 | 250) => {
                 // Bounded: a path longer than a line could carry becomes unknown.
-                self.cwd = Some(resolve_path(self.cwd.as_deref(), &arg))
-                    .filter(|c| c.len() <= self.limits.max_line)
+                let max_line = self.limits.max_line;
+                let chan = self.chan();
+                chan.cwd =
+                    Some(resolve_path(chan.cwd.as_deref(), &arg)).filter(|c| c.len() <= max_line)
             }
             ("CDUP" | "XCUP", 200 | 250) => {
-                self.cwd = Some(resolve_path(self.cwd.as_deref(), ".."))
+                let chan = self.chan();
+                chan.cwd = Some(resolve_path(chan.cwd.as_deref(), ".."))
             }
-            ("PWD" | "XPWD", 257) => self.cwd = quoted_path(&text).or(self.cwd.take()),
-            ("TYPE", 200) => self.transfer_type = arg.trim().to_ascii_uppercase(),
-            ("REST", 350) => self.rest = arg.trim().parse().ok(),
+            ("PWD" | "XPWD", 257) => {
+                let chan = self.chan();
+                chan.cwd = quoted_path(&text).or(chan.cwd.take())
+            }
+            ("TYPE", 200) => self.chan().transfer_type = arg.trim().to_ascii_uppercase(),
+            ("REST", 350) => self.chan().rest = arg.trim().parse().ok(),
             ("SIZE", 213) => {
                 if let Ok(n) = text.trim().parse() {
-                    self.last_size = Some((resolve_path(self.cwd.as_deref(), &arg), n));
+                    let chan = self.chan();
+                    chan.last_size = Some((resolve_path(chan.cwd.as_deref(), &arg), n));
                 }
             }
             ("AUTH", 234) => {
@@ -814,16 +913,19 @@ impl Session {
                 });
             }
             ("PROT", 200) => {
-                self.prot_private = arg.trim().eq_ignore_ascii_case("P");
-                if self.prot_private {
+                let private = arg.trim().eq_ignore_ascii_case("P");
+                self.chan().prot_private = private;
+                if private {
                     self.push(EventKind::DataProtected);
                 }
             }
             ("PORT" | "EPRT" | "LPRT", _) if code.is_failure() => {
-                if let Some(pos) = self.open.iter().position(|e| e.setup_frame == req_frame) {
-                    if let Some(e) = self.open.remove(pos) {
-                        self.close_unused(e);
-                    }
+                let refused = self.chan.as_mut().and_then(|c| {
+                    let pos = c.open.iter().position(|e| e.setup_frame == req_frame)?;
+                    c.open.remove(pos)
+                });
+                if let Some(e) = refused {
+                    self.close_unused(e);
                 }
             }
             ("REIN", 220) => self.login = LoginTrack::default(),
@@ -843,7 +945,10 @@ impl Session {
     }
 
     fn transfer_reply(&mut self, verb: &str, req_frame: u64, code: ReplyCode, text: &str) {
-        let Some(pos) = self
+        let Some(chan) = self.chan.as_mut() else {
+            return;
+        };
+        let Some(pos) = chan
             .transfers
             .iter()
             .position(|t| t.command_frame == req_frame && t.command == verb)
@@ -852,19 +957,19 @@ impl Session {
         };
         if code.is_preliminary() {
             if let Some(n) = bytes_in_150(text) {
-                self.transfers[pos].size = Some(n);
+                chan.transfers[pos].size = Some(n);
             }
             if verb == "STOU" {
                 // RFC 1123 4.1.2.9: the server names the unique file in its 125 or 150.
                 if let Some(name) = parse::stou_file_name(text.as_bytes()) {
-                    self.transfers[pos].path = resolve_path(self.cwd.as_deref(), &lossy(name));
-                    let t = self.transfers[pos].clone();
+                    chan.transfers[pos].path = resolve_path(chan.cwd.as_deref(), &lossy(name));
+                    let t = chan.transfers[pos].clone();
                     self.push(EventKind::TransferUpdated(t));
                 }
             }
             return;
         }
-        let Some(mut t) = self.transfers.remove(pos) else {
+        let Some(mut t) = chan.transfers.remove(pos) else {
             return;
         };
         t.reply_code = Some(code);

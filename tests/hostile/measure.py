@@ -41,11 +41,12 @@ NOBODY = 65534
 CLI_RSS_MB = 256
 CLI_CONN_BASE_MB = 32
 # Bytes of the CLI's peak RSS per open connection (tests/hostile/README.md, "What a connection
-# costs"). Measured at full size: 249 MB for 100,000 control connections (2.4 KB each), 433 MB for
-# 1,000,000 idle connections (about 440 bytes each).
+# costs"). Measured at full size: 121 MB for 100,000 control connections (about 1.2 KB each),
+# 268 MB for 1,000,000 idle connections (about 270 bytes each); the CI slopes measure about
+# 1,190 and 215 bytes.
 CLI_PER_CONN = {
-    "many_connections": 3072,   # an FTP session waiting for a reply: flow, connection, session
-    "idle_connections": 480,    # a TCP connection that never carried a byte: its flow only
+    "many_connections": 1536,   # an FTP session waiting for a reply: flow, connection, session
+    "idle_connections": 288,    # a TCP connection that never carried a byte: its flow only
 }
 PLUGIN_RSS_MB = 32
 # Bytes the plugin may keep per unit of each scenario: (fact that counts the units, bytes each).
