@@ -448,6 +448,7 @@ typedef struct ftplens_dissector ftplens_dissector;
 typedef struct ftplens_dissector_config {
     ftplens_limits limits;
     bool hide_passwords; /* every password as one '*' per byte, in items, Info, statistics and the ladder */
+    bool export_listings; /* directory listings get export pieces too, named "<directory>.listing" */
 } ftplens_dissector_config;
 
 /* A new dissector (one per capture file: make it in the host's init routine, free it in cleanup).

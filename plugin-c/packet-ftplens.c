@@ -91,11 +91,10 @@ static int ftplens_tap = -1; /* frames with statistics ticks or a ladder entry: 
 static int ftplens_eo_tap = -1; /* export objects ("ftplens") */
 static ws_bool pref_heuristic = TRUE;
 static guint pref_export_max_mib = 64;
-static ws_bool pref_hide_passwords = FALSE; /* the core masks them in everything it publishes */
+static ws_bool pref_hide_passwords = FALSE, pref_export_listings = FALSE; /* both applied by the core */
 static size_t n_limits;
 static guint *pref_limits; /* one preference per core limit (ftplens_limit_get), by its index */
-/* The core's state for the open capture file: made in the init routine, finished at the end of the first
- * pass, freed in the cleanup routine. */
+/* The core's state for the open file: made in init, finished after the first pass, freed in cleanup. */
 static ftplens_dissector *dissector;
 /* What the glue itself remembers of a TCP connection (conversation data under proto_ftplens). */
 typedef struct {
@@ -415,8 +414,7 @@ static ws_bool dissect_ftplens_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tre
     return draw_view(tvb, pinfo, tree);
 }
 
-/* The decrypted payload of a protected data channel (called by TLS): each byte once, in order, so it
- * follows what the exported object holds. */
+/* The decrypted payload of a protected data channel (from TLS): each byte once, in order, for export. */
 static int dissect_ftplens_data_clear(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
     ftplens_view v = { 0 };
@@ -546,6 +544,7 @@ static void ftplens_init(void)
     for (size_t i = 0; i < n_limits; i++)
         ftplens_limits_set(&cfg.limits, i, pref_limits[i]);
     cfg.hide_passwords = pref_hide_passwords;
+    cfg.export_listings = pref_export_listings;
     give_ports_to_enabled_dissector();
     ftplens_dissector_free(dissector);
     dissector = ftplens_dissector_new(&cfg);
@@ -553,8 +552,7 @@ static void ftplens_init(void)
     g_ptr_array_set_size(watched, 0);
 }
 
-/* After the first pass (tshark -2 before its second pass, Wireshark once a file is read): the core ends
- * every connection, so transfers still open get their outcome on the frames they concern. */
+/* After the first pass: the core ends every connection, so open transfers get their outcome. */
 static void ftplens_finish(void)
 {
     if (dissector)
@@ -651,9 +649,11 @@ void proto_register_ftplens(void)
                                    "Show each password as stars in the tree, the Info column and the "
                                    "statistics, instead of in clear text (the packet bytes still hold it)",
                                    &pref_hide_passwords);
-    /* One preference per core limit, named as the core names it ("max_line", the key of -o flags), titled
-     * in its words ("Longest line kept (bytes)"), with its default; the strings are static, as Wireshark
-     * requires. */
+    prefs_register_bool_preference(prefs, "export_listings", "Export directory listings",
+                                   "Export Objects also lists each directory listing (LIST, NLST, MLSD) as "
+                                   "<directory>.listing, besides the transferred files", &pref_export_listings);
+    /* One preference per core limit, named as the core names it ("max_line", the -o key), titled in its
+     * words ("Longest line kept (bytes)"), with its default; the strings are static, as Wireshark requires. */
     n_limits = ftplens_limit_count();
     pref_limits = g_new0(guint, n_limits + 1);
     for (size_t i = 0; i < n_limits; i++) {

@@ -590,6 +590,8 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                         hide_passwords: hide,
                         // Lua dissectors get payload only: no SYN, no FIN.
                         payload_only: true,
+                        // Lua cannot register Export Objects.
+                        export_listings: false,
                     }),
                     draw: Draw::new(lua, pfs, pes)?,
                     poisoned: false,

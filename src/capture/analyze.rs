@@ -1073,13 +1073,13 @@ impl Ctx<'_> {
         if let (Some(x), Some(sp)) = (self.extractor.as_ref(), spool) {
             if wanted && !r.encrypted {
                 let channel = r.channel_id.unwrap_or(0);
-                let name = match r.path.as_deref() {
-                    // A listing is named beside what it lists, never as the directory itself:
-                    // the directory's files go under its name.
-                    Some(p) if listing && !p.is_empty() && p != "/" => format!("{p}.listing"),
-                    _ if listing => format!("{}-{channel}.listing", r.conn.uid),
-                    Some(p) if !p.is_empty() => p.to_string(),
-                    _ => format!("{}-{channel}", r.conn.uid),
+                let name = match (listing, t.transfer.as_ref().and_then(|t| t.listing_name())) {
+                    (true, Some(name)) => name,
+                    (true, None) => format!("{}-{channel}.listing", r.conn.uid),
+                    _ => match r.path.as_deref() {
+                        Some(p) if !p.is_empty() => p.to_string(),
+                        _ => format!("{}-{channel}", r.conn.uid),
+                    },
                 };
                 match x.finish(sp, &name, r.offset, !r.complete) {
                     Ok(p) => r.extracted = Some(p.to_string_lossy().into_owned()),

@@ -79,6 +79,8 @@ pub struct DissectConfig {
     /// payload only, and no TCP state on tshark's first pass): a data connection's unseen SYN or FIN
     /// then says nothing about whether the capture holds its transfer.
     pub payload_only: bool,
+    /// Directory listings are export objects too (`<directory>.listing`), besides files.
+    pub export_listings: bool,
 }
 
 /// How a segment reached the host's dissector.
@@ -303,6 +305,7 @@ enum FrameRec {
 pub struct Dissector {
     conv: Conversations,
     hide_passwords: bool,
+    export_listings: bool,
     streams: HashMap<u32, Stream>,
     by_conn: HashMap<ConnRef, u32>,
     /// Control connections by uid (the layer's session summaries name them so).
@@ -357,6 +360,7 @@ impl Dissector {
         Dissector {
             conv,
             hide_passwords: cfg.hide_passwords,
+            export_listings: cfg.export_listings,
             streams: HashMap::new(),
             by_conn: HashMap::new(),
             by_uid: HashMap::new(),
@@ -775,7 +779,7 @@ impl Dissector {
         }
         if let Some(t) = transfer {
             if ch.command.is_none() {
-                Self::note_transfer(ch, &t, &mut self.next_object);
+                Self::note_transfer(ch, &t, &mut self.next_object, self.export_listings);
             }
         }
         if let Some(st) = self.streams.get_mut(&stream) {
@@ -806,7 +810,7 @@ impl Dissector {
     }
 
     /// What a transfer event tells its channel.
-    fn note_transfer(ch: &mut Chan, t: &crate::Transfer, next_object: &mut u64) {
+    fn note_transfer(ch: &mut Chan, t: &crate::Transfer, next_object: &mut u64, listings: bool) {
         if t.command.is_empty() {
             return;
         }
@@ -836,7 +840,7 @@ impl Dissector {
                 capped: false,
             }));
         }
-        ch.export_name = t.export_name();
+        ch.export_name = export_name(t, listings);
         if ch.export_name.is_some() && ch.object == 0 {
             *next_object += 1;
             ch.object = *next_object;
@@ -1031,11 +1035,17 @@ impl Dissector {
             }
             EventKind::TransferStarted(t) | EventKind::TransferUpdated(t) if t.channel_id != 0 => {
                 let i = self.chan(control, t.channel_id);
-                Self::note_transfer(&mut self.chans[i as usize], t, &mut self.next_object);
+                let listings = self.export_listings;
+                Self::note_transfer(
+                    &mut self.chans[i as usize],
+                    t,
+                    &mut self.next_object,
+                    listings,
+                );
             }
             EventKind::TransferEnded(t) if t.channel_id != 0 && !t.command.is_empty() => {
                 let i = self.chan(control, t.channel_id);
-                self.chans[i as usize].export_name = t.export_name();
+                self.chans[i as usize].export_name = export_name(t, self.export_listings);
             }
             _ => {}
         }
@@ -1225,6 +1235,18 @@ impl Dissector {
 }
 
 /// `to` joined with `part` by `sep` (nothing for an empty part).
+/// The name a transfer's bytes are exported under: a file's ([`crate::Transfer::export_name`]), or,
+/// when asked, a listing's ([`crate::Transfer::listing_name`], else named after its command frame).
+fn export_name(t: &crate::Transfer, listings: bool) -> Option<String> {
+    t.export_name().or_else(|| {
+        let listing = DataDirection::of_command(&t.command) == Some(DataDirection::Listing);
+        (listings && listing).then(|| {
+            t.listing_name()
+                .unwrap_or_else(|| format!("listing-frame{}.listing", t.command_frame))
+        })
+    })
+}
+
 fn append_text(to: &mut String, part: &str, sep: &str) {
     if part.is_empty() {
         return;

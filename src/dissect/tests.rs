@@ -617,6 +617,39 @@ fn a_listing_is_text_without_export() {
     );
 }
 
+/// Asked for, a listing is an export object named beside its directory (`CWD pub` then `LIST`:
+/// `pub.listing`, never `pub` itself; the start directory is not known, so the path is relative).
+#[test]
+fn listings_exported_when_asked() {
+    let mut cap = Cap {
+        d: Dissector::new(DissectConfig {
+            export_listings: true,
+            ..DissectConfig::default()
+        }),
+        next: HashMap::new(),
+    };
+    cap.login();
+    cap.line(false, 6, "CWD pub\r\n");
+    cap.line(true, 7, "250 Directory successfully changed.\r\n");
+    cap.line(false, 8, "PASV\r\n");
+    cap.line(true, 9, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(false, 10, "LIST\r\n");
+    cap.line(true, 11, "150 Here comes the directory listing.\r\n");
+    let listing = b"-rw-r--r-- 1 0 0 6000 Jan 01 00:00 big.bin\r\n";
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        12,
+        TCP_SYN_ACK,
+        listing,
+        Offer::Expected,
+    );
+    let e = cap.view(12).export.expect("an export piece");
+    assert_eq!(e.filename, "pub.listing");
+    assert_eq!((e.offset, e.len), (0, listing.len() as u32));
+}
+
 /// A listing's entries show on the data frame that completes their line: a line cut between two
 /// segments is an entry of the second; the last line, without a line end, is one at the end.
 #[test]

@@ -61,6 +61,7 @@ pub unsafe extern "C" fn ftplens_dissector_new(
                 hide_passwords: c.hide_passwords,
                 // A C host (the Wireshark plugin) tells SYN and FIN.
                 payload_only: false,
+                export_listings: c.export_listings,
             },
         };
         let handle = Box::new(Handle {

@@ -161,6 +161,18 @@ pub struct Transfer {
 }
 
 impl Transfer {
+    /// The name a directory listing is saved under when asked for: beside the directory it lists
+    /// and never as the directory itself (whose files go under its name), `<path>.listing`. `None`
+    /// for a transfer that is not a listing, or whose path is unknown or the root: the host then
+    /// names it by what it knows of the connection.
+    pub fn listing_name(&self) -> Option<String> {
+        let kind = crate::parse::lookup_verb(self.command.as_bytes())?.transfer?;
+        if kind != crate::parse::TransferKind::Listing || self.path.is_empty() || self.path == "/" {
+            return None;
+        }
+        Some(format!("{}.listing", self.path))
+    }
+
     /// The name a file extractor (Wireshark's Export Objects) saves this transfer's bytes under:
     /// the last component of its argument (of its path when the argument is empty; STOU takes the
     /// server's name), `<verb>-frame<N>` when there is none, and `.partial-at-<offset>` after a
@@ -269,6 +281,25 @@ mod export_name_tests {
             reply_code: None,
             data_tls: false,
         }
+    }
+
+    /// A listing is named beside its directory, so that the directory's files can go under the
+    /// directory's own name; a root or unknown path is the host's to name.
+    #[test]
+    fn a_listing_is_named_beside_its_directory() {
+        assert_eq!(
+            transfer("LIST", "pub", "/pub", 0).listing_name().as_deref(),
+            Some("/pub.listing")
+        );
+        assert_eq!(
+            transfer("MLSD", "", "/pub/sub", 0)
+                .listing_name()
+                .as_deref(),
+            Some("/pub/sub.listing")
+        );
+        assert_eq!(transfer("NLST", "", "/", 0).listing_name(), None);
+        assert_eq!(transfer("LIST", "", "", 0).listing_name(), None);
+        assert_eq!(transfer("RETR", "a", "/a", 0).listing_name(), None);
     }
 
     #[test]
