@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Remake the tutorial's screenshots (docs/img/*.png) from the real Wireshark GUI.
 #
-#   bash scripts/screenshots.sh            all of them (about 2 minutes)
+#   bash scripts/screenshots.sh            all of them (a few minutes)
 #   bash scripts/screenshots.sh 02 06      only those whose names start so
 #
 # Builds the plugin and installs it into a throwaway HOME (`HOME=<tmp> make install`), starts a
 # virtual X display (Xvfb), and for each picture runs `wireshark -r CAPTURE -Y FILTER -g FRAME`
 # with that HOME (or with an empty one, for the built-in dissector's view), clicks into the packet
 # details, expands the last protocol's tree (End, Shift+Right), and saves the window with
-# ImageMagick's `import`. As root, Wireshark runs as nobody (uid 65534) through setpriv, because a
+# ImageMagick's `import`. The Flow Graph and the statistics window are opened by clicking the
+# Statistics menu (`dialog`) and saved as their own windows. As root, Wireshark runs as nobody (uid 65534) through setpriv, because a
 # root Wireshark ignores personal plugins.
 #
 # Captures: samples/seed-pasv.pcap (a real pyftpdlib session) and the hand-made corner cases of
 # tests/captures/handmade.py (made afresh into a temporary directory): active mode from port 2020,
-# a NAT'd 227, and REST before RETR.
+# a NAT'd 227, and REST before RETR; and a real directory listing session with proftpd
+# (src/parse/listing/testdata/proftpd/session.pcap).
 #
 # Needs: wireshark (the Qt GUI), xvfb, xdotool, imagemagick, util-linux (setpriv), and what
 # `make install` needs. Exit status: 0 done, 1 a picture failed, 77 a tool is missing (nothing done).
