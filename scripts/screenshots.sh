@@ -9,8 +9,8 @@
 # with that HOME (or with an empty one, for the built-in dissector's view), clicks into the packet
 # details, expands the last protocol's tree (End, Shift+Right), and saves the window with
 # ImageMagick's `import`. The Flow Graph and the statistics window are opened by clicking the
-# Statistics menu (`dialog`) and saved as their own windows. As root, Wireshark runs as nobody (uid 65534) through setpriv, because a
-# root Wireshark ignores personal plugins.
+# Statistics menu (`dialog`) and saved as their own windows. As root, Wireshark runs as nobody
+# (uid 65534) through setpriv, because a root Wireshark ignores personal plugins.
 #
 # Captures: samples/seed-pasv.pcap (a real pyftpdlib session) and the hand-made corner cases of
 # tests/captures/handmade.py (made afresh into a temporary directory): active mode from port 2020,
