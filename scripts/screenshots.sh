@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Remake the tutorial's screenshots (docs/img/*.png) from the real Wireshark GUI.
 #
-#   bash scripts/screenshots.sh            all of them (about 2 minutes)
+#   bash scripts/screenshots.sh            all of them (a few minutes)
 #   bash scripts/screenshots.sh 02 06      only those whose names start so
 #
 # Builds the plugin and installs it into a throwaway HOME (`HOME=<tmp> make install`), starts a
 # virtual X display (Xvfb), and for each picture runs `wireshark -r CAPTURE -Y FILTER -g FRAME`
 # with that HOME (or with an empty one, for the built-in dissector's view), clicks into the packet
 # details, expands the last protocol's tree (End, Shift+Right), and saves the window with
-# ImageMagick's `import`. As root, Wireshark runs as nobody (uid 65534) through setpriv, because a
-# root Wireshark ignores personal plugins.
+# ImageMagick's `import`. The Flow Graph and the statistics window are opened by clicking the
+# Statistics menu (`dialog`) and saved as their own windows. As root, Wireshark runs as nobody
+# (uid 65534) through setpriv, because a root Wireshark ignores personal plugins.
 #
 # Captures: samples/seed-pasv.pcap (a real pyftpdlib session) and the hand-made corner cases of
 # tests/captures/handmade.py (made afresh into a temporary directory): active mode from port 2020,
-# a NAT'd 227, and REST before RETR.
+# a NAT'd 227, and REST before RETR; and a real directory listing session with proftpd
+# (src/parse/listing/testdata/proftpd/session.pcap).
 #
 # Needs: wireshark (the Qt GUI), xvfb, xdotool, imagemagick, util-linux (setpriv), and what
 # `make install` needs. Exit status: 0 done, 1 a picture failed, 77 a tool is missing (nothing done).
@@ -71,6 +73,7 @@ mkdir -p "$caps"
 cp samples/seed-pasv.pcap "$caps/"
 python3 tests/captures/handmade.py "$caps/handmade" >/dev/null
 cp "$caps"/handmade/{active_srcport_2020,pasv_nat_private,type_rest_between}.pcap "$caps/"
+cp src/parse/listing/testdata/proftpd/session.pcap "$caps/listing-proftpd.pcap"
 chmod -R a+rX "$work"
 chmod 700 "$home_ftplens/run" "$home_builtin/run"
 [ "$(id -u)" = 0 ] && chown -R 65534:65534 "$home_ftplens" "$home_builtin"
@@ -104,11 +107,12 @@ wanted() {
     return 1
 }
 
-# shot NAME HOME CAPTURE FILTER FRAME UP: a picture of CAPTURE with FILTER applied and FRAME
-# selected; the tree UP items above the last top-level one is expanded (-1: expand nothing).
+# shot NAME HOME CAPTURE FILTER FRAME UP [KEYS]: a picture of CAPTURE with FILTER applied and FRAME
+# selected; the tree UP items above the last top-level one is expanded (-1: expand nothing), with
+# all its subtrees, or, when KEYS (xdotool key names) are given, by typing them from there.
 failed=0
 shot() {
-    local name=$1 home=$2 cap=$caps/$3 filter=$4 frame=$5 up=$6
+    local name=$1 home=$2 cap=$caps/$3 filter=$4 frame=$5 up=$6 keys=${7:-shift+Right}
     wanted "$name" || return 0
     local args=(-r "$cap" -g "$frame")
     [ -n "$filter" ] && args+=(-Y "$filter")
@@ -132,7 +136,8 @@ shot() {
             sleep 0.3
             xdotool key End 2>/dev/null
             for _ in $(seq "$up"); do xdotool key Up 2>/dev/null; done
-            xdotool key shift+Right 2>/dev/null
+            # shellcheck disable=SC2086 # one xdotool key name per word
+            xdotool key --delay 100 $keys 2>/dev/null
             xdotool mousemove "$((W - 10))" "$((H + 30))" 2>/dev/null # the pointer out of the picture
             sleep 1
         fi
@@ -141,6 +146,59 @@ shot() {
         import -window "$wid" "$work/$name.png" &&
             convert "$work/$name.png" -dither None -colors 64 "PNG8:$OUT/$name.png"
         echo "$OUT/$name.png"
+    fi
+    kill "$ws_pid" 2>/dev/null || true
+    wait "$ws_pid" 2>/dev/null || true
+    ws_pid=
+}
+
+# dialog NAME HOME CAPTURE TITLE STEPS...: opens CAPTURE, then does STEPS in the main window ("C:x,y"
+# clicks there, "S:n" sleeps n seconds, anything else is an xdotool key name), waits for a window
+# whose title contains TITLE and saves that window. Menus are reached by clicking where Wireshark 4.0
+# draws them in a ${W}x${H} window: Qt menus without a window manager take no reliable keyboard
+# navigation, and the GUI's -z accepts neither flow graphs nor stats trees.
+dialog() {
+    local name=$1 home=$2 cap=$caps/$3 title=$4
+    shift 4
+    wanted "$name" || return 0
+    run_as_user "$home" wireshark -r "$cap" >"$work/$name.log" 2>&1 &
+    ws_pid=$!
+    local wid dwid k xy
+    wid=$(timeout 60 xdotool search --sync --onlyvisible --name "$(basename "$cap")" 2>/dev/null | head -n1) || true
+    if [ -z "$wid" ]; then
+        echo "screenshots.sh: $name: no Wireshark window (log: $(tail -n3 "$work/$name.log"))" >&2
+        failed=1
+    else
+        for _ in $(seq 30); do
+            import -window "$wid" "$work/probe.png" 2>/dev/null &&
+                [ "$(convert "$work/probe.png" -format '%[fx:mean>0]' info:)" = 1 ] && break
+            sleep 0.5
+        done
+        sleep 1
+        for k in "$@"; do
+            case $k in
+            C:*)
+                xy=${k#C:}
+                xdotool mousemove "${xy%,*}" "${xy#*,}" click 1 2>/dev/null
+                ;;
+            S:*) sleep "${k#S:}" ;;
+            *) xdotool key "$k" 2>/dev/null ;;
+            esac
+            sleep 0.4
+        done
+        dwid=$(timeout 30 xdotool search --sync --onlyvisible --name "$title" 2>/dev/null | grep -v "^$wid\$" | head -n1) || true
+        if [ -z "$dwid" ]; then
+            echo "screenshots.sh: $name: no window named $title" >&2
+            import -window root "$work/$name-failed.png" 2>/dev/null || true
+            failed=1
+        else
+            xdotool mousemove "$((W + 30))" "$((H + 30))" 2>/dev/null
+            sleep 2
+            mkdir -p "$OUT"
+            import -window "$dwid" "$work/$name.png" &&
+                convert "$work/$name.png" -dither None -colors 64 "PNG8:$OUT/$name.png"
+            echo "$OUT/$name.png"
+        fi
     fi
     kill "$ws_pid" 2>/dev/null || true
     wait "$ws_pid" 2>/dev/null || true
@@ -162,4 +220,16 @@ shot 09-nat-ftplens    "$F" pasv_nat_private.pcap "" 25 1
 shot 10-nat-227        "$F" pasv_nat_private.pcap "ftplens" 16 0
 shot 11-rest-builtin   "$B" type_rest_between.pcap "" 33 0
 shot 12-rest-ftplens   "$F" type_rest_between.pcap "" 33 1
+# What ftplens adds to the classic session: the RETR's forward link to its data, a data frame's tree.
+shot 13-retr-link      "$F" seed-pasv.pcap "ftplens.request.command == \"RETR\" || ftplens.response.code == 150 || ftplens.response.code == 226" 13 0
+# A real LIST from proftpd (src/parse/listing/testdata/proftpd/session.pcap): the data tree
+# expanded, its first entry (the 15th row: after 13 facts of the transfer) with it, and the selection
+# moved down to the last entry (12 rows on: 6 facts, 6 entries) so that the pane scrolls to them.
+down14=$(printf 'Down %.0s' $(seq 14))
+down12=$(printf 'Down %.0s' $(seq 12))
+shot 14-listing        "$F" listing-proftpd.pcap "ftplens-data.listing" 20 1 "Right $down14 Right $down12"
+# The ladder: Statistics > Flow Graph, flow type "FTP (ftplens)".
+dialog 15-flow-graph   "$F" seed-pasv.pcap "Flow" C:600,300 alt+s S:0.5 C:356,436 S:3 C:636,569 S:1 C:626,595 S:2
+# Statistics > FTP (ftplens) > Sessions, logins and transfers.
+dialog 16-sessions     "$F" seed-pasv.pcap "Sessions, logins" C:600,300 alt+s S:0.5 C:360,713 S:1 C:822,713 S:3
 exit "$failed"
