@@ -236,9 +236,14 @@ struct Chan {
     server: String,
     tls: bool,
     text: bool,
-    /// The data connection's stream, and the side whose bytes make the file (the first sender).
+    /// The data connection's stream, and the side whose bytes make the file: the side the
+    /// transfer's command sends from (RETR and listings: the server; STOR, APPE, STOU: the
+    /// client), else the first sender. On a TLS connection the first sender is the TLS client
+    /// whatever the transfer's direction, so only the command can tell.
     stream: Option<u32>,
     file_side: Option<u8>,
+    /// Which side of the data connection is the FTP server (from the prediction's port and mode).
+    data_server: Option<u8>,
     /// New bytes of the file side.
     bytes: u64,
     first_frame: u64,
@@ -736,7 +741,13 @@ impl Dissector {
         }
         ch.last_frame = frame;
         ch.last_ts = ts;
-        let file_side = *ch.file_side.get_or_insert(side as u8);
+        let file_side = *ch.file_side.get_or_insert_with(|| {
+            match (ch.direction, ch.data_server) {
+                (Some(DataDirection::Upload), Some(server)) => 1 - server,
+                (Some(_), Some(server)) => server,
+                _ => side as u8,
+            }
+        });
         if file_side as usize == side {
             ch.bytes += new_len as u64;
         }
@@ -762,11 +773,17 @@ impl Dissector {
         let dc = self.conv.data_channel(conn)?;
         let (control, channel) = (dc.control, dc.channel);
         let mode = dc.expectation.map(|e| e.mode);
+        let data_server = self.streams.get(&stream).and_then(|st| {
+            crate::conversation::transfers::server_side(dc.expectation, st.sides)
+        });
         let transfer = dc.transfer.cloned();
         let idx = self.chan(control, channel);
         let ch = &mut self.chans[idx as usize];
         if ch.mode.is_none() {
             ch.mode = mode;
+        }
+        if ch.data_server.is_none() {
+            ch.data_server = data_server.map(|s| s as u8);
         }
         if let Some(t) = transfer {
             if ch.command.is_none() {

@@ -774,3 +774,55 @@ fn a_registered_port_without_handshake() {
     assert_eq!(cap.view(3).title, ", to server");
     assert_eq!(cap.view(3).info, "Request: NOOP");
 }
+
+/// A protected data connection (PROT P, RFC 4217): its first bytes are the client's TLS
+/// ClientHello whatever the transfer's direction. RETR asks the server to send (RFC 959 4.1.3),
+/// so the server's records make the file, and the client's handshake has no share of it.
+#[test]
+fn a_protected_download_is_the_servers_bytes() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 6, "PBSZ 0\r\n");
+    cap.line(true, 7, "200 PBSZ=0\r\n");
+    cap.line(false, 8, "PROT P\r\n");
+    cap.line(true, 9, "200 Protection level set to P\r\n");
+    cap.line(false, 10, "PASV\r\n");
+    cap.line(true, 11, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(false, 12, "RETR big.bin\r\n");
+    cap.line(true, 13, "150 Opening BINARY mode data connection for big.bin.\r\n");
+    let o = Offer::Expected;
+    let hello = [0x16u8; 300];
+    cap.send(2, DATA_CLIENT, DATA_SERVER, 14, TCP_SYN, &hello, o);
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 15, TCP_SYN_ACK, &[0x16; 1200], o);
+    cap.send(2, DATA_CLIENT, DATA_SERVER, 16, TCP_SYN, &[0x14; 50], o);
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 17, TCP_SYN_ACK, &[0x17; 1400], o);
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 18, TCP_SYN_ACK, &[0x17; 600], o);
+    let v = cap.view(14);
+    assert!(v.tls);
+    assert_eq!(v.export, None, "the ClientHello is no part of the file");
+    assert_eq!(cap.view(16).export, None);
+    let e = cap.view(15).export.expect("the server's first record");
+    assert_eq!((e.offset, e.len, e.tls), (0, 1200, true));
+    let e = cap.view(17).export.expect("the server's data");
+    assert_eq!((e.object, e.offset, e.len), (1, 1200, 1400));
+    assert_eq!(cap.view(18).export.unwrap().offset, 2600);
+}
+
+/// STOR asks the client to send (RFC 959 4.1.3): on an active data connection the server connects
+/// (from port 20) and may speak first, yet the client's bytes make the file.
+#[test]
+fn an_upload_is_the_clients_bytes_even_when_the_server_speaks_first() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    // 10.0.0.1, port 195*256+81 = 50001.
+    cap.line(false, 8, "PORT 10,0,0,1,195,81\r\n");
+    cap.line(true, 9, "200 PORT command successful.\r\n");
+    cap.line(false, 10, "STOR up.bin\r\n");
+    cap.line(true, 11, "150 Ok to send data.\r\n");
+    let (server, client, o) = ("10.0.0.2:20", DATA_CLIENT, Offer::Expected);
+    cap.send(2, server, client, 12, TCP_SYN, b"hi", o);
+    cap.send(2, client, server, 13, TCP_SYN_ACK, &[b'u'; 1000], o);
+    assert_eq!(cap.view(12).export, None);
+    let e = cap.view(13).export.expect("the client's bytes");
+    assert_eq!((e.offset, e.len, e.filename.as_ref()), (0, 1000, "up.bin"));
+}
