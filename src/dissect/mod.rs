@@ -277,6 +277,10 @@ struct ControlFrame {
     skip: u32,
     stats: Vec<[Option<Box<str>>; 3]>,
     flow: Option<String>,
+    /// The channel whose transfer this frame ends (its final reply): the frame renames the
+    /// channel's exported object to its final name, since in a single pass the data frames were
+    /// shown before the outcome was known.
+    renames: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -1120,7 +1124,9 @@ impl Dissector {
                 ValueView::Frame(first),
             ));
             figures.push(generated(Field::TransferLastFrame, ValueView::Frame(last)));
-            self.control_view(end, false).items.extend(figures);
+            let view = self.control_view(end, false);
+            view.items.extend(figures);
+            view.renames = Some(chan);
         }
         let mut linked = Vec::with_capacity(2);
         for f in [tr.setup_frame, tr.command_frame] {
@@ -1193,7 +1199,7 @@ impl Dissector {
                     .map(|s| [s[0].as_deref(), s[1].as_deref(), s[2].as_deref()])
                     .collect(),
                 flow: c.flow.as_deref().map(Cow::Borrowed),
-                export: None,
+                export: c.renames.and_then(|chan| self.rename_piece(chan)),
                 tls: false,
                 text: false,
             }),
@@ -1229,6 +1235,23 @@ impl Dissector {
 }
 
 impl Dissector {
+    /// A final reply's piece for the channel it ends: the object's final name, no bytes.
+    fn rename_piece(&self, chan: u32) -> Option<ExportPiece<'_>> {
+        let ch = self.chans.get(chan as usize)?;
+        if ch.object == 0 {
+            return None;
+        }
+        Some(ExportPiece {
+            object: ch.object,
+            filename: export_name(ch, self.file_cover(ch))?,
+            server: &ch.server,
+            offset: 0,
+            skip: 0,
+            len: 0,
+            tls: ch.tls,
+        })
+    }
+
     /// What was seen of the side of a channel's data connection whose bytes make its file.
     fn file_cover(&self, ch: &Chan) -> Option<&Cover> {
         let st = self.streams.get(&ch.stream?)?;
@@ -1328,20 +1351,25 @@ fn data_info(len: u32, ch: &Chan) -> String {
     s
 }
 
-/// A data frame's export piece: only the file side's new bytes of a transfer that has a file, at
-/// their place from the first byte seen.
-fn export_piece<'a>(d: &DataFrame, ch: &'a Chan, cover: Option<&Cover>) -> Option<ExportPiece<'a>> {
+/// A channel's object name: ".partial" when the file side has a hole.
+fn export_name<'a>(ch: &'a Chan, cover: Option<&Cover>) -> Option<Cow<'a, str>> {
     let name = ch.export_name.as_deref()?;
-    if ch.object == 0 || ch.file_side != Some(d.side) {
-        return None;
-    }
-    let start = cover.map_or(0, Cover::start);
     let hole = cover.is_some_and(Cover::has_hole);
-    let filename = if hole && !name.ends_with(".partial") {
+    Some(if hole && !name.ends_with(".partial") {
         Cow::Owned(format!("{name}.partial"))
     } else {
         Cow::Borrowed(name)
-    };
+    })
+}
+
+/// A data frame's export piece: only the file side's new bytes of a transfer that has a file, at
+/// their place from the first byte seen.
+fn export_piece<'a>(d: &DataFrame, ch: &'a Chan, cover: Option<&Cover>) -> Option<ExportPiece<'a>> {
+    if ch.object == 0 || ch.file_side != Some(d.side) {
+        return None;
+    }
+    let filename = export_name(ch, cover)?;
+    let start = cover.map_or(0, Cover::start);
     Some(ExportPiece {
         object: ch.object,
         filename,

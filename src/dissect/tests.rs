@@ -826,3 +826,31 @@ fn an_upload_is_the_clients_bytes_even_when_the_server_speaks_first() {
     let e = cap.view(13).export.expect("the client's bytes");
     assert_eq!((e.offset, e.len, e.filename.as_ref()), (0, 1000, "up.bin"));
 }
+
+/// An aborted download (RFC 959 4.1.3 ABOR: 426 closes the transfer, then 226 answers ABOR): its
+/// data frames come first, named as asked; the 426 renames the object partial, in the same pass,
+/// since no data frame follows to carry the new name.
+#[test]
+fn an_aborted_download_is_renamed_partial_by_its_final_reply() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.pasv_retr();
+    let o = Offer::Expected;
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 12, TCP_SYN_ACK, &[b'x'; 1000], o);
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 13, TCP_SYN_ACK, &[b'x'; 1000], o);
+    assert_eq!(cap.view(13).export.unwrap().filename, "big.bin");
+    cap.line(false, 14, "ABOR\r\n");
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 15, TCP_RST, b"", o);
+    cap.line(true, 16, "426 Connection closed; transfer aborted.\r\n");
+    cap.line(true, 17, "226 Closing data connection.\r\n");
+    // Seen right after its segment, as a single pass shows it.
+    let e = cap.view(16).export.expect("the 426 renames the object");
+    assert_eq!(
+        (e.object, e.filename.as_ref(), e.len, e.skip),
+        (1, "big.bin.partial", 0, 0)
+    );
+    // Control frames that end no transfer carry none.
+    assert_eq!(cap.view(14).export, None);
+    assert_eq!(cap.view(17).export, None);
+    assert_eq!(cap.view(11).export, None);
+}
