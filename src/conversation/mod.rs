@@ -144,6 +144,9 @@ pub struct Note {
     /// The frame that showed it, when one did.
     pub frame: Option<u64>,
     pub ts: f64,
+    /// The anomaly is a session event no exchange carries, restated here for hosts that read
+    /// outputs only: a host that reads the event batches ([`Config::keep_events`]) has it already.
+    pub restated: bool,
 }
 
 /// Bytes of a connection that waited as pending and was then claimed as a data connection: the
@@ -526,6 +529,7 @@ impl Conversations {
                     detail,
                     frame: Some(frame),
                     ts,
+                    restated: false,
                 }));
             }
         }

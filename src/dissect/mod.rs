@@ -745,13 +745,13 @@ impl Dissector {
         }
         ch.last_frame = frame;
         ch.last_ts = ts;
-        let file_side = *ch.file_side.get_or_insert_with(|| {
-            match (ch.direction, ch.data_server) {
+        let file_side = *ch
+            .file_side
+            .get_or_insert_with(|| match (ch.direction, ch.data_server) {
                 (Some(DataDirection::Upload), Some(server)) => 1 - server,
                 (Some(_), Some(server)) => server,
                 _ => side as u8,
-            }
-        });
+            });
         if file_side as usize == side {
             ch.bytes += new_len as u64;
         }
@@ -777,9 +777,10 @@ impl Dissector {
         let dc = self.conv.data_channel(conn)?;
         let (control, channel) = (dc.control, dc.channel);
         let mode = dc.expectation.map(|e| e.mode);
-        let data_server = self.streams.get(&stream).and_then(|st| {
-            crate::conversation::transfers::server_side(dc.expectation, st.sides)
-        });
+        let data_server = self
+            .streams
+            .get(&stream)
+            .and_then(|st| crate::conversation::transfers::server_side(dc.expectation, st.sides));
         let transfer = dc.transfer.cloned();
         let idx = self.chan(control, channel);
         let ch = &mut self.chans[idx as usize];
@@ -1017,10 +1018,12 @@ impl Dissector {
     }
 
     /// An anomaly the layer found (a capture gap, a transfer whose bytes went the wrong way, the
-    /// capture-wide prediction table full): an item on the control frame it names. One tied to no
+    /// capture-wide prediction table full): an item on the control frame it names. A session
+    /// anomaly the layer restates is not one: its event is shown with its frame's batch. One tied to no
     /// frame, or to a data frame (a data connection's gap: its file is named partial), shows none.
     fn note(&mut self, note: &crate::conversation::Note) {
-        let Some(frame) = note.frame else {
+        // A session event the batches carry is shown by its batch already.
+        let Some(frame) = note.frame.filter(|_| !note.restated) else {
             return;
         };
         let Some(FrameRec::Control(view)) = self.frames.get_mut(&frame) else {

@@ -787,16 +787,48 @@ fn a_protected_download_is_the_servers_bytes() {
     cap.line(false, 8, "PROT P\r\n");
     cap.line(true, 9, "200 Protection level set to P\r\n");
     cap.line(false, 10, "PASV\r\n");
-    cap.line(true, 11, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(
+        true,
+        11,
+        "227 Entering Passive Mode (10,0,0,2,104,134).\r\n",
+    );
     cap.line(false, 12, "RETR big.bin\r\n");
-    cap.line(true, 13, "150 Opening BINARY mode data connection for big.bin.\r\n");
+    cap.line(
+        true,
+        13,
+        "150 Opening BINARY mode data connection for big.bin.\r\n",
+    );
     let o = Offer::Expected;
     let hello = [0x16u8; 300];
     cap.send(2, DATA_CLIENT, DATA_SERVER, 14, TCP_SYN, &hello, o);
-    cap.send(2, DATA_SERVER, DATA_CLIENT, 15, TCP_SYN_ACK, &[0x16; 1200], o);
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        15,
+        TCP_SYN_ACK,
+        &[0x16; 1200],
+        o,
+    );
     cap.send(2, DATA_CLIENT, DATA_SERVER, 16, TCP_SYN, &[0x14; 50], o);
-    cap.send(2, DATA_SERVER, DATA_CLIENT, 17, TCP_SYN_ACK, &[0x17; 1400], o);
-    cap.send(2, DATA_SERVER, DATA_CLIENT, 18, TCP_SYN_ACK, &[0x17; 600], o);
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        17,
+        TCP_SYN_ACK,
+        &[0x17; 1400],
+        o,
+    );
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        18,
+        TCP_SYN_ACK,
+        &[0x17; 600],
+        o,
+    );
     let v = cap.view(14);
     assert!(v.tls);
     assert_eq!(v.export, None, "the ClientHello is no part of the file");
@@ -836,8 +868,24 @@ fn an_aborted_download_is_renamed_partial_by_its_final_reply() {
     cap.login();
     cap.pasv_retr();
     let o = Offer::Expected;
-    cap.send(2, DATA_SERVER, DATA_CLIENT, 12, TCP_SYN_ACK, &[b'x'; 1000], o);
-    cap.send(2, DATA_SERVER, DATA_CLIENT, 13, TCP_SYN_ACK, &[b'x'; 1000], o);
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        12,
+        TCP_SYN_ACK,
+        &[b'x'; 1000],
+        o,
+    );
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        13,
+        TCP_SYN_ACK,
+        &[b'x'; 1000],
+        o,
+    );
     assert_eq!(cap.view(13).export.unwrap().filename, "big.bin");
     cap.line(false, 14, "ABOR\r\n");
     cap.send(2, DATA_SERVER, DATA_CLIENT, 15, TCP_RST, b"", o);
@@ -853,4 +901,48 @@ fn an_aborted_download_is_renamed_partial_by_its_final_reply() {
     assert_eq!(cap.view(14).export, None);
     assert_eq!(cap.view(17).export, None);
     assert_eq!(cap.view(11).export, None);
+}
+
+/// A line without an end (RFC 959 lines end in CRLF) longer than `max_line`: cut once, said once,
+/// on the frame where it was cut, whether the connection then closes or the capture ends.
+#[test]
+fn an_endless_line_is_said_too_long_once() {
+    for close in [true, false] {
+        let mut cap = Cap {
+            d: Dissector::new(DissectConfig {
+                limits: Limits {
+                    max_line: 64,
+                    ..Limits::default()
+                },
+                ..DissectConfig::default()
+            }),
+            next: HashMap::new(),
+        };
+        cap.login();
+        let chunk = [b'A'; 50];
+        for f in 6..10 {
+            cap.send(1, CLIENT, SERVER, f, TCP_SYN, &chunk, Offer::Port);
+        }
+        if close {
+            cap.send(1, CLIENT, SERVER, 10, TCP_FIN, b"", Offer::Port);
+            cap.send(1, SERVER, CLIENT, 11, TCP_FIN, b"", Offer::Port);
+        }
+        cap.d.finish();
+        let said: Vec<u64> = (6..10)
+            .flat_map(|f| {
+                let v = cap.view(f);
+                let n = v
+                    .items
+                    .iter()
+                    .filter(|i| {
+                        FIELDS[i.field as usize].abbrev == "ftplens.anomaly"
+                            && i.value == s("line_too_long")
+                    })
+                    .count();
+                std::iter::repeat_n(f, n)
+            })
+            .collect();
+        // 64 bytes are reached in the second 50-byte segment.
+        assert_eq!(said, [7], "close: {close}");
+    }
 }
