@@ -522,7 +522,11 @@ typedef uint32_t ftplens_claim;
 #define FTPLENS_CLAIM_NONE 0     /* not ftplens's (yet): with OFFER_HEURISTIC offer the next segment again */
 #define FTPLENS_CLAIM_CONTROL 1  /* an FTP control connection: route its later segments to ftplens */
 #define FTPLENS_CLAIM_DATA 2     /* an FTP data connection */
-#define FTPLENS_CLAIM_REJECTED 3 /* the heuristic judged both sides: not FTP; stop offering it */
+#define FTPLENS_CLAIM_REJECTED 3 /* the heuristic judged both sides: not FTP; stop offering it. Also
+                                  * a new connection while the dissector tracks 1,048,576 at once
+                                  * (every table is capped): the first one so rejected is reported by
+                                  * the next control frame's view, the stream_cap anomaly and its
+                                  * expert */
 
 /* First pass only: one segment, in capture order. *claim_out says what the connection is now.
  * A segment without payload may be offered for its flags (FIN, RST); after ftplens_dissector_finish

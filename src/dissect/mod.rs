@@ -53,7 +53,8 @@ pub const TCP_SYN_ACK: u8 = 0x08;
 
 /// Streams tracked at once (connections offered to ftplens). Past it, new connections are
 /// rejected: a capture of that many connections offered to the heuristic would otherwise grow the
-/// map without bound.
+/// map without bound. The first rejection is reported: the next control frame shown carries the
+/// `stream_cap` anomaly and its expert.
 pub const MAX_STREAMS: usize = 1 << 20;
 
 /// Listing entries kept as tree items across a capture file (about nine items each); entries past
@@ -327,6 +328,11 @@ pub struct Dissector {
     listing_items: HashMap<u64, Vec<StoredItem>>,
     /// Listing entries kept so far, against [`MAX_LISTING_ENTRIES`].
     listing_entries: usize,
+    /// [`MAX_STREAMS`] (lowered by tests).
+    max_streams: usize,
+    /// Streams rejected at the cap; reported once, on the next control frame.
+    streams_rejected: u64,
+    stream_cap_said: bool,
 }
 
 /// Which side of `sides` sent from `addr`.
@@ -375,6 +381,9 @@ impl Dissector {
             scratch: ControlFrame::default(),
             listing_items: HashMap::new(),
             listing_entries: 0,
+            max_streams: MAX_STREAMS,
+            streams_rejected: 0,
+            stream_cap_said: false,
         }
     }
 
@@ -404,7 +413,8 @@ impl Dissector {
             None
         };
         if !self.streams.contains_key(&seg.stream) {
-            if self.streams.len() >= MAX_STREAMS {
+            if self.streams.len() >= self.max_streams {
+                self.streams_rejected += 1;
                 return Claim::Rejected;
             }
             let conn = self
@@ -593,6 +603,19 @@ impl Dissector {
         }
         if first {
             v.stats.push([Some(stats::SESSIONS.into()), None, None]);
+        }
+        if self.streams_rejected > 0 && !self.stream_cap_said {
+            self.stream_cap_said = true;
+            let name = crate::conversation::anomaly::STREAM_CAP;
+            let mut item = generated(Field::Anomaly, ValueView::Str(name));
+            if let Some(e) = crate::fields::Expert::for_anomaly_name(name) {
+                let detail = format!(
+                    "{} connections tracked at once: later ones are not dissected",
+                    self.max_streams
+                );
+                item.set_expert(e, &detail);
+            }
+            self.control_view(seg.frame, to_server).items.push(item);
         }
     }
 

@@ -946,3 +946,47 @@ fn an_endless_line_is_said_too_long_once() {
         assert_eq!(said, [7], "close: {close}");
     }
 }
+
+/// At the stream cap a new connection is rejected, and the next control frame says so, once.
+#[test]
+fn the_stream_cap_is_reported() {
+    let mut cap = Cap::new(false);
+    cap.d.max_streams = 2;
+    cap.login();
+    let o = Offer::Heuristic;
+    assert_eq!(
+        cap.send(
+            2,
+            "10.0.0.9:4000",
+            "10.0.0.8:80",
+            6,
+            TCP_SYN,
+            b"GET / HTTP/1.1\r\n",
+            o
+        ),
+        Claim::None
+    );
+    // A third connection: over the cap.
+    let c = cap.send(
+        3,
+        "10.0.0.9:4001",
+        "10.0.0.8:80",
+        7,
+        TCP_SYN,
+        b"GET / HTTP/1.1\r\n",
+        o,
+    );
+    assert_eq!(c, Claim::Rejected);
+    assert!(cap.d.view(7).is_none());
+    cap.line(false, 8, "NOOP\r\n");
+    cap.line(true, 9, "200 NOOP ok.\r\n");
+    let said = |v: &View<'_>| {
+        v.items
+            .iter()
+            .filter(|i| i.value == s("stream_cap"))
+            .map(|i| i.expert.map(|e| e.0))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(said(&cap.view(8)), [Some(crate::fields::Expert::StreamCap)]);
+    assert!(said(&cap.view(9)).is_empty());
+}
