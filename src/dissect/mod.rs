@@ -278,9 +278,9 @@ struct ControlFrame {
     skip: u32,
     stats: Vec<[Option<Box<str>>; 3]>,
     flow: Option<String>,
-    /// The channel whose transfer this frame ends (its final reply): the frame renames the
-    /// channel's exported object to its final name, since in a single pass the data frames were
-    /// shown before the outcome was known.
+    /// The channel whose transfer this frame ends (its final reply, at its event): the frame
+    /// renames the channel's exported object to its final name, since in a single pass the data
+    /// frames were shown before the outcome was known.
     renames: Option<u32>,
 }
 
@@ -1078,6 +1078,12 @@ impl Dissector {
             EventKind::TransferEnded(t) if t.channel_id != 0 && !t.command.is_empty() => {
                 let i = self.chan(control, t.channel_id);
                 self.chans[i as usize].export_name = t.export_name();
+                // The final reply names the object as it ends; the layer may report the
+                // transfer itself later (once its data connection closes), when a single pass
+                // has shown this frame already.
+                if let Some(FrameRec::Control(c)) = self.frames.get_mut(&ev.frame) {
+                    c.renames = Some(i);
+                }
             }
             _ => {}
         }
@@ -1150,9 +1156,7 @@ impl Dissector {
                 ValueView::Frame(first),
             ));
             figures.push(generated(Field::TransferLastFrame, ValueView::Frame(last)));
-            let view = self.control_view(end, false);
-            view.items.extend(figures);
-            view.renames = Some(chan);
+            self.control_view(end, false).items.extend(figures);
         }
         let mut linked = Vec::with_capacity(2);
         for f in [tr.setup_frame, tr.command_frame] {

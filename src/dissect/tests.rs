@@ -888,10 +888,10 @@ fn an_aborted_download_is_renamed_partial_by_its_final_reply() {
     );
     assert_eq!(cap.view(13).export.unwrap().filename, "big.bin");
     cap.line(false, 14, "ABOR\r\n");
-    cap.send(2, DATA_SERVER, DATA_CLIENT, 15, TCP_RST, b"", o);
     cap.line(true, 16, "426 Connection closed; transfer aborted.\r\n");
     cap.line(true, 17, "226 Closing data connection.\r\n");
-    // Seen right after its segment, as a single pass shows it.
+    // Seen right after its segment, as a single pass shows it, before the data connection's
+    // end (the host may not tell a reset without payload).
     let e = cap.view(16).export.expect("the 426 renames the object");
     assert_eq!(
         (e.object, e.filename.as_ref(), e.len, e.skip),
