@@ -30,6 +30,7 @@ use crate::{DataMode, Direction, Event, EventKind, Limits, LoginState};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 mod cover;
 mod items;
@@ -209,6 +210,8 @@ struct Stream {
     counted: bool,
     /// A control connection's server side.
     server: Option<SocketAddr>,
+    /// Its address as text, made once for all its channels.
+    server_text: Option<Arc<str>>,
     /// PROT P was accepted: later data channels carry TLS.
     prot_p: bool,
     /// The last frame with payload, and its time.
@@ -233,8 +236,8 @@ struct Chan {
     direction: Option<DataDirection>,
     export_name: Option<String>,
     object: u64,
-    /// The session's server address.
-    server: String,
+    /// The session's server address, shared by the channels of its control connection.
+    server: Arc<str>,
     tls: bool,
     text: bool,
     /// The data connection's stream, and the side whose bytes make the file: the side the
@@ -255,6 +258,13 @@ struct Chan {
     listing: Option<Box<Listing>>,
 }
 
+/// Channel `i`, unless it was retired: a prediction that ended unused, before any data
+/// connection, is shown by no frame, so nothing of it is kept (a PASV storm leaves one such
+/// channel per reply).
+fn slot(chans: &mut [Option<Box<Chan>>], i: u32) -> Option<&mut Chan> {
+    chans.get_mut(i as usize)?.as_deref_mut()
+}
+
 /// A directory listing being read from its data connection, in stream order.
 #[derive(Debug)]
 struct Listing {
@@ -271,17 +281,59 @@ struct Listing {
 #[derive(Debug, Default)]
 struct ControlFrame {
     items: Vec<StoredItem>,
-    info: String,
+    /// Without spare capacity: control frames are kept for the whole capture file.
+    info: Box<str>,
     to_server: bool,
     /// Bytes at the start of the payload not fed (a retransmission overlap): item offsets of the
     /// frame's own lines are shifted by it.
     skip: u32,
     stats: Vec<[Option<Box<str>>; 3]>,
-    flow: Option<String>,
+    flow: Flow,
     /// The channel whose transfer this frame ends (its final reply, at its event): the frame
     /// renames the channel's exported object to its final name, since in a single pass the data
     /// frames were shown before the outcome was known.
     renames: Option<u32>,
+}
+
+/// A control frame's ladder text. Most frames carry one command or reply, whose ladder text is
+/// the end of the Info text ("Request: PASV" and "PASV"): kept as where it starts there rather
+/// than as a second copy.
+#[derive(Debug, Default)]
+enum Flow {
+    #[default]
+    None,
+    InfoTail(u32),
+    Own(Box<str>),
+}
+
+impl ControlFrame {
+    fn flow(&self) -> Option<&str> {
+        match &self.flow {
+            Flow::None => None,
+            Flow::InfoTail(at) => self.info.get(*at as usize..),
+            Flow::Own(text) => Some(text),
+        }
+    }
+
+    /// Add to the Info text (joined by ", ") and to the ladder text (joined by " | ").
+    fn append(&mut self, info: &str, flow: Option<&str>) {
+        let mut flow_text = self.flow().map(str::to_owned);
+        if !info.is_empty() {
+            let mut text = String::from(std::mem::take(&mut self.info));
+            append_text(&mut text, info, ", ");
+            self.info = text.into_boxed_str();
+        }
+        if let Some(part) = flow {
+            append_text(flow_text.get_or_insert_with(String::new), part, " | ");
+        }
+        self.flow = match flow_text {
+            None => Flow::None,
+            Some(f) if self.info.ends_with(f.as_str()) => {
+                Flow::InfoTail(u32::try_from(self.info.len() - f.len()).unwrap_or(0))
+            }
+            Some(f) => Flow::Own(f.into_boxed_str()),
+        };
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -314,7 +366,8 @@ pub struct Dissector {
     /// Control connections by uid (the layer's session summaries name them so).
     by_uid: HashMap<String, u32>,
     frames: HashMap<u64, FrameRec>,
-    chans: Vec<Chan>,
+    /// Boxed: a retired channel keeps only its slot.
+    chans: Vec<Option<Box<Chan>>>,
     chan_keys: HashMap<(ConnRef, u32), u32>,
     actions: Vec<HostAction>,
     next_object: u64,
@@ -441,6 +494,7 @@ impl Dissector {
                     closed: false,
                     counted: false,
                     server: None,
+                    server_text: None,
                     prot_p: false,
                     last_frame: 0,
                     last_ts: seg.ts,
@@ -642,7 +696,7 @@ impl Dissector {
         skip: usize,
         n: usize,
     ) {
-        let Some(ch) = self.chans.get_mut(chan as usize) else {
+        let Some(ch) = slot(&mut self.chans, chan) else {
             return;
         };
         if n == 0 || ch.file_side != Some(side as u8) {
@@ -701,7 +755,7 @@ impl Dissector {
     /// The end of the data: each listing's last line without a line end is still an entry.
     fn finish_listings(&mut self) {
         for i in 0..self.chans.len() {
-            let Some(l) = self.chans[i].listing.as_mut() else {
+            let Some(l) = self.chans[i].as_mut().and_then(|c| c.listing.as_mut()) else {
                 continue;
             };
             let frame = l.last_frame;
@@ -758,7 +812,7 @@ impl Dissector {
         if new_len == 0 && self.frames.contains_key(&frame) {
             return;
         }
-        let Some(ch) = self.chans.get_mut(chan as usize) else {
+        let Some(ch) = slot(&mut self.chans, chan) else {
             return;
         };
         let first = ch.first_frame == 0;
@@ -806,7 +860,11 @@ impl Dissector {
             .and_then(|st| crate::conversation::transfers::server_side(dc.expectation, st.sides));
         let transfer = dc.transfer.cloned();
         let idx = self.chan(control, channel);
-        let ch = &mut self.chans[idx as usize];
+        if self.chans[idx as usize].is_none() {
+            // A connection for a prediction already given up: its facts start afresh.
+            self.chans[idx as usize] = Some(Box::new(self.new_chan(control)));
+        }
+        let ch = slot(&mut self.chans, idx)?;
         if ch.mode.is_none() {
             ch.mode = mode;
         }
@@ -821,7 +879,7 @@ impl Dissector {
         if let Some(st) = self.streams.get_mut(&stream) {
             st.chan = Some(idx);
         }
-        self.chans[idx as usize].stream.get_or_insert(stream);
+        slot(&mut self.chans, idx)?.stream.get_or_insert(stream);
         Some(idx)
     }
 
@@ -830,19 +888,33 @@ impl Dissector {
         if let Some(&i) = self.chan_keys.get(&(control, channel)) {
             return i;
         }
-        let ctrl = self.by_conn.get(&control).and_then(|s| self.streams.get(s));
-        let chan = Chan {
-            server: ctrl
-                .and_then(|s| s.server)
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default(),
-            tls: ctrl.is_some_and(|s| s.prot_p),
-            ..Chan::default()
-        };
+        let chan = self.new_chan(control);
         let i = self.chans.len() as u32;
-        self.chans.push(chan);
+        self.chans.push(Some(Box::new(chan)));
         self.chan_keys.insert((control, channel), i);
         i
+    }
+
+    /// A new channel of control connection `control`.
+    fn new_chan(&mut self, control: ConnRef) -> Chan {
+        let ctrl = self
+            .by_conn
+            .get(&control)
+            .and_then(|s| self.streams.get_mut(s));
+        let server = ctrl.as_ref().and_then(|s| s.server);
+        let tls = ctrl.as_ref().is_some_and(|s| s.prot_p);
+        let server = match (ctrl, server) {
+            (Some(st), Some(addr)) => st
+                .server_text
+                .get_or_insert_with(|| addr.ip().to_string().into())
+                .clone(),
+            _ => Arc::from(""),
+        };
+        Chan {
+            server,
+            tls,
+            ..Chan::default()
+        }
     }
 
     /// What a transfer event tells its channel.
@@ -1002,12 +1074,11 @@ impl Dissector {
             } else {
                 0
             };
-            append_text(&mut view.info, &summary, ", ");
-            if let Some(flow) = flow {
-                let f = view.flow.get_or_insert_with(String::new);
-                append_text(f, &flow, " | ");
+            view.append(&summary, flow.as_deref());
+            if !ticks.is_empty() {
+                view.stats.extend(ticks);
+                view.stats.shrink_to_fit();
             }
-            view.stats.extend(ticks);
             for it in present::item_refs(run) {
                 match it.target {
                     Target::Frame => {
@@ -1016,14 +1087,18 @@ impl Dissector {
                     }
                     Target::Earlier(f) => {
                         let kept = StoredItem::keep(&it, 0, false);
-                        self.control_view(f, to_server).items.push(kept);
+                        let earlier = self.control_view(f, to_server);
+                        earlier.items.push(kept);
+                        earlier.items.shrink_to_fit();
                     }
                     Target::Channel(c) => {
                         let kept = StoredItem::keep(&it, 0, false);
                         let i = self.chan(b.control, c);
                         // Each channel fact has one value: a later one (a transfer updated with
                         // the server's file name) replaces it where it stands.
-                        let ch = &mut self.chans[i as usize];
+                        let Some(ch) = slot(&mut self.chans, i) else {
+                            continue;
+                        };
                         ch.revision = ch.revision.wrapping_add(1);
                         match ch.items.iter_mut().find(|x| x.field() == kept.field()) {
                             Some(old) => *old = kept,
@@ -1032,11 +1107,13 @@ impl Dissector {
                     }
                 }
             }
+            // Kept for the whole capture file: no spare capacity.
+            self.control_view(frame, to_server).items.shrink_to_fit();
         }
         if !fed_frame_labelled && !b.open_reply.is_empty() {
             // A feed with first or middle lines of a multi-line reply: labelled with them.
-            let view = self.control_view(b.frame, false);
-            append_text(&mut view.info, &b.open_reply, ", ");
+            self.control_view(b.frame, false)
+                .append(&b.open_reply, None);
         }
     }
 
@@ -1069,20 +1146,32 @@ impl Dissector {
             }
             EventKind::DataExpected(e) => {
                 let i = self.chan(control, e.channel_id);
-                self.chans[i as usize].mode = Some(e.mode);
+                if let Some(ch) = slot(&mut self.chans, i) {
+                    ch.mode = Some(e.mode);
+                }
             }
             EventKind::TransferStarted(t) | EventKind::TransferUpdated(t) if t.channel_id != 0 => {
                 let i = self.chan(control, t.channel_id);
-                Self::note_transfer(&mut self.chans[i as usize], t, &mut self.next_object);
+                if let Some(ch) = slot(&mut self.chans, i) {
+                    Self::note_transfer(ch, t, &mut self.next_object);
+                }
             }
             EventKind::TransferEnded(t) if t.channel_id != 0 && !t.command.is_empty() => {
                 let i = self.chan(control, t.channel_id);
-                self.chans[i as usize].export_name = t.export_name();
+                if let Some(ch) = slot(&mut self.chans, i) {
+                    ch.export_name = t.export_name();
+                }
                 // The final reply names the object as it ends; the layer may report the
                 // transfer itself later (once its data connection closes), when a single pass
                 // has shown this frame already.
                 if let Some(FrameRec::Control(c)) = self.frames.get_mut(&ev.frame) {
                     c.renames = Some(i);
+                }
+            }
+            EventKind::TransferEnded(t) if t.channel_id != 0 => {
+                let i = self.chan(control, t.channel_id);
+                if slot(&mut self.chans, i).is_some_and(|ch| ch.stream.is_none()) {
+                    self.chans[i as usize] = None;
                 }
             }
             _ => {}
@@ -1103,7 +1192,9 @@ impl Dissector {
         else {
             return;
         };
-        let ch = &mut self.chans[chan as usize];
+        let Some(ch) = slot(&mut self.chans, chan) else {
+            return;
+        };
         if t.direction.is_some() {
             ch.direction = t.direction;
         }
@@ -1228,13 +1319,13 @@ impl Dissector {
                     .iter()
                     .map(|s| [s[0].as_deref(), s[1].as_deref(), s[2].as_deref()])
                     .collect(),
-                flow: c.flow.as_deref().map(Cow::Borrowed),
+                flow: c.flow().map(Cow::Borrowed),
                 export: c.renames.and_then(|chan| self.rename_piece(chan)),
                 tls: false,
                 text: false,
             }),
             FrameRec::Data(d) => {
-                let ch = self.chans.get(d.chan as usize)?;
+                let ch = self.chans.get(d.chan as usize)?.as_deref()?;
                 Some(View {
                     kind: ViewKind::Data,
                     info: Cow::Owned(data_info(d.len, ch)),
@@ -1267,7 +1358,7 @@ impl Dissector {
 impl Dissector {
     /// A final reply's piece for the channel it ends: the object's final name, no bytes.
     fn rename_piece(&self, chan: u32) -> Option<ExportPiece<'_>> {
-        let ch = self.chans.get(chan as usize)?;
+        let ch = self.chans.get(chan as usize)?.as_deref()?;
         if ch.object == 0 {
             return None;
         }

@@ -990,3 +990,40 @@ fn the_stream_cap_is_reported() {
     assert_eq!(said(&cap.view(8)), [Some(crate::fields::Expert::StreamCap)]);
     assert!(said(&cap.view(9)).is_empty());
 }
+
+/// A PASV storm: each 227 replaces the prediction before it (RFC 959 4.1.1: the server listens on
+/// the last port it named), so the earlier channels can never carry data and nothing of them is
+/// kept; the last one still shows its facts on its data frames. The frames keep their text.
+#[test]
+fn predictions_replaced_unused_keep_nothing() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    for (f, p2) in [(6, 130), (8, 132), (10, 134)] {
+        cap.line(false, f, "PASV\r\n");
+        let reply = format!("227 Entering Passive Mode (10,0,0,2,104,{p2}).\r\n");
+        cap.line(true, f + 1, &reply);
+    }
+    cap.line(false, 12, "RETR big.bin\r\n");
+    cap.line(true, 13, "150 Opening BINARY mode data connection.\r\n");
+    let o = Offer::Expected;
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 14, TCP_SYN_ACK, b"abc", o);
+    let kept = cap.d.chans.iter().filter(|c| c.is_some()).count();
+    assert_eq!(kept, 1, "only the channel with a data connection");
+    let v = cap.view(14);
+    // The third 227 (frame 11) set the data connection up.
+    assert_eq!(
+        value(&v, "ftplens-data.setup_frame"),
+        Some(Value::Frame(11))
+    );
+    assert_eq!(v.export.unwrap().len, 3);
+    let v = cap.view(7);
+    assert_eq!(
+        v.info,
+        "Response: 227 Entering Passive Mode (10,0,0,2,104,130)."
+    );
+    assert_eq!(
+        v.flow.as_deref(),
+        Some("227 Entering Passive Mode (10,0,0,2,104,130).")
+    );
+    assert_eq!(cap.view(6).flow.as_deref(), Some("PASV"));
+}
