@@ -576,7 +576,9 @@ typedef struct ftplens_stat {
     const char *node[3];
 } ftplens_stat;
 
-/* A data frame's share of a transferred object (Export Objects). */
+/* A data frame's share of a transferred object (Export Objects). A control frame that ends a transfer
+ * (its final reply) carries one too, with len 0: a rename of the object to its final name (an aborted
+ * download becomes ".partial" although its data frames came before the reply, in a single pass). */
 typedef struct ftplens_export {
     uint64_t object;        /* 1-based id of the object; 0: nothing to export from this frame */
     const char *filename;   /* the object's name, final after the first pass; ends in ".partial" when the

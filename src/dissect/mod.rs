@@ -143,7 +143,9 @@ pub enum ViewKind {
     Data,
 }
 
-/// A data frame's share of a transferred object (Export Objects).
+/// A data frame's share of a transferred object (Export Objects). A transfer's final reply carries
+/// one with `len` 0: the object's final name (a rename), since in a single pass its data frames
+/// were shown before the outcome was known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportPiece<'a> {
     /// 1-based id of the object.
