@@ -363,11 +363,11 @@ enum FrameRec {
 pub struct Dissector {
     conv: Conversations,
     hide_passwords: bool,
-    streams: HashMap<u32, Stream>,
+    streams: HashMap<u32, Stream, ByNumber>,
     by_conn: HashMap<ConnRef, u32>,
     /// Control connections by uid (the layer's session summaries name them so).
     by_uid: HashMap<String, u32>,
-    frames: HashMap<u64, FrameRec>,
+    frames: HashMap<u64, FrameRec, ByNumber>,
     /// Boxed: a retired channel keeps only its slot.
     chans: Vec<Option<Box<Chan>>>,
     chan_keys: HashMap<(ConnRef, u32), u32>,
@@ -380,7 +380,7 @@ pub struct Dissector {
     /// Where control items meant for a data frame go (see `control_view`).
     scratch: ControlFrame,
     /// Listing entries by the data frame that completed their line.
-    listing_items: HashMap<u64, Vec<StoredItem>>,
+    listing_items: HashMap<u64, Vec<StoredItem>, ByNumber>,
     /// Listing entries kept so far, against [`MAX_LISTING_ENTRIES`].
     listing_entries: usize,
     /// [`MAX_STREAMS`] (lowered by tests).
@@ -388,6 +388,40 @@ pub struct Dissector {
     /// Streams rejected at the cap; reported once, on the next control frame.
     streams_rejected: u64,
     stream_cap_said: bool,
+}
+
+/// Hashing for the host's frame and stream numbers: the host numbers them one after another, so
+/// a multiplication spreads them well, and every view looks its frame up (SipHash, the default,
+/// guards against chosen keys, which these are not).
+#[derive(Debug, Clone, Copy, Default)]
+struct ByNumber;
+
+impl std::hash::BuildHasher for ByNumber {
+    type Hasher = NumberHasher;
+    fn build_hasher(&self) -> NumberHasher {
+        NumberHasher(0)
+    }
+}
+
+#[derive(Debug, Default)]
+struct NumberHasher(u64);
+
+impl std::hash::Hasher for NumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the product's high bits (the table's tag) depend on every bit of n.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// Which side of `sides` sent from `addr`.
@@ -422,10 +456,10 @@ impl Dissector {
         Dissector {
             conv,
             hide_passwords: cfg.hide_passwords,
-            streams: HashMap::new(),
+            streams: HashMap::default(),
             by_conn: HashMap::new(),
             by_uid: HashMap::new(),
-            frames: HashMap::new(),
+            frames: HashMap::default(),
             chans: Vec::new(),
             chan_keys: HashMap::new(),
             actions: Vec::new(),
@@ -434,7 +468,7 @@ impl Dissector {
             finished: false,
             outputs: Vec::new(),
             scratch: ControlFrame::default(),
-            listing_items: HashMap::new(),
+            listing_items: HashMap::default(),
             listing_entries: 0,
             max_streams: MAX_STREAMS,
             streams_rejected: 0,
@@ -1303,6 +1337,12 @@ impl Dissector {
 
     /// What frame `frame` shows (the first pass sees what is known so far).
     pub fn view(&self, frame: u64) -> Option<View<'_>> {
+        self.view_unless_kept(frame, None)
+    }
+
+    /// [`Dissector::view`] for a host that keeps what it made of one channel's items: when the
+    /// frame's `(channel, revision)` is `kept`, its `items` are left empty (the host has them).
+    pub fn view_unless_kept(&self, frame: u64, kept: Option<(u32, u32)>) -> Option<View<'_>> {
         match self.frames.get(&frame)? {
             FrameRec::Control(c) => Some(View {
                 kind: ViewKind::Control,
@@ -1332,7 +1372,11 @@ impl Dissector {
                     kind: ViewKind::Data,
                     info: Cow::Owned(data_info(d.len, ch)),
                     title: Cow::Owned(format!(" ({} bytes)", d.len)),
-                    items: ch.items.iter().map(StoredItem::view).collect(),
+                    items: if kept == Some((d.chan, ch.revision)) {
+                        Vec::new()
+                    } else {
+                        ch.items.iter().map(StoredItem::view).collect()
+                    },
                     frame_items: self
                         .listing_items
                         .get(&frame)

@@ -1027,3 +1027,28 @@ fn predictions_replaced_unused_keep_nothing() {
     );
     assert_eq!(cap.view(6).flow.as_deref(), Some("PASV"));
 }
+
+/// A host that keeps a channel's items gets them again only when the channel changed.
+#[test]
+fn a_kept_channel_is_not_lent_again() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.pasv_retr();
+    let o = Offer::Expected;
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 12, TCP_SYN_ACK, b"abc", o);
+    let v = cap.view(12);
+    let key = (v.channel.unwrap(), v.revision);
+    assert!(!v.items.is_empty());
+    let again = cap.d.view_unless_kept(12, Some(key)).unwrap();
+    assert!(again.items.is_empty());
+    assert_eq!(again.info, v.info);
+    cap.d.finish();
+    // The end added facts: a new revision, lent again.
+    assert!(
+        !cap.d
+            .view_unless_kept(12, Some(key))
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}

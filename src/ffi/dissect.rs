@@ -37,7 +37,8 @@ struct ChannelItems {
 }
 
 impl ChannelItems {
-    /// The channel's items, sealed into this cache's arena, converted unless already there.
+    /// The channel's items, sealed into this cache's arena, converted unless already there (the
+    /// view then left `items` empty: see [`Dissector::view_unless_kept`]).
     fn get(&mut self, key: (u32, u32), items: &[ItemView<'_>]) -> &[ftplens_item] {
         if self.key != Some(key) {
             self.key = None;
@@ -339,7 +340,7 @@ pub unsafe extern "C" fn ftplens_dissector_view(
             h.items.clear();
             h.stats.clear();
             h.arena.clear();
-            let Some(v) = h.dissector.view(frame) else {
+            let Some(v) = h.dissector.view_unless_kept(frame, h.channel.key) else {
                 return FTPLENS_END;
             };
             let arena = &mut h.arena;
