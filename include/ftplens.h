@@ -492,7 +492,11 @@ typedef uint32_t ftplens_claim;
 #define FTPLENS_CLAIM_NONE 0     /* not ftplens's (yet): with OFFER_HEURISTIC offer the next segment again */
 #define FTPLENS_CLAIM_CONTROL 1  /* an FTP control connection: route its later segments to ftplens */
 #define FTPLENS_CLAIM_DATA 2     /* an FTP data connection */
-#define FTPLENS_CLAIM_REJECTED 3 /* the heuristic judged both sides: not FTP; stop offering it */
+#define FTPLENS_CLAIM_REJECTED 3 /* the heuristic judged both sides: not FTP; stop offering it. Also
+                                  * a new connection while the dissector tracks 1,048,576 at once
+                                  * (every table is capped): the first one so rejected is reported by
+                                  * the next control frame's view, the stream_cap anomaly and its
+                                  * expert */
 
 /* First pass only: one segment, in capture order. *claim_out says what the connection is now.
  * A segment without payload may be offered for its flags (FIN, RST); after ftplens_dissector_finish
@@ -542,7 +546,9 @@ typedef struct ftplens_stat {
     const char *node[3];
 } ftplens_stat;
 
-/* A data frame's share of a transferred object (Export Objects). */
+/* A data frame's share of a transferred object (Export Objects). A control frame that ends a transfer
+ * (its final reply) carries one too, with len 0: a rename of the object to its final name (an aborted
+ * download becomes ".partial" although its data frames came before the reply, in a single pass). */
 typedef struct ftplens_export {
     uint64_t object;        /* 1-based id of the object; 0: nothing to export from this frame */
     const char *filename;   /* the object's name, final after the first pass; ends in ".partial" when the

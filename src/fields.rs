@@ -195,6 +195,7 @@ experts! {
     CaptureGap => ("ftplens.capture_gap", Sequence, Warn, "Bytes missing from the capture"),
     DirectionMismatch => ("ftplens.direction_mismatch", Protocol, Warn, "Transfer bytes went the other way than the command asks"),
     DataPartial => ("ftplens-data.partial", Sequence, Warn, "The transfer is not complete in the capture"),
+    StreamCap => ("ftplens.stream_cap", Sequence, Warn, "Too many connections tracked: new ones are not dissected"),
 }
 
 impl Expert {
@@ -215,6 +216,7 @@ impl Expert {
         match name {
             anomaly::CAPTURE_GAP => Some(Expert::CaptureGap),
             anomaly::DIRECTION_MISMATCH => Some(Expert::DirectionMismatch),
+            anomaly::STREAM_CAP => Some(Expert::StreamCap),
             _ => None,
         }
     }

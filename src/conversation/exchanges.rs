@@ -605,6 +605,19 @@ impl super::Conversations {
         frame: Option<u64>,
         ts: f64,
     ) {
+        self.push_note(sid, name, detail, frame, ts, false);
+    }
+
+    /// A session's anomaly as an output; `restated`: it restates a session event.
+    fn push_note(
+        &mut self,
+        sid: u32,
+        name: &'static str,
+        detail: String,
+        frame: Option<u64>,
+        ts: f64,
+        restated: bool,
+    ) {
         self.count(name);
         let (uid, id) = match self.sessions.get_mut(&sid) {
             Some(s) => {
@@ -620,6 +633,7 @@ impl super::Conversations {
             detail,
             frame,
             ts,
+            restated,
         }));
     }
 
@@ -778,7 +792,7 @@ impl super::Conversations {
                 Step::Anomaly(name, detail) => {
                     let ts = self.sessions.get(&sid).map_or(0.0, |s| s.facts.end_ts);
                     let frame = self.sessions.get(&sid).map(|s| s.last_frame);
-                    self.session_note(sid, name, detail, frame.filter(|&f| f > 0), ts);
+                    self.push_note(sid, name, detail, frame.filter(|&f| f > 0), ts, true);
                 }
                 Step::Counted(name) => self.count(name),
                 Step::Tls => {}

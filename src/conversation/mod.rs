@@ -56,6 +56,9 @@ pub mod anomaly {
     /// A listing hit a cap of its parser (too many entries, or a line too long to parse): the
     /// transfer's `listing` lacks those entries (the CLI finds it while parsing the data).
     pub const LISTING_CAP: &str = "listing_cap";
+    /// The dissector tracks as many connections as it may ([`crate::dissect::MAX_STREAMS`]):
+    /// new ones are not dissected (said once, on the next control frame shown).
+    pub const STREAM_CAP: &str = "stream_cap";
 
     /// Every anomaly a user can meet, the session's ([`crate::Anomaly::ALL`]) then the layer's
     /// ([`ALL`]), each with when it is raised: what help texts and docs list.
@@ -87,6 +90,10 @@ pub mod anomaly {
         (
             LISTING_CAP,
             "a directory listing had more entries, or longer lines, than the listing parser keeps",
+        ),
+        (
+            STREAM_CAP,
+            "the dissector tracks as many connections as it may: new ones are not dissected",
         ),
         (
             DIRECTION_MISMATCH,
@@ -148,6 +155,9 @@ pub struct Note {
     /// The frame that showed it, when one did.
     pub frame: Option<u64>,
     pub ts: f64,
+    /// The anomaly is a session event no exchange carries, restated here for hosts that read
+    /// outputs only: a host that reads the event batches ([`Config::keep_events`]) has it already.
+    pub restated: bool,
 }
 
 /// Bytes of a connection that waited as pending and was then claimed as a data connection: the
@@ -531,6 +541,7 @@ impl Conversations {
                     detail,
                     frame: Some(frame),
                     ts,
+                    restated: false,
                 }));
             }
         }

@@ -30,6 +30,7 @@ use crate::{DataMode, Direction, Event, EventKind, Limits, LoginState};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 mod cover;
 mod items;
@@ -53,7 +54,8 @@ pub const TCP_SYN_ACK: u8 = 0x08;
 
 /// Streams tracked at once (connections offered to ftplens). Past it, new connections are
 /// rejected: a capture of that many connections offered to the heuristic would otherwise grow the
-/// map without bound.
+/// map without bound. The first rejection is reported: the next control frame shown carries the
+/// `stream_cap` anomaly and its expert.
 pub const MAX_STREAMS: usize = 1 << 20;
 
 /// Listing entries kept as tree items across a capture file (about nine items each); entries past
@@ -147,7 +149,9 @@ pub enum ViewKind {
     Data,
 }
 
-/// A data frame's share of a transferred object (Export Objects).
+/// A data frame's share of a transferred object (Export Objects). A transfer's final reply carries
+/// one with `len` 0: the object's final name (a rename), since in a single pass its data frames
+/// were shown before the outcome was known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportPiece<'a> {
     /// 1-based id of the object.
@@ -214,6 +218,8 @@ struct Stream {
     counted: bool,
     /// A control connection's server side.
     server: Option<SocketAddr>,
+    /// Its address as text, made once for all its channels.
+    server_text: Option<Arc<str>>,
     /// PROT P was accepted: later data channels carry TLS.
     prot_p: bool,
     /// The last frame with payload, and its time.
@@ -238,13 +244,18 @@ struct Chan {
     direction: Option<DataDirection>,
     export_name: Option<String>,
     object: u64,
-    /// The session's server address.
-    server: String,
+    /// The session's server address, shared by the channels of its control connection.
+    server: Arc<str>,
     tls: bool,
     text: bool,
-    /// The data connection's stream, and the side whose bytes make the file (the first sender).
+    /// The data connection's stream, and the side whose bytes make the file: the side the
+    /// transfer's command sends from (RETR and listings: the server; STOR, APPE, STOU: the
+    /// client), else the first sender. On a TLS connection the first sender is the TLS client
+    /// whatever the transfer's direction, so only the command can tell.
     stream: Option<u32>,
     file_side: Option<u8>,
+    /// Which side of the data connection is the FTP server (from the prediction's port and mode).
+    data_server: Option<u8>,
     /// New bytes of the file side.
     bytes: u64,
     first_frame: u64,
@@ -253,6 +264,13 @@ struct Chan {
     last_ts: f64,
     /// A LIST, NLST or MLSD connection's parser (clear data only).
     listing: Option<Box<Listing>>,
+}
+
+/// Channel `i`, unless it was retired: a prediction that ended unused, before any data
+/// connection, is shown by no frame, so nothing of it is kept (a PASV storm leaves one such
+/// channel per reply).
+fn slot(chans: &mut [Option<Box<Chan>>], i: u32) -> Option<&mut Chan> {
+    chans.get_mut(i as usize)?.as_deref_mut()
 }
 
 /// A directory listing being read from its data connection, in stream order.
@@ -271,13 +289,59 @@ struct Listing {
 #[derive(Debug, Default)]
 struct ControlFrame {
     items: Vec<StoredItem>,
-    info: String,
+    /// Without spare capacity: control frames are kept for the whole capture file.
+    info: Box<str>,
     to_server: bool,
     /// Bytes at the start of the payload not fed (a retransmission overlap): item offsets of the
     /// frame's own lines are shifted by it.
     skip: u32,
     stats: Vec<[Option<Box<str>>; 3]>,
-    flow: Option<String>,
+    flow: Flow,
+    /// The channel whose transfer this frame ends (its final reply, at its event): the frame
+    /// renames the channel's exported object to its final name, since in a single pass the data
+    /// frames were shown before the outcome was known.
+    renames: Option<u32>,
+}
+
+/// A control frame's ladder text. Most frames carry one command or reply, whose ladder text is
+/// the end of the Info text ("Request: PASV" and "PASV"): kept as where it starts there rather
+/// than as a second copy.
+#[derive(Debug, Default)]
+enum Flow {
+    #[default]
+    None,
+    InfoTail(u32),
+    Own(Box<str>),
+}
+
+impl ControlFrame {
+    fn flow(&self) -> Option<&str> {
+        match &self.flow {
+            Flow::None => None,
+            Flow::InfoTail(at) => self.info.get(*at as usize..),
+            Flow::Own(text) => Some(text),
+        }
+    }
+
+    /// Add to the Info text (joined by ", ") and to the ladder text (joined by " | ").
+    fn append(&mut self, info: &str, flow: Option<&str>) {
+        let mut flow_text = self.flow().map(str::to_owned);
+        if !info.is_empty() {
+            let mut text = String::from(std::mem::take(&mut self.info));
+            append_text(&mut text, info, ", ");
+            self.info = text.into_boxed_str();
+        }
+        if let Some(part) = flow {
+            append_text(flow_text.get_or_insert_with(String::new), part, " | ");
+        }
+        self.flow = match flow_text {
+            None => Flow::None,
+            Some(f) if self.info.ends_with(f.as_str()) => {
+                Flow::InfoTail(u32::try_from(self.info.len() - f.len()).unwrap_or(0))
+            }
+            Some(f) => Flow::Own(f.into_boxed_str()),
+        };
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -306,12 +370,13 @@ pub struct Dissector {
     conv: Conversations,
     hide_passwords: bool,
     export_listings: bool,
-    streams: HashMap<u32, Stream>,
+    streams: HashMap<u32, Stream, ByNumber>,
     by_conn: HashMap<ConnRef, u32>,
     /// Control connections by uid (the layer's session summaries name them so).
     by_uid: HashMap<String, u32>,
-    frames: HashMap<u64, FrameRec>,
-    chans: Vec<Chan>,
+    frames: HashMap<u64, FrameRec, ByNumber>,
+    /// Boxed: a retired channel keeps only its slot.
+    chans: Vec<Option<Box<Chan>>>,
     chan_keys: HashMap<(ConnRef, u32), u32>,
     actions: Vec<HostAction>,
     next_object: u64,
@@ -322,9 +387,48 @@ pub struct Dissector {
     /// Where control items meant for a data frame go (see `control_view`).
     scratch: ControlFrame,
     /// Listing entries by the data frame that completed their line.
-    listing_items: HashMap<u64, Vec<StoredItem>>,
+    listing_items: HashMap<u64, Vec<StoredItem>, ByNumber>,
     /// Listing entries kept so far, against [`MAX_LISTING_ENTRIES`].
     listing_entries: usize,
+    /// [`MAX_STREAMS`] (lowered by tests).
+    max_streams: usize,
+    /// Streams rejected at the cap; reported once, on the next control frame.
+    streams_rejected: u64,
+    stream_cap_said: bool,
+}
+
+/// Hashing for the host's frame and stream numbers: the host numbers them one after another, so
+/// a multiplication spreads them well, and every view looks its frame up (SipHash, the default,
+/// guards against chosen keys, which these are not).
+#[derive(Debug, Clone, Copy, Default)]
+struct ByNumber;
+
+impl std::hash::BuildHasher for ByNumber {
+    type Hasher = NumberHasher;
+    fn build_hasher(&self) -> NumberHasher {
+        NumberHasher(0)
+    }
+}
+
+#[derive(Debug, Default)]
+struct NumberHasher(u64);
+
+impl std::hash::Hasher for NumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the product's high bits (the table's tag) depend on every bit of n.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// Which side of `sides` sent from `addr`.
@@ -361,10 +465,10 @@ impl Dissector {
             conv,
             hide_passwords: cfg.hide_passwords,
             export_listings: cfg.export_listings,
-            streams: HashMap::new(),
+            streams: HashMap::default(),
             by_conn: HashMap::new(),
             by_uid: HashMap::new(),
-            frames: HashMap::new(),
+            frames: HashMap::default(),
             chans: Vec::new(),
             chan_keys: HashMap::new(),
             actions: Vec::new(),
@@ -373,8 +477,11 @@ impl Dissector {
             finished: false,
             outputs: Vec::new(),
             scratch: ControlFrame::default(),
-            listing_items: HashMap::new(),
+            listing_items: HashMap::default(),
             listing_entries: 0,
+            max_streams: MAX_STREAMS,
+            streams_rejected: 0,
+            stream_cap_said: false,
         }
     }
 
@@ -404,7 +511,8 @@ impl Dissector {
             None
         };
         if !self.streams.contains_key(&seg.stream) {
-            if self.streams.len() >= MAX_STREAMS {
+            if self.streams.len() >= self.max_streams {
+                self.streams_rejected += 1;
                 return Claim::Rejected;
             }
             let conn = self
@@ -431,6 +539,7 @@ impl Dissector {
                     closed: false,
                     counted: false,
                     server: None,
+                    server_text: None,
                     prot_p: false,
                     last_frame: 0,
                     last_ts: seg.ts,
@@ -594,6 +703,19 @@ impl Dissector {
         if first {
             v.stats.push([Some(stats::SESSIONS.into()), None, None]);
         }
+        if self.streams_rejected > 0 && !self.stream_cap_said {
+            self.stream_cap_said = true;
+            let name = crate::conversation::anomaly::STREAM_CAP;
+            let mut item = generated(Field::Anomaly, ValueView::Str(name));
+            if let Some(e) = crate::fields::Expert::for_anomaly_name(name) {
+                let detail = format!(
+                    "{} connections tracked at once: later ones are not dissected",
+                    self.max_streams
+                );
+                item.set_expert(e, &detail);
+            }
+            self.control_view(seg.frame, to_server).items.push(item);
+        }
     }
 
     fn data_frame(&mut self, seg: &Segment<'_>, side: usize, at: i64, skip: usize, n: usize) {
@@ -619,7 +741,7 @@ impl Dissector {
         skip: usize,
         n: usize,
     ) {
-        let Some(ch) = self.chans.get_mut(chan as usize) else {
+        let Some(ch) = slot(&mut self.chans, chan) else {
             return;
         };
         if n == 0 || ch.file_side != Some(side as u8) {
@@ -678,7 +800,7 @@ impl Dissector {
     /// The end of the data: each listing's last line without a line end is still an entry.
     fn finish_listings(&mut self) {
         for i in 0..self.chans.len() {
-            let Some(l) = self.chans[i].listing.as_mut() else {
+            let Some(l) = self.chans[i].as_mut().and_then(|c| c.listing.as_mut()) else {
                 continue;
             };
             let frame = l.last_frame;
@@ -735,7 +857,7 @@ impl Dissector {
         if new_len == 0 && self.frames.contains_key(&frame) {
             return;
         }
-        let Some(ch) = self.chans.get_mut(chan as usize) else {
+        let Some(ch) = slot(&mut self.chans, chan) else {
             return;
         };
         let first = ch.first_frame == 0;
@@ -745,7 +867,13 @@ impl Dissector {
         }
         ch.last_frame = frame;
         ch.last_ts = ts;
-        let file_side = *ch.file_side.get_or_insert(side as u8);
+        let file_side = *ch
+            .file_side
+            .get_or_insert_with(|| match (ch.direction, ch.data_server) {
+                (Some(DataDirection::Upload), Some(server)) => 1 - server,
+                (Some(_), Some(server)) => server,
+                _ => side as u8,
+            });
         if file_side as usize == side {
             ch.bytes += new_len as u64;
         }
@@ -771,11 +899,22 @@ impl Dissector {
         let dc = self.conv.data_channel(conn)?;
         let (control, channel) = (dc.control, dc.channel);
         let mode = dc.expectation.map(|e| e.mode);
+        let data_server = self
+            .streams
+            .get(&stream)
+            .and_then(|st| crate::conversation::transfers::server_side(dc.expectation, st.sides));
         let transfer = dc.transfer.cloned();
         let idx = self.chan(control, channel);
-        let ch = &mut self.chans[idx as usize];
+        if self.chans[idx as usize].is_none() {
+            // A connection for a prediction already given up: its facts start afresh.
+            self.chans[idx as usize] = Some(Box::new(self.new_chan(control)));
+        }
+        let ch = slot(&mut self.chans, idx)?;
         if ch.mode.is_none() {
             ch.mode = mode;
+        }
+        if ch.data_server.is_none() {
+            ch.data_server = data_server.map(|s| s as u8);
         }
         if let Some(t) = transfer {
             if ch.command.is_none() {
@@ -785,7 +924,7 @@ impl Dissector {
         if let Some(st) = self.streams.get_mut(&stream) {
             st.chan = Some(idx);
         }
-        self.chans[idx as usize].stream.get_or_insert(stream);
+        slot(&mut self.chans, idx)?.stream.get_or_insert(stream);
         Some(idx)
     }
 
@@ -794,19 +933,33 @@ impl Dissector {
         if let Some(&i) = self.chan_keys.get(&(control, channel)) {
             return i;
         }
-        let ctrl = self.by_conn.get(&control).and_then(|s| self.streams.get(s));
-        let chan = Chan {
-            server: ctrl
-                .and_then(|s| s.server)
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default(),
-            tls: ctrl.is_some_and(|s| s.prot_p),
-            ..Chan::default()
-        };
+        let chan = self.new_chan(control);
         let i = self.chans.len() as u32;
-        self.chans.push(chan);
+        self.chans.push(Some(Box::new(chan)));
         self.chan_keys.insert((control, channel), i);
         i
+    }
+
+    /// A new channel of control connection `control`.
+    fn new_chan(&mut self, control: ConnRef) -> Chan {
+        let ctrl = self
+            .by_conn
+            .get(&control)
+            .and_then(|s| self.streams.get_mut(s));
+        let server = ctrl.as_ref().and_then(|s| s.server);
+        let tls = ctrl.as_ref().is_some_and(|s| s.prot_p);
+        let server = match (ctrl, server) {
+            (Some(st), Some(addr)) => st
+                .server_text
+                .get_or_insert_with(|| addr.ip().to_string().into())
+                .clone(),
+            _ => Arc::from(""),
+        };
+        Chan {
+            server,
+            tls,
+            ..Chan::default()
+        }
     }
 
     /// What a transfer event tells its channel.
@@ -840,7 +993,7 @@ impl Dissector {
                 capped: false,
             }));
         }
-        ch.export_name = export_name(t, listings);
+        ch.export_name = transfer_export_name(t, listings);
         if ch.export_name.is_some() && ch.object == 0 {
             *next_object += 1;
             ch.object = *next_object;
@@ -966,12 +1119,11 @@ impl Dissector {
             } else {
                 0
             };
-            append_text(&mut view.info, &summary, ", ");
-            if let Some(flow) = flow {
-                let f = view.flow.get_or_insert_with(String::new);
-                append_text(f, &flow, " | ");
+            view.append(&summary, flow.as_deref());
+            if !ticks.is_empty() {
+                view.stats.extend(ticks);
+                view.stats.shrink_to_fit();
             }
-            view.stats.extend(ticks);
             for it in present::item_refs(run) {
                 match it.target {
                     Target::Frame => {
@@ -980,14 +1132,18 @@ impl Dissector {
                     }
                     Target::Earlier(f) => {
                         let kept = StoredItem::keep(&it, 0, false);
-                        self.control_view(f, to_server).items.push(kept);
+                        let earlier = self.control_view(f, to_server);
+                        earlier.items.push(kept);
+                        earlier.items.shrink_to_fit();
                     }
                     Target::Channel(c) => {
                         let kept = StoredItem::keep(&it, 0, false);
                         let i = self.chan(b.control, c);
                         // Each channel fact has one value: a later one (a transfer updated with
                         // the server's file name) replaces it where it stands.
-                        let ch = &mut self.chans[i as usize];
+                        let Some(ch) = slot(&mut self.chans, i) else {
+                            continue;
+                        };
                         ch.revision = ch.revision.wrapping_add(1);
                         match ch.items.iter_mut().find(|x| x.field() == kept.field()) {
                             Some(old) => *old = kept,
@@ -996,19 +1152,23 @@ impl Dissector {
                     }
                 }
             }
+            // Kept for the whole capture file: no spare capacity.
+            self.control_view(frame, to_server).items.shrink_to_fit();
         }
         if !fed_frame_labelled && !b.open_reply.is_empty() {
             // A feed with first or middle lines of a multi-line reply: labelled with them.
-            let view = self.control_view(b.frame, false);
-            append_text(&mut view.info, &b.open_reply, ", ");
+            self.control_view(b.frame, false)
+                .append(&b.open_reply, None);
         }
     }
 
     /// An anomaly the layer found (a capture gap, a transfer whose bytes went the wrong way, the
-    /// capture-wide prediction table full): an item on the control frame it names. One tied to no
+    /// capture-wide prediction table full): an item on the control frame it names. A session
+    /// anomaly the layer restates is not one: its event is shown with its frame's batch. One tied to no
     /// frame, or to a data frame (a data connection's gap: its file is named partial), shows none.
     fn note(&mut self, note: &crate::conversation::Note) {
-        let Some(frame) = note.frame else {
+        // A session event the batches carry is shown by its batch already.
+        let Some(frame) = note.frame.filter(|_| !note.restated) else {
             return;
         };
         let Some(FrameRec::Control(view)) = self.frames.get_mut(&frame) else {
@@ -1031,21 +1191,35 @@ impl Dissector {
             }
             EventKind::DataExpected(e) => {
                 let i = self.chan(control, e.channel_id);
-                self.chans[i as usize].mode = Some(e.mode);
+                if let Some(ch) = slot(&mut self.chans, i) {
+                    ch.mode = Some(e.mode);
+                }
             }
             EventKind::TransferStarted(t) | EventKind::TransferUpdated(t) if t.channel_id != 0 => {
                 let i = self.chan(control, t.channel_id);
                 let listings = self.export_listings;
-                Self::note_transfer(
-                    &mut self.chans[i as usize],
-                    t,
-                    &mut self.next_object,
-                    listings,
-                );
+                if let Some(ch) = slot(&mut self.chans, i) {
+                    Self::note_transfer(ch, t, &mut self.next_object, listings);
+                }
             }
             EventKind::TransferEnded(t) if t.channel_id != 0 && !t.command.is_empty() => {
                 let i = self.chan(control, t.channel_id);
-                self.chans[i as usize].export_name = export_name(t, self.export_listings);
+                let listings = self.export_listings;
+                if let Some(ch) = slot(&mut self.chans, i) {
+                    ch.export_name = transfer_export_name(t, listings);
+                }
+                // The final reply names the object as it ends; the layer may report the
+                // transfer itself later (once its data connection closes), when a single pass
+                // has shown this frame already.
+                if let Some(FrameRec::Control(c)) = self.frames.get_mut(&ev.frame) {
+                    c.renames = Some(i);
+                }
+            }
+            EventKind::TransferEnded(t) if t.channel_id != 0 => {
+                let i = self.chan(control, t.channel_id);
+                if slot(&mut self.chans, i).is_some_and(|ch| ch.stream.is_none()) {
+                    self.chans[i as usize] = None;
+                }
             }
             _ => {}
         }
@@ -1065,7 +1239,9 @@ impl Dissector {
         else {
             return;
         };
-        let ch = &mut self.chans[chan as usize];
+        let Some(ch) = slot(&mut self.chans, chan) else {
+            return;
+        };
         if t.direction.is_some() {
             ch.direction = t.direction;
         }
@@ -1172,6 +1348,12 @@ impl Dissector {
 
     /// What frame `frame` shows (the first pass sees what is known so far).
     pub fn view(&self, frame: u64) -> Option<View<'_>> {
+        self.view_unless_kept(frame, None)
+    }
+
+    /// [`Dissector::view`] for a host that keeps what it made of one channel's items: when the
+    /// frame's `(channel, revision)` is `kept`, its `items` are left empty (the host has them).
+    pub fn view_unless_kept(&self, frame: u64, kept: Option<(u32, u32)>) -> Option<View<'_>> {
         match self.frames.get(&frame)? {
             FrameRec::Control(c) => Some(View {
                 kind: ViewKind::Control,
@@ -1190,18 +1372,22 @@ impl Dissector {
                     .iter()
                     .map(|s| [s[0].as_deref(), s[1].as_deref(), s[2].as_deref()])
                     .collect(),
-                flow: c.flow.as_deref().map(Cow::Borrowed),
-                export: None,
+                flow: c.flow().map(Cow::Borrowed),
+                export: c.renames.and_then(|chan| self.rename_piece(chan)),
                 tls: false,
                 text: false,
             }),
             FrameRec::Data(d) => {
-                let ch = self.chans.get(d.chan as usize)?;
+                let ch = self.chans.get(d.chan as usize)?.as_deref()?;
                 Some(View {
                     kind: ViewKind::Data,
                     info: Cow::Owned(data_info(d.len, ch)),
                     title: Cow::Owned(format!(" ({} bytes)", d.len)),
-                    items: ch.items.iter().map(StoredItem::view).collect(),
+                    items: if kept == Some((d.chan, ch.revision)) {
+                        Vec::new()
+                    } else {
+                        ch.items.iter().map(StoredItem::view).collect()
+                    },
                     frame_items: self
                         .listing_items
                         .get(&frame)
@@ -1227,6 +1413,23 @@ impl Dissector {
 }
 
 impl Dissector {
+    /// A final reply's piece for the channel it ends: the object's final name, no bytes.
+    fn rename_piece(&self, chan: u32) -> Option<ExportPiece<'_>> {
+        let ch = self.chans.get(chan as usize)?.as_deref()?;
+        if ch.object == 0 {
+            return None;
+        }
+        Some(ExportPiece {
+            object: ch.object,
+            filename: export_name(ch, self.file_cover(ch))?,
+            server: &ch.server,
+            offset: 0,
+            skip: 0,
+            len: 0,
+            tls: ch.tls,
+        })
+    }
+
     /// What was seen of the side of a channel's data connection whose bytes make its file.
     fn file_cover(&self, ch: &Chan) -> Option<&Cover> {
         let st = self.streams.get(&ch.stream?)?;
@@ -1237,7 +1440,7 @@ impl Dissector {
 /// `to` joined with `part` by `sep` (nothing for an empty part).
 /// The name a transfer's bytes are exported under: a file's ([`crate::Transfer::export_name`]), or,
 /// when asked, a listing's ([`crate::Transfer::listing_name`], else named after its command frame).
-fn export_name(t: &crate::Transfer, listings: bool) -> Option<String> {
+fn transfer_export_name(t: &crate::Transfer, listings: bool) -> Option<String> {
     t.export_name().or_else(|| {
         let listing = DataDirection::of_command(&t.command) == Some(DataDirection::Listing);
         (listings && listing).then(|| {
@@ -1338,20 +1541,25 @@ fn data_info(len: u32, ch: &Chan) -> String {
     s
 }
 
-/// A data frame's export piece: only the file side's new bytes of a transfer that has a file, at
-/// their place from the first byte seen.
-fn export_piece<'a>(d: &DataFrame, ch: &'a Chan, cover: Option<&Cover>) -> Option<ExportPiece<'a>> {
+/// A channel's object name: ".partial" when the file side has a hole.
+fn export_name<'a>(ch: &'a Chan, cover: Option<&Cover>) -> Option<Cow<'a, str>> {
     let name = ch.export_name.as_deref()?;
-    if ch.object == 0 || ch.file_side != Some(d.side) {
-        return None;
-    }
-    let start = cover.map_or(0, Cover::start);
     let hole = cover.is_some_and(Cover::has_hole);
-    let filename = if hole && !name.ends_with(".partial") {
+    Some(if hole && !name.ends_with(".partial") {
         Cow::Owned(format!("{name}.partial"))
     } else {
         Cow::Borrowed(name)
-    };
+    })
+}
+
+/// A data frame's export piece: only the file side's new bytes of a transfer that has a file, at
+/// their place from the first byte seen.
+fn export_piece<'a>(d: &DataFrame, ch: &'a Chan, cover: Option<&Cover>) -> Option<ExportPiece<'a>> {
+    if ch.object == 0 || ch.file_side != Some(d.side) {
+        return None;
+    }
+    let filename = export_name(ch, cover)?;
+    let start = cover.map_or(0, Cover::start);
     Some(ExportPiece {
         object: ch.object,
         filename,

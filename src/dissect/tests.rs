@@ -835,3 +835,281 @@ fn a_registered_port_without_handshake() {
     assert_eq!(cap.view(3).title, ", to server");
     assert_eq!(cap.view(3).info, "Request: NOOP");
 }
+
+/// A protected data connection (PROT P, RFC 4217): its first bytes are the client's TLS
+/// ClientHello whatever the transfer's direction. RETR asks the server to send (RFC 959 4.1.3),
+/// so the server's records make the file, and the client's handshake has no share of it.
+#[test]
+fn a_protected_download_is_the_servers_bytes() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 6, "PBSZ 0\r\n");
+    cap.line(true, 7, "200 PBSZ=0\r\n");
+    cap.line(false, 8, "PROT P\r\n");
+    cap.line(true, 9, "200 Protection level set to P\r\n");
+    cap.line(false, 10, "PASV\r\n");
+    cap.line(
+        true,
+        11,
+        "227 Entering Passive Mode (10,0,0,2,104,134).\r\n",
+    );
+    cap.line(false, 12, "RETR big.bin\r\n");
+    cap.line(
+        true,
+        13,
+        "150 Opening BINARY mode data connection for big.bin.\r\n",
+    );
+    let o = Offer::Expected;
+    let hello = [0x16u8; 300];
+    cap.send(2, DATA_CLIENT, DATA_SERVER, 14, TCP_SYN, &hello, o);
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        15,
+        TCP_SYN_ACK,
+        &[0x16; 1200],
+        o,
+    );
+    cap.send(2, DATA_CLIENT, DATA_SERVER, 16, TCP_SYN, &[0x14; 50], o);
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        17,
+        TCP_SYN_ACK,
+        &[0x17; 1400],
+        o,
+    );
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        18,
+        TCP_SYN_ACK,
+        &[0x17; 600],
+        o,
+    );
+    let v = cap.view(14);
+    assert!(v.tls);
+    assert_eq!(v.export, None, "the ClientHello is no part of the file");
+    assert_eq!(cap.view(16).export, None);
+    let e = cap.view(15).export.expect("the server's first record");
+    assert_eq!((e.offset, e.len, e.tls), (0, 1200, true));
+    let e = cap.view(17).export.expect("the server's data");
+    assert_eq!((e.object, e.offset, e.len), (1, 1200, 1400));
+    assert_eq!(cap.view(18).export.unwrap().offset, 2600);
+}
+
+/// STOR asks the client to send (RFC 959 4.1.3): on an active data connection the server connects
+/// (from port 20) and may speak first, yet the client's bytes make the file.
+#[test]
+fn an_upload_is_the_clients_bytes_even_when_the_server_speaks_first() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    // 10.0.0.1, port 195*256+81 = 50001.
+    cap.line(false, 8, "PORT 10,0,0,1,195,81\r\n");
+    cap.line(true, 9, "200 PORT command successful.\r\n");
+    cap.line(false, 10, "STOR up.bin\r\n");
+    cap.line(true, 11, "150 Ok to send data.\r\n");
+    let (server, client, o) = ("10.0.0.2:20", DATA_CLIENT, Offer::Expected);
+    cap.send(2, server, client, 12, TCP_SYN, b"hi", o);
+    cap.send(2, client, server, 13, TCP_SYN_ACK, &[b'u'; 1000], o);
+    assert_eq!(cap.view(12).export, None);
+    let e = cap.view(13).export.expect("the client's bytes");
+    assert_eq!((e.offset, e.len, e.filename.as_ref()), (0, 1000, "up.bin"));
+}
+
+/// An aborted download (RFC 959 4.1.3 ABOR: 426 closes the transfer, then 226 answers ABOR): its
+/// data frames come first, named as asked; the 426 renames the object partial, in the same pass,
+/// since no data frame follows to carry the new name.
+#[test]
+fn an_aborted_download_is_renamed_partial_by_its_final_reply() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.pasv_retr();
+    let o = Offer::Expected;
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        12,
+        TCP_SYN_ACK,
+        &[b'x'; 1000],
+        o,
+    );
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        13,
+        TCP_SYN_ACK,
+        &[b'x'; 1000],
+        o,
+    );
+    assert_eq!(cap.view(13).export.unwrap().filename, "big.bin");
+    cap.line(false, 14, "ABOR\r\n");
+    cap.line(true, 16, "426 Connection closed; transfer aborted.\r\n");
+    cap.line(true, 17, "226 Closing data connection.\r\n");
+    // Seen right after its segment, as a single pass shows it, before the data connection's
+    // end (the host may not tell a reset without payload).
+    let e = cap.view(16).export.expect("the 426 renames the object");
+    assert_eq!(
+        (e.object, e.filename.as_ref(), e.len, e.skip),
+        (1, "big.bin.partial", 0, 0)
+    );
+    // Control frames that end no transfer carry none.
+    assert_eq!(cap.view(14).export, None);
+    assert_eq!(cap.view(17).export, None);
+    assert_eq!(cap.view(11).export, None);
+}
+
+/// A line without an end (RFC 959 lines end in CRLF) longer than `max_line`: cut once, said once,
+/// on the frame where it was cut, whether the connection then closes or the capture ends.
+#[test]
+fn an_endless_line_is_said_too_long_once() {
+    for close in [true, false] {
+        let mut cap = Cap {
+            d: Dissector::new(DissectConfig {
+                limits: Limits {
+                    max_line: 64,
+                    ..Limits::default()
+                },
+                ..DissectConfig::default()
+            }),
+            next: HashMap::new(),
+        };
+        cap.login();
+        let chunk = [b'A'; 50];
+        for f in 6..10 {
+            cap.send(1, CLIENT, SERVER, f, TCP_SYN, &chunk, Offer::Port);
+        }
+        if close {
+            cap.send(1, CLIENT, SERVER, 10, TCP_FIN, b"", Offer::Port);
+            cap.send(1, SERVER, CLIENT, 11, TCP_FIN, b"", Offer::Port);
+        }
+        cap.d.finish();
+        let said: Vec<u64> = (6..10)
+            .flat_map(|f| {
+                let v = cap.view(f);
+                let n = v
+                    .items
+                    .iter()
+                    .filter(|i| {
+                        FIELDS[i.field as usize].abbrev == "ftplens.anomaly"
+                            && i.value == s("line_too_long")
+                    })
+                    .count();
+                std::iter::repeat_n(f, n)
+            })
+            .collect();
+        // 64 bytes are reached in the second 50-byte segment.
+        assert_eq!(said, [7], "close: {close}");
+    }
+}
+
+/// At the stream cap a new connection is rejected, and the next control frame says so, once.
+#[test]
+fn the_stream_cap_is_reported() {
+    let mut cap = Cap::new(false);
+    cap.d.max_streams = 2;
+    cap.login();
+    let o = Offer::Heuristic;
+    assert_eq!(
+        cap.send(
+            2,
+            "10.0.0.9:4000",
+            "10.0.0.8:80",
+            6,
+            TCP_SYN,
+            b"GET / HTTP/1.1\r\n",
+            o
+        ),
+        Claim::None
+    );
+    // A third connection: over the cap.
+    let c = cap.send(
+        3,
+        "10.0.0.9:4001",
+        "10.0.0.8:80",
+        7,
+        TCP_SYN,
+        b"GET / HTTP/1.1\r\n",
+        o,
+    );
+    assert_eq!(c, Claim::Rejected);
+    assert!(cap.d.view(7).is_none());
+    cap.line(false, 8, "NOOP\r\n");
+    cap.line(true, 9, "200 NOOP ok.\r\n");
+    let said = |v: &View<'_>| {
+        v.items
+            .iter()
+            .filter(|i| i.value == s("stream_cap"))
+            .map(|i| i.expert.map(|e| e.0))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(said(&cap.view(8)), [Some(crate::fields::Expert::StreamCap)]);
+    assert!(said(&cap.view(9)).is_empty());
+}
+
+/// A PASV storm: each 227 replaces the prediction before it (RFC 959 4.1.1: the server listens on
+/// the last port it named), so the earlier channels can never carry data and nothing of them is
+/// kept; the last one still shows its facts on its data frames. The frames keep their text.
+#[test]
+fn predictions_replaced_unused_keep_nothing() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    for (f, p2) in [(6, 130), (8, 132), (10, 134)] {
+        cap.line(false, f, "PASV\r\n");
+        let reply = format!("227 Entering Passive Mode (10,0,0,2,104,{p2}).\r\n");
+        cap.line(true, f + 1, &reply);
+    }
+    cap.line(false, 12, "RETR big.bin\r\n");
+    cap.line(true, 13, "150 Opening BINARY mode data connection.\r\n");
+    let o = Offer::Expected;
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 14, TCP_SYN_ACK, b"abc", o);
+    let kept = cap.d.chans.iter().filter(|c| c.is_some()).count();
+    assert_eq!(kept, 1, "only the channel with a data connection");
+    let v = cap.view(14);
+    // The third 227 (frame 11) set the data connection up.
+    assert_eq!(
+        value(&v, "ftplens-data.setup_frame"),
+        Some(Value::Frame(11))
+    );
+    assert_eq!(v.export.unwrap().len, 3);
+    let v = cap.view(7);
+    assert_eq!(
+        v.info,
+        "Response: 227 Entering Passive Mode (10,0,0,2,104,130)."
+    );
+    assert_eq!(
+        v.flow.as_deref(),
+        Some("227 Entering Passive Mode (10,0,0,2,104,130).")
+    );
+    assert_eq!(cap.view(6).flow.as_deref(), Some("PASV"));
+}
+
+/// A host that keeps a channel's items gets them again only when the channel changed.
+#[test]
+fn a_kept_channel_is_not_lent_again() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.pasv_retr();
+    let o = Offer::Expected;
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 12, TCP_SYN_ACK, b"abc", o);
+    let v = cap.view(12);
+    let key = (v.channel.unwrap(), v.revision);
+    assert!(!v.items.is_empty());
+    let again = cap.d.view_unless_kept(12, Some(key)).unwrap();
+    assert!(again.items.is_empty());
+    assert_eq!(again.info, v.info);
+    cap.d.finish();
+    // The end added facts: a new revision, lent again.
+    assert!(
+        !cap.d
+            .view_unless_kept(12, Some(key))
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}

@@ -23,6 +23,39 @@ struct Handle {
     items: Vec<ftplens_item>,
     stats: Vec<ftplens_stat>,
     arena: Vec<u8>,
+    /// The last data channel's items as C reads them, with their own arena: every frame of a
+    /// data connection shows the same list, so it is converted once per `(channel, revision)`
+    /// instead of once per frame.
+    channel: ChannelItems,
+}
+
+#[derive(Default)]
+struct ChannelItems {
+    key: Option<(u32, u32)>,
+    items: Vec<ftplens_item>,
+    arena: Vec<u8>,
+}
+
+impl ChannelItems {
+    /// The channel's items, sealed into this cache's arena, converted unless already there (the
+    /// view then left `items` empty: see [`Dissector::view_unless_kept`]).
+    fn get(&mut self, key: (u32, u32), items: &[ItemView<'_>]) -> &[ftplens_item] {
+        if self.key != Some(key) {
+            self.key = None;
+            self.items.clear();
+            self.arena.clear();
+            for it in items {
+                self.items.push(item_out(&mut self.arena, it));
+            }
+            let base = self.arena.as_ptr().cast::<c_char>();
+            for i in &mut self.items {
+                seal(base, &mut i.string_value);
+                seal(base, &mut i.expert_message);
+            }
+            self.key = Some(key);
+        }
+        &self.items
+    }
 }
 
 /// While a view is built, string pointers hold `offset + 1` into the arena (NULL stays NULL): the
@@ -71,6 +104,7 @@ pub unsafe extern "C" fn ftplens_dissector_new(
             items: Vec::new(),
             stats: Vec::new(),
             arena: Vec::new(),
+            channel: ChannelItems::default(),
         });
         Box::into_raw(handle).cast::<ftplens_dissector>()
     })
@@ -111,6 +145,7 @@ unsafe fn with_dissector(
             h.actions.clear();
             h.items.clear();
             h.stats.clear();
+            h.channel = ChannelItems::default();
             FTPLENS_ERR_PANIC
         }
     }
@@ -308,7 +343,7 @@ pub unsafe extern "C" fn ftplens_dissector_view(
             h.items.clear();
             h.stats.clear();
             h.arena.clear();
-            let Some(v) = h.dissector.view(frame) else {
+            let Some(v) = h.dissector.view_unless_kept(frame, h.channel.key) else {
                 return FTPLENS_END;
             };
             let arena = &mut h.arena;
@@ -318,8 +353,19 @@ pub unsafe extern "C" fn ftplens_dissector_view(
                 .flow
                 .as_deref()
                 .map_or(std::ptr::null(), |f| put(arena, f));
-            // A data frame's own items (listing entries) follow its channel's.
-            for it in v.items.iter().chain(&v.frame_items) {
+            // A data frame shows its channel's items (converted once per channel revision: their
+            // strings live in the cache's arena), then its own (listing entries).
+            let cached = match v.channel {
+                Some(c) => Some(h.channel.get((c, v.revision), &v.items)),
+                None => {
+                    for it in &v.items {
+                        h.items.push(item_out(arena, it));
+                    }
+                    None
+                }
+            };
+            let own_from = h.items.len();
+            for it in &v.frame_items {
                 h.items.push(item_out(arena, it));
             }
             for s in &v.stats {
@@ -369,13 +415,22 @@ pub unsafe extern "C" fn ftplens_dissector_view(
                 seal(base, &mut i.string_value);
                 seal(base, &mut i.expert_message);
             }
+            let items: &[ftplens_item] = match cached {
+                // The channel's list as it is, unless frame items follow it.
+                Some(list) if own_from == h.items.len() => list,
+                Some(list) => {
+                    h.items.splice(0..0, list.iter().copied());
+                    &h.items
+                }
+                None => &h.items,
+            };
             for s in &mut h.stats {
                 for p in &mut s.node {
                     seal(base, p);
                 }
             }
-            v_out.items = h.items.as_ptr();
-            v_out.n_items = h.items.len();
+            v_out.items = items.as_ptr();
+            v_out.n_items = items.len();
             v_out.stats = h.stats.as_ptr();
             v_out.n_stats = h.stats.len();
             *out = v_out;

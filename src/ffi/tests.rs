@@ -469,8 +469,45 @@ fn dissector_small_session() {
         FTPLENS_OFFER_EXPECTED,
     );
     assert_eq!(c, FTPLENS_CLAIM_DATA);
+    let second = ("10.0.0.2:1025", "10.0.0.1:50001");
+    dissector_segment(d, 2, second, 9, 101, 0, &data, FTPLENS_OFFER_EXPECTED);
+    // Both data frames show their channel's items (converted once and kept): the same fields
+    // and strings, whatever was viewed in between.
+    let channel_items = |frame: u64| {
+        let mut v = ftplens_view::default();
+        // SAFETY: d is live; v is a local.
+        assert_eq!(
+            unsafe { ftplens_dissector_view(d, frame, &mut v) },
+            FTPLENS_OK
+        );
+        // SAFETY: n_items items, valid until the next call on d.
+        let items = unsafe { std::slice::from_raw_parts(v.items, v.n_items) };
+        items
+            .iter()
+            .map(|i| {
+                let name = crate::fields::FIELDS[i.field as usize].abbrev;
+                let value = if i.string_value.is_null() {
+                    i.uint_value.to_string()
+                } else {
+                    text(i.string_value).to_string()
+                };
+                (name, value)
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = channel_items(8);
+    assert!(first.contains(&("ftplens-data.setup_frame", "7".to_string())));
+    channel_items(4);
+    assert_eq!(channel_items(9), first);
+    assert!(!first.iter().any(|(n, _)| *n == "ftplens-data.outcome"));
     // SAFETY: d is live.
     assert_eq!(unsafe { ftplens_dissector_finish(d) }, FTPLENS_OK);
+    // The end adds facts to the channel: the kept conversion is not shown stale.
+    assert!(
+        channel_items(9)
+            .iter()
+            .any(|(n, _)| *n == "ftplens-data.outcome")
+    );
     // SAFETY: d is live; view is a local.
     assert_eq!(
         unsafe { ftplens_dissector_view(d, 8, &mut view) },
