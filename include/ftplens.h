@@ -469,11 +469,11 @@ typedef uint32_t ftplens_offer;
  * so the opening handshake is told on them: SYN and SYN_ACK say who opened the connection (the
  * client of a control connection; without either, the core takes the connection as begun before
  * the capture and lets the lines say which side serves). */
-#define FTPLENS_TCP_SYN 0x01u     /* the sender opened the connection: this is its SYN, or the host saw
+#define FTPLENS_TCP_SYN 0x01     /* the sender opened the connection: this is its SYN, or the host saw
                                      its SYN earlier (Wireshark: the flow's TCP_S_SAW_SYN) */
-#define FTPLENS_TCP_FIN 0x02u     /* the sender closes its direction */
-#define FTPLENS_TCP_RST 0x04u     /* the connection was reset */
-#define FTPLENS_TCP_SYN_ACK 0x08u /* the sender accepted the connection: this is its SYN-ACK, or the host
+#define FTPLENS_TCP_FIN 0x02     /* the sender closes its direction */
+#define FTPLENS_TCP_RST 0x04     /* the connection was reset */
+#define FTPLENS_TCP_SYN_ACK 0x08 /* the sender accepted the connection: this is its SYN-ACK, or the host
                                      saw it earlier (TCP_S_SAW_SYNACK) */
 
 typedef struct ftplens_segment {

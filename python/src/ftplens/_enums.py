@@ -29,6 +29,11 @@ __all__ = [
     "ExpertGroup",
     "ExpertSeverity",
     "ItemTarget",
+    "Offer",
+    "TcpFlag",
+    "Claim",
+    "ActionKind",
+    "ViewKind",
     "PREFIXES",
     "PLAIN",
 ]
@@ -189,6 +194,47 @@ class ItemTarget(enum.IntEnum):
     CHANNEL = lib.FTPLENS_TARGET_CHANNEL
 
 
+class Offer(enum.IntEnum):
+    """``ftplens_offer``: how a segment reached a dissector (``ftplens_dissector_segment``)."""
+
+    PORT = lib.FTPLENS_OFFER_PORT
+    HEURISTIC = lib.FTPLENS_OFFER_HEURISTIC
+    EXPECTED = lib.FTPLENS_OFFER_EXPECTED
+
+
+class TcpFlag(enum.IntEnum):
+    """``FTPLENS_TCP_*``: the TCP flags of a segment, as bits of ``ftplens_segment.flags``."""
+
+    SYN = lib.FTPLENS_TCP_SYN
+    FIN = lib.FTPLENS_TCP_FIN
+    RST = lib.FTPLENS_TCP_RST
+    SYN_ACK = lib.FTPLENS_TCP_SYN_ACK
+
+
+class Claim(enum.IntEnum):
+    """``ftplens_claim``: what a connection is to the dissector."""
+
+    NONE = lib.FTPLENS_CLAIM_NONE
+    CONTROL = lib.FTPLENS_CLAIM_CONTROL
+    DATA = lib.FTPLENS_CLAIM_DATA
+    REJECTED = lib.FTPLENS_CLAIM_REJECTED
+
+
+class ActionKind(enum.IntEnum):
+    """``ftplens_action_kind``: what the dissector asks its host to do."""
+
+    EXPECT = lib.FTPLENS_ACTION_EXPECT
+    START_TLS = lib.FTPLENS_ACTION_START_TLS
+
+
+class ViewKind(enum.IntEnum):
+    """``ftplens_view_kind``: what a frame shows."""
+
+    NONE = lib.FTPLENS_VIEW_NONE
+    CONTROL = lib.FTPLENS_VIEW_CONTROL
+    DATA = lib.FTPLENS_VIEW_DATA
+
+
 # The prefix each enum's constants share in the header (member = constant minus prefix).
 PREFIXES: Dict[Type[enum.IntEnum], str] = {
     Result: "FTPLENS_",
@@ -206,6 +252,11 @@ PREFIXES: Dict[Type[enum.IntEnum], str] = {
     ExpertGroup: "FTPLENS_GROUP_",
     ExpertSeverity: "FTPLENS_SEVERITY_",
     ItemTarget: "FTPLENS_TARGET_",
+    Offer: "FTPLENS_OFFER_",
+    TcpFlag: "FTPLENS_TCP_",
+    Claim: "FTPLENS_CLAIM_",
+    ActionKind: "FTPLENS_ACTION_",
+    ViewKind: "FTPLENS_VIEW_",
 }
 
 # Constants that are not enum members: the ABI version, a count, a sentinel.
