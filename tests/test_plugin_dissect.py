@@ -183,6 +183,22 @@ def test_flow_graph_under_4_4(capture, home):
         rt.cleanup()
 
 
+def test_session_details_in_statistics(capture, home):
+    """-z ftplens,tree has one node per session (client -> server) with its user, login result,
+    failed logins, transfers and bytes, as the capture was written: alice logged in at the first
+    try, and the LIST and the RETR moved len(LISTING) + len(FILE) bytes."""
+    pcap, _ = capture
+    out = run_tshark(pcap, ["-n", "-q", "-2", "-z", "ftplens,tree"], home=home, check=True).stdout
+    lines = [re.split(r"\s{2,}", l.strip())[0] for l in out.splitlines()]
+    node = "%s:%d -> %s:%d" % (CLIENT + SERVER)
+    assert "Session details" in lines and node in lines, out
+    details = lines[lines.index(node) + 1:]
+    for want in ("user: alice", "login: success", "failed logins: 0", "transfers: 2",
+                 "bytes: %d" % (len(LISTING) + len(FILE)), "TLS: no"):
+        assert want in details, (want, out)
+    assert "FTP sessions" in lines and "Logins by user and outcome" in lines
+
+
 def test_no_ftp_knowledge_in_the_plugin():
     """The plugin is glue: no FTP verb or reply code is spelled in plugin-c/."""
     root = ROOT / "plugin-c"
