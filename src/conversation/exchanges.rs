@@ -722,10 +722,14 @@ impl super::Conversations {
         } else {
             String::new()
         };
+        let begins_reply = match (keep, before, s.session.open_reply()) {
+            (true, None, Some((code, _))) => Some(code.0),
+            _ => None,
+        };
         // The session's event buffer and spare capacity go back at once: with many open control
         // connections they cost more than the state itself.
         s.session.shrink();
-        self.events(sid, events, frame, base, open_reply);
+        self.events(sid, events, frame, base, (open_reply, begins_reply));
     }
 
     /// One batch of a session's events (from a feed at `frame`, a gap or the end): kept for the
@@ -736,7 +740,7 @@ impl super::Conversations {
         events: Vec<crate::Event>,
         frame: u64,
         base: usize,
-        open_reply: String,
+        (open_reply, begins_reply): (String, Option<u16>),
     ) {
         if self.cfg.keep_events {
             if let Some(s) = self.sessions.get(&sid) {
@@ -746,6 +750,7 @@ impl super::Conversations {
                     base,
                     events: events.clone(),
                     open_reply,
+                    begins_reply,
                 });
             }
         }
@@ -835,7 +840,7 @@ impl super::Conversations {
             s.closed = true;
             let (frame, ts) = (s.last_frame, s.facts.end_ts);
             let events = s.session.finish(frame, ts).to_vec();
-            self.events(sid, events, frame, 0, String::new());
+            self.events(sid, events, frame, 0, Default::default());
             let Some(s) = self.sessions.get_mut(&sid) else {
                 return;
             };

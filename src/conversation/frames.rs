@@ -26,6 +26,9 @@ pub struct EventBatch {
     /// The Info label of a feed that carried only first or middle lines of a multi-line reply
     /// ([`crate::present::feed_summary`] without events); empty otherwise.
     pub open_reply: String,
+    /// The code of a multi-line reply whose first line this feed carried and that is not over yet:
+    /// the host shows the code at the frame where the reply begins, as well as where it ends.
+    pub begins_reply: Option<u16>,
 }
 
 /// Batches not taken yet.
@@ -63,6 +66,7 @@ mod tests {
             base: 0,
             events: Vec::new(),
             open_reply: String::new(),
+            begins_reply: None,
         });
         assert!(q.take().is_empty());
         q.push(EventBatch {
@@ -71,6 +75,7 @@ mod tests {
             base: 0,
             events: Vec::new(),
             open_reply: "Response: 211- Features: (multi-line reply begins)".into(),
+            begins_reply: Some(211),
         });
         assert_eq!(q.take().len(), 1);
         assert!(q.take().is_empty());

@@ -755,7 +755,7 @@ impl Conversations {
                 // The partial line before the hole must not join the bytes after it: the session
                 // reports it as incomplete and resynchronises after the hole.
                 let events = s.session.gap(dir, frame, ts).to_vec();
-                self.events(sid, events, frame, 0, String::new());
+                self.events(sid, events, frame, 0, Default::default());
                 let who = if dir == Direction::ToServer {
                     "client"
                 } else {

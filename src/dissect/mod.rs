@@ -386,6 +386,9 @@ pub struct Dissector {
     outputs: Vec<Output>,
     /// Where control items meant for a data frame go (see `control_view`).
     scratch: ControlFrame,
+    /// Frames that show the code of a multi-line reply beginning there: the reply's own items
+    /// replace it if the reply ends (or is cut off) on that frame too.
+    reply_begins: std::collections::HashSet<u64>,
     /// Listing entries by the data frame that completed their line.
     listing_items: HashMap<u64, Vec<StoredItem>, ByNumber>,
     /// Listing entries kept so far, against [`MAX_LISTING_ENTRIES`].
@@ -477,6 +480,7 @@ impl Dissector {
             finished: false,
             outputs: Vec::new(),
             scratch: ControlFrame::default(),
+            reply_begins: Default::default(),
             listing_items: HashMap::default(),
             listing_entries: 0,
             max_streams: MAX_STREAMS,
@@ -1128,7 +1132,21 @@ impl Dissector {
                 match it.target {
                     Target::Frame => {
                         let kept = StoredItem::keep(&it, base, true);
-                        self.control_view(frame, to_server).items.push(kept);
+                        let begun =
+                            kept.field() == Field::ResponseCode && self.reply_begins.remove(&frame);
+                        let view = self.control_view(frame, to_server);
+                        if begun {
+                            // The marker of the reply's beginning: generated, with this code.
+                            let code = kept.view().value;
+                            if let Some(i) = view.items.iter().position(|x| {
+                                x.field() == Field::ResponseCode
+                                    && x.view().generated
+                                    && x.view().value == code
+                            }) {
+                                view.items.remove(i);
+                            }
+                        }
+                        view.items.push(kept);
                     }
                     Target::Earlier(f) => {
                         let kept = StoredItem::keep(&it, 0, false);
@@ -1154,6 +1172,15 @@ impl Dissector {
             }
             // Kept for the whole capture file: no spare capacity.
             self.control_view(frame, to_server).items.shrink_to_fit();
+        }
+        if let Some(code) = b.begins_reply {
+            self.reply_begins.insert(b.frame);
+            // The frame where a multi-line reply begins shows its code, as the frame where it
+            // ends does (with the pairing): a filter on the code finds both.
+            self.control_view(b.frame, false).items.push(generated(
+                Field::ResponseCode,
+                ValueView::Uint(u64::from(code)),
+            ));
         }
         if !fed_frame_labelled && !b.open_reply.is_empty() {
             // A feed with first or middle lines of a multi-line reply: labelled with them.

@@ -706,6 +706,33 @@ fn listing_entries_on_the_frames_that_complete_them() {
     assert_eq!(sizes, [ValueView::Uint(6000), ValueView::Uint(7)]);
 }
 
+/// A multi-line reply over three segments: the frame of its first line shows its code (as the
+/// built-in shows each segment's), the middle one is labelled with what it carries, and the last
+/// shows the code again with the command it answers.
+#[test]
+fn a_multiline_reply_over_segments_shows_its_code_where_it_begins() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 6, "FEAT\r\n");
+    cap.line(true, 7, "211-Features:\r\n");
+    cap.line(true, 8, " EPSV\r\n PASV\r\n");
+    cap.line(true, 9, "211 End\r\n");
+    let codes = |f| -> Vec<Value<'_>> {
+        items(&cap.view(f), "ftplens.response.code")
+            .iter()
+            .map(|i| i.value)
+            .collect()
+    };
+    assert_eq!(codes(7), [Value::Uint(211)]);
+    assert_eq!(codes(8), []);
+    assert!(cap.view(8).info.contains("211"), "{}", cap.view(8).info);
+    assert_eq!(codes(9), [Value::Uint(211)]);
+    assert_eq!(
+        value(&cap.view(9), "ftplens.request_in"),
+        Some(Value::Frame(6))
+    );
+}
+
 /// AUTH TLS answered 234: the host is told to hand the control connection to TLS.
 #[test]
 fn auth_tls_asks_for_tls() {
