@@ -650,8 +650,8 @@ void proto_register_ftplens(void)
                                    "statistics, instead of in clear text (the packet bytes still hold it)",
                                    &pref_hide_passwords);
     prefs_register_bool_preference(prefs, "export_listings", "Export directory listings",
-                                   "Export Objects also lists each directory listing (LIST, NLST, MLSD) as "
-                                   "<directory>.listing, besides the transferred files", &pref_export_listings);
+                                   "Export Objects also saves each directory listing, as <directory>.listing, "
+                                   "besides the transferred files", &pref_export_listings);
     /* One preference per core limit, named as the core names it ("max_line", the -o key), titled in its
      * words ("Longest line kept (bytes)"), with its default; the strings are static, as Wireshark requires. */
     n_limits = ftplens_limit_count();

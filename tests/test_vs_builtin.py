@@ -54,10 +54,11 @@ def test_the_builtin_misses_what_the_case_shows(results, case, check):
     assert results[case]["built-in"][check] is False, BUILTIN_MISSES[(case, check)]
 
 
-# The defect-class captures (scripts/vs-builtin.py --defects): the cases the plugin gets right on
-# every check today. Classes 1, 2 and 3 are not yet right in the plugin (tests/captures/README.md,
-# "Defect classes per presenter"); their owner adds them here with the fix.
-DEFECTS_RIGHT = ["c04_data_gap", "c05_226_before_last_data", "c05_226_before_any_data",
+# The defect-class captures (scripts/vs-builtin.py --defects): the plugin is right on every check of
+# every one of them.
+DEFECTS_RIGHT = ["c01_gap_in_multiline", "c02_no_line_end_before_fin", "c02_multiline_open_at_rst",
+                 "c02_cut_at_end_of_capture", "c03_multiline_over_segments",
+                 "c04_data_gap", "c05_226_before_last_data", "c05_226_before_any_data",
                  "c06_no_syn_control", "c06_server_side_only", "c07_425_and_221_in_one_segment",
                  "c08_unknown_fields", "c09_multiline_text", "c10_stou", "c11_direction_reversed",
                  "c12_list_then_cwd", "c13_data_no_syn_port20"]
