@@ -93,30 +93,6 @@ impl StoredItem {
         }
     }
 
-    /// Keep an owned item (listing entries), its span as it is.
-    pub fn owned(it: &crate::present::Item) -> Self {
-        use crate::present::Value;
-        StoredItem {
-            field: it.field,
-            depth: u8::try_from(it.depth).unwrap_or(u8::MAX),
-            generated: it.generated || it.length == 0,
-            offset: u32::try_from(it.offset).unwrap_or(u32::MAX),
-            length: u32::try_from(it.length).unwrap_or(0),
-            value: match &it.value {
-                Value::Label(s) | Value::Str(s) => Stored::Text(s.as_str().into()),
-                Value::Uint(n) => Stored::Uint(*n),
-                Value::Bool(b) => Stored::Bool(*b),
-                Value::Frame(n) => Stored::Frame(*n),
-                Value::Time(t) => Stored::Time(*t),
-                Value::Ip(ip) => Stored::Ip(*ip),
-            },
-            expert: it
-                .expert
-                .as_ref()
-                .map(|(e, m)| Box::new((*e, m.as_str().into()))),
-        }
-    }
-
     /// A generated item (no bytes of the frame behind it).
     pub fn generated(field: Field, value: ValueView<'_>) -> Self {
         StoredItem {

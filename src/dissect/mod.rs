@@ -273,6 +273,42 @@ fn slot(chans: &mut [Option<Box<Chan>>], i: u32) -> Option<&mut Chan> {
     chans.get_mut(i as usize)?.as_deref_mut()
 }
 
+/// What one call of a listing parser gave: the items of at most `room` entries, and whether a cap
+/// (the parser's, or `room`) was hit.
+struct Entries {
+    room: usize,
+    items: Vec<StoredItem>,
+    count: usize,
+    capped: bool,
+}
+
+impl Entries {
+    fn new(room: usize) -> Self {
+        Entries {
+            room,
+            items: Vec::new(),
+            count: 0,
+            capped: false,
+        }
+    }
+
+    /// One parsed line; `payload` is the frame's payload, where an entry's name is highlighted when
+    /// it lies in it.
+    fn take(&mut self, line: ListingLine<'_>, payload: &[u8]) {
+        match line {
+            ListingLine::Entry(e) if self.count < self.room => {
+                self.count += 1;
+                let at = listing::span_in(payload, e.name);
+                let items = listing::entry_items(&e, at);
+                self.items
+                    .extend(items.iter().map(|it| StoredItem::keep(it, 0, true)));
+            }
+            ListingLine::Entry(_) | ListingLine::Cap(_) => self.capped = true,
+            ListingLine::Unparsed { .. } => {}
+        }
+    }
+}
+
 /// A directory listing being read from its data connection, in stream order.
 #[derive(Debug)]
 struct Listing {
@@ -759,23 +795,12 @@ impl Dissector {
         }
         l.next = Some(at + n as i64);
         l.last_frame = seg.frame;
-        let payload = seg.data;
-        let mut items = Vec::new();
-        let mut entries = 0;
-        let mut capped = false;
-        let room = MAX_LISTING_ENTRIES.saturating_sub(self.listing_entries);
-        l.parser
-            .feed(&payload[skip..skip + n], &mut |line| match line {
-                ListingLine::Entry(e) if entries < room => {
-                    entries += 1;
-                    let at = listing::span_in(payload, e.name);
-                    items.extend(listing::entry_items(&e, at).iter().map(StoredItem::owned));
-                }
-                ListingLine::Entry(_) | ListingLine::Cap(_) => capped = true,
-                ListingLine::Unparsed { .. } => {}
-            });
-        let note = capped && !std::mem::replace(&mut l.capped, true);
-        self.keep_listing(seg.frame, items, entries, note);
+        let mut got = Entries::new(MAX_LISTING_ENTRIES.saturating_sub(self.listing_entries));
+        l.parser.feed(&seg.data[skip..skip + n], &mut |line| {
+            got.take(line, seg.data)
+        });
+        let note = got.capped && !std::mem::replace(&mut l.capped, true);
+        self.keep_listing(seg.frame, got.items, got.count, note);
     }
 
     /// Store listing items for `frame`, with the `listing_cap` anomaly when a cap was just hit.
@@ -808,19 +833,10 @@ impl Dissector {
                 continue;
             };
             let frame = l.last_frame;
-            let mut items = Vec::new();
-            let mut entries = 0;
-            let room = MAX_LISTING_ENTRIES.saturating_sub(self.listing_entries);
-            l.parser.finish(&mut |line| {
-                if let ListingLine::Entry(e) = line {
-                    if entries < room {
-                        entries += 1;
-                        items.extend(listing::entry_items(&e, None).iter().map(StoredItem::owned));
-                    }
-                }
-            });
+            let mut got = Entries::new(MAX_LISTING_ENTRIES.saturating_sub(self.listing_entries));
+            l.parser.finish(&mut |line| got.take(line, &[]));
             if frame > 0 {
-                self.keep_listing(frame, items, entries, false);
+                self.keep_listing(frame, got.items, got.count, false);
             }
         }
     }

@@ -1,19 +1,21 @@
 //! Directory-listing entries as tree items: what the data tree shows for each line of a LIST, NLST
 //! or MLSD data connection ([`crate::parse::listing`] parses the lines).
 
-use super::{Item, Target, Value};
+use super::{ItemRef, Target, ValueRef};
 use crate::fields::Field;
 use crate::parse::listing::Entry;
+use std::borrow::Cow;
 
 /// Where an entry's line lies in the frame being shown: `(offset, length)` of its name, when the
 /// name's bytes are in that frame's payload.
 pub type NameSpan = Option<(usize, usize)>;
 
 /// The items of one listing entry: a label naming it ("hello.txt (file, 512 bytes)"), and under it
-/// each field the listing gave. Fields the form does not carry are left out, not shown empty.
-pub fn entry_items(entry: &Entry<'_>, name_at: NameSpan) -> Vec<Item> {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let name = text(entry.name);
+/// each field the listing gave. Fields the form does not carry are left out, not shown empty. The
+/// type and form names are the core's static texts, so a host keeps them without a copy.
+pub(crate) fn entry_items(entry: &Entry<'_>, name_at: NameSpan) -> Vec<ItemRef<'static>> {
+    let text = |b: &[u8]| ValueRef::Str(Cow::Owned(String::from_utf8_lossy(b).into_owned()));
+    let name = String::from_utf8_lossy(entry.name).into_owned();
     let mut label = format!("{name} ({}", entry.kind.name());
     if let Some(size) = entry.size {
         label.push_str(&format!(", {size} bytes"));
@@ -21,7 +23,7 @@ pub fn entry_items(entry: &Entry<'_>, name_at: NameSpan) -> Vec<Item> {
     label.push(')');
     let item = |field, depth, value, at: NameSpan| {
         let (offset, length) = at.unwrap_or((0, 0));
-        Item {
+        ItemRef {
             target: Target::Frame,
             field,
             depth,
@@ -33,31 +35,46 @@ pub fn entry_items(entry: &Entry<'_>, name_at: NameSpan) -> Vec<Item> {
         }
     };
     let mut items = vec![
-        item(Field::DataListing, 0, Value::Label(label), None),
-        item(Field::DataListingName, 1, Value::Str(name), name_at),
+        item(
+            Field::DataListing,
+            0,
+            ValueRef::Str(Cow::Owned(label)),
+            None,
+        ),
+        item(
+            Field::DataListingName,
+            1,
+            ValueRef::Str(Cow::Owned(name)),
+            name_at,
+        ),
         item(
             Field::DataListingType,
             1,
-            Value::Str(entry.kind.name().into()),
+            ValueRef::Static(entry.kind.name()),
             None,
         ),
     ];
     if let Some(size) = entry.size {
-        items.push(item(Field::DataListingSize, 1, Value::Uint(size), None));
+        items.push(item(Field::DataListingSize, 1, ValueRef::Uint(size), None));
     }
     if let Some(t) = entry.modify {
-        items.push(item(Field::DataListingModify, 1, Value::Str(t.iso()), None));
+        items.push(item(
+            Field::DataListingModify,
+            1,
+            ValueRef::Str(Cow::Owned(t.iso())),
+            None,
+        ));
     }
     if let Some(p) = entry.perm {
-        items.push(item(Field::DataListingPerm, 1, Value::Str(text(p)), None));
+        items.push(item(Field::DataListingPerm, 1, text(p), None));
     }
     if let Some(t) = entry.target {
-        items.push(item(Field::DataListingTarget, 1, Value::Str(text(t)), None));
+        items.push(item(Field::DataListingTarget, 1, text(t), None));
     }
     items.push(item(
         Field::DataListingForm,
         1,
-        Value::Str(entry.form.name().into()),
+        ValueRef::Static(entry.form.name()),
         None,
     ));
     items
@@ -76,15 +93,17 @@ pub fn span_in(payload: &[u8], name: &[u8]) -> NameSpan {
 mod tests {
     use super::*;
     use crate::parse::listing::{Expect, Item as Line, ListingLimits, ListingParser};
+    use crate::present::Value;
 
-    fn values(items: &[Item]) -> Vec<(&'static str, u32, Value)> {
+    /// Each item as (field name, depth, value), its text owned for comparison.
+    fn values(items: &[ItemRef<'_>]) -> Vec<(&'static str, u32, Value)> {
         items
             .iter()
             .map(|i| {
                 (
                     crate::fields::FIELDS[i.field as usize].abbrev,
                     i.depth,
-                    i.value.clone(),
+                    i.clone().into_owned().value,
                 )
             })
             .collect()
@@ -108,7 +127,7 @@ mod tests {
             (
                 "ftplens-data.listing",
                 0,
-                Value::Label("hello.txt (file, 512 bytes)".into())
+                Value::Str("hello.txt (file, 512 bytes)".into())
             )
         );
         assert!(v.contains(&(
