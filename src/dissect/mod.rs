@@ -422,9 +422,6 @@ pub struct Dissector {
     outputs: Vec<Output>,
     /// Where control items meant for a data frame go (see `control_view`).
     scratch: ControlFrame,
-    /// Frames that show the code of a multi-line reply beginning there: the reply's own items
-    /// replace it if the reply ends (or is cut off) on that frame too.
-    reply_begins: std::collections::HashSet<u64>,
     /// Listing entries by the data frame that completed their line.
     listing_items: HashMap<u64, Vec<StoredItem>, ByNumber>,
     /// Listing entries kept so far, against [`MAX_LISTING_ENTRIES`].
@@ -516,7 +513,6 @@ impl Dissector {
             finished: false,
             outputs: Vec::new(),
             scratch: ControlFrame::default(),
-            reply_begins: Default::default(),
             listing_items: HashMap::default(),
             listing_entries: 0,
             max_streams: MAX_STREAMS,
@@ -1148,11 +1144,12 @@ impl Dissector {
                 match it.target {
                     Target::Frame => {
                         let kept = StoredItem::keep(&it, base, true);
-                        let begun =
-                            kept.field() == Field::ResponseCode && self.reply_begins.remove(&frame);
+                        // A reply reported without its bytes (cut off by a gap or the end) lands on
+                        // the frame where it began: it replaces the code shown there as its
+                        // beginning (generated, with this code; a reply read whole has a span).
+                        let late = kept.field() == Field::ResponseCode && kept.view().generated;
                         let view = self.control_view(frame, to_server);
-                        if begun {
-                            // The marker of the reply's beginning: generated, with this code.
+                        if late {
                             let code = kept.view().value;
                             if let Some(i) = view.items.iter().position(|x| {
                                 x.field() == Field::ResponseCode
@@ -1190,7 +1187,6 @@ impl Dissector {
             self.control_view(frame, to_server).items.shrink_to_fit();
         }
         if let Some(code) = b.begins_reply {
-            self.reply_begins.insert(b.frame);
             // The frame where a multi-line reply begins shows its code, as the frame where it
             // ends does (with the pairing): a filter on the code finds both.
             self.control_view(b.frame, false).items.push(generated(
