@@ -28,7 +28,7 @@ use crate::parse::listing::{Expect, Item as ListingLine, ListingLimits, ListingP
 use crate::present::{self, Target, listing};
 use crate::{DataMode, Direction, Event, EventKind, Limits, LoginState};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -171,14 +171,82 @@ pub struct ExportPiece<'a> {
     pub tls: bool,
 }
 
+/// A view's text (the Info column, the title): kept text, or a data frame's, written from its
+/// length and its channel when the host writes it out (every data packet has one, and most are
+/// never shown, so none is made in advance).
+#[derive(Debug, Clone, Copy)]
+pub struct Text<'a>(TextKind<'a>);
+
+#[derive(Debug, Clone, Copy)]
+enum TextKind<'a> {
+    Kept(&'a str),
+    /// "FTP data, 1460 bytes, download (passive), RETR big.bin".
+    DataInfo(u32, &'a Chan),
+    /// " (1460 bytes)".
+    DataTitle(u32),
+}
+
+impl Text<'_> {
+    pub fn is_empty(&self) -> bool {
+        matches!(self.0, TextKind::Kept(""))
+    }
+}
+
+impl std::fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            TextKind::Kept(s) => f.write_str(s),
+            TextKind::DataInfo(len, ch) => {
+                write!(f, "FTP data, {len} bytes")?;
+                if let Some(d) = ch.direction {
+                    write!(f, ", {}", d.name())?;
+                }
+                if let Some(m) = ch.mode {
+                    f.write_str(if m.is_passive() {
+                        " (passive)"
+                    } else {
+                        " (active)"
+                    })?;
+                }
+                match &ch.command {
+                    Some(c) => write!(f, ", {c}"),
+                    None => Ok(()),
+                }
+            }
+            TextKind::DataTitle(len) => write!(f, " ({len} bytes)"),
+        }
+    }
+}
+
+impl PartialEq<&str> for Text<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        /// What is left of the string to match, as the text is written piece by piece.
+        struct Rest<'s>(&'s str);
+        impl std::fmt::Write for Rest<'_> {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                self.0 = self.0.strip_prefix(s).ok_or(std::fmt::Error)?;
+                Ok(())
+            }
+        }
+        let mut rest = Rest(other);
+        std::fmt::write(&mut rest, format_args!("{self}")).is_ok() && rest.0.is_empty()
+    }
+}
+
+impl PartialEq for Text<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        *self == other.to_string().as_str()
+    }
+}
+
 /// What one frame shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct View<'a> {
     pub kind: ViewKind,
     /// The Info column ("" none).
-    pub info: Cow<'a, str>,
+    pub info: Text<'a>,
     /// Text after the protocol item's name.
-    pub title: Cow<'a, str>,
+    pub title: Text<'a>,
     /// Display order, every one for this frame; offsets are into this frame's payload, length 0
     /// means generated.
     pub items: Vec<ItemView<'a>>,
@@ -410,7 +478,10 @@ pub struct Dissector {
     by_conn: HashMap<ConnRef, u32>,
     /// Control connections by uid (the layer's session summaries name them so).
     by_uid: HashMap<String, u32>,
-    frames: HashMap<u64, FrameRec, ByNumber>,
+    /// By frame number: the first pass adds frames in capture order and the second reads them in
+    /// the same order, so neighbours in the file are neighbours in memory (a hash table scattered
+    /// them, and each view paid a cache miss).
+    frames: BTreeMap<u64, FrameRec>,
     /// Boxed: a retired channel keeps only its slot.
     chans: Vec<Option<Box<Chan>>>,
     chan_keys: HashMap<(ConnRef, u32), u32>,
@@ -504,7 +575,7 @@ impl Dissector {
             streams: HashMap::default(),
             by_conn: HashMap::new(),
             by_uid: HashMap::new(),
-            frames: HashMap::default(),
+            frames: BTreeMap::new(),
             chans: Vec::new(),
             chan_keys: HashMap::new(),
             actions: Vec::new(),
@@ -1385,23 +1456,40 @@ impl Dissector {
 
     // ------------------------------------------------------------------ any pass: views
 
-    /// What frame `frame` shows (the first pass sees what is known so far).
-    pub fn view(&self, frame: u64) -> Option<View<'_>> {
-        self.view_unless_kept(frame, None)
+    /// Whether frame `frame` is a data frame of a protected (TLS) data connection: the host hands
+    /// its payload to TLS even when it draws nothing.
+    pub fn is_tls_data(&self, frame: u64) -> bool {
+        match self.frames.get(&frame) {
+            Some(FrameRec::Data(d)) => self
+                .chans
+                .get(d.chan as usize)
+                .and_then(|c| c.as_deref())
+                .is_some_and(|c| c.tls),
+            _ => false,
+        }
     }
 
-    /// [`Dissector::view`] for a host that keeps what it made of one channel's items: when the
-    /// frame's `(channel, revision)` is `kept`, its `items` are left empty (the host has them).
-    pub fn view_unless_kept(&self, frame: u64, kept: Option<(u32, u32)>) -> Option<View<'_>> {
+    /// What frame `frame` shows (the first pass sees what is known so far).
+    pub fn view(&self, frame: u64) -> Option<View<'_>> {
+        self.view_unless_kept(frame, |_, _| false)
+    }
+
+    /// [`Dissector::view`] for a host that keeps what it made of channels' items: when
+    /// `kept(channel, revision)` says it has the frame's, its `items` are left empty.
+    pub fn view_unless_kept(
+        &self,
+        frame: u64,
+        kept: impl Fn(u32, u32) -> bool,
+    ) -> Option<View<'_>> {
         match self.frames.get(&frame)? {
             FrameRec::Control(c) => Some(View {
                 kind: ViewKind::Control,
-                info: Cow::Borrowed(&c.info),
-                title: Cow::Borrowed(if c.to_server {
+                info: Text(TextKind::Kept(&c.info)),
+                title: Text(TextKind::Kept(if c.to_server {
                     ", to server"
                 } else {
                     ", to client"
-                }),
+                })),
                 items: c.items.iter().map(StoredItem::view).collect(),
                 frame_items: Vec::new(),
                 channel: None,
@@ -1420,9 +1508,9 @@ impl Dissector {
                 let ch = self.chans.get(d.chan as usize)?.as_deref()?;
                 Some(View {
                     kind: ViewKind::Data,
-                    info: Cow::Owned(data_info(d.len, ch)),
-                    title: Cow::Owned(format!(" ({} bytes)", d.len)),
-                    items: if kept == Some((d.chan, ch.revision)) {
+                    info: Text(TextKind::DataInfo(d.len, ch)),
+                    title: Text(TextKind::DataTitle(d.len)),
+                    items: if kept(d.chan, ch.revision) {
                         Vec::new()
                     } else {
                         ch.items.iter().map(StoredItem::view).collect()
@@ -1557,27 +1645,6 @@ fn stat_ticks(run: &[Event]) -> Vec<[Option<Box<str>>; 3]> {
         }
     }
     out
-}
-
-/// "FTP data, 1460 bytes, download (passive), RETR big.bin".
-fn data_info(len: u32, ch: &Chan) -> String {
-    let mut s = format!("FTP data, {len} bytes");
-    if let Some(d) = ch.direction {
-        s.push_str(", ");
-        s.push_str(d.name());
-    }
-    if let Some(m) = ch.mode {
-        s.push_str(if m.is_passive() {
-            " (passive)"
-        } else {
-            " (active)"
-        });
-    }
-    if let Some(c) = &ch.command {
-        s.push_str(", ");
-        s.push_str(c);
-    }
-    s
 }
 
 /// A channel's object name: ".partial" when the file side has a hole.

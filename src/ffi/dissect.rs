@@ -71,6 +71,22 @@ fn put(arena: &mut Vec<u8>, s: &str) -> *const c_char {
     offset_ptr(at)
 }
 
+/// [`put`] for a view's text, written straight into the arena.
+fn put_text(arena: &mut Vec<u8>, t: &crate::dissect::Text<'_>) -> *const c_char {
+    use std::io::Write;
+    let at = arena.len();
+    // Writing into a Vec cannot fail.
+    let _ = write!(arena, "{t}");
+    // The C ABI's strings cannot hold NUL (see present::c_text).
+    if memchr::memchr(0, &arena[at..]).is_some() {
+        let text = String::from_utf8_lossy(&arena[at..]).replace('\0', "\u{fffd}");
+        arena.truncate(at);
+        arena.extend_from_slice(text.as_bytes());
+    }
+    arena.push(0);
+    offset_ptr(at)
+}
+
 /// Turn a placeholder into an address inside the completed arena.
 fn seal(base: *const c_char, p: &mut *const c_char) {
     if !p.is_null() {
@@ -343,12 +359,16 @@ pub unsafe extern "C" fn ftplens_dissector_view(
             h.items.clear();
             h.stats.clear();
             h.arena.clear();
-            let Some(v) = h.dissector.view_unless_kept(frame, h.channel.key) else {
+            let key = h.channel.key;
+            let Some(v) = h
+                .dissector
+                .view_unless_kept(frame, |c, r| key == Some((c, r)))
+            else {
                 return FTPLENS_END;
             };
             let arena = &mut h.arena;
-            let info = put(arena, &v.info);
-            let title = put(arena, &v.title);
+            let info = put_text(arena, &v.info);
+            let title = put_text(arena, &v.title);
             let flow = v
                 .flow
                 .as_deref()
