@@ -52,9 +52,6 @@ if _VERSION ~= "Lua " .. core.lua_version then
     return
 end
 
--- Each packet leaves short-lived userdata behind (Tvb, Pinfo, TreeItem): collect less often.
-collectgarbage("setpause", 1000)
-
 local NAME_CONTROL, NAME_DATA = "File Transfer Protocol (ftplens)", "FTP data channel (ftplens)"
 local proto, proto_data = Proto("ftplens", NAME_CONTROL), Proto("ftplens-data", NAME_DATA)
 -- The Protocol column names what is on the wire, as the built-in does; the filter names stay ftplens.
@@ -196,10 +193,13 @@ local made = {} -- TreeItems of the item being drawn, by draw-list slot (0: the 
 local add, set_generated, add_expert, set_text -- TreeItem's methods, looked up once (by draw)
 
 -- Add a draw list's items (9 slots each: ProtoField, value or false, parent slot, offset, length,
--- generated, ProtoExpert or false, message, label or false) under root.
+-- generated, ProtoExpert or false, message, label or false) under root. In a tree nobody sees
+-- (tshark -T fields, a display filter's pass) Wireshark adds only the items filters reference,
+-- and marking an item generated only changes how it is displayed: those calls are saved.
 local function draw(root, tvb, list)
     if not add then add, set_generated, add_expert, set_text = root.add, root.set_generated,
         root.add_proto_expert_info, root.set_text end
+    local visible = root.visible
     made[0] = root
     local slot = 0
     for i = 1, #list, 9 do
@@ -213,8 +213,10 @@ local function draw(root, tvb, list)
         else
             ti = add(parent, pf, v)
         end
-        if list[i + 8] then set_text(ti, list[i + 8]) end
-        if list[i + 5] then set_generated(ti) end
+        if visible then
+            if list[i + 8] then set_text(ti, list[i + 8]) end
+            if list[i + 5] then set_generated(ti) end
+        end
         local pe = list[i + 6]
         if pe then add_expert(ti, pe, list[i + 7]) end
         slot = slot + 1

@@ -27,6 +27,7 @@
 //! The module links no Lua: mlua's `module` feature leaves every `lua_*` symbol to the host. The Lua
 //! version is a build choice (cargo features `lua52`, `lua53`, `lua54`).
 
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use ftplens::Limits;
 use ftplens::dissect::{
     Claim, DissectConfig, Dissector, HostAction, ItemView, Offer, Segment, ValueView, ViewKind,
@@ -34,7 +35,7 @@ use ftplens::dissect::{
 use ftplens::fields::{EXPERTS, ExpertGroup, FIELDS, FieldType, FrameRole, Severity};
 use ftplens::limits::LIMITS;
 use mlua::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -231,6 +232,22 @@ struct Glue {
     /// Draw lists of data channels, by channel and revision (a channel's items change only on the
     /// first pass, and each change moves the revision).
     lists: HashMap<u32, (u32, DrawList)>,
+    /// Where a view's texts are written before they become Lua strings.
+    scratch: String,
+}
+
+/// A view's text as a Lua string, written through `scratch` (no NUL, as [`text`]).
+fn lua_text(
+    lua: &Lua,
+    scratch: &mut String,
+    t: &ftplens::dissect::Text<'_>,
+) -> LuaResult<LuaString> {
+    scratch.clear();
+    let _ = write!(scratch, "{t}");
+    if scratch.contains('\0') {
+        *scratch = text(scratch);
+    }
+    lua.create_string(&*scratch)
 }
 
 /// `d:segment`'s arguments as Lua passes them: frame, ts, src, sport, dst, dport, stream, seq,
@@ -415,10 +432,8 @@ impl LuaUserData for Glue {
                 } else {
                     LuaValue::Table(lua.create_sequence_from(ports)?)
                 };
-                let tls_data = claim == Claim::Data
-                    && guarded(this, |g| {
-                        Ok(g.dissector.view(args.frame).is_some_and(|v| v.tls))
-                    })?;
+                let tls_data =
+                    claim == Claim::Data && guarded(this, |g| Ok(g.dissector.is_tls_data(args.frame)))?;
                 Ok((claim_code(claim), tls_record, ports, tls_started, tls_data))
             },
         );
@@ -441,7 +456,10 @@ impl LuaUserData for Glue {
                         )
                             .into_lua_multi(lua);
                     }
-                    let Some(v) = g.dissector.view(frame) else {
+                    // A data channel's items are left out when its list is kept here.
+                    let lists = &g.lists;
+                    let kept = |c: u32, r: u32| lists.get(&c).is_some_and(|(rev, _)| *rev == r);
+                    let Some(v) = g.dissector.view_unless_kept(frame, kept) else {
                         return 0u8.into_lua_multi(lua);
                     };
                     let list = match v.channel {
@@ -467,8 +485,8 @@ impl LuaUserData for Glue {
                     let kind = if v.kind == ViewKind::Control { 1u8 } else { 2 };
                     (
                         kind,
-                        lua.create_string(text(&v.info))?,
-                        lua.create_string(text(&v.title))?,
+                        lua_text(lua, &mut g.scratch, &v.info)?,
+                        lua_text(lua, &mut g.scratch, &v.title)?,
                         list,
                         v.text,
                         v.tls,
@@ -603,6 +621,7 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                     tls_after: HashMap::new(),
                     tls_frames: HashSet::new(),
                     lists: HashMap::new(),
+                    scratch: String::new(),
                 })
             },
         )?,
