@@ -196,13 +196,13 @@ static void tell_fins(guint32 before)
     }
 }
 
-/* Give this segment to the core (first pass only) and do what it asks. data is what the caller passed:
- * TCP's tcpinfo, or (4.0: NULL, later: TLS's own struct) when TLS hands back decrypted bytes. */
+/* Give this segment to the core (first pass only) and do what it asks. data is what the caller passed: TCP's
+ * tcpinfo, or when TLS hands back decrypted bytes 4.0's NULL, later TLS's own struct (found by layer names). */
 static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data, ftplens_offer offer)
 {
     conversation_t *conv = find_or_create_conversation(pinfo);
     struct tcp_analysis *tcpd = get_tcp_conversation_data(conv, pinfo);
-    gboolean from_tls = data == NULL || proto_is_frame_protocol(pinfo->layers, "tls");
+    gboolean from_tls = data == NULL || (WS_AT_LEAST(4, 2) && proto_is_frame_protocol(pinfo->layers, "tls"));
     conn_t *c = (conn_t *)conversation_get_proto_data(conv, proto_ftplens);
     ftplens_claim claim = FTPLENS_CLAIM_NONE;
     ftplens_segment seg = { 0 };
@@ -213,7 +213,7 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
         conversation_add_proto_data(conv, proto_ftplens, c);
     }
     int side = tcpd->fwd == &tcpd->flow1 ? 0 : 1;
-    tell_fins(pinfo->num);
+    if (offer != FTPLENS_OFFER_EXPECTED) tell_fins(pinfo->num); /* control lines need the FINs before them */
     seg.stream = tcpd->stream;
     to_endpoint(&pinfo->src, pinfo->srcport, &seg.src);
     to_endpoint(&pinfo->dst, pinfo->destport, &seg.dst);
