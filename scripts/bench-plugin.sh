@@ -2,7 +2,8 @@
 # tshark -2 over one large FTP capture (a generator that ACKs every second segment, as real TCP
 # does), with the ftplens C plugin, with the ftplens Lua fallback, and with the built-in ftp
 # dissector, run in one go, each printing the same facts (commands, reply codes, data-channel setup
-# frames). Prints the wall-time ratios to the built-in.
+# frames). The three run in turn, RUNS rounds; prints the best wall and CPU times and their ratios to
+# the built-in.
 # Usage: scripts/bench-plugin.sh [SIZE, default 60M] [RUNS, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,25 +43,47 @@ builtin_run() {
         -e ftp.request.command -e ftp.response.code -e ftp-data.setup-frame
 }
 
-best() { # best wall time of $runs runs of a function, in seconds; its output goes to $work/$1.out
-    local fn=$1 best_t=""
-    for _ in $(seq "$runs"); do
-        local t0 t1
-        t0=$(date +%s.%N)
-        "$fn" >"$work/$fn.out" 2>/dev/null
-        t1=$(date +%s.%N)
-        best_t=$(python3 -c "t=$t1-$t0; b='$best_t'; print(min(t, float(b)) if b else t)")
-    done
-    echo "$best_t"
+# One run of a function: "wall cpu" in seconds (cpu: user + system time of tshark, from its rusage);
+# its output goes to $work/$1.out.
+timed() {
+    local fn=$1
+    python3 - "$fn" "$work" <<'PY'
+import os, resource, subprocess, sys, time
+fn, work = sys.argv[1], sys.argv[2]
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
+t0 = time.monotonic()
+with open(f"{work}/{fn}.out", "wb") as out:
+    subprocess.run(["bash", "-c", f'source "{work}/fns.sh"; {fn}'], stdout=out, stderr=subprocess.DEVNULL, check=True)
+wall = time.monotonic() - t0
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+print(f"{wall:.3f} {cpu:.3f}")
+PY
 }
+declare -f as_user ftplens_run lua_run builtin_run | sed "1i work=$work" >"$work/fns.sh"
 
-t_plugin=$(best ftplens_run)
-t_lua=$(best lua_run)
-t_builtin=$(best builtin_run)
+# The three in turn, $runs rounds, so that a change of the machine's load falls on all of them.
+declare -A wall cpu
+for _ in $(seq "$runs"); do
+    for fn in ftplens_run lua_run builtin_run; do
+        read -r w c < <(timed "$fn")
+        wall[$fn]="${wall[$fn]:-} $w"
+        cpu[$fn]="${cpu[$fn]:-} $c"
+    done
+done
+best() { tr ' ' '\n' | grep . | sort -g | head -n 1; } # the best of a round's figures
+t_plugin=$(best <<<"${wall[ftplens_run]}")
+t_lua=$(best <<<"${wall[lua_run]}")
+t_builtin=$(best <<<"${wall[builtin_run]}")
+c_plugin=$(best <<<"${cpu[ftplens_run]}")
+c_lua=$(best <<<"${cpu[lua_run]}")
+c_builtin=$(best <<<"${cpu[builtin_run]}")
 echo "capture: $(du -h "$work/big.pcap" | cut -f1), $(tail -n 1 "$work/gen.txt")"
 for r in ftplens_run lua_run builtin_run; do
     echo "$r: commands $(cut -f1 "$work/$r.out" | grep -c .), data packets tied to a setup frame $(cut -f3 "$work/$r.out" | grep -c .)"
 done
 cmp -s "$work/ftplens_run.out" "$work/lua_run.out" || echo "warning: the C plugin and the Lua fallback printed different fields"
 python3 -c "print(f'tshark -2 wall time, best of $runs: C plugin {$t_plugin:.2f} s, Lua fallback {$t_lua:.2f} s, built-in ftp {$t_builtin:.2f} s')"
-python3 -c "print(f'ratio C plugin/built-in {$t_plugin/$t_builtin:.2f}, Lua fallback/built-in {$t_lua/$t_builtin:.2f}')"
+python3 -c "print(f'tshark -2 CPU time (user + system), best of $runs: C plugin {$c_plugin:.2f} s, Lua fallback {$c_lua:.2f} s, built-in ftp {$c_builtin:.2f} s')"
+python3 -c "print(f'wall ratio C plugin/built-in {$t_plugin/$t_builtin:.2f}, Lua fallback/built-in {$t_lua/$t_builtin:.2f}')"
+python3 -c "print(f'CPU ratio C plugin/built-in {$c_plugin/$c_builtin:.2f}, Lua fallback/built-in {$c_lua/$c_builtin:.2f}')"
