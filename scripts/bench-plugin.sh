@@ -83,7 +83,7 @@ for r in ftplens_run lua_run builtin_run; do
     echo "$r: commands $(cut -f1 "$work/$r.out" | grep -c .), data packets tied to a setup frame $(cut -f3 "$work/$r.out" | grep -c .)"
 done
 cmp -s "$work/ftplens_run.out" "$work/lua_run.out" || echo "warning: the C plugin and the Lua fallback printed different fields"
-python3 -c "print(f'tshark -2 wall time, best of $runs: C plugin {$t_plugin:.2f} s, Lua fallback {$t_lua:.2f} s, built-in ftp {$t_builtin:.2f} s')"
-python3 -c "print(f'tshark -2 CPU time (user + system), best of $runs: C plugin {$c_plugin:.2f} s, Lua fallback {$c_lua:.2f} s, built-in ftp {$c_builtin:.2f} s')"
+python3 -c "print(f'tshark -2 wall time, best of $runs: C plugin {$t_plugin:.3f} s, Lua fallback {$t_lua:.3f} s, built-in ftp {$t_builtin:.3f} s')"
+python3 -c "print(f'tshark -2 CPU time (user + system), best of $runs: C plugin {$c_plugin:.3f} s, Lua fallback {$c_lua:.3f} s, built-in ftp {$c_builtin:.3f} s')"
 python3 -c "print(f'wall ratio C plugin/built-in {$t_plugin/$t_builtin:.2f}, Lua fallback/built-in {$t_lua/$t_builtin:.2f}')"
 python3 -c "print(f'CPU ratio C plugin/built-in {$c_plugin/$c_builtin:.2f}, Lua fallback/built-in {$c_lua/$c_builtin:.2f}')"
