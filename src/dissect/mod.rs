@@ -902,8 +902,10 @@ impl Dissector {
             let frame = l.last_frame;
             let mut got = Entries::new(MAX_LISTING_ENTRIES.saturating_sub(self.listing_entries));
             l.parser.finish(&mut |line| got.take(line, &[]));
+            // The last line may be the first one past a cap: said as on any other frame.
+            let note = got.capped && !std::mem::replace(&mut l.capped, true);
             if frame > 0 {
-                self.keep_listing(frame, got.items, got.count, false);
+                self.keep_listing(frame, got.items, got.count, note);
             }
         }
     }

@@ -712,6 +712,53 @@ fn listing_entries_on_the_frames_that_complete_them() {
     assert_eq!(sizes, [ValueView::Uint(6000), ValueView::Uint(7)]);
 }
 
+/// A listing whose last line, without a line end, is the first past the parser's entry cap: the
+/// cap is said on the frame that carried that line, as it is when a complete line hits it.
+#[test]
+fn a_cap_hit_by_a_listings_last_line_is_said() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 8, "PASV\r\n");
+    cap.line(true, 9, "227 Entering Passive Mode (10,0,0,2,104,134).\r\n");
+    cap.line(false, 10, "NLST\r\n");
+    cap.line(true, 11, "150 Here comes the directory listing.\r\n");
+    let cap_entries = ListingLimits::default().max_entries;
+    let mut full = Vec::new();
+    for i in 0..cap_entries {
+        full.extend_from_slice(format!("f{i}\r\n").as_bytes());
+    }
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        12,
+        TCP_SYN_ACK,
+        &full,
+        Offer::Expected,
+    );
+    cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        13,
+        0,
+        b"one-too-many",
+        Offer::Expected,
+    );
+    let anomalies = |cap: &Cap, f| -> Vec<String> {
+        cap.view(f)
+            .frame_items
+            .iter()
+            .filter(|i| FIELDS[i.field as usize].abbrev == "ftplens.anomaly")
+            .map(|i| format!("{:?}", i.value))
+            .collect()
+    };
+    assert!(anomalies(&cap, 12).is_empty() && anomalies(&cap, 13).is_empty());
+    cap.d.finish();
+    assert_eq!(anomalies(&cap, 13), [format!("{:?}", s("listing_cap"))]);
+    assert!(anomalies(&cap, 12).is_empty());
+}
+
 /// A multi-line reply over three segments: the frame of its first line shows its code (as the
 /// built-in shows each segment's), the middle one is labelled with what it carries, and the last
 /// shows the code again with the command it answers.
