@@ -83,7 +83,9 @@ pub enum LoginSummary {
     Failure,
 }
 
-/// One control connection, reported when it ends.
+/// One control connection, reported when it ends. While it is open its [`Control`] keeps it up to
+/// date with `uid` empty (no heap string per open connection: the uid is kept inline beside it) and
+/// fills `uid` when the record leaves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionSummary {
     pub uid: String,
@@ -104,48 +106,6 @@ pub struct SessionSummary {
     pub tls: Option<String>,
     /// The connection began before the capture (no SYN).
     pub midstream: bool,
-}
-
-/// What a session's record will say, kept up to date: a [`SessionSummary`] but for its uid, which
-/// the [`Control`] keeps inline until the record leaves ([`Facts::into_summary`]).
-#[derive(Debug)]
-pub(crate) struct Facts {
-    pub id: ConnId,
-    pub ts: f64,
-    pub end_ts: f64,
-    pub banner: Option<String>,
-    pub user: Option<String>,
-    pub password: Option<String>,
-    pub anonymous: bool,
-    pub login: LoginSummary,
-    pub failed_logins: u32,
-    pub commands: u64,
-    pub transfers: u64,
-    pub anomalies: u64,
-    pub tls: Option<String>,
-    pub midstream: bool,
-}
-
-impl Facts {
-    pub fn into_summary(self, uid: Uid) -> SessionSummary {
-        SessionSummary {
-            uid: uid.to_string(),
-            id: self.id,
-            ts: self.ts,
-            end_ts: self.end_ts,
-            banner: self.banner,
-            user: self.user,
-            password: self.password,
-            anonymous: self.anonymous,
-            login: self.login,
-            failed_logins: self.failed_logins,
-            commands: self.commands,
-            transfers: self.transfers,
-            anomalies: self.anomalies,
-            tls: self.tls,
-            midstream: self.midstream,
-        }
-    }
 }
 
 /// An exchange still waiting for its final reply, or for its transfer.
@@ -247,7 +207,7 @@ impl Draft {
     }
 
     /// The exchange, with what the session knows as it ends.
-    pub fn into_exchange(self, uid: Uid, facts: &Facts) -> Exchange {
+    pub fn into_exchange(self, uid: Uid, facts: &SessionSummary) -> Exchange {
         let a = self.answer.map(|a| *a).unwrap_or_default();
         Exchange {
             uid: uid.to_string(),
@@ -281,7 +241,7 @@ pub(crate) struct Control {
     pub conn: super::ConnRef,
     pub session: Session,
     /// What the session's record will say, kept up to date.
-    pub facts: Facts,
+    pub facts: SessionSummary,
     /// The control connection's uid (its connection may be forgotten before the session ends).
     pub uid: Uid,
     pub last_frame: u64,
@@ -556,7 +516,8 @@ impl super::Conversations {
             conn: c,
             session: Session::with_shared_limits(Some(id.orig), Some(id.resp), self.limits.clone()),
             uid: x.uid,
-            facts: Facts {
+            facts: SessionSummary {
+                uid: String::new(),
                 id,
                 ts: x.first_ts,
                 end_ts: x.first_ts,
@@ -874,8 +835,11 @@ impl super::Conversations {
         let Some(s) = self.sessions.remove(&sid) else {
             return;
         };
-        self.outputs
-            .push(Output::Session(s.facts.into_summary(s.uid)));
+        let summary = SessionSummary {
+            uid: s.uid.to_string(),
+            ..s.facts
+        };
+        self.outputs.push(Output::Session(summary));
     }
 }
 
