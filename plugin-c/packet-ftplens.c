@@ -54,9 +54,6 @@ WS_DLL_PUBLIC void register_seq_analysis(const char *name, const char *ui_name, 
 WS_DLL_PUBLIC seq_analysis_item_t *sequence_analysis_create_sai_with_addresses(packet_info *pinfo,
                                                                                seq_analysis_info_t *sainfo);
 #endif
-#ifndef PLUGIN_VERSION
-#define PLUGIN_VERSION "0.1.0"
-#endif
 WS_DLL_PUBLIC_DEF const gchar plugin_version[] = PLUGIN_VERSION;
 WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
 WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
@@ -71,7 +68,6 @@ void proto_reg_handoff_ftplens(void);
 #define COLUMN_CONTROL "FTP"
 #define COLUMN_DATA "FTP-DATA"
 #define MAX_DEPTH 16
-#define MIB (1024u * 1024u)
 /* Keys of per-packet data (pinfo->pool, counted afresh on each pass). */
 #define KEY_ITEMS_DRAWN 0 /* how many of the frame's items earlier calls for this frame drew */
 #define KEY_TAPPED 1      /* the frame's statistics and ladder entry are queued */
@@ -79,8 +75,7 @@ static int proto_ftplens = -1, proto_ftplens_data = -1;
 static gint ett_ftplens = -1, ett_ftplens_data = -1;
 /* One Wireshark field, one subtree type and one expert field per registry entry. */
 static size_t n_fields, n_experts;
-static int *hf_ids;
-static gint *ett_fields;
+static int *hf_ids, *ett_fields;
 static ftplens_field_info *field_infos;
 static expert_field *ei_ids;
 static dissector_handle_t ftplens_handle, ftplens_data_handle;
@@ -108,7 +103,8 @@ typedef struct {
 } conn_t;
 static GPtrArray *watched; /* conn_t of FTP connections whose FINs are not all told yet (at most WATCHED) */
 static double last_ts;     /* of the last segment fed */
-#define WATCHED 64 /* scanned before every segment fed: kept small */
+#define WATCHED 4096 /* scanned before each control segment; past it, the oldest's FINs go untold (said once) */
+static guint watched_dropped; /* connections dropped from watched in this file (the first one is said) */
 /* What the export-objects tap gets from a data frame: its new bytes; in_order: decrypted by TLS, they follow
  * what the object holds, whatever the offset. */
 typedef struct { const guint8 *bytes; guint32 len; gboolean in_order; } eo_rec_t;
@@ -251,8 +247,11 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
                                            .flags = FTPLENS_TCP_FIN };
         tcp_analyze_seq_flow_info_t *rev = tcpd->rev ? tcpd->rev->tcp_analyze_seq_info : NULL;
         c->seen_next[!side] = rev ? rev->nextseq : 0; /* a side that sent no payload yet: its SYN's */
-        if (watched->len >= WATCHED)
-            g_ptr_array_remove_index(watched, 0); /* the oldest: its FINs go untold */
+        if (watched->len >= WATCHED) {
+            if (!watched_dropped++)
+                ws_warning("more than %d FTP connections open at once: the oldest's transfers may read no_fin", WATCHED);
+            g_ptr_array_remove_index(watched, 0);
+        }
         g_ptr_array_add(watched, c);
     }
     apply_actions(pinfo, conv, seg.stream);
@@ -430,7 +429,7 @@ static tap_packet_status ftplens_eo_packet(void *tapdata, packet_info *pinfo, ep
 {
     export_object_list_t *list = (export_object_list_t *)tapdata;
     const eo_rec_t *r = (const eo_rec_t *)data;
-    size_t cap = pref_export_max_mib ? (size_t)pref_export_max_mib * MIB : G_MAXSIZE;
+    size_t cap = pref_export_max_mib ? (size_t)pref_export_max_mib << 20 /* MiB */ : G_MAXSIZE;
     ftplens_view v;
     if (!r || !dissector || ftplens_dissector_view(dissector, pinfo->num, &v) != FTPLENS_OK ||
         !v.export_piece.object)
@@ -550,6 +549,7 @@ static void ftplens_init(void)
     dissector = ftplens_dissector_new(&cfg);
     watched = watched ? watched : g_ptr_array_new();
     g_ptr_array_set_size(watched, 0);
+    watched_dropped = 0;
 }
 
 /* After the first pass: the core ends every connection, so open transfers get their outcome. */

@@ -127,6 +127,40 @@ def test_transfers_the_capture_holds_whole_are_complete(capture, home):
     assert {(r["ftplens-data.complete"], r["ftplens-data.partial_reason"]) for r in rows} == {("1", "")}, rows[:3]
 
 
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory):
+    """ftplens-gen's capture of 96 sessions open at once over 30 MB (458 transfers, every one whole, some
+    segments reordered in pairs or sent twice): hundreds of FTP connections open at the same time, long
+    data connections among them."""
+    build = subprocess.run(["cargo", "build", "--release", "-q", "-p", "ftplens-gen"], cwd=ROOT,
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-2000:]
+    path = tmp_path_factory.mktemp("crowded") / "crowded.pcap"
+    gen = subprocess.run([str(ROOT / "target" / "release" / "ftplens-gen"), "capture", "--size", "30M",
+                          "--concurrent", "96", "--seed", "1", "-o", str(path)], capture_output=True, text=True)
+    assert gen.returncode == 0, gen.stderr
+    assert "458 transfers" in gen.stderr, gen.stderr
+    os.chmod(path.parent, 0o755)
+    os.chmod(path, 0o644)
+    return path
+
+
+def test_every_transfer_of_a_crowded_capture_is_complete(crowded, home):
+    """Every transfer the generator wrote is whole, so every data frame says complete. The FINs of each data
+    connection are told however many FTP connections are open at once (the plugin followed at most 64, and
+    55 of these transfers read no_fin). TCP is asked to hand its out-of-order segments to subdissectors:
+    by default Wireshark keeps them from every subdissector, and a transfer with a segment reordered
+    would read gaps (see the README)."""
+    rows = tshark_fields(crowded, ["tcp.stream", "ftplens-data.complete", "ftplens-data.partial_reason"],
+                         home=home, display_filter="ftplens-data",
+                         extra_args=["-o", "tcp.no_subdissector_on_error:FALSE"])
+    streams = {r["tcp.stream"] for r in rows}
+    assert len(streams) == 458, len(streams)
+    partial = sorted({(r["tcp.stream"], r["ftplens-data.partial_reason"]) for r in rows
+                      if r["ftplens-data.complete"] != "1"})
+    assert not partial, partial[:5]
+
+
 def test_a_listing_is_shown_as_lines_of_text(capture, home):
     pcap, _ = capture
     listing = [n for n, _, _ in _payload_frames(pcap, home, 50001)]
