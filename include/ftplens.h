@@ -475,6 +475,11 @@ typedef uint32_t ftplens_offer;
 #define FTPLENS_TCP_RST 0x04     /* the connection was reset */
 #define FTPLENS_TCP_SYN_ACK 0x08 /* the sender accepted the connection: this is its SYN-ACK, or the host
                                      saw it earlier (TCP_S_SAW_SYNACK) */
+#define FTPLENS_TCP_HIDES_REORDERED 0x10 /* not the segment's but the host's: its TCP hands no retransmitted
+                                             or out-of-order segment to subdissectors (Wireshark's default,
+                                             tcp.no_subdissector_on_error), so a hole in a data connection may
+                                             be bytes the capture holds; a partial transfer's expert info then
+                                             says so */
 
 typedef struct ftplens_segment {
     uint32_t stream;      /* the host's number for the TCP connection (Wireshark's tcp.stream) */

@@ -10,6 +10,7 @@
 #include <ws_version.h>
 #include <epan/packet.h>
 #include <epan/prefs.h>
+#include <epan/prefs-int.h> /* prefs_get_bool_value */
 #include <epan/expert.h>
 #include <epan/conversation.h>
 #include <epan/proto_data.h>
@@ -58,9 +59,6 @@ WS_DLL_PUBLIC_DEF const gchar plugin_version[] = PLUGIN_VERSION;
 WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
 WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
 WS_DLL_PUBLIC void plugin_register(void);
-#if WS_AT_LEAST(4, 2)
-WS_DLL_PUBLIC uint32_t plugin_describe(void);
-#endif
 void proto_register_ftplens(void);
 void proto_reg_handoff_ftplens(void);
 /* The Protocol column names what is on the wire, as the built-in does, so that users' colouring rules
@@ -104,7 +102,9 @@ typedef struct {
 static GPtrArray *watched; /* conn_t of FTP connections whose FINs are not all told yet (at most WATCHED) */
 static double last_ts;     /* of the last segment fed */
 #define WATCHED 4096 /* scanned before each control segment; past it, the oldest's FINs go untold (said once) */
-static guint watched_dropped; /* connections dropped from watched in this file (the first one is said) */
+/* Connections dropped from watched in this file (the first one is said); FTPLENS_TCP_HIDES_REORDERED when TCP's
+ * tcp.no_subdissector_on_error keeps retransmitted and out-of-order segments from subdissectors (its default). */
+static guint watched_dropped, tcp_flags;
 /* What the export-objects tap gets from a data frame: its new bytes; in_order: decrypted by TLS, they follow
  * what the object holds, whatever the offset. */
 typedef struct { const guint8 *bytes; guint32 len; gboolean in_order; } eo_rec_t;
@@ -234,7 +234,7 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
         guint8 seen = tcpd->fwd ? tcpd->fwd->static_flags : 0;
         seg.flags = ((seen & 0x03) == 0x03 ? FTPLENS_TCP_SYN : 0) |
                     ((seen & 0x05) == 0x05 ? FTPLENS_TCP_SYN_ACK : 0) | ((ti->flags & TH_FIN) ? FTPLENS_TCP_FIN : 0) |
-                    ((ti->flags & TH_RST) ? FTPLENS_TCP_RST : 0);
+                    ((ti->flags & TH_RST) ? FTPLENS_TCP_RST : 0) | tcp_flags;
     }
     last_ts = seg.ts;
     if (ftplens_dissector_segment(dissector, &seg, offer, &claim) != FTPLENS_OK)
@@ -249,7 +249,7 @@ static ftplens_claim feed_segment(tvbuff_t *tvb, packet_info *pinfo, void *data,
         c->seen_next[!side] = rev ? rev->nextseq : 0; /* a side that sent no payload yet: its SYN's */
         if (watched->len >= WATCHED) {
             if (!watched_dropped++)
-                ws_warning("more than %d FTP connections open at once: the oldest's transfers may read no_fin", WATCHED);
+                ws_warning("over %d FTP connections open at once: the oldest's transfers may read no_fin", WATCHED);
             g_ptr_array_remove_index(watched, 0);
         }
         g_ptr_array_add(watched, c);
@@ -522,8 +522,7 @@ static void give_ports_to_enabled_dissector(void)
     gboolean enabled = proto_is_protocol_enabled(find_protocol_by_id(proto_ftplens));
     if (!ports || !tcp_port || !builtin_ftp_handle)
         return;
-    if (!given_back)
-        given_back = g_hash_table_new(g_direct_hash, g_direct_equal);
+    given_back = given_back ? given_back : g_hash_table_new(g_direct_hash, g_direct_equal);
     for (guint r = 0; r < ports->nranges; r++)
         for (guint32 port = ports->ranges[r].low; port <= ports->ranges[r].high; port++) {
             dissector_handle_t now = dissector_get_uint_handle(tcp_port, port);
@@ -550,6 +549,8 @@ static void ftplens_init(void)
     watched = watched ? watched : g_ptr_array_new();
     g_ptr_array_set_size(watched, 0);
     watched_dropped = 0;
+    pref_t *no_sub = prefs_find_preference(prefs_find_module("tcp"), "no_subdissector_on_error");
+    tcp_flags = no_sub && prefs_get_bool_value(no_sub, pref_current) ? FTPLENS_TCP_HIDES_REORDERED : 0;
 }
 
 /* After the first pass: the core ends every connection, so open transfers get their outcome. */
@@ -607,8 +608,7 @@ static void register_experts(void)
     size_t n[2] = { 0, 0 };
     for (size_t i = 0; i < n_experts; i++) {
         ftplens_expert_info xi;
-        expert_field init = EI_INIT;
-        ei_ids[i] = init;
+        ei_ids[i] = (expert_field)EI_INIT;
         if (ftplens_expert_get(i, &xi) != FTPLENS_OK || !xi.abbrev)
             continue;
         int group = xi.group < G_N_ELEMENTS(groups) ? groups[xi.group] : PI_PROTOCOL;
@@ -696,5 +696,5 @@ void plugin_register(void)
 }
 
 #if WS_AT_LEAST(4, 2)
-uint32_t plugin_describe(void) { return WS_PLUGIN_DESC_DISSECTOR; }
+WS_DLL_PUBLIC_DEF uint32_t plugin_describe(void) { return WS_PLUGIN_DESC_DISSECTOR; }
 #endif

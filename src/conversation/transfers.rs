@@ -245,6 +245,10 @@ pub(crate) fn server_side(exp: Option<&Expectation>, sides: [SocketAddr; 2]) -> 
     })
 }
 
+/// The partial reason of a data connection with bytes the capture lacks (the Wireshark glue adds
+/// a hint to it when its TCP keeps out-of-order segments from subdissectors).
+pub(crate) const PARTIAL_GAPS: &str = "gaps";
+
 /// Direction as seen, the anomaly when it contradicts the command, whether the transfer is
 /// complete and why not.
 pub(crate) fn judge(
@@ -319,7 +323,7 @@ pub(crate) fn judge(
                 reasons.push("no_fin");
             }
             if d.gaps > 0 {
-                reasons.push("gaps");
+                reasons.push(PARTIAL_GAPS);
             }
             if let Some(t) = transfer {
                 let binary = t.transfer_type.starts_with('I') || t.transfer_type.starts_with('L');

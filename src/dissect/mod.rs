@@ -51,6 +51,10 @@ pub const TCP_RST: u8 = 0x04;
 /// The segment is the sender's SYN-ACK, or the host saw that the sender accepted the connection
 /// earlier: the other side opened it.
 pub const TCP_SYN_ACK: u8 = 0x08;
+/// Not a flag of the segment but of the host: its TCP hands no retransmitted or out-of-order
+/// segment to subdissectors (Wireshark's default, `tcp.no_subdissector_on_error`), so a hole in a
+/// data connection may be bytes the capture holds. A partial transfer's expert info then says so.
+pub const TCP_HIDES_REORDERED: u8 = 0x10;
 
 /// Streams tracked at once (connections offered to ftplens). Past it, new connections are
 /// rejected: a capture of that many connections offered to the heuristic would otherwise grow the
@@ -499,6 +503,8 @@ pub struct Dissector {
     listing_entries: usize,
     /// [`MAX_STREAMS`] (lowered by tests).
     max_streams: usize,
+    /// The host said [`TCP_HIDES_REORDERED`].
+    tcp_hides_reordered: bool,
     /// Streams rejected at the cap; reported once, on the next control frame.
     streams_rejected: u64,
     stream_cap_said: bool,
@@ -587,6 +593,7 @@ impl Dissector {
             listing_items: HashMap::default(),
             listing_entries: 0,
             max_streams: MAX_STREAMS,
+            tcp_hides_reordered: false,
             streams_rejected: 0,
             stream_cap_said: false,
         }
@@ -600,6 +607,7 @@ impl Dissector {
     /// One segment of the first pass, in capture order. Says what the connection is now.
     pub fn segment(&mut self, seg: &Segment<'_>, offer: Offer) -> Claim {
         self.actions.clear();
+        self.tcp_hides_reordered |= seg.flags & TCP_HIDES_REORDERED != 0;
         // After the first pass nothing is fed. A frame may be offered more than once: the same
         // segment again (its bytes are a retransmission, fed once), or several pieces of one
         // frame, such as the records TLS decrypts, with sequence numbers that follow each other.
@@ -1361,10 +1369,18 @@ impl Dissector {
         // frame of its data connection.
         let mut complete = generated(Field::DataComplete, ValueView::Bool(t.complete));
         if !t.complete {
-            complete.set_expert(
-                crate::fields::Expert::DataPartial,
-                &format!("partial: {}", t.partial_reasons.join(", ")),
-            );
+            let mut text = format!("partial: {}", t.partial_reasons.join(", "));
+            if self.tcp_hides_reordered
+                && t.partial_reasons
+                    .contains(&crate::conversation::transfers::PARTIAL_GAPS)
+            {
+                text.push_str(
+                    " (TCP hands no out-of-order segment to ftplens while \"Do not call \
+                     subdissectors for error packets\", tcp.no_subdissector_on_error, is on: the \
+                     capture may hold the bytes)",
+                );
+            }
+            complete.set_expert(crate::fields::Expert::DataPartial, &text);
         }
         ch.revision = ch.revision.wrapping_add(1);
         ch.items.push(complete);

@@ -524,6 +524,35 @@ fn a_data_hole_makes_the_transfer_partial() {
     );
 }
 
+/// The same hole from a host whose TCP keeps out-of-order segments from subdissectors
+/// ([`TCP_HIDES_REORDERED`] on its segments): the partial expert info says the capture may hold
+/// the bytes, and names the preference; a host that does not say so gets the plain message.
+#[test]
+fn a_hole_from_a_host_that_hides_reordered_segments_says_so() {
+    for hides in [false, true] {
+        let mut cap = Cap::new(false);
+        cap.login();
+        cap.pasv_retr();
+        let block = [b'z'; 1000];
+        let (src, dst, o) = (DATA_SERVER, DATA_CLIENT, Offer::Expected);
+        let host = if hides { TCP_HIDES_REORDERED } else { 0 };
+        cap.send_at(2, src, dst, 12, 1, TCP_SYN_ACK | host, &block, o);
+        cap.send_at(2, src, dst, 13, 2001, TCP_FIN | host, &block, o);
+        cap.send_at(2, dst, src, 14, 1, TCP_FIN | host, &[], o);
+        cap.line(true, 15, "226 Transfer complete.\r\n");
+        cap.d.finish();
+        let v = cap.view(13);
+        let complete = items(&v, "ftplens-data.complete")[0];
+        let (_, message) = complete.expert.expect("a partial transfer's expert info");
+        assert!(message.starts_with("partial: "), "{message}");
+        assert_eq!(
+            message.contains("tcp.no_subdissector_on_error"),
+            hides,
+            "{message}"
+        );
+    }
+}
+
 /// A host that never tells SYN or FIN: a whole transfer the server confirmed is complete, not
 /// partial for want of a handshake it could not have seen.
 #[test]

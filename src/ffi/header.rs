@@ -1,4 +1,4 @@
-//! The header's anomaly constants and `ftplens_limits` fields, held to the core's registries at
+//! The header's anomaly constants, segment flags and `ftplens_limits` fields, held to the core's registries at
 //! compile time: the anomaly table of `crate::session::events` and [`crate::limits::LIMITS`] are
 //! the single source, and `include/ftplens.h` must say the same (build.rs reads the header's side
 //! into `header_registry.rs`; the assertions below compare). A mismatch fails the build.
@@ -57,6 +57,15 @@ const _: () = {
         );
         i += 1;
     }
+    // The segment flags: the header's bits are the core's.
+    assert!(
+        FTPLENS_TCP_SYN as u8 == crate::dissect::TCP_SYN
+            && FTPLENS_TCP_FIN as u8 == crate::dissect::TCP_FIN
+            && FTPLENS_TCP_RST as u8 == crate::dissect::TCP_RST
+            && FTPLENS_TCP_SYN_ACK as u8 == crate::dissect::TCP_SYN_ACK
+            && FTPLENS_TCP_HIDES_REORDERED as u8 == crate::dissect::TCP_HIDES_REORDERED,
+        "include/ftplens.h: an FTPLENS_TCP_* bit differs from the core's (crate::dissect::TCP_*)"
+    );
     assert!(
         LIMIT_FIELDS.len() == LIMITS.len(),
         "include/ftplens.h: ftplens_limits must have one field per limit of LIMITS"

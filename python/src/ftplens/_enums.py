@@ -209,6 +209,7 @@ class TcpFlag(enum.IntEnum):
     FIN = lib.FTPLENS_TCP_FIN
     RST = lib.FTPLENS_TCP_RST
     SYN_ACK = lib.FTPLENS_TCP_SYN_ACK
+    HIDES_REORDERED = lib.FTPLENS_TCP_HIDES_REORDERED
 
 
 class Claim(enum.IntEnum):
