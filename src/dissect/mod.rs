@@ -1524,20 +1524,27 @@ impl Dissector {
             }),
             FrameRec::Data(d) => {
                 let ch = self.chans.get(d.chan as usize)?.as_deref()?;
+                // Every frame of the connection shows the transfer's facts, but its expert info (a
+                // partial transfer) is raised once, on the connection's first frame: Expert Info
+                // then lists each partial transfer once, not once per packet. That frame's list
+                // differs from the others', so it is not offered for keeping (`channel` None).
                 Some(View {
                     kind: ViewKind::Data,
                     info: Text(TextKind::DataInfo(d.len, ch)),
                     title: Text(TextKind::DataTitle(d.len)),
-                    items: if kept(d.chan, ch.revision) {
+                    items: if !d.first && kept(d.chan, ch.revision) {
                         Vec::new()
                     } else {
-                        ch.items.iter().map(StoredItem::view).collect()
+                        ch.items
+                            .iter()
+                            .map(|it| channel_item(it, d.first))
+                            .collect()
                     },
                     frame_items: self
                         .listing_items
                         .get(&frame)
                         .map_or_else(Vec::new, |v| v.iter().map(StoredItem::view).collect()),
-                    channel: Some(d.chan),
+                    channel: (!d.first).then_some(d.chan),
                     revision: ch.revision,
                     stats: Vec::new(),
                     flow: d.first.then(|| {
@@ -1674,6 +1681,16 @@ fn export_name<'a>(ch: &'a Chan, cover: Option<&Cover>) -> Option<Cow<'a, str>> 
     } else {
         Cow::Borrowed(name)
     })
+}
+
+/// A channel item as a data frame shows it: with its expert info on the connection's first frame
+/// only (see `view_unless_kept`).
+fn channel_item(it: &StoredItem, first: bool) -> ItemView<'_> {
+    let mut v = it.view();
+    if !first {
+        v.expert = None;
+    }
+    v
 }
 
 /// A data frame's export piece: only the file side's new bytes of a transfer that has a file, at

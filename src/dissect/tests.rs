@@ -236,9 +236,10 @@ fn classic_pasv_retr_session() {
     );
     let e = cap.view(13).export.expect("an export piece");
     assert_eq!((e.offset, e.len), (3000, 3000));
-    // Both data frames show one channel's list; control frames none.
-    assert!(cap.view(12).channel.is_some());
-    assert_eq!(cap.view(12).channel, cap.view(13).channel);
+    // Both data frames show the channel's items; the later one offers them for keeping (the first
+    // frame alone carries the transfer's expert info, so its list is its own); control frames none.
+    assert!(cap.view(13).channel.is_some());
+    assert_eq!(cap.view(12).channel, None);
     assert_eq!(cap.view(12).items, cap.view(13).items);
     assert_eq!(cap.view(10).channel, None);
     // Only the first data frame is a ladder entry.
@@ -526,7 +527,8 @@ fn a_data_hole_makes_the_transfer_partial() {
 
 /// The same hole from a host whose TCP keeps out-of-order segments from subdissectors
 /// ([`TCP_HIDES_REORDERED`] on its segments): the partial expert info says the capture may hold
-/// the bytes, and names the preference; a host that does not say so gets the plain message.
+/// the bytes, and names the preference; a host that does not say so gets the plain message. The
+/// expert info is raised on the connection's first frame only; every frame says complete false.
 #[test]
 fn a_hole_from_a_host_that_hides_reordered_segments_says_so() {
     for hides in [false, true] {
@@ -541,7 +543,8 @@ fn a_hole_from_a_host_that_hides_reordered_segments_says_so() {
         cap.send_at(2, dst, src, 14, 1, TCP_FIN | host, &[], o);
         cap.line(true, 15, "226 Transfer complete.\r\n");
         cap.d.finish();
-        let v = cap.view(13);
+        // The expert info is raised once, on the data connection's first frame.
+        let v = cap.view(12);
         let complete = items(&v, "ftplens-data.complete")[0];
         let (_, message) = complete.expert.expect("a partial transfer's expert info");
         assert!(message.starts_with("partial: "), "{message}");
@@ -550,6 +553,12 @@ fn a_hole_from_a_host_that_hides_reordered_segments_says_so() {
             hides,
             "{message}"
         );
+        let later = cap.view(13);
+        assert_eq!(
+            value(&later, "ftplens-data.complete"),
+            Some(Value::Bool(false))
+        );
+        assert!(later.items.iter().all(|i| i.expert.is_none()));
     }
 }
 
@@ -1210,17 +1219,18 @@ fn a_kept_channel_is_not_lent_again() {
     cap.pasv_retr();
     let o = Offer::Expected;
     cap.send(2, DATA_SERVER, DATA_CLIENT, 12, TCP_SYN_ACK, b"abc", o);
-    let v = cap.view(12);
+    cap.send(2, DATA_SERVER, DATA_CLIENT, 13, 0, b"def", o);
+    let v = cap.view(13);
     let key = (v.channel.unwrap(), v.revision);
     assert!(!v.items.is_empty());
-    let again = cap.d.view_unless_kept(12, |c, r| (c, r) == key).unwrap();
+    let again = cap.d.view_unless_kept(13, |c, r| (c, r) == key).unwrap();
     assert!(again.items.is_empty());
     assert_eq!(again.info, v.info);
     cap.d.finish();
     // The end added facts: a new revision, lent again.
     assert!(
         !cap.d
-            .view_unless_kept(12, |c, r| (c, r) == key)
+            .view_unless_kept(13, |c, r| (c, r) == key)
             .unwrap()
             .items
             .is_empty()
