@@ -257,7 +257,8 @@ pub struct View<'a> {
     /// A data frame's channel (an index, unique in the capture file): every frame of one data
     /// connection shows that channel's items, one list that changes only during the first pass (an
     /// item added, or a fact restated), so a host may keep what it made of them under
-    /// `(channel, revision)`. `None` for control frames.
+    /// `(channel, revision)`. `None` for control frames, and for the connection's first frame,
+    /// whose list alone carries the transfer's expert info.
     pub channel: Option<u32>,
     /// Changes of the channel's items so far (0 for control frames).
     pub revision: u32,
