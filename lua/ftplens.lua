@@ -128,7 +128,9 @@ local function init()
     end
     local limits = {}
     for _, l in ipairs(core.limits) do limits[l.name] = proto.prefs[l.name] end
-    G = core.new(limits, proto.prefs.hide_passwords, PF, EX)
+    -- TCP keeps out-of-order segments from every subdissector by default: the core then says so of a gap.
+    local ok, hides = pcall(get_preference, "tcp.no_subdissector_on_error")
+    G = core.new(limits, proto.prefs.hide_passwords, PF, EX, ok and hides == true)
     ports, tls_ports, finished, in_tls = {}, {}, false, 0
 end
 init()

@@ -161,12 +161,19 @@ def test_every_transfer_of_a_crowded_capture_is_complete(crowded, home):
     assert not partial, partial[:5]
 
 
-def test_with_tcps_default_a_hole_says_the_capture_may_hold_the_bytes(crowded, home):
+@pytest.fixture(scope="module", params=["c", "lua"])
+def either_home(request):
+    return _install(request.param)
+
+
+def test_with_tcps_default_a_hole_says_the_capture_may_hold_the_bytes(crowded, either_home):
     """With Wireshark's default, TCP keeps the out-of-order segments from ftplens: the transfers they
     belong to read gaps on every data frame, and their expert info, raised once per transfer on its
-    data connection's first frame, says why, naming the preference."""
+    data connection's first frame, says why, naming the preference (the C plugin and the Lua fallback
+    alike: each reads the preference when the file opens)."""
     rows = tshark_fields(crowded, ["tcp.stream", "ftplens-data.complete", "ftplens-data.partial_reason",
-                                   "_ws.expert.message"], home=home, display_filter="ftplens-data.complete == 0",
+                                   "_ws.expert.message"], home=either_home,
+                         display_filter="ftplens-data.complete == 0",
                          aggregator="\x1f")
     assert rows, "the generator's reordered segments leave holes with TCP's default"
     said = {}

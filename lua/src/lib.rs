@@ -7,7 +7,7 @@
 //!
 //! ```lua
 //! local core = require "ftplens_core"
-//! local d = core.new(limits, hide_passwords, protofields, protoexperts)
+//! local d = core.new(limits, hide_passwords, protofields, protoexperts, tcp_hides_reordered)
 //! local claim, tls_record, ports, tls_started, tls_data = d:segment(frame, ts, src, sport, dst,
 //!     dport, stream, seq, bytes, offer, fresh, decrypted)
 //! local kind, info, title, list, text, tls, own = d:view(frame, decrypted, captured_len)
@@ -234,6 +234,8 @@ struct Glue {
     lists: HashMap<u32, (u32, DrawList)>,
     /// Where a view's texts are written before they become Lua strings.
     scratch: String,
+    /// Flags of the host told on every segment ([`ftplens::dissect::TCP_HIDES_REORDERED`]).
+    host_flags: u8,
 }
 
 /// A view's text as a Lua string, written through `scratch` (no NUL, as [`text`]).
@@ -343,7 +345,7 @@ impl Glue {
             frame: a.frame,
             ts: a.ts,
             seq,
-            flags: 0,
+            flags: self.host_flags,
             data,
         };
         let claim = self.dissector.segment(&seg, a.offer);
@@ -591,12 +593,20 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
     }
     m.set("limits", limits)?;
 
-    // new(limits, hide_passwords, protofields, protoexperts) -> a dissector for one capture file;
-    // limits maps limit names to values (0 keeps the default).
+    // new(limits, hide_passwords, protofields, protoexperts, tcp_hides_reordered) -> a dissector for
+    // one capture file; limits maps limit names to values (0 keeps the default); tcp_hides_reordered:
+    // TCP hands no out-of-order segment to subdissectors (tcp.no_subdissector_on_error).
     m.set(
         "new",
         lua.create_function(
-            |lua, (values, hide, pfs, pes): (LuaTable, bool, LuaTable, LuaTable)| {
+            |lua,
+             (values, hide, pfs, pes, tcp_hides): (
+                LuaTable,
+                bool,
+                LuaTable,
+                LuaTable,
+                Option<bool>,
+            )| {
                 let mut limits = Limits::default();
                 for (i, info) in LIMITS.iter().enumerate() {
                     let v: Option<f64> = values.get(info.name)?;
@@ -622,6 +632,11 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                     tls_frames: HashSet::new(),
                     lists: HashMap::new(),
                     scratch: String::new(),
+                    host_flags: if tcp_hides == Some(true) {
+                        ftplens::dissect::TCP_HIDES_REORDERED
+                    } else {
+                        0
+                    },
                 })
             },
         )?,
