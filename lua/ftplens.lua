@@ -263,7 +263,7 @@ local function show(tvb, pinfo, tree, want, decrypted)
     if own then draw(ti, tvb, own) end -- a data frame's own items (listing entries)
     if want == DATA then
         if tls and tls_dissector then return tls_dissector:call(tvb, pinfo, tree) end
-        ;(text and text_dissector or data_dissector):call(tvb, pinfo, tree)
+        if text then text_dissector:call(tvb, pinfo, tree) end -- a file's bytes: no Data tree, as the built-in
     end
     return tvb:len()
 end

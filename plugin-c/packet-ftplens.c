@@ -365,13 +365,13 @@ static gboolean draw_view(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
     if (data && v.export_piece.object && !v.export_piece.tls && have_tap_listener(ftplens_eo_tap) &&
         (guint64)v.export_piece.skip + v.export_piece.len <= tvb_captured_length(tvb))
         queue_export(tvb, pinfo, v.export_piece.skip, v.export_piece.len, FALSE);
-    /* The payload, after the items. A protected channel's is TLS: with the keys, TLS hands the clear
-     * bytes to ftplens_data_clear_handle. */
+    /* The payload, after the items: TLS for a protected channel (with the keys, TLS hands the clear bytes to
+     * ftplens_data_clear_handle), lines for text; a file's bytes stay under ftplens-data, as with the built-in. */
     if (data && v.tls && tls_handle) {
         tls_set_appdata_dissector(tls_handle, pinfo, ftplens_data_clear_handle);
         call_dissector(tls_handle, tvb, pinfo, tree);
-    } else if (data) {
-        call_payload(tvb, pinfo, tree, v.text);
+    } else if (data && v.text) {
+        call_payload(tvb, pinfo, tree, TRUE);
     }
     return TRUE;
 }

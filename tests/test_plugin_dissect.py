@@ -192,8 +192,8 @@ def test_a_listing_is_shown_as_lines_of_text(capture, home):
                  for r in tshark_fields(pcap, ["frame.number", "frame.protocols"], home=home)}
     for n in listing:
         assert protocols[n][-2:] == ["ftplens-data", "data-text-lines"], protocols[n]
-    for n in binary:
-        assert protocols[n][-2:] == ["ftplens-data", "data"], protocols[n]
+    for n in binary:  # a file's bytes stay under ftplens-data, as the built-in shows them
+        assert protocols[n][-1] == "ftplens-data", protocols[n]
     tree = run_tshark(pcap, ["-n", "-2", "-V", "-Y", "frame.number==%d" % listing[0]], home=home,
                       check=True).stdout
     assert "Line-based text data" in tree
