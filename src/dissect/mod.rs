@@ -190,12 +190,6 @@ enum TextKind<'a> {
     DataTitle(u32),
 }
 
-impl Text<'_> {
-    pub fn is_empty(&self) -> bool {
-        matches!(self.0, TextKind::Kept(""))
-    }
-}
-
 impl std::fmt::Display for Text<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {

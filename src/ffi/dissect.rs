@@ -77,9 +77,9 @@ fn put_text(arena: &mut Vec<u8>, t: &crate::dissect::Text<'_>) -> *const c_char 
     let at = arena.len();
     // Writing into a Vec cannot fail.
     let _ = write!(arena, "{t}");
-    // The C ABI's strings cannot hold NUL (see present::c_text).
+    // The C ABI's strings cannot hold NUL: the rare text with one goes through present::c_text.
     if memchr::memchr(0, &arena[at..]).is_some() {
-        let text = String::from_utf8_lossy(&arena[at..]).replace('\0', "\u{fffd}");
+        let text = present::c_text(&String::from_utf8_lossy(&arena[at..])).into_owned();
         arena.truncate(at);
         arena.extend_from_slice(text.as_bytes());
     }
