@@ -588,6 +588,12 @@ typedef struct ftplens_view {
  * then a NONE view). */
 ftplens_result ftplens_dissector_view(ftplens_dissector *dissector, uint64_t frame, ftplens_view *out);
 
+/* Whether frame `frame` is a data frame of a protected (TLS) data connection, as its view's `tls` says,
+ * without making the view: a host that draws nothing for a frame (no tree, no columns, no tap
+ * listening, as in tshark's first pass) still hands such a payload to TLS, which must see every record
+ * to decrypt the next. */
+ftplens_result ftplens_dissector_is_tls_data(ftplens_dissector *dissector, uint64_t frame, bool *out);
+
 /* The first pass is over: end every connection (open transfers get outcome unknown, cut-off lines are
  * reported as incomplete). Later views show it. */
 ftplens_result ftplens_dissector_finish(ftplens_dissector *dissector);

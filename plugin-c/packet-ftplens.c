@@ -36,10 +36,9 @@ WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_inf
                                        dissector_handle_t app_handle);
 WS_DLL_PUBLIC void tls_set_appdata_dissector(dissector_handle_t tls_handle, packet_info *pinfo,
                                              dissector_handle_t app_handle);
-/* The Flow Graph (-z flow,ftplens). libwireshark exports its API, but libwireshark-dev 4.0 to 4.6 lack the
- * header: these are the layouts libwireshark's own sequence_analysis_info_new and _create_sai_with_addresses
- * use (items at 0x10; gboolean flags in 4.0, bool from 4.4; libwireshark allocates the item, and 4.6 adds a
- * member after the ones declared here). */
+/* The Flow Graph (-z flow,ftplens). libwireshark exports its API, but libwireshark-dev 4.0 to 4.6 lack the header:
+ * these are the layouts libwireshark's sequence_analysis_info_new and _create_sai_with_addresses use (items at 0x10;
+ * gboolean flags in 4.0, bool from 4.4; libwireshark allocates the item, and 4.6 adds a member after these). */
 #if __has_include(<epan/sequence_analysis.h>)
 #include <epan/sequence_analysis.h>
 #else
@@ -80,21 +79,20 @@ static dissector_handle_t ftplens_handle, ftplens_data_handle;
 static dissector_handle_t ftplens_data_clear_handle; /* the decrypted payload of a protected data channel */
 static dissector_handle_t tls_handle, text_lines_handle;
 static dissector_handle_t builtin_ftp_handle; /* given port 21 back while ftplens is disabled */
-static int ftplens_tap = -1; /* frames with statistics ticks or a ladder entry: -z ftplens,tree, -z flow */
-static int ftplens_eo_tap = -1; /* export objects ("ftplens") */
+/* Frames with statistics ticks or a ladder entry (-z ftplens,tree, -z flow); export objects ("ftplens");
+ * epan's expert infos (-z expert, the Expert Information dialog). */
+static int ftplens_tap = -1, ftplens_eo_tap = -1, expert_tap = -1;
 static ws_bool pref_heuristic = TRUE;
 static guint pref_export_max_mib = 64;
 static ws_bool pref_hide_passwords = FALSE, pref_export_listings = FALSE; /* both applied by the core */
 static size_t n_limits;
 static guint *pref_limits; /* one preference per core limit (ftplens_limit_get), by its index */
-/* The core's state for the open file: made in init, finished after the first pass, freed in cleanup. */
-static ftplens_dissector *dissector;
+static ftplens_dissector *dissector; /* the open file's: made in init, finished after pass 1, freed in cleanup */
 /* What the glue itself remembers of a TCP connection (conversation data under proto_ftplens). */
 typedef struct {
     gboolean rejected;   /* the core judged it not FTP: stop offering it to the heuristic */
     guint32 next_seq[2]; /* per side, the sequence number after the last bytes fed: TLS's clear bytes follow */
-    /* A bare FIN reaches no subdissector: TCP's sequence analysis tells it afterwards (see tell_fins). */
-    struct tcp_analysis *tcpd;
+    struct tcp_analysis *tcpd; /* a bare FIN reaches no subdissector: TCP's sequence analysis tells it (tell_fins) */
     ftplens_segment fin[2]; /* per side (TCP's flow1, flow2): the segment that tells its FIN */
     guint32 seen_next[2];   /* TCP's next sequence number of that side after the last segment fed */
     gboolean fin_told[2];
@@ -161,9 +159,8 @@ static void apply_actions(packet_info *pinfo, conversation_t *conv, guint32 stre
         } else if (actions[i].kind == FTPLENS_ACTION_START_TLS && pinfo && conv && tls_handle &&
                    actions[i].stream == stream) {
             ssl_starttls_ack(tls_handle, pinfo, ftplens_handle);
-            /* ssl_starttls_ack sets TLS as the conversation's dissector from frame 0 on, but a connection
-             * the heuristic claimed has ftplens set from its claiming frame on, and the latest start wins:
-             * without this, TLS would never see the records on a port found by the heuristic (2221). */
+            /* ssl_starttls_ack sets TLS from frame 0 on, but a connection the heuristic claimed has ftplens from
+             * its claiming frame on, and the latest start wins: TLS would never see the records (port 2221). */
             conversation_set_dissector_from_frame_number(conv, (guint32)actions[i].frame + 1, tls_handle);
         }
     }
@@ -326,10 +323,14 @@ static void queue_export(tvbuff_t *tvb, packet_info *pinfo, guint32 skip, guint3
     tap_queue_packet(ftplens_eo_tap, pinfo, r);
 }
 
-/* A data connection's payload: lines of text (a listing, TYPE A) or bytes. */
-static void call_payload(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, gboolean text)
+/* A data connection's payload: TLS records of a protected channel (with the keys, TLS hands the clear bytes to
+ * ftplens_data_clear_handle), lines of text (a listing, TYPE A) or bytes. */
+static void call_payload(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, gboolean text, gboolean tls)
 {
-    if (text && text_lines_handle)
+    if (tls && tls_handle) {
+        tls_set_appdata_dissector(tls_handle, pinfo, ftplens_data_clear_handle);
+        call_dissector(tls_handle, tvb, pinfo, tree);
+    } else if (text && text_lines_handle)
         call_dissector(text_lines_handle, tvb, pinfo, tree);
     else
         call_data_dissector(tvb, pinfo, tree);
@@ -365,14 +366,9 @@ static gboolean draw_view(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
     if (data && v.export_piece.object && !v.export_piece.tls && have_tap_listener(ftplens_eo_tap) &&
         (guint64)v.export_piece.skip + v.export_piece.len <= tvb_captured_length(tvb))
         queue_export(tvb, pinfo, v.export_piece.skip, v.export_piece.len, FALSE);
-    /* The payload, after the items: TLS for a protected channel (with the keys, TLS hands the clear bytes to
-     * ftplens_data_clear_handle), lines for text; a file's bytes stay under ftplens-data, as with the built-in. */
-    if (data && v.tls && tls_handle) {
-        tls_set_appdata_dissector(tls_handle, pinfo, ftplens_data_clear_handle);
-        call_dissector(tls_handle, tvb, pinfo, tree);
-    } else if (data && v.text) {
-        call_payload(tvb, pinfo, tree, TRUE);
-    }
+    /* The payload, after the items; a file's bytes stay under ftplens-data, as with the built-in. */
+    if (data && (v.tls || v.text))
+        call_payload(tvb, pinfo, tree, v.text, v.tls);
     return TRUE;
 }
 
@@ -381,8 +377,17 @@ static gboolean draw_view(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
 static int dissect_routed(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data, ftplens_offer offer)
 {
     gboolean ctrl = offer == FTPLENS_OFFER_PORT;
+    bool tls;
     if (!PINFO_FD_VISITED(pinfo))
         feed_segment(tvb, pinfo, data, offer);
+    /* No tree, no columns, no tap (tshark -2's first pass, the GUI's first read): a data frame's view
+     * would be made for nobody. Only TLS must see a protected channel's records, to decrypt the next. */
+    if (offer == FTPLENS_OFFER_EXPECTED && !tree && !pinfo->cinfo && !have_tap_listener(ftplens_tap) &&
+        !have_tap_listener(ftplens_eo_tap) && !have_tap_listener(expert_tap)) {
+        if (ftplens_dissector_is_tls_data(dissector, pinfo->num, &tls) == FTPLENS_OK && tls)
+            call_payload(tvb, pinfo, tree, FALSE, TRUE);
+        return tvb_captured_length(tvb);
+    }
     if (!draw_view(tvb, pinfo, tree)) { /* nothing to show yet (the start of a line): still its bytes */
         col_set_str(pinfo->cinfo, COL_PROTOCOL, ctrl ? COLUMN_CONTROL : COLUMN_DATA);
         proto_tree_add_item(tree, ctrl ? proto_ftplens : proto_ftplens_data, tvb, 0, -1, ENC_NA);
@@ -404,9 +409,8 @@ static ws_bool dissect_ftplens_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tre
         return FALSE;
     if (!PINFO_FD_VISITED(pinfo)) {
         conn_t *c = (conn_t *)conversation_get_proto_data(find_or_create_conversation(pinfo), proto_ftplens);
-        if (c && c->rejected)
-            return FALSE;
-        ftplens_claim claim = feed_segment(tvb, pinfo, data, FTPLENS_OFFER_HEURISTIC);
+        ftplens_claim claim = c && c->rejected ? FTPLENS_CLAIM_REJECTED
+                                               : feed_segment(tvb, pinfo, data, FTPLENS_OFFER_HEURISTIC);
         if (claim != FTPLENS_CLAIM_CONTROL && claim != FTPLENS_CLAIM_DATA)
             return FALSE;
     }
@@ -420,7 +424,7 @@ static int dissect_ftplens_data_clear(tvbuff_t *tvb, packet_info *pinfo, proto_t
     if (dissector && ftplens_dissector_view(dissector, pinfo->num, &v) == FTPLENS_OK && v.export_piece.object &&
         have_tap_listener(ftplens_eo_tap))
         queue_export(tvb, pinfo, 0, tvb_captured_length(tvb), TRUE);
-    call_payload(tvb, pinfo, tree, v.text);
+    call_payload(tvb, pinfo, tree, v.text, FALSE);
     return tvb_captured_length(tvb);
 }
 
@@ -445,9 +449,8 @@ static tap_packet_status ftplens_eo_packet(void *tapdata, packet_info *pinfo, ep
         e = g_new0(export_object_entry_t, 1);
         e->pkt_num = pinfo->num;
         e->hostname = g_strdup_printf("%s (server)", x->server);
-        e->filename = g_strdup(x->filename);
-    } else if (strcmp(e->filename, x->filename) != 0) {
-        /* the core's name changed (the transfer ended unconfirmed, the capture lacks bytes) */
+    }
+    if (!e->filename || strcmp(e->filename, x->filename) != 0) { /* new, or renamed: unconfirmed, bytes lacking */
         g_free(e->filename);
         e->filename = g_strdup(x->filename);
     }
@@ -510,10 +513,9 @@ static tap_packet_status ftplens_flow_packet(void *tapdata, packet_info *pinfo, 
     return TAP_PACKET_REDRAW;
 }
 
-/* Whoever is enabled of ftplens and the built-in gets the control ports (ftplens.tcp.port, 21 by default).
- * From the init routine, which runs at every file open and re-dissection once --disable-protocol or Enabled
- * Protocols is applied: a disabled protocol's handle would leave the port as bare TCP. The built-in then finds
- * its data connections itself. A port given to another dissector with Decode As (-d) is left alone. */
+/* Whoever is enabled of ftplens and the built-in gets the control ports (ftplens.tcp.port, 21 by default), from the
+ * init routine (every file open, and re-dissection once --disable-protocol or Enabled Protocols applies): a disabled
+ * handle would leave the port as bare TCP. Then the built-in finds its data connections; Decode As (-d) stays. */
 static void give_ports_to_enabled_dissector(void)
 {
     static GHashTable *given_back; /* ports this function handed to the built-in */
@@ -599,9 +601,8 @@ static void register_fields(void)
 
 static void register_experts(void)
 {
-    /* by FTPLENS_GROUP_* and FTPLENS_SEVERITY_* (1-based) */
     static const int groups[] = { PI_PROTOCOL, PI_SECURITY, PI_PROTOCOL, PI_MALFORMED, PI_SEQUENCE, PI_RESPONSE_CODE };
-    static const int severities[] = { PI_NOTE, PI_CHAT, PI_NOTE, PI_WARN, PI_ERROR };
+    static const int severities[] = { PI_NOTE, PI_CHAT, PI_NOTE, PI_WARN, PI_ERROR }; /* by FTPLENS_*_ (1-based) */
     n_experts = ftplens_expert_count();
     ei_ids = g_new(expert_field, n_experts + 1);
     ei_register_info *ei[2] = { g_new0(ei_register_info, n_experts + 1), g_new0(ei_register_info, n_experts + 1) };
@@ -638,20 +639,18 @@ void proto_register_ftplens(void)
     ftplens_data_clear_handle = register_dissector("ftplens-data.tls", dissect_ftplens_data_clear,
                                                    proto_ftplens_data);
     module_t *prefs = prefs_register_protocol(proto_ftplens, NULL);
-    prefs_register_bool_preference(prefs, "heuristic", "Find FTP on any TCP port",
-                                   "Let the ftplens core judge the first bytes of each side of TCP "
-                                   "connections on other ports, and claim those that are FTP",
-                                   &pref_heuristic);
-    prefs_register_uint_preference(prefs, "export_max_mib", "Largest exported file (MiB)",
-                                   "Export Objects keeps at most this many MiB of each transferred file "
-                                   "(0: no limit)", 10, &pref_export_max_mib);
-    prefs_register_bool_preference(prefs, "hide_passwords", "Hide passwords",
-                                   "Show each password as stars in the tree, the Info column and the "
-                                   "statistics, instead of in clear text (the packet bytes still hold it)",
-                                   &pref_hide_passwords);
-    prefs_register_bool_preference(prefs, "export_listings", "Export directory listings",
-                                   "Export Objects also saves each directory listing, as <directory>.listing, "
-                                   "besides the transferred files", &pref_export_listings);
+    prefs_register_bool_preference(prefs, "heuristic", "Find FTP on any TCP port", "Let the ftplens core judge the "
+                                   "first bytes of each side of TCP connections on other ports, and claim those that "
+                                   "are FTP", &pref_heuristic);
+    prefs_register_uint_preference(prefs, "export_max_mib", "Largest exported file (MiB)", "Export Objects keeps "
+                                   "at most this many MiB of each transferred file (0: no limit)", 10,
+                                   &pref_export_max_mib);
+    prefs_register_bool_preference(prefs, "hide_passwords", "Hide passwords", "Show each password as stars in the "
+                                   "tree, the Info column and the statistics, instead of in clear text (the packet "
+                                   "bytes still hold it)", &pref_hide_passwords);
+    prefs_register_bool_preference(prefs, "export_listings", "Export directory listings", "Export Objects also saves "
+                                   "each directory listing, as <directory>.listing, besides the transferred files",
+                                   &pref_export_listings);
     /* One preference per core limit, named as the core names it ("max_line", the -o key), titled in its
      * words ("Longest line kept (bytes)"), with its default; the strings are static, as Wireshark requires. */
     n_limits = ftplens_limit_count();
@@ -685,6 +684,7 @@ void proto_reg_handoff_ftplens(void)
     heur_dissector_add("tcp", dissect_ftplens_heur, "FTP on any TCP port (ftplens)", "ftplens_tcp", proto_ftplens,
                        HEURISTIC_ENABLE);
     tls_handle = find_dissector("tls");
+    expert_tap = find_tap_id("expert");
     text_lines_handle = find_dissector("data-text-lines");
     builtin_ftp_handle = find_dissector("ftp");
 }

@@ -1014,6 +1014,9 @@ fn a_protected_download_is_the_servers_bytes() {
     );
     let v = cap.view(14);
     assert!(v.tls);
+    // What a host that draws nothing asks instead of the view: every data frame, no control frame.
+    assert!([14, 15, 16, 17, 18].iter().all(|&f| cap.d.is_tls_data(f)));
+    assert!(!cap.d.is_tls_data(13) && !cap.d.is_tls_data(99));
     assert_eq!(v.export, None, "the ClientHello is no part of the file");
     assert_eq!(cap.view(16).export, None);
     let e = cap.view(15).export.expect("the server's first record");

@@ -460,6 +460,27 @@ pub unsafe extern "C" fn ftplens_dissector_view(
 }
 
 /// # Safety
+/// `dissector` must be a live handle; `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftplens_dissector_is_tls_data(
+    dissector: *mut ftplens_dissector,
+    frame: u64,
+    out: *mut bool,
+) -> ftplens_result {
+    // SAFETY: NULL or writable, by the caller's guarantee.
+    let Some(out) = (unsafe { out.as_mut() }) else {
+        return FTPLENS_ERR_NULL_ARGUMENT;
+    };
+    // SAFETY: forwarded caller guarantee about dissector.
+    unsafe {
+        with_dissector(dissector, |h| {
+            *out = h.dissector.is_tls_data(frame);
+            FTPLENS_OK
+        })
+    }
+}
+
+/// # Safety
 /// `dissector` must be a live handle used by one thread at a time.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftplens_dissector_finish(

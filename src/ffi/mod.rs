@@ -33,7 +33,8 @@ mod session;
 
 pub use dissect::{
     ftplens_dissector_actions, ftplens_dissector_finish, ftplens_dissector_free,
-    ftplens_dissector_new, ftplens_dissector_segment, ftplens_dissector_view,
+    ftplens_dissector_is_tls_data, ftplens_dissector_new, ftplens_dissector_segment,
+    ftplens_dissector_view,
 };
 pub use limits::{ftplens_limit_count, ftplens_limit_get, ftplens_limits_set};
 pub use line::{

@@ -368,6 +368,18 @@ fn dissector_null_arguments() {
             ftplens_dissector_finish(std::ptr::null_mut()),
             FTPLENS_ERR_NULL_ARGUMENT
         );
+        let mut tls = true;
+        assert_eq!(
+            ftplens_dissector_is_tls_data(std::ptr::null_mut(), 1, &mut tls),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            ftplens_dissector_is_tls_data(d, 1, std::ptr::null_mut()),
+            FTPLENS_ERR_NULL_ARGUMENT
+        );
+        // A frame the core never saw is no protected data frame.
+        assert_eq!(ftplens_dissector_is_tls_data(d, 1, &mut tls), FTPLENS_OK);
+        assert!(!tls);
         // Nothing known of frame 1: END, and a NONE view with empty strings.
         assert_eq!(ftplens_dissector_view(d, 1, &mut view), FTPLENS_END);
         assert_eq!(view.kind, FTPLENS_VIEW_NONE);
