@@ -35,7 +35,6 @@ use ftplens::dissect::{
 use ftplens::fields::{EXPERTS, ExpertGroup, FIELDS, FieldType, FrameRole, Severity};
 use ftplens::limits::LIMITS;
 use mlua::prelude::*;
-use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -205,7 +204,7 @@ impl Draw {
             owner[depth] = slot;
             valid = depth + 1;
         }
-        // One table made in one go: each raw_set would be a protected call of its own.
+        // One table made in one go (with `skip_memory_check`, no protected call per slot).
         lua.create_sequence_from(slots)
     }
 }
@@ -232,25 +231,27 @@ struct Glue {
     /// Draw lists of data channels, by channel and revision (a channel's items change only on the
     /// first pass, and each change moves the revision).
     lists: HashMap<u32, (u32, DrawList)>,
-    /// Where a view's texts are written before they become Lua strings.
-    scratch: String,
     /// Flags of the host told on every segment ([`ftplens::dissect::TCP_HIDES_REORDERED`]).
     host_flags: u8,
 }
 
-/// A view's text as a Lua string, written through `scratch` (no NUL, as [`text`]).
-fn lua_text(
-    lua: &Lua,
-    scratch: &mut String,
-    t: &ftplens::dissect::Text<'_>,
-) -> LuaResult<LuaString> {
-    scratch.clear();
-    let _ = write!(scratch, "{t}");
-    if scratch.contains('\0') {
-        *scratch = text(scratch);
-    }
-    lua.create_string(&*scratch)
+/// A view's text, without NUL (as [`text`]). Returned as a `String`, mlua pushes it onto the stack
+/// as it is, where a `LuaString` would be a registry reference made and dropped for each view.
+fn view_text(t: &ftplens::dissect::Text<'_>) -> String {
+    let s = t.to_string();
+    if s.contains('\0') { text(&s) } else { s }
 }
+
+/// What `d:view` returns: kind, info, title, list, text, tls, own.
+type ViewOut = (
+    u8,
+    Option<String>,
+    Option<String>,
+    Option<DrawList>,
+    bool,
+    bool,
+    Option<DrawList>,
+);
 
 /// `d:segment`'s arguments as Lua passes them: frame, ts, src, sport, dst, dport, stream, seq,
 /// payload, offer, fresh, decrypted.
@@ -444,25 +445,17 @@ impl LuaUserData for Glue {
         // connection handed to TLS. decrypted: the view of the clear lines TLS gave back.
         methods.add_method_mut(
             "view",
-            |lua, this, (frame, decrypted, captured): (f64, bool, usize)| {
+            |lua, this, (frame, decrypted, captured): (f64, bool, usize)| -> LuaResult<ViewOut> {
                 guarded(this, |g| {
                     let frame = frame as u64;
                     if !decrypted && g.tls_frames.contains(&frame) {
-                        return (
-                            3u8,
-                            LuaValue::Nil,
-                            LuaValue::Nil,
-                            LuaValue::Nil,
-                            false,
-                            false,
-                        )
-                            .into_lua_multi(lua);
+                        return Ok((3, None, None, None, false, false, None));
                     }
                     // A data channel's items are left out when its list is kept here.
                     let lists = &g.lists;
                     let kept = |c: u32, r: u32| lists.get(&c).is_some_and(|(rev, _)| *rev == r);
                     let Some(v) = g.dissector.view_unless_kept(frame, kept) else {
-                        return 0u8.into_lua_multi(lua);
+                        return Ok((0, None, None, None, false, false, None));
                     };
                     let list = match v.channel {
                         None => g.draw.list(lua, &v.items, captured)?,
@@ -480,21 +473,20 @@ impl LuaUserData for Glue {
                     };
                     // A data frame's own items (listing entries) come after the channel's.
                     let own = if v.frame_items.is_empty() {
-                        LuaValue::Nil
+                        None
                     } else {
-                        LuaValue::Table(g.draw.list(lua, &v.frame_items, captured)?)
+                        Some(g.draw.list(lua, &v.frame_items, captured)?)
                     };
                     let kind = if v.kind == ViewKind::Control { 1u8 } else { 2 };
-                    (
+                    Ok((
                         kind,
-                        lua_text(lua, &mut g.scratch, &v.info)?,
-                        lua_text(lua, &mut g.scratch, &v.title)?,
-                        list,
+                        Some(view_text(&v.info)),
+                        Some(view_text(&v.title)),
+                        Some(list),
                         v.text,
                         v.tls,
                         own,
-                    )
-                        .into_lua_multi(lua)
+                    ))
                 })
             },
         );
@@ -550,7 +542,11 @@ fn severity_name(s: Severity) -> &'static str {
     }
 }
 
-#[mlua::lua_module]
+// Wireshark's Lua allocator is g_realloc, which aborts the process when memory runs out instead of
+// returning NULL: no Lua call can fail for memory. mlua otherwise makes each string, table store and
+// value push a protected call of its own in a host's state, which was a large share of the
+// fallback's cost per packet.
+#[mlua::lua_module(skip_memory_check)]
 fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
     let m = lua.create_table()?;
     m.set("version", env!("CARGO_PKG_VERSION"))?;
@@ -631,7 +627,6 @@ fn ftplens_core(lua: &Lua) -> LuaResult<LuaTable> {
                     tls_after: HashMap::new(),
                     tls_frames: HashSet::new(),
                     lists: HashMap::new(),
-                    scratch: String::new(),
                     host_flags: if tcp_hides == Some(true) {
                         ftplens::dissect::TCP_HIDES_REORDERED
                     } else {
