@@ -101,7 +101,7 @@ registry! {
     DataCommandFrame => ("ftplens-data.command_frame", "Command frame", Frame, Plain, "The frame of the transfer command"),
     DataEndFrame => ("ftplens-data.end_frame", "End frame", Frame, Plain, "The frame of the final reply of the transfer"),
     DataModeName => ("ftplens-data.mode", "Mode", String, Plain, "PORT, PASV, EPRT, EPSV, LPRT or LPSV"),
-    DataOffset => ("ftplens-data.offset", "REST offset", Uint, Plain, "The REST position the transfer starts at"),
+    DataOffset => ("ftplens-data.offset", "REST offset", Uint, Plain, "The REST position the transfer starts at; only on a transfer that a REST moved"),
     DataType => ("ftplens-data.type", "Transfer type", String, Plain, "TYPE in force (A, I, ...)"),
     DataOutcome => ("ftplens-data.outcome", "Outcome", String, Plain, "complete, failed, aborted, unknown or unused"),
     DataReplyCode => ("ftplens-data.reply_code", "Final reply code", Uint, Plain, "The reply that ended the transfer"),

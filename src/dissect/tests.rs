@@ -221,6 +221,10 @@ fn classic_pasv_retr_session() {
     assert_eq!(v.title, " (3000 bytes)");
     assert_eq!(value(&v, "ftplens-data.command"), Some(s("RETR")));
     assert_eq!(value(&v, "ftplens-data.setup_frame"), Some(Value::Frame(9)));
+    assert!(
+        items(&v, "ftplens-data.offset").is_empty(),
+        "no REST, no offset item"
+    );
     assert!(!v.tls && !v.text);
     let e = v.export.expect("an export piece");
     assert_eq!(
@@ -1237,5 +1241,31 @@ fn a_kept_channel_is_not_lent_again() {
             .unwrap()
             .items
             .is_empty()
+    );
+}
+
+/// A resumed download (REST 4000, RFC 3659 5): the data frames carry the offset, which is what
+/// `ftplens-data.offset > 0` finds; a transfer without REST shows no offset item at all.
+#[test]
+fn a_resumed_transfer_shows_its_rest_offset() {
+    let mut cap = Cap::new(false);
+    cap.login();
+    cap.line(false, 6, "REST 4000\r\n");
+    cap.line(true, 7, "350 Restarting at 4000.\r\n");
+    cap.pasv_retr();
+    let block = vec![b'x'; 2000];
+    let c = cap.send(
+        2,
+        DATA_SERVER,
+        DATA_CLIENT,
+        12,
+        TCP_SYN_ACK,
+        &block,
+        Offer::Expected,
+    );
+    assert_eq!(c, Claim::Data);
+    assert_eq!(
+        value(&cap.view(12), "ftplens-data.offset"),
+        Some(Value::Uint(4000))
     );
 }

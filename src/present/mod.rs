@@ -256,7 +256,10 @@ pub(crate) fn item_refs(events: &[Event]) -> Vec<ItemRef<'_>> {
                 b.generated(Field::DataFile, ValueRef::Str(t.arg.as_str().into()));
                 b.generated(Field::DataPath, ValueRef::Str(t.path.as_str().into()));
                 b.generated(Field::DataCommandFrame, ValueRef::Frame(t.command_frame));
-                b.generated(Field::DataOffset, ValueRef::Uint(t.rest_offset));
+                // Like the type and the size, the offset is shown when there is one: a REST.
+                if t.rest_offset > 0 {
+                    b.generated(Field::DataOffset, ValueRef::Uint(t.rest_offset));
+                }
                 if !t.transfer_type.is_empty() {
                     b.generated(
                         Field::DataType,
