@@ -380,10 +380,10 @@ static int dissect_routed(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, v
     bool tls;
     if (!PINFO_FD_VISITED(pinfo))
         feed_segment(tvb, pinfo, data, offer);
-    /* No tree, no columns, no tap (tshark -2's first pass, the GUI's first read): a data frame's view
-     * would be made for nobody. Only TLS must see a protected channel's records, to decrypt the next. */
-    if (offer == FTPLENS_OFFER_EXPECTED && !tree && !pinfo->cinfo && !have_tap_listener(ftplens_tap) &&
-        !have_tap_listener(ftplens_eo_tap) && !have_tap_listener(expert_tap)) {
+    /* No tree, no columns, no tap (tshark -2's first pass, the GUI's first read): the view would be made
+     * for nobody. Only TLS must see a protected data channel's records, to decrypt the next. */
+    if (!tree && !pinfo->cinfo && !have_tap_listener(ftplens_tap) && !have_tap_listener(ftplens_eo_tap) &&
+        !have_tap_listener(expert_tap)) {
         if (ftplens_dissector_is_tls_data(dissector, pinfo->num, &tls) == FTPLENS_OK && tls)
             call_payload(tvb, pinfo, tree, FALSE, TRUE);
         return tvb_captured_length(tvb);
