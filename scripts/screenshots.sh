@@ -223,11 +223,11 @@ shot 12-rest-ftplens   "$F" type_rest_between.pcap "" 33 0
 # What ftplens adds to the classic session: the RETR's forward link to its data, a data frame's tree.
 shot 13-retr-link      "$F" seed-pasv.pcap "ftplens.request.command == \"RETR\" || ftplens.response.code == 150 || ftplens.response.code == 226" 13 0
 # A real LIST from proftpd (src/parse/listing/testdata/proftpd/session.pcap): the data tree
-# expanded, its first entry (the 15th row: after 13 facts of the transfer) with it, and the selection
+# expanded, its first entry (the 14th row: after 12 facts of the transfer) with it, and the selection
 # moved down to the last entry (12 rows on: 6 facts, 6 entries) so that the pane scrolls to them.
-down14=$(printf 'Down %.0s' $(seq 14))
+down13=$(printf 'Down %.0s' $(seq 13))
 down12=$(printf 'Down %.0s' $(seq 12))
-shot 14-listing        "$F" listing-proftpd.pcap "ftplens-data.listing" 20 1 "Right $down14 Right $down12"
+shot 14-listing        "$F" listing-proftpd.pcap "ftplens-data.listing" 20 1 "Right $down13 Right $down12"
 # The ladder: Statistics > Flow Graph, flow type "FTP (ftplens)".
 dialog 15-flow-graph   "$F" seed-pasv.pcap "Flow" C:600,300 alt+s S:0.5 C:356,436 S:3 C:636,569 S:1 C:626,595 S:2
 # Statistics > FTP (ftplens) > Sessions, logins and transfers.
