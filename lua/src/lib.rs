@@ -34,7 +34,9 @@ use ftplens::dissect::{
 };
 use ftplens::fields::{EXPERTS, ExpertGroup, FIELDS, FieldType, FrameRole, Severity};
 use ftplens::limits::LIMITS;
+use ftplens::present::c_text;
 use mlua::prelude::*;
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -58,11 +60,6 @@ const CACHED_LISTS: usize = 4096;
 /// Connections remembered without a host stream number, and connections turned away: past this
 /// the tables start over (a capture with more TCP connections than this is beyond the fallback).
 const MAX_CONNS: usize = 1 << 20;
-
-/// The C ABI's strings cannot hold NUL: replace it the same way, so that both glues show the same.
-fn text(s: &str) -> String {
-    s.replace('\0', "\u{fffd}")
-}
 
 /// An address string from Wireshark (`tostring(pinfo.src)`) as a socket address; a resolved name
 /// gives the unspecified address (the core then sees one endpoint per port).
@@ -127,7 +124,7 @@ impl Draw {
         };
         Ok(match ftype {
             FieldType::None => LuaValue::Boolean(false),
-            FieldType::String => LuaValue::String(lua.create_string(text(s))?),
+            FieldType::String => LuaValue::String(lua.create_string(c_text(s).as_bytes())?),
             FieldType::Uint => self
                 .uint64
                 .call(((num & 0xffff_ffff) as u32, (num >> 32) as u32))?,
@@ -178,14 +175,14 @@ impl Draw {
                         .get(*e as usize)
                         .cloned()
                         .unwrap_or(LuaValue::Boolean(false)),
-                    LuaValue::String(lua.create_string(text(m))?),
+                    LuaValue::String(lua.create_string(c_text(m).as_bytes())?),
                 ),
                 None => (LuaValue::Boolean(false), LuaValue::Boolean(false)),
             };
             let number = |n: usize| LuaValue::Integer(n as i64);
             let label = match it.value {
                 ValueView::Str(s) if info.ftype == FieldType::None && !s.is_empty() => {
-                    LuaValue::String(lua.create_string(text(s))?)
+                    LuaValue::String(lua.create_string(c_text(s).as_bytes())?)
                 }
                 _ => LuaValue::Boolean(false),
             };
@@ -235,11 +232,15 @@ struct Glue {
     host_flags: u8,
 }
 
-/// A view's text, without NUL (as [`text`]). Returned as a `String`, mlua pushes it onto the stack
+/// A view's text, without NUL ([`c_text`]). Returned as a `String`, mlua pushes it onto the stack
 /// as it is, where a `LuaString` would be a registry reference made and dropped for each view.
 fn view_text(t: &ftplens::dissect::Text<'_>) -> String {
     let s = t.to_string();
-    if s.contains('\0') { text(&s) } else { s }
+    if let Cow::Owned(clean) = c_text(&s) {
+        clean
+    } else {
+        s
+    }
 }
 
 /// What `d:view` returns: kind, info, title, list, text, tls, own.

@@ -1,7 +1,8 @@
-//! The header's anomaly constants, segment flags and `ftplens_limits` fields, held to the core's registries at
-//! compile time: the anomaly table of `crate::session::events` and [`crate::limits::LIMITS`] are
-//! the single source, and `include/ftplens.h` must say the same (build.rs reads the header's side
-//! into `header_registry.rs`; the assertions below compare). A mismatch fails the build.
+//! The header's anomaly constants, segment flags and `ftplens_limits` fields, held to the core's
+//! registries at compile time: the anomaly table of `crate::session::events`, the `TCP_*` flags of
+//! `crate::dissect` and [`crate::limits::LIMITS`] are the single source, and `include/ftplens.h`
+//! must say the same (build.rs reads the header's side into `header_registry.rs`; the assertions
+//! below compare). A mismatch fails the build.
 
 use super::sys::*;
 use crate::Anomaly;

@@ -152,8 +152,9 @@ impl<'a> Builder<'a> {
 }
 
 /// `s` as a C string may hold it: a NUL inside becomes U+FFFD (the C side reads up to the first NUL).
-/// Borrowed when there is none, which is nearly always.
-pub(crate) fn c_text(s: &str) -> Cow<'_, str> {
+/// Borrowed when there is none, which is nearly always. Every glue writes strings through it (the
+/// Lua module too, though Lua strings may hold NUL), so that all show the same.
+pub fn c_text(s: &str) -> Cow<'_, str> {
     if memchr::memchr(0, s.as_bytes()).is_none() {
         Cow::Borrowed(s)
     } else {
